@@ -1,0 +1,279 @@
+//! `aftercare policy check|explain|test|list`.
+
+use std::path::{Path, PathBuf};
+
+use aftercare_policy::corpus::{self, Scenario};
+use aftercare_policy::facts::When;
+use aftercare_policy::model::Kind;
+use aftercare_policy::{Facts, PolicySet, decide};
+use jiff::Timestamp;
+
+use crate::files;
+
+/// What a command prints and how it exits.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Output {
+    fn ok(stdout: String) -> Self {
+        Self {
+            stdout,
+            stderr: String::new(),
+            code: 0,
+        }
+    }
+    fn fail(stderr: String) -> Self {
+        Self {
+            stdout: String::new(),
+            stderr,
+            code: 1,
+        }
+    }
+}
+
+/// Checks policy files. Law layers a seller names are taken from `dir/law` when not given.
+pub fn check(paths: &[PathBuf], dir: &Path) -> Output {
+    let mut sources = Vec::new();
+    for p in paths {
+        match files::read(p) {
+            Ok(f) => sources.push(f),
+            Err(e) => return Output::fail(format!("error: {e}\n")),
+        }
+    }
+    // Bring in law layers from the policies directory that the given files do not include.
+    let law_dir = dir.join("law");
+    if law_dir.is_dir() {
+        let given: Vec<String> = sources.iter().map(|s| canonical(&s.name)).collect();
+        if let Ok(laws) = files::policy_files(&law_dir) {
+            for l in laws {
+                if !given.contains(&canonical(&l.name)) {
+                    sources.push(l);
+                }
+            }
+        }
+    }
+    match PolicySet::from_sources(&sources) {
+        Ok(set) => {
+            let mut out = String::new();
+            let given: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            for w in set.warnings.iter().filter(|w| given.contains(&w.file)) {
+                out.push_str(&format!("{w}\n"));
+            }
+            out.push_str(&format!(
+                "ok: {} file{} checked\n",
+                paths.len(),
+                if paths.len() == 1 { "" } else { "s" }
+            ));
+            Output::ok(out)
+        }
+        Err(d) => Output::fail(format!(
+            "{d}\n{} error{}\n",
+            d.0.len(),
+            if d.0.len() == 1 { "" } else { "s" }
+        )),
+    }
+}
+
+fn canonical(name: &str) -> String {
+    std::fs::canonicalize(name)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| name.to_string())
+}
+
+/// Lists the policies of a directory.
+pub fn list(dir: &Path) -> Output {
+    let set = match files::load_set(dir) {
+        Ok(s) => s,
+        Err(e) => return Output::fail(format!("{e}\n")),
+    };
+    let mut out = format!(
+        "{:<14} {:<7} {:<8} {:>7} {:>5}  {}\n",
+        "ID", "KIND", "VERSION", "CLAUSES", "RULES", "TITLE"
+    );
+    for p in set.iter() {
+        let kind = match p.kind {
+            Kind::Seller => "seller",
+            Kind::Law => "law",
+        };
+        let laws = if p.law_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" [law: {}]", p.law_ids.join(", "))
+        };
+        out.push_str(&format!(
+            "{:<14} {:<7} {:<8} {:>7} {:>5}  {}{laws}\n",
+            p.id,
+            kind,
+            p.version,
+            p.clauses.len(),
+            p.rules.len(),
+            p.title
+        ));
+    }
+    Output::ok(out)
+}
+
+/// The options of `policy explain`.
+#[derive(Debug)]
+pub struct ExplainArgs<'a> {
+    pub dir: &'a Path,
+    pub policy: Option<&'a str>,
+    pub facts: &'a Path,
+    pub now: Option<&'a str>,
+    pub json: bool,
+    pub all: bool,
+}
+
+/// Explains the decision for a facts file (or a scenario file).
+pub fn explain(a: &ExplainArgs<'_>) -> Output {
+    let set = match files::load_set(a.dir) {
+        Ok(s) => s,
+        Err(e) => return Output::fail(format!("{e}\n")),
+    };
+    let file = match files::read(a.facts) {
+        Ok(f) => f,
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    };
+    let is_json = a.facts.extension().is_some_and(|x| x == "json");
+    // A scenario file carries its own policy and moment.
+    let scenario = if is_json {
+        None
+    } else {
+        Scenario::parse(&file.name, &file.text).ok()
+    };
+    let facts = match (&scenario, is_json) {
+        (Some(s), _) => s.facts.clone(),
+        (None, true) => match Facts::from_json_str(&file.text) {
+            Ok(f) => f,
+            Err(e) => return Output::fail(format!("error: {}: {e}\n", file.name)),
+        },
+        (None, false) => match Facts::from_toml_str(&file.name, &file.text) {
+            Ok(f) => f,
+            Err(d) => return Output::fail(format!("{d}\n")),
+        },
+    };
+    let Some(id) = a.policy.or(scenario.as_ref().map(|s| s.policy.as_str())) else {
+        return Output::fail("error: say which policy with --policy ID\n".to_string());
+    };
+    let Some(policy) = set.get(id) else {
+        let ids: Vec<&str> = set.sellers().map(|p| p.id.as_str()).collect();
+        return Output::fail(format!(
+            "error: unknown policy `{id}`; known: {}\n",
+            ids.join(", ")
+        ));
+    };
+    let now = match (a.now, &scenario) {
+        (Some(t), _) => match parse_now(t, policy) {
+            Ok(t) => t,
+            Err(e) => return Output::fail(format!("error: --now: {e}\n")),
+        },
+        (None, Some(s)) => match s.now_in(policy) {
+            Some(t) => t,
+            None => {
+                return Output::fail(
+                    "error: the scenario's `now` cannot be placed in the policy's zone\n"
+                        .to_string(),
+                );
+            }
+        },
+        (None, None) => Timestamp::now(),
+    };
+    if let Err(e) = facts.check_not_after(now) {
+        return Output::fail(format!("error: {}: {e}\n", file.name));
+    }
+    let d = decide(policy, &facts, now);
+    if a.json {
+        let text = serde_json::to_string_pretty(&d.to_json(&facts)).unwrap_or_default();
+        Output::ok(text + "\n")
+    } else {
+        Output::ok(d.explain(&facts, a.all))
+    }
+}
+
+/// `--now`: an RFC 3339 timestamp, or a date meaning the start of that day in the policy's zone.
+fn parse_now(s: &str, policy: &aftercare_policy::Policy) -> Result<Timestamp, String> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let d: jiff::civil::Date = s.parse().map_err(|_| {
+        format!("`{s}` is neither a timestamp with an offset nor a date (YYYY-MM-DD)")
+    })?;
+    let _ = When::Day(d);
+    d.to_zoned(policy.tz.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the scenario corpus and reports clause coverage.
+pub fn test(cases: &Path, dir: &Path) -> Output {
+    let set = match files::load_set(dir) {
+        Ok(s) => s,
+        Err(e) => return Output::fail(format!("{e}\n")),
+    };
+    let scenarios = match files::load_scenarios(cases) {
+        Ok(s) => s,
+        Err(e) => return Output::fail(format!("{e}\n")),
+    };
+    if scenarios.is_empty() {
+        return Output::fail(format!(
+            "error: no scenarios under `{}`\n0 passed, 0 failed\n",
+            cases.display()
+        ));
+    }
+    let report = corpus::run_all(&set, &scenarios);
+    let mut out = String::new();
+    for (file, fails) in &report.failed {
+        out.push_str(&format!("FAIL {file}\n"));
+        for f in fails {
+            out.push_str(&format!("  {f}\n"));
+        }
+    }
+    let mut per: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for s in &scenarios {
+        let e = per.entry(s.policy.as_str()).or_default();
+        e.0 += 1;
+        if report.failed.iter().any(|(f, _)| f == &s.file) {
+            e.1 += 1;
+        }
+    }
+    for (policy, (n, failed)) in &per {
+        let coverage = set.get(policy).map(|p| {
+            let total = p.clauses.len();
+            let unc = report.uncovered.get(*policy).map_or(0, Vec::len);
+            format!("{}/{} clauses cited", total - unc, total)
+        });
+        out.push_str(&format!(
+            "{policy}: {n} scenarios, {failed} failed, {}\n",
+            coverage.unwrap_or_else(|| "unknown policy".to_string())
+        ));
+    }
+    let mut code = 0;
+    for (policy, clauses) in &report.uncovered {
+        code = 1;
+        out.push_str(&format!(
+            "UNCOVERED {policy}: no passing scenario cites {}\n",
+            clauses
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !report.failed.is_empty() {
+        code = 1;
+    }
+    out.push_str(&format!(
+        "{} passed, {} failed\n",
+        report.passed,
+        report.failed.len()
+    ));
+    Output {
+        stdout: out,
+        stderr: String::new(),
+        code,
+    }
+}

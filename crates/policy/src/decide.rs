@@ -1,0 +1,962 @@
+//! `decide(policy, facts, now)`: pure and deterministic. Evaluates the seller's rules, then
+//! every law layer that applies, and combines them: a law's allow beats a seller's deny, a
+//! law's output beats the seller's. Every outcome carries the rules (and so the clauses) that
+//! decided it.
+
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
+
+use crate::expr::{Env, Expr, WarrantyView};
+use crate::facts::{Facts, When};
+use crate::model::{Action, Cond, Policy, StartRule};
+use crate::schema::{self, DeadlineName, FactId, Output, Remedy};
+use crate::value::{Fraction, Money, Unit, Value};
+
+/// A rule of one layer: layer 0 is the seller, then the law layers in the seller's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub layer: u8,
+    pub rule: u16,
+}
+
+/// What a remedy comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Allowed,
+    Pending,
+    Denied,
+    NotOffered,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Pending => "pending",
+            Self::Denied => "denied",
+            Self::NotOffered => "not_offered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Allowed, Self::Pending, Self::Denied, Self::NotOffered]
+            .into_iter()
+            .find(|x| x.name() == s)
+    }
+}
+
+/// Why a rule is cited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An allow rule that holds.
+    Allows,
+    /// A deny rule that holds.
+    Denies,
+    /// An allow rule whose condition is false.
+    Unmet,
+    /// A rule whose condition is unknown yet.
+    Undecided,
+    /// A requirement not met yet.
+    Requires,
+    /// A requirement that is met.
+    Satisfied,
+    /// A law's allow rule that prevails over the seller's terms.
+    Prevails,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Citation {
+    pub at: RuleRef,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemedyOutcome {
+    pub remedy: Remedy,
+    pub status: Status,
+    /// Allowed (or pending) only because a law layer prevails.
+    pub by_law: bool,
+    pub citations: Vec<Citation>,
+    /// Facts that would settle a pending remedy.
+    pub pending_on: Vec<FactId>,
+    /// Indexes into [`Decision::missing`].
+    pub missing: Vec<usize>,
+}
+
+/// The warranty of one component in one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    pub layer: u8,
+    pub component: u16,
+    /// This component covers the item claimed.
+    pub claimed: bool,
+    pub covered: bool,
+    pub start: Option<Date>,
+    /// Index into the start rules used (the component's own or the file's).
+    pub start_rule: Option<u16>,
+    pub end: Option<Date>,
+    pub in_warranty: Option<bool>,
+    pub pending_on: Vec<FactId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputResult {
+    pub output: Output,
+    pub value: Option<Value>,
+    pub by: Option<RuleRef>,
+    /// The seller's rule a law layer overrode (or confirmed, when `agrees`).
+    pub overridden: Option<RuleRef>,
+    /// The seller's rule decided the same value the law did.
+    pub agrees: bool,
+    pub pending_on: Vec<FactId>,
+}
+
+/// A document or piece of evidence that is required and not supplied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub at: RuleRef,
+    pub remedies: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// The last day, inclusive, in the policy's zone.
+    pub last_day: Date,
+    /// The instant the deadline passes.
+    pub until: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadlineResult {
+    pub name: DeadlineName,
+    pub at: RuleRef,
+    pub overridden: Option<RuleRef>,
+    /// `None` while the event it counts from has not happened.
+    pub due: Option<Due>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refund {
+    pub amount: Money,
+    pub price: Money,
+    pub shipping: Option<Money>,
+    pub proportional: Option<Fraction>,
+}
+
+/// One layer's evaluation.
+#[derive(Clone, Debug)]
+pub struct Layer<'p> {
+    pub policy: &'p Policy,
+    /// Whether a law layer applies (always `Some(true)` for the seller).
+    pub applies: Option<bool>,
+    /// The `when` of each rule: true, false, or unknown.
+    pub verdicts: Vec<Option<bool>>,
+    pub warranty: WarrantyView,
+    warranty_unknowns: Vec<FactId>,
+    seller_allowed: u16,
+}
+
+/// Everything decided about one case at one moment.
+#[derive(Clone, Debug)]
+pub struct Decision<'p> {
+    pub policy: &'p Policy,
+    pub now: Timestamp,
+    pub today: Date,
+    pub claim: Date,
+    pub layers: Vec<Layer<'p>>,
+    pub remedies: Vec<RemedyOutcome>,
+    pub warranty: Vec<Assessment>,
+    pub outputs: Vec<OutputResult>,
+    pub missing: Vec<Missing>,
+    pub deadlines: Vec<DeadlineResult>,
+    pub refund: Option<Refund>,
+    pub flags: Vec<RuleRef>,
+    pub notices: Vec<RuleRef>,
+    resolved: Vec<(FactId, Date)>,
+}
+
+/// The evaluation environment of one layer.
+struct Cx<'a> {
+    facts: &'a Facts,
+    tz: &'a jiff::tz::TimeZone,
+    resolved: &'a [(FactId, Date)],
+    today: Date,
+    claim: Date,
+    warranty: WarrantyView,
+    warranty_unknowns: &'a [FactId],
+    seller_allowed: u16,
+}
+
+impl Env for Cx<'_> {
+    fn fact(&self, id: FactId) -> Option<Value> {
+        if let Some(v) = self.facts.get(id) {
+            return Some(v.clone());
+        }
+        self.resolved
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, d)| Value::Date(*d))
+    }
+    fn today(&self) -> Date {
+        self.today
+    }
+    fn claim(&self) -> Date {
+        self.claim
+    }
+    fn warranty(&self) -> WarrantyView {
+        self.warranty
+    }
+    fn seller_allows(&self, remedy: Remedy) -> bool {
+        self.seller_allowed & remedy.bit() != 0
+    }
+    fn instant(&self, id: FactId) -> Option<Timestamp> {
+        match self.facts.when(id)? {
+            When::Instant(t) => Some(t),
+            When::Day(d) => d.to_zoned(self.tz.clone()).ok().map(|z| z.timestamp()),
+        }
+    }
+    fn warranty_unknowns(&self, out: &mut Vec<FactId>) {
+        for id in self.warranty_unknowns {
+            if !out.contains(id) {
+                out.push(*id);
+            }
+        }
+    }
+}
+
+fn claim_id() -> Option<FactId> {
+    schema::KNOWN.claim_date
+}
+
+fn class_id() -> Option<FactId> {
+    schema::KNOWN.product_class
+}
+
+/// Decides what the customer can get, and why.
+pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision<'p> {
+    let tz = &policy.tz;
+    let today = tz.to_datetime(now).date();
+    let resolved: Vec<(FactId, Date)> = facts
+        .instants()
+        .iter()
+        .map(|(id, t)| (*id, tz.to_datetime(*t).date()))
+        .collect();
+    let claim = claim_id()
+        .and_then(|id| match facts.when(id) {
+            Some(When::Day(d)) => Some(d),
+            Some(When::Instant(_)) => resolved.iter().find(|(i, _)| *i == id).map(|(_, d)| *d),
+            None => None,
+        })
+        .unwrap_or(today);
+
+    let mut d = Decision {
+        policy,
+        now,
+        today,
+        claim,
+        layers: Vec::with_capacity(1 + policy.laws.len()),
+        remedies: Vec::new(),
+        warranty: Vec::new(),
+        outputs: Vec::new(),
+        missing: Vec::new(),
+        deadlines: Vec::new(),
+        refund: None,
+        flags: Vec::new(),
+        notices: Vec::new(),
+        resolved,
+    };
+
+    d.add_layer(policy, facts, 0);
+    let considered = policy.considered();
+    let seller: Vec<(Remedy, LayerOutcome)> = Remedy::ALL
+        .iter()
+        .filter(|r| considered & r.bit() != 0)
+        .map(|r| (*r, d.layer_outcome(0, *r, facts)))
+        .collect();
+    let seller_allowed = seller
+        .iter()
+        .filter(|(_, o)| o.status == Status::Allowed)
+        .fold(0u16, |m, (r, _)| m | r.bit());
+
+    for law in &policy.laws {
+        d.add_layer(law, facts, seller_allowed);
+    }
+
+    for (remedy, outcome) in seller {
+        let combined = d.combine(remedy, outcome, facts);
+        d.remedies.push(combined);
+    }
+    d.decide_outputs(facts);
+    d.decide_deadlines(facts);
+    d.collect_flags_and_notices();
+    d.decide_refund(facts);
+    d
+}
+
+/// A remedy's outcome within one layer.
+struct LayerOutcome {
+    status: Status,
+    citations: Vec<Citation>,
+    pending_on: Vec<FactId>,
+    missing: Vec<usize>,
+}
+
+impl<'p> Decision<'p> {
+    fn cx<'a>(&'a self, layer: &'a Layer<'p>, facts: &'a Facts) -> Cx<'a> {
+        make_cx(&self.resolved, self.today, self.claim, layer, facts)
+    }
+
+    fn add_layer(&mut self, policy: &'p Policy, facts: &Facts, seller_allowed: u16) {
+        let index = u8::try_from(self.layers.len()).unwrap_or(u8::MAX);
+        let mut layer = Layer {
+            policy,
+            applies: Some(true),
+            verdicts: Vec::new(),
+            warranty: WarrantyView::default(),
+            warranty_unknowns: Vec::new(),
+            seller_allowed,
+        };
+        if let Some(applies) = &policy.applies {
+            layer.applies = applies.expr.eval_bool(&self.cx(&layer, facts));
+        }
+        if layer.applies == Some(false) {
+            self.layers.push(layer);
+            return;
+        }
+        if let Some(w) = &policy.warranty {
+            let claimed_class = class_id().and_then(|id| match facts.get(id) {
+                Some(Value::Enum(_, i)) => Some(*i),
+                _ => None,
+            });
+            for (ci, c) in w.components.iter().enumerate() {
+                let starts = c.start.as_deref().unwrap_or(&w.start);
+                let mut a = Assessment {
+                    layer: index,
+                    component: u16::try_from(ci).unwrap_or(u16::MAX),
+                    claimed: claimed_class.is_some_and(|k| c.classes & (1u64 << k) != 0),
+                    covered: c.covered,
+                    start: None,
+                    start_rule: None,
+                    end: None,
+                    in_warranty: if c.covered { None } else { Some(false) },
+                    pending_on: Vec::new(),
+                };
+                if c.covered {
+                    let cx = self.cx(&layer, facts);
+                    pick_start(starts, &cx, &mut a);
+                    a.end = match (a.start, c.period) {
+                        (Some(s), Some(p)) => p.add_to(s, 1),
+                        _ => None,
+                    };
+                    a.in_warranty = a.end.map(|e| self.claim <= e);
+                }
+                if a.claimed {
+                    layer.warranty = WarrantyView {
+                        start: a.start,
+                        end: a.end,
+                        covered: Some(c.covered),
+                        basis: a
+                            .start_rule
+                            .and_then(|i| starts.get(usize::from(i)))
+                            .map(|s| s.basis),
+                    };
+                    layer.warranty_unknowns = a.pending_on.clone();
+                }
+                self.warranty.push(a);
+            }
+            if claimed_class.is_none() {
+                layer.warranty_unknowns.extend(class_id());
+            }
+        }
+        let verdicts = {
+            let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
+            policy
+                .rules
+                .iter()
+                .map(|r| {
+                    r.when
+                        .as_ref()
+                        .map_or(Some(true), |c| c.expr.eval_bool(&cx))
+                })
+                .collect()
+        };
+        layer.verdicts = verdicts;
+        // Requirements not met.
+        let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
+        for (ri, r) in policy.rules.iter().enumerate() {
+            if let Action::Require { test, remedies, .. } = &r.action
+                && layer.verdicts.get(ri) == Some(&Some(true))
+                && test.expr.eval_bool(&cx) != Some(true)
+            {
+                self.missing.push(Missing {
+                    at: RuleRef {
+                        layer: index,
+                        rule: u16::try_from(ri).unwrap_or(u16::MAX),
+                    },
+                    remedies: *remedies,
+                });
+            }
+        }
+        self.layers.push(layer);
+    }
+
+    fn layer_outcome(&self, li: u8, remedy: Remedy, facts: &Facts) -> LayerOutcome {
+        let mut out = LayerOutcome {
+            status: Status::NotOffered,
+            citations: Vec::new(),
+            pending_on: Vec::new(),
+            missing: Vec::new(),
+        };
+        let Some(layer) = self.layers.get(usize::from(li)) else {
+            return out;
+        };
+        if layer.applies == Some(false) {
+            return out;
+        }
+        let bit = remedy.bit();
+        // What each rule touching this remedy says: (is_allow, verdict).
+        let touching = |ri: usize, r: &crate::model::Rule| -> Option<(bool, Option<bool>)> {
+            let v = layer.verdicts.get(ri).copied().flatten();
+            match r.action {
+                Action::Allow(m) if m & bit != 0 => Some((true, v)),
+                Action::Deny(m) if m & bit != 0 => Some((false, v)),
+                _ => None,
+            }
+        };
+        let (mut allow_t, mut allow_u, mut allow_f, mut deny_t, mut deny_u) =
+            (false, false, false, false, false);
+        for (ri, r) in layer.policy.rules.iter().enumerate() {
+            match touching(ri, r) {
+                Some((true, Some(true))) => allow_t = true,
+                Some((true, None)) => allow_u = true,
+                Some((true, Some(false))) => allow_f = true,
+                Some((false, Some(true))) => deny_t = true,
+                Some((false, None)) => deny_u = true,
+                _ => {}
+            }
+        }
+        let at = |ri: usize| RuleRef {
+            layer: li,
+            rule: u16::try_from(ri).unwrap_or(u16::MAX),
+        };
+        // Cites, in rule order, the rules touching this remedy for which `pick` holds.
+        let cite_where =
+            |out: &mut LayerOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
+                for (ri, r) in layer.policy.rules.iter().enumerate() {
+                    if let Some((is_allow, v)) = touching(ri, r)
+                        && let Some(role) = pick(is_allow, v)
+                    {
+                        out.citations.push(Citation { at: at(ri), role });
+                    }
+                }
+            };
+        if deny_t {
+            out.status = Status::Denied;
+            cite_where(&mut out, &|a, v| match (a, v) {
+                (false, Some(true)) => Some(Role::Denies),
+                (true, Some(true)) => Some(Role::Allows),
+                (true, Some(false)) if !allow_t => Some(Role::Unmet),
+                _ => None,
+            });
+            return out;
+        }
+        if allow_t || allow_u {
+            // An allow that holds makes undecided allows irrelevant; undecided denies still matter.
+            cite_where(&mut out, &|a, v| match (a, v) {
+                (true, Some(true)) => Some(Role::Allows),
+                (false, None) => Some(Role::Undecided),
+                (true, None) if !allow_t => Some(Role::Undecided),
+                _ => None,
+            });
+            out.missing = self
+                .missing
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.at.layer == li && m.remedies & bit != 0)
+                .map(|(i, _)| i)
+                .collect();
+            for (ri, r) in layer.policy.rules.iter().enumerate() {
+                if let Action::Require { remedies, .. } = r.action
+                    && remedies & bit != 0
+                    && layer.verdicts.get(ri) == Some(&Some(true))
+                {
+                    let met = !self.missing.iter().any(|m| m.at == at(ri));
+                    out.citations.push(Citation {
+                        at: at(ri),
+                        role: if met { Role::Satisfied } else { Role::Requires },
+                    });
+                }
+            }
+            let undecided = deny_u || !allow_t;
+            if !undecided && out.missing.is_empty() {
+                out.status = Status::Allowed;
+            } else {
+                out.status = Status::Pending;
+                let cx = self.cx(layer, facts);
+                for c in out.citations.iter().filter(|c| c.role == Role::Undecided) {
+                    if let Some(w) = layer
+                        .policy
+                        .rules
+                        .get(usize::from(c.at.rule))
+                        .and_then(|r| r.when.as_ref())
+                    {
+                        w.expr.unknown_facts(&cx, &mut out.pending_on);
+                    }
+                }
+            }
+            return out;
+        }
+        if allow_f {
+            out.status = Status::Denied;
+            cite_where(&mut out, &|a, v| {
+                (a && v == Some(false)).then_some(Role::Unmet)
+            });
+        } else if deny_u {
+            // Only deny rules speak of it, and they are undecided: it is not offered anyway.
+            cite_where(&mut out, &|a, v| {
+                (!a && v.is_none()).then_some(Role::Undecided)
+            });
+        }
+        out
+    }
+
+    /// Folds the law layers into the seller's outcome for one remedy.
+    fn combine(&self, remedy: Remedy, seller: LayerOutcome, facts: &Facts) -> RemedyOutcome {
+        let mut out = RemedyOutcome {
+            remedy,
+            status: seller.status,
+            by_law: false,
+            citations: seller.citations,
+            pending_on: seller.pending_on,
+            missing: seller.missing,
+        };
+        for li in 1..self.layers.len() {
+            let Ok(li) = u8::try_from(li) else { break };
+            let Some(layer) = self.layers.get(usize::from(li)) else {
+                break;
+            };
+            if layer.applies == Some(false) {
+                continue;
+            }
+            let law = self.layer_outcome(li, remedy, facts);
+            let law_applies = layer.applies == Some(true);
+            match (law.status, out.status) {
+                (_, Status::Allowed) if !out.by_law => {}
+                (Status::Allowed, _) if law_applies => {
+                    out.status = Status::Allowed;
+                    out.by_law = true;
+                    out.pending_on.clear();
+                    out.missing.clear();
+                    out.citations
+                        .retain(|c| c.role != Role::Undecided && c.role != Role::Requires);
+                    out.citations.extend(law.citations.iter().map(|c| Citation {
+                        at: c.at,
+                        role: if c.role == Role::Allows {
+                            Role::Prevails
+                        } else {
+                            c.role
+                        },
+                    }));
+                }
+                (
+                    Status::Allowed | Status::Pending,
+                    Status::Denied | Status::NotOffered | Status::Pending,
+                ) => {
+                    if out.status != Status::Pending {
+                        out.by_law = true;
+                    }
+                    out.status = Status::Pending;
+                    out.citations.extend(law.citations);
+                    for f in law.pending_on {
+                        if !out.pending_on.contains(&f) {
+                            out.pending_on.push(f);
+                        }
+                    }
+                    if !law_applies && let Some(a) = &layer.policy.applies {
+                        a.expr
+                            .unknown_facts(&self.cx(layer, facts), &mut out.pending_on);
+                    }
+                    out.missing.extend(law.missing);
+                }
+                (Status::Denied, Status::Denied | Status::NotOffered) if law_applies => {
+                    // A law exception that holds is worth citing; unmet law grants are not.
+                    let exceptions: Vec<Citation> = law
+                        .citations
+                        .into_iter()
+                        .filter(|c| c.role == Role::Denies)
+                        .collect();
+                    if !exceptions.is_empty() {
+                        out.citations.extend(exceptions);
+                        out.status = Status::Denied;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn decide_outputs(&mut self, facts: &Facts) {
+        for output in Output::ALL {
+            let mut result: Option<OutputResult> = None;
+            for (li, layer) in self.layers.iter().enumerate() {
+                if layer.applies != Some(true) {
+                    continue;
+                }
+                let cx = self.cx(layer, facts);
+                let Some(found) = first_set(layer, output, &cx, li) else {
+                    continue;
+                };
+                result = Some(match result {
+                    None => found,
+                    // A law layer's decided value overrides the seller's.
+                    Some(prev) if found.value.is_some() => OutputResult {
+                        overridden: prev.by,
+                        agrees: prev.value == found.value,
+                        ..found
+                    },
+                    Some(prev) => prev,
+                });
+            }
+            if let Some(r) = result {
+                self.outputs.push(r);
+            }
+        }
+    }
+
+    fn decide_deadlines(&mut self, facts: &Facts) {
+        let tz = &self.policy.tz;
+        let mut found: Vec<DeadlineResult> = Vec::new();
+        for (li, layer) in self.layers.iter().enumerate() {
+            if layer.applies != Some(true) {
+                continue;
+            }
+            let cx = self.cx(layer, facts);
+            for (ri, r) in layer.policy.rules.iter().enumerate() {
+                let Action::Deadline {
+                    name,
+                    from,
+                    from_fact,
+                    within,
+                    ..
+                } = &r.action
+                else {
+                    continue;
+                };
+                if layer.verdicts.get(ri) != Some(&Some(true)) {
+                    continue;
+                }
+                let at = RuleRef {
+                    layer: u8::try_from(li).unwrap_or(u8::MAX),
+                    rule: u16::try_from(ri).unwrap_or(u16::MAX),
+                };
+                let due = match within.unit {
+                    Unit::Hour => {
+                        let instant = from_fact.and_then(|id| match facts.when(id) {
+                            Some(When::Instant(t)) => Some(t),
+                            _ => None,
+                        });
+                        let start = instant.or_else(|| match from.eval(&cx) {
+                            Some(Value::Date(d)) => {
+                                d.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+                            }
+                            _ => None,
+                        });
+                        start.and_then(|s| {
+                            let until = s.checked_add(i64::from(within.n).hours()).ok()?;
+                            Some(Due {
+                                last_day: tz.to_datetime(until).date(),
+                                until,
+                            })
+                        })
+                    }
+                    _ => match from.eval(&cx) {
+                        Some(Value::Date(d)) => within.add_to(d, 1).and_then(|last| {
+                            let until =
+                                last.tomorrow().ok()?.to_zoned(tz.clone()).ok()?.timestamp();
+                            Some(Due {
+                                last_day: last,
+                                until,
+                            })
+                        }),
+                        _ => None,
+                    },
+                };
+                let new = DeadlineResult {
+                    name: *name,
+                    at,
+                    overridden: None,
+                    due,
+                };
+                match found.iter_mut().find(|d| d.name == *name) {
+                    None => found.push(new),
+                    // Within a layer the first rule wins; a law layer's deadline overrides.
+                    Some(prev) if prev.at.layer < at.layer => {
+                        *prev = DeadlineResult {
+                            overridden: Some(prev.at),
+                            ..new
+                        };
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.deadlines = found;
+    }
+
+    fn collect_flags_and_notices(&mut self) {
+        for (li, layer) in self.layers.iter().enumerate() {
+            if layer.applies != Some(true) {
+                continue;
+            }
+            for (ri, r) in layer.policy.rules.iter().enumerate() {
+                if layer.verdicts.get(ri) != Some(&Some(true)) {
+                    continue;
+                }
+                let at = RuleRef {
+                    layer: u8::try_from(li).unwrap_or(u8::MAX),
+                    rule: u16::try_from(ri).unwrap_or(u16::MAX),
+                };
+                match r.action {
+                    Action::Flag(_) => self.flags.push(at),
+                    Action::Notice => self.notices.push(at),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn decide_refund(&mut self, facts: &Facts) {
+        let refunding = self
+            .remedies
+            .iter()
+            .any(|r| r.remedy.refunds() && matches!(r.status, Status::Allowed | Status::Pending));
+        let money = |id: Option<FactId>| match id.and_then(|id| facts.get(id)) {
+            Some(Value::Money(m)) => Some(*m),
+            _ => None,
+        };
+        let (true, Some(price)) = (refunding, money(schema::KNOWN.price)) else {
+            return;
+        };
+        let flag = |o: Output| {
+            self.output(o)
+                .and_then(|r| r.value.as_ref())
+                .is_some_and(|v| *v == Value::Bool(true))
+        };
+        let proportional = if flag(Output::RefundProportional) {
+            match schema::KNOWN
+                .fraction_delivered
+                .and_then(|id| facts.get(id))
+            {
+                Some(Value::Fraction(f)) => Some(*f),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let base = proportional.map_or(price, |f| price.scale(f.complement()));
+        let shipping = if flag(Output::RefundShipping) {
+            money(schema::KNOWN.shipping_fee)
+        } else {
+            None
+        };
+        let amount = Money {
+            minor: base.minor.saturating_add(shipping.map_or(0, |s| s.minor)),
+            currency: price.currency,
+        };
+        self.refund = Some(Refund {
+            amount,
+            price,
+            shipping,
+            proportional,
+        });
+    }
+
+    pub fn output(&self, o: Output) -> Option<&OutputResult> {
+        self.outputs.iter().find(|r| r.output == o)
+    }
+
+    pub fn remedy(&self, r: Remedy) -> Option<&RemedyOutcome> {
+        self.remedies.iter().find(|x| x.remedy == r)
+    }
+
+    pub fn layer_policy(&self, layer: u8) -> Option<&'p Policy> {
+        self.layers.get(usize::from(layer)).map(|l| l.policy)
+    }
+
+    /// The rule a reference points at, with its policy.
+    pub fn rule(&self, at: RuleRef) -> Option<(&'p Policy, &'p crate::model::Rule)> {
+        let p = self.layer_policy(at.layer)?;
+        Some((p, p.rules.get(usize::from(at.rule))?))
+    }
+
+    /// The clause id a reference cites.
+    pub fn clause_id(&self, at: RuleRef) -> Option<&'p str> {
+        let (p, r) = self.rule(at)?;
+        p.clause(r.clause).map(|c| c.id.as_str())
+    }
+
+    /// Every clause id this decision cites, in first-cited order.
+    pub fn cited_clauses(&self) -> Vec<&'p str> {
+        let mut out: Vec<&'p str> = Vec::new();
+        let mut add = |id: Option<&'p str>| {
+            if let Some(id) = id
+                && !out.contains(&id)
+            {
+                out.push(id);
+            }
+        };
+        for r in &self.remedies {
+            for c in &r.citations {
+                add(self.clause_id(c.at));
+            }
+        }
+        for a in &self.warranty {
+            if let Some(p) = self.layer_policy(a.layer)
+                && let Some(w) = &p.warranty
+                && let Some(c) = w.components.get(usize::from(a.component))
+            {
+                add(p.clause(c.clause).map(|c| c.id.as_str()));
+                let starts = c.start.as_deref().unwrap_or(&w.start);
+                if let Some(s) = a.start_rule.and_then(|i| starts.get(usize::from(i))) {
+                    add(p.clause(s.clause).map(|c| c.id.as_str()));
+                }
+            }
+        }
+        for o in &self.outputs {
+            add(o.by.and_then(|at| self.clause_id(at)));
+            add(o.overridden.and_then(|at| self.clause_id(at)));
+        }
+        for m in &self.missing {
+            add(self.clause_id(m.at));
+        }
+        for dl in &self.deadlines {
+            add(self.clause_id(dl.at));
+            add(dl.overridden.and_then(|at| self.clause_id(at)));
+        }
+        for at in self.flags.iter().chain(&self.notices) {
+            add(self.clause_id(*at));
+        }
+        out
+    }
+
+    /// The facts an expression of a layer needs, for explanations.
+    pub fn unknown_facts_of(&self, layer: u8, expr: &Expr, facts: &Facts) -> Vec<FactId> {
+        let mut out = Vec::new();
+        if let Some(l) = self.layers.get(usize::from(layer)) {
+            expr.unknown_facts(&self.cx(l, facts), &mut out);
+        }
+        out
+    }
+
+    /// Evaluates a condition of a layer again, for explanations.
+    pub fn eval_in(&self, layer: u8, expr: &Expr, facts: &Facts) -> Option<Value> {
+        let l = self.layers.get(usize::from(layer))?;
+        expr.eval(&self.cx(l, facts))
+    }
+
+    /// The parts of a condition that are false, for explaining an unmet rule.
+    pub fn failed_parts<'c>(&self, layer: u8, cond: &'c Cond, facts: &Facts) -> Vec<&'c str> {
+        let Some(l) = self.layers.get(usize::from(layer)) else {
+            return Vec::new();
+        };
+        let cx = self.cx(l, facts);
+        cond.parts
+            .iter()
+            .filter(|(e, _)| e.eval_bool(&cx) == Some(false))
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+}
+
+fn make_cx<'a>(
+    resolved: &'a [(FactId, Date)],
+    today: Date,
+    claim: Date,
+    layer: &'a Layer<'_>,
+    facts: &'a Facts,
+) -> Cx<'a> {
+    Cx {
+        facts,
+        tz: &layer.policy.tz,
+        resolved,
+        today,
+        claim,
+        warranty: layer.warranty,
+        warranty_unknowns: &layer.warranty_unknowns,
+        seller_allowed: layer.seller_allowed,
+    }
+}
+
+fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
+    for (i, s) in starts.iter().enumerate() {
+        let holds = s.when.as_ref().map_or(Some(true), |c| c.expr.eval_bool(cx));
+        match holds {
+            Some(false) => continue,
+            None => {
+                if let Some(c) = &s.when {
+                    c.expr.unknown_facts(cx, &mut a.pending_on);
+                }
+                return;
+            }
+            Some(true) => {
+                match s.from.eval(cx) {
+                    Some(Value::Date(d)) => {
+                        a.start = Some(d);
+                        a.start_rule = u16::try_from(i).ok();
+                    }
+                    _ => s.from.unknown_facts(cx, &mut a.pending_on),
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
+    for (ri, r) in layer.policy.rules.iter().enumerate() {
+        let Action::Set(outs) = &r.action else {
+            continue;
+        };
+        let Some(o) = outs.iter().find(|o| o.output == output) else {
+            continue;
+        };
+        let at = RuleRef {
+            layer: u8::try_from(li).unwrap_or(u8::MAX),
+            rule: u16::try_from(ri).unwrap_or(u16::MAX),
+        };
+        match layer.verdicts.get(ri).copied().flatten() {
+            Some(false) => continue,
+            Some(true) => {
+                let value = o.expr.eval(cx);
+                let mut pending_on = Vec::new();
+                if value.is_none() {
+                    o.expr.unknown_facts(cx, &mut pending_on);
+                }
+                return Some(OutputResult {
+                    output,
+                    value,
+                    by: Some(at),
+                    overridden: None,
+                    agrees: false,
+                    pending_on,
+                });
+            }
+            None => {
+                let mut pending_on = Vec::new();
+                if let Some(c) = &r.when {
+                    c.expr.unknown_facts(cx, &mut pending_on);
+                }
+                return Some(OutputResult {
+                    output,
+                    value: None,
+                    by: Some(at),
+                    overridden: None,
+                    agrees: false,
+                    pending_on,
+                });
+            }
+        }
+    }
+    None
+}

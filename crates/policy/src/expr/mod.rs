@@ -1,0 +1,257 @@
+//! Condition expressions: syntax, type checking and three-valued evaluation.
+//!
+//! A fact that is not supplied is *unknown*; everything computed from it is unknown, and
+//! `and`/`or`/`not` follow Kleene logic. `eval` returns `None` for unknown.
+
+pub mod check;
+pub mod syntax;
+
+use std::sync::Arc;
+
+use jiff::civil::Date;
+
+use crate::schema::{Derived, FactId, Remedy};
+use crate::value::{Period, Value};
+use syntax::CmpOp;
+
+/// A typed, compiled expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Const(Value),
+    Fact(FactId),
+    Derived(Derived),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    /// An enumeration value is one of the names in the mask.
+    EnumIn(Box<Expr>, u64),
+    /// A set contains the name in the mask.
+    SetHas(Box<Expr>, u64),
+    TextIn(Box<Expr>, Arc<[Arc<str>]>),
+    DateShift(Box<Expr>, Period, i64),
+    /// A date fact's instant moved by hours.
+    HourShift(FactId, u32, i64),
+    /// A date fact's instant (the start of its day when only the day is known).
+    InstantOf(FactId),
+    IntAdd(Box<Expr>, Box<Expr>, i64),
+    Within(Box<Expr>, Period),
+    Known(Box<Expr>),
+    Max(Box<Expr>, Box<Expr>),
+    Min(Box<Expr>, Box<Expr>),
+    Coalesce(Box<Expr>, Box<Expr>),
+    SellerAllowed(Remedy),
+}
+
+/// The derived warranty values of one layer, for `warranty.*`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WarrantyView {
+    pub start: Option<Date>,
+    pub end: Option<Date>,
+    pub covered: Option<bool>,
+    pub basis: Option<u8>,
+}
+
+/// What an expression is evaluated against.
+pub trait Env {
+    fn fact(&self, id: FactId) -> Option<Value>;
+    fn today(&self) -> Date;
+    fn claim(&self) -> Date;
+    fn warranty(&self) -> WarrantyView;
+    fn seller_allows(&self, remedy: Remedy) -> bool;
+    /// The facts whose absence leaves this layer's warranty unknown.
+    fn warranty_unknowns(&self, out: &mut Vec<FactId>);
+    /// The instant of a date fact: as given, or the start of its day in the policy's zone.
+    fn instant(&self, id: FactId) -> Option<jiff::Timestamp>;
+}
+
+impl Expr {
+    /// Evaluates to a value, or `None` when unknown.
+    pub fn eval(&self, env: &dyn Env) -> Option<Value> {
+        match self {
+            Expr::Const(v) => Some(v.clone()),
+            Expr::Fact(id) => env.fact(*id),
+            Expr::Derived(d) => derived(*d, env),
+            Expr::SellerAllowed(r) => Some(Value::Bool(env.seller_allows(*r))),
+            Expr::Known(e) => Some(Value::Bool(e.eval(env).is_some())),
+            Expr::Coalesce(a, b) => a.eval(env).or_else(|| b.eval(env)),
+            Expr::DateShift(e, p, sign) => match e.eval(env)? {
+                Value::Date(d) => p.add_to(d, *sign).map(Value::Date),
+                _ => None,
+            },
+            Expr::HourShift(id, hours, sign) => {
+                let t = env.instant(*id)?;
+                let span = jiff::Span::new().try_hours(i64::from(*hours) * sign).ok()?;
+                t.checked_add(span).ok().map(Value::Instant)
+            }
+            Expr::InstantOf(id) => env.instant(*id).map(Value::Instant),
+            Expr::IntAdd(a, b, sign) => match (a.eval(env)?, b.eval(env)?) {
+                (Value::Int(x), Value::Int(y)) => {
+                    x.checked_add(y.checked_mul(*sign)?).map(Value::Int)
+                }
+                _ => None,
+            },
+            Expr::Max(a, b) | Expr::Min(a, b) => {
+                let (x, y) = (a.eval(env)?, b.eval(env)?);
+                let pick_first = match (&x, &y) {
+                    (Value::Date(p), Value::Date(q)) => p >= q,
+                    (Value::Int(p), Value::Int(q)) => p >= q,
+                    _ => return None,
+                };
+                let is_max = matches!(self, Expr::Max(..));
+                Some(if pick_first == is_max { x } else { y })
+            }
+            _ => self.eval_bool(env).map(Value::Bool),
+        }
+    }
+
+    /// Evaluates a boolean expression; `None` is unknown.
+    pub fn eval_bool(&self, env: &dyn Env) -> Option<bool> {
+        match self {
+            Expr::Const(Value::Bool(b)) => Some(*b),
+            Expr::Not(e) => e.eval_bool(env).map(|b| !b),
+            Expr::And(items) => {
+                let mut unknown = false;
+                for e in items {
+                    match e.eval_bool(env) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
+                }
+                if unknown { None } else { Some(true) }
+            }
+            Expr::Or(items) => {
+                let mut unknown = false;
+                for e in items {
+                    match e.eval_bool(env) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
+                }
+                if unknown { None } else { Some(false) }
+            }
+            Expr::Cmp(op, a, b) => {
+                let (x, y) = (a.eval(env)?, b.eval(env)?);
+                compare(*op, &x, &y)
+            }
+            Expr::EnumIn(e, mask) => match e.eval(env)? {
+                Value::Enum(_, i) => Some(mask & (1u64 << i) != 0),
+                _ => None,
+            },
+            Expr::SetHas(e, mask) => match e.eval(env)? {
+                Value::Set(_, bits) => Some(bits & mask != 0),
+                _ => None,
+            },
+            Expr::TextIn(e, items) => match e.eval(env)? {
+                Value::Text(t) => Some(items.iter().any(|s| **s == *t)),
+                Value::Country(c) => Some(items.iter().any(|s| s.as_bytes() == c)),
+                _ => None,
+            },
+            Expr::Within(e, p) => match e.eval(env)? {
+                Value::Date(d) => p.add_to(d, 1).map(|last| env.claim() <= last),
+                _ => None,
+            },
+            Expr::Known(e) => Some(e.eval(env).is_some()),
+            Expr::SellerAllowed(r) => Some(env.seller_allows(*r)),
+            Expr::Fact(_) | Expr::Derived(_) | Expr::Coalesce(..) => match self.eval(env)? {
+                Value::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The facts whose absence makes this expression unknown.
+    pub fn unknown_facts(&self, env: &dyn Env, out: &mut Vec<FactId>) {
+        if self.eval(env).is_some() {
+            return;
+        }
+        match self {
+            Expr::Fact(id) | Expr::HourShift(id, ..) | Expr::InstantOf(id) => {
+                if !out.contains(id) {
+                    out.push(*id);
+                }
+            }
+            Expr::Derived(d) => {
+                if *d != Derived::Today && *d != Derived::Claim {
+                    env.warranty_unknowns(out);
+                }
+            }
+            _ => self.for_each_child(|c| c.unknown_facts(env, out)),
+        }
+    }
+
+    /// Every fact the expression reads, whether known or not.
+    pub fn facts_read(&self, out: &mut Vec<FactId>) {
+        if let Expr::Fact(id) | Expr::HourShift(id, ..) | Expr::InstantOf(id) = self {
+            if !out.contains(id) {
+                out.push(*id);
+            }
+            return;
+        }
+        self.for_each_child(|c| c.facts_read(out));
+    }
+
+    fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
+        match self {
+            Expr::Const(_) | Expr::Fact(_) | Expr::Derived(_) | Expr::SellerAllowed(_) => {}
+            Expr::HourShift(..) | Expr::InstantOf(_) => {}
+            Expr::Not(e)
+            | Expr::EnumIn(e, _)
+            | Expr::SetHas(e, _)
+            | Expr::TextIn(e, _)
+            | Expr::DateShift(e, _, _)
+            | Expr::Within(e, _)
+            | Expr::Known(e) => f(e),
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(f),
+            Expr::Cmp(_, a, b)
+            | Expr::IntAdd(a, b, _)
+            | Expr::Max(a, b)
+            | Expr::Min(a, b)
+            | Expr::Coalesce(a, b) => {
+                f(a);
+                f(b);
+            }
+        }
+    }
+}
+
+fn derived(d: Derived, env: &dyn Env) -> Option<Value> {
+    let w = env.warranty();
+    match d {
+        Derived::Today => Some(Value::Date(env.today())),
+        Derived::Claim => Some(Value::Date(env.claim())),
+        Derived::WarrantyStart => w.start.map(Value::Date),
+        Derived::WarrantyEnd => w.end.map(Value::Date),
+        Derived::WarrantyCovered => w.covered.map(Value::Bool),
+        Derived::WarrantyBasis => w
+            .basis
+            .map(|b| Value::Enum(crate::schema::EnumKind::Basis, b)),
+        Derived::WarrantyIn => match w.covered? {
+            false => Some(Value::Bool(false)),
+            true => w.end.map(|end| Value::Bool(env.claim() <= end)),
+        },
+    }
+}
+
+fn compare(op: CmpOp, x: &Value, y: &Value) -> Option<bool> {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (x, y) {
+        (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
+        (Value::Instant(a), Value::Instant(b)) => Some(a.cmp(b)),
+        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+        (Value::Fraction(a), Value::Fraction(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    Some(match (op, ord) {
+        (CmpOp::Eq, _) => x == y,
+        (CmpOp::Ne, _) => x != y,
+        (CmpOp::Lt, Some(o)) => o == Ordering::Less,
+        (CmpOp::Le, Some(o)) => o != Ordering::Greater,
+        (CmpOp::Gt, Some(o)) => o == Ordering::Greater,
+        (CmpOp::Ge, Some(o)) => o != Ordering::Less,
+        _ => return None,
+    })
+}

@@ -1,0 +1,676 @@
+//! Facts: what is known about a case, typed by the schema. Loaded from TOML (errors carry
+//! line and column) or JSON (errors carry the field path). Unknown names, wrong types, dates
+//! out of order and mixed currencies are refused.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::{Diagnostic, Diagnostics, Source, WithHint};
+use crate::expr::check::country;
+use crate::schema::{self, DATE_ORDER, EnumKind, FACTS, FactId, Type};
+use crate::value::{Fraction, Money, Value};
+
+/// A date fact as given: a calendar day, or an instant that becomes a day in the policy's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Day(Date),
+    Instant(Timestamp),
+}
+
+/// The facts of one case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts {
+    values: Vec<Option<Value>>,
+    instants: Vec<(FactId, Timestamp)>,
+}
+
+impl Default for Facts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A fact value before it is typed.
+#[derive(Debug)]
+pub enum Raw<'a> {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Day(Date),
+    Instant(Timestamp),
+    List(Vec<Raw<'a>>),
+    Other(&'static str),
+}
+
+impl Facts {
+    pub fn new() -> Self {
+        Self {
+            values: vec![None; FACTS.len()],
+            instants: Vec::new(),
+        }
+    }
+
+    /// The value of a fact; a date given as an instant is not here but in [`Facts::when`].
+    pub fn get(&self, id: FactId) -> Option<&Value> {
+        self.values.get(usize::from(id)).and_then(Option::as_ref)
+    }
+
+    pub fn when(&self, id: FactId) -> Option<When> {
+        if let Some(Value::Date(d)) = self.get(id) {
+            return Some(When::Day(*d));
+        }
+        self.instants
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, t)| When::Instant(*t))
+    }
+
+    pub fn instants(&self) -> &[(FactId, Timestamp)] {
+        &self.instants
+    }
+
+    pub fn is_known(&self, id: FactId) -> bool {
+        self.get(id).is_some() || self.instants.iter().any(|(i, _)| *i == id)
+    }
+
+    /// Sets a fact from an already typed value.
+    pub fn set_value(&mut self, path: &str, value: Value) -> Result<(), String> {
+        let id = lookup(path)?;
+        let want = schema::fact(id).ty;
+        if value.ty() != want {
+            return Err(format!("`{path}` is {want}, not {}", value.ty()));
+        }
+        if let Some(slot) = self.values.get_mut(usize::from(id)) {
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Sets a fact from an untyped value, checking it against the schema.
+    pub fn set(&mut self, path: &str, raw: Raw<'_>) -> Result<(), String> {
+        let id = lookup(path)?;
+        let ty = schema::fact(id).ty;
+        if let (Type::Date, Raw::Instant(t)) = (ty, &raw) {
+            self.instants.retain(|(i, _)| *i != id);
+            self.instants.push((id, *t));
+            if let Some(slot) = self.values.get_mut(usize::from(id)) {
+                *slot = None;
+            }
+            return Ok(());
+        }
+        let value = typed(path, ty, raw)?;
+        self.instants.retain(|(i, _)| *i != id);
+        if let Some(slot) = self.values.get_mut(usize::from(id)) {
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Checks what no single fact shows: dates out of order, mixed currencies.
+    pub fn validate(&self) -> Result<(), String> {
+        for (a, b) in DATE_ORDER {
+            let (Some(ia), Some(ib)) = (schema::fact_id(a), schema::fact_id(b)) else {
+                continue;
+            };
+            if let (Some(x), Some(y)) = (self.when(ia), self.when(ib))
+                && before(y, x)
+            {
+                return Err(format!(
+                    "`{b}` ({}) is before `{a}` ({}): dates are out of order",
+                    show(y),
+                    show(x)
+                ));
+            }
+        }
+        let mut currency = None;
+        for path in [
+            "order.price",
+            "order.shipping_fee",
+            "order.extra_shipping_fee",
+        ] {
+            if let Some(Value::Money(m)) = schema::fact_id(path).and_then(|id| self.get(id)) {
+                match currency {
+                    None => currency = Some((path, m.currency)),
+                    Some((first, c)) if c != m.currency => {
+                        return Err(format!(
+                            "`{path}` is in {} but `{first}` is in {c}: one order has one currency",
+                            m.currency
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Date facts later than `now`: facts cannot come from the future.
+    pub fn check_not_after(&self, now: Timestamp) -> Result<(), String> {
+        let today_utc = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        for (i, f) in FACTS.iter().enumerate() {
+            // Scheduled service dates legitimately lie ahead.
+            if f.ty != Type::Date || f.path == "service.scheduled" {
+                continue;
+            }
+            let Ok(id) = FactId::try_from(i) else {
+                continue;
+            };
+            let late = match self.when(id) {
+                // A calendar day may be a day ahead of UTC in the policy's zone.
+                Some(When::Day(d)) => d > today_utc.tomorrow().unwrap_or(today_utc),
+                Some(When::Instant(t)) => t > now,
+                None => false,
+            };
+            if late {
+                if let Some(w) = self.when(id) {
+                    return Err(format!(
+                        "`{}` ({}) is after the time of deciding ({now})",
+                        f.path,
+                        show(w)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every known fact as `(path, value shown)`, in schema order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        FACTS.iter().enumerate().filter_map(|(i, f)| {
+            let id = FactId::try_from(i).ok()?;
+            let shown = match self.when(id) {
+                Some(w) => show(w),
+                None => self.get(id)?.to_string(),
+            };
+            Some((f.path, shown))
+        })
+    }
+
+    /// The facts as a flat JSON object; dates as `YYYY-MM-DD` or RFC 3339.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        for (i, f) in FACTS.iter().enumerate() {
+            let Ok(id) = FactId::try_from(i) else {
+                continue;
+            };
+            let v = match (self.when(id), self.get(id)) {
+                (Some(w), _) => serde_json::Value::String(show(w)),
+                (None, Some(v)) => value_json(v),
+                (None, None) => continue,
+            };
+            map.insert(f.path.to_string(), v);
+        }
+        serde_json::Value::Object(map)
+    }
+
+    /// Reads facts from JSON: an object, flat (`"order.delivered": "2024-03-01"`) or nested.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, FactsError> {
+        let mut facts = Self::new();
+        let serde_json::Value::Object(map) = value else {
+            return Err(FactsError::new("", "facts must be a JSON object"));
+        };
+        json_walk(&mut facts, "", map)?;
+        facts.validate().map_err(|m| FactsError::new("", m))?;
+        Ok(facts)
+    }
+
+    pub fn from_json_str(text: &str) -> Result<Self, FactsError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            FactsError::new("", format!("line {} column {}: {e}", e.line(), e.column()))
+        })?;
+        Self::from_json(&value)
+    }
+
+    /// Reads facts from a TOML table whose keys are fact paths (dotted or nested).
+    pub fn from_toml_table(src: &Source<'_>, table: &DeTable<'_>) -> Result<Self, Diagnostics> {
+        let mut facts = Self::new();
+        let mut errors = Vec::new();
+        toml_walk(&mut facts, src, "", table, &mut errors);
+        if errors.is_empty()
+            && let Err(m) = facts.validate()
+        {
+            errors.push(Diagnostic {
+                severity: crate::diag::Severity::Error,
+                file: src.name.to_string(),
+                line: 1,
+                column: 1,
+                message: m,
+                hint: None,
+                snippet: None,
+            });
+        }
+        if errors.is_empty() {
+            Ok(facts)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// Reads a TOML facts file; if it has a `[facts]` table (a scenario), reads that.
+    pub fn from_toml_str(name: &str, text: &str) -> Result<Self, Diagnostics> {
+        let src = Source::new(name, text);
+        let doc = parse_toml(&src)?;
+        let table = doc.get_ref();
+        match table.get("facts").map(|v| v.get_ref()) {
+            Some(DeValue::Table(t)) => Self::from_toml_table(&src, t),
+            _ => Self::from_toml_table(&src, table),
+        }
+    }
+}
+
+/// Parses TOML text, mapping a syntax error to a located diagnostic.
+pub fn parse_toml<'i>(src: &Source<'i>) -> Result<Spanned<DeTable<'i>>, Diagnostics> {
+    DeTable::parse(src.text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        Diagnostics(vec![src.error(span, e.message().trim().to_string())])
+    })
+}
+
+/// A fact error from JSON: the path and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactsError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FactsError {
+    fn new(path: &str, message: impl Into<String>) -> Self {
+        Self {
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FactsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "fact `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FactsError {}
+
+fn lookup(path: &str) -> Result<FactId, String> {
+    schema::fact_id(path).ok_or_else(
+        || match schema::suggest(path, FACTS.iter().map(|f| f.path)) {
+            Some(s) => format!("unknown fact `{path}` (did you mean `{s}`?)"),
+            None => format!("unknown fact `{path}`"),
+        },
+    )
+}
+
+fn is_prefix(path: &str) -> bool {
+    FACTS.iter().any(|f| {
+        f.path.len() > path.len()
+            && f.path.starts_with(path)
+            && f.path.as_bytes().get(path.len()) == Some(&b'.')
+    })
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn typed(path: &str, ty: Type, raw: Raw<'_>) -> Result<Value, String> {
+    let wrong = |raw: &Raw<'_>| {
+        let found = match raw {
+            Raw::Bool(_) => "a boolean",
+            Raw::Int(_) => "an integer",
+            Raw::Float(_) => "a number",
+            Raw::Str(_) => "a string",
+            Raw::Day(_) => "a date",
+            Raw::Instant(_) => "a timestamp",
+            Raw::List(_) => "a list",
+            Raw::Other(s) => s,
+        };
+        format!("`{path}` must be {}, found {found}", describe(ty))
+    };
+    Ok(match (ty, raw) {
+        (Type::Bool, Raw::Bool(b)) => Value::Bool(b),
+        (Type::Int, Raw::Int(n)) => {
+            if n < 0 {
+                return Err(format!("`{path}` cannot be negative ({n})"));
+            }
+            Value::Int(n)
+        }
+        (Type::Fraction, Raw::Float(x)) => {
+            Value::Fraction(Fraction::from_f64(x).map_err(|m| format!("`{path}`: {m}"))?)
+        }
+        (Type::Fraction, Raw::Int(n @ (0 | 1))) => Value::Fraction(Fraction(n as u32 * 1_000_000)),
+        (Type::Date, Raw::Day(d)) => Value::Date(d),
+        (Type::Date, Raw::Str(s)) => {
+            if let Ok(d) = s.parse::<Date>() {
+                Value::Date(d)
+            } else {
+                return Err(format!(
+                    "`{path}`: `{s}` is not a date (YYYY-MM-DD) or a timestamp with an offset (2024-03-01T10:00:00+01:00)"
+                ));
+            }
+        }
+        (Type::Money, Raw::Str(s)) => {
+            let m = Money::parse(s).map_err(|e| format!("`{path}`: {e}"))?;
+            if m.minor < 0 {
+                return Err(format!("`{path}` cannot be negative ({m})"));
+            }
+            Value::Money(m)
+        }
+        (Type::Text, Raw::Str(s)) => Value::Text(Arc::from(s)),
+        (Type::Country, Raw::Str(s)) => Value::Country(country(s).ok_or_else(|| {
+            format!("`{path}`: `{s}` is not a country code (ISO 3166 alpha-2 capitals, like `BE`)")
+        })?),
+        (Type::Enum(kind), Raw::Str(s)) => Value::Enum(kind, variant(path, kind, s)?),
+        (Type::Set(kind), Raw::List(items)) => {
+            let mut bits = 0u64;
+            for item in items {
+                match item {
+                    Raw::Str(s) => bits |= 1u64 << variant(path, kind, s)?,
+                    other => return Err(wrong(&other)),
+                }
+            }
+            Value::Set(kind, bits)
+        }
+        (_, raw) => return Err(wrong(&raw)),
+    })
+}
+
+fn variant(path: &str, kind: EnumKind, s: &str) -> Result<u8, String> {
+    kind.index(s).ok_or_else(|| {
+        let hint = match schema::suggest(s, kind.variants().iter().copied()) {
+            Some(v) => format!("did you mean `{v}`?"),
+            None => format!("one of: {}", kind.variants().join(", ")),
+        };
+        format!("`{path}`: `{s}` is not a {} ({hint})", kind.name())
+    })
+}
+
+fn describe(ty: Type) -> String {
+    match ty {
+        Type::Bool => "true or false".into(),
+        Type::Int => "a whole number".into(),
+        Type::Fraction => "a number from 0 to 1".into(),
+        Type::Date => "a date (YYYY-MM-DD) or a timestamp with an offset".into(),
+        Type::Money => "an amount like \"129.00 EUR\"".into(),
+        Type::Country => "a country code like \"BE\"".into(),
+        Type::Enum(k) => format!("one of: {}", k.variants().join(", ")),
+        Type::Set(k) => format!("a list of: {}", k.variants().join(", ")),
+        other => other.to_string(),
+    }
+}
+
+fn before(a: When, b: When) -> bool {
+    match (a, b) {
+        (When::Day(x), When::Day(y)) => x < y,
+        (When::Instant(x), When::Instant(y)) => x < y,
+        // Mixed: compare calendar days in UTC, allowing the day either side.
+        (When::Day(x), When::Instant(y)) => {
+            x < y
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date()
+                .yesterday()
+                .unwrap_or(x)
+        }
+        (When::Instant(x), When::Day(y)) => {
+            x.to_zoned(jiff::tz::TimeZone::UTC)
+                .date()
+                .tomorrow()
+                .unwrap_or(y)
+                < y
+        }
+    }
+}
+
+pub fn show(w: When) -> String {
+    match w {
+        When::Day(d) => d.to_string(),
+        When::Instant(t) => t.to_string(),
+    }
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(n) => J::from(*n),
+        Value::Fraction(f) => J::from(f64::from(f.0) / 1_000_000.0),
+        Value::Set(k, bits) => J::Array(
+            (0..64u8)
+                .filter(|i| bits & (1u64 << i) != 0)
+                .map(|i| J::String(k.variant(i).to_string()))
+                .collect(),
+        ),
+        other => J::String(other.to_string()),
+    }
+}
+
+fn json_walk(
+    facts: &mut Facts,
+    prefix: &str,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), FactsError> {
+    use serde_json::Value as J;
+    for (key, value) in map {
+        let path = join(prefix, key);
+        if schema::fact_id(&path).is_none()
+            && let J::Object(inner) = value
+            && is_prefix(&path)
+        {
+            json_walk(facts, &path, inner)?;
+            continue;
+        }
+        if value.is_null() {
+            // null means "not known", the same as leaving it out.
+            lookup(&path).map_err(|m| FactsError::new(&path, m))?;
+            continue;
+        }
+        let ty = schema::fact_id(&path).map(|id| schema::fact(id).ty);
+        let raw = match value {
+            J::Bool(b) => Raw::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Raw::Int(i),
+                None => Raw::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) if ty == Some(Type::Date) => match s.parse::<Timestamp>() {
+                Ok(t) => Raw::Instant(t),
+                Err(_) => Raw::Str(s),
+            },
+            J::String(s) => Raw::Str(s),
+            J::Array(items) => Raw::List(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        J::String(s) => Raw::Str(s),
+                        _ => Raw::Other("a non-string list item"),
+                    })
+                    .collect(),
+            ),
+            J::Object(_) => Raw::Other("an object"),
+            J::Null => Raw::Other("null"),
+        };
+        facts
+            .set(&path, raw)
+            .map_err(|m| FactsError::new(&path, m))?;
+    }
+    Ok(())
+}
+
+/// Converts a TOML datetime into a day or an instant.
+pub fn toml_when(dt: &toml::value::Datetime) -> Result<When, String> {
+    match (dt.date, dt.time, dt.offset) {
+        (Some(d), None, None) => Date::new(d.year as i16, d.month as i8, d.day as i8)
+            .map(When::Day)
+            .map_err(|e| format!("`{dt}` is not a valid date: {e}")),
+        (Some(_), Some(_), Some(_)) => dt
+            .to_string()
+            .parse::<Timestamp>()
+            .map(When::Instant)
+            .map_err(|e| format!("`{dt}` is not a valid timestamp: {e}")),
+        _ => Err(format!(
+            "`{dt}` needs a date (2024-03-01) or a date and time with an offset (2024-03-01T10:00:00+01:00)"
+        )),
+    }
+}
+
+fn toml_walk(
+    facts: &mut Facts,
+    src: &Source<'_>,
+    prefix: &str,
+    table: &DeTable<'_>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for (key, value) in table {
+        let path = join(prefix, key.get_ref());
+        let span = value.span();
+        let key_span = key.span();
+        if schema::fact_id(&path).is_none()
+            && let DeValue::Table(inner) = value.get_ref()
+            && is_prefix(&path)
+        {
+            toml_walk(facts, src, &path, inner, errors);
+            continue;
+        }
+        let raw = match value.get_ref() {
+            DeValue::Boolean(b) => Raw::Bool(*b),
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Raw::Int(n),
+                Err(_) => Raw::Other("an integer out of range"),
+            },
+            DeValue::Float(x) => {
+                Raw::Float(x.as_str().replace('_', "").parse().unwrap_or(f64::NAN))
+            }
+            DeValue::String(s) => Raw::Str(s),
+            DeValue::Datetime(dt) => match toml_when(dt) {
+                Ok(When::Day(d)) => Raw::Day(d),
+                Ok(When::Instant(t)) => Raw::Instant(t),
+                Err(m) => {
+                    errors.push(src.error(span, format!("`{path}`: {m}")));
+                    continue;
+                }
+            },
+            DeValue::Array(items) => Raw::List(
+                items
+                    .iter()
+                    .map(|i| match i.get_ref() {
+                        DeValue::String(s) => Raw::Str(s),
+                        _ => Raw::Other("a non-string list item"),
+                    })
+                    .collect(),
+            ),
+            DeValue::Table(_) => Raw::Other("a table"),
+        };
+        if let Err(m) = facts.set(&path, raw) {
+            let at = if m.starts_with("unknown fact") {
+                key_span
+            } else {
+                span
+            };
+            let (message, hint) = split_hint(&m);
+            errors.push(src.error(at, message).maybe_hint(hint));
+        }
+    }
+}
+
+/// Splits "message (did you mean `x`?)" into the message and the hint.
+fn split_hint(m: &str) -> (String, Option<String>) {
+    match m.rsplit_once(" (") {
+        Some((head, tail)) if tail.ends_with(')') => (
+            head.to_string(),
+            Some(tail.trim_end_matches(')').to_string()),
+        ),
+        _ => (m.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(text: &str) -> Result<Facts, String> {
+        Facts::from_toml_str("f.toml", text).map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn nested_and_dotted_keys_both_name_facts() {
+        let f = facts("order.price = \"10.00 EUR\"\n[product]\nclass = \"main\"\n").unwrap();
+        let id = schema::fact_id("product.class").unwrap();
+        assert_eq!(f.get(id).unwrap().to_string(), "main");
+    }
+
+    #[test]
+    fn an_unknown_fact_is_located_and_gets_a_suggestion() {
+        let e = facts("condition.activatd = true\n").unwrap_err();
+        assert!(
+            e.starts_with("f.toml:1:11: error: unknown fact `condition.activatd`"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean `condition.activated`?"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_fact_and_what_it_must_be() {
+        let e = facts("[condition]\nactivated = \"yes\"\n").unwrap_err();
+        assert!(e.contains("f.toml:2:13"), "{e}");
+        assert!(
+            e.contains("`condition.activated` must be true or false, found a string"),
+            "{e}"
+        );
+        let e = facts("problem.reported = \"broken\"\n").unwrap_err();
+        assert!(e.contains("is not a reported problem"), "{e}");
+    }
+
+    #[test]
+    fn dates_out_of_order_are_refused() {
+        let e = facts("order.shipped = 2024-03-05\norder.delivered = 2024-03-01\n").unwrap_err();
+        assert!(
+            e.contains("`order.delivered` (2024-03-01) is before `order.shipped` (2024-03-05)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_timestamp_without_offset_is_refused() {
+        let e = facts("order.delivered = 2024-03-01T10:00:00\n").unwrap_err();
+        assert!(e.contains("with an offset"), "{e}");
+    }
+
+    #[test]
+    fn mixed_currencies_are_refused() {
+        let e =
+            facts("order.price = \"10.00 EUR\"\norder.shipping_fee = \"1.00 USD\"\n").unwrap_err();
+        assert!(e.contains("one order has one currency"), "{e}");
+    }
+
+    #[test]
+    fn json_facts_name_the_field() {
+        let e = Facts::from_json_str(r#"{"order": {"delivered": "2024-13-01"}}"#).unwrap_err();
+        assert_eq!(e.path, "order.delivered");
+        let e = Facts::from_json_str(r#"{"nope": 1}"#).unwrap_err();
+        assert!(e.message.contains("unknown fact `nope`"));
+        let f = Facts::from_json_str(
+            r#"{"order.delivered": "2024-03-01T23:30:00Z", "diagnosis": {"causes": ["drop"]}}"#,
+        )
+        .unwrap();
+        let id = schema::fact_id("order.delivered").unwrap();
+        assert!(matches!(f.when(id), Some(When::Instant(_))));
+    }
+
+    #[test]
+    fn facts_round_trip_through_json() {
+        let f = facts("order.delivered = 2024-03-01\ndiagnosis.causes = [\"drop\", \"liquid\"]\norder.price = \"10.50 EUR\"\nservice.fraction_delivered = 0.25\n").unwrap();
+        let back = Facts::from_json(&f.to_json()).unwrap();
+        assert_eq!(f, back);
+    }
+}

@@ -1,0 +1,25 @@
+//! The Aftercare policy language: a seller's after-sales document as a checked, executable
+//! file, and `decide(policy, facts, now)`, a pure function from facts to a decision that
+//! cites the document's own clauses. No clock, no files, no database in here.
+//!
+//! See `docs/policy-language.md` for the language and `docs/corpus.md` for scenarios.
+
+pub mod corpus;
+pub mod decide;
+pub mod diag;
+pub mod explain;
+pub mod expr;
+pub mod facts;
+pub mod json;
+mod lint;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod set;
+pub mod value;
+
+pub use decide::{Decision, Status, decide};
+pub use diag::{Diagnostic, Diagnostics};
+pub use facts::Facts;
+pub use model::Policy;
+pub use set::{PolicySet, SourceFile};

@@ -1,0 +1,178 @@
+//! A checked, compiled policy: what the loader produces and `decide` reads.
+
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::expr::Expr;
+use crate::schema::{DeadlineName, FactId, Output, Remedy};
+use crate::value::{Currency, Period, Value};
+
+/// A seller's policy, or a law layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Seller,
+    Law,
+}
+
+/// One policy file, checked and compiled.
+#[derive(Debug)]
+pub struct Policy {
+    pub id: String,
+    pub kind: Kind,
+    pub title: String,
+    pub seller: Option<String>,
+    pub version: String,
+    pub effective_from: Date,
+    pub effective_to: Option<Date>,
+    pub jurisdiction: String,
+    pub time_zone: String,
+    pub tz: TimeZone,
+    pub currency: Currency,
+    pub source: Option<String>,
+    /// Ids of the law layers named by a seller file.
+    pub law_ids: Vec<String>,
+    /// The law layers themselves, once linked (see [`crate::PolicySet`]).
+    pub laws: Vec<Arc<Policy>>,
+    /// When a law layer applies at all.
+    pub applies: Option<Cond>,
+    pub params: Vec<Param>,
+    pub clauses: Vec<Clause>,
+    pub rules: Vec<Rule>,
+    pub warranty: Option<Warranty>,
+    /// SHA-256 of the file's bytes, hex: which exact text decided.
+    pub hash: String,
+    /// The file name it was loaded from.
+    pub file: String,
+}
+
+impl Policy {
+    pub fn clause(&self, index: u16) -> Option<&Clause> {
+        self.clauses.get(usize::from(index))
+    }
+
+    pub fn clause_index(&self, id: &str) -> Option<u16> {
+        self.clauses
+            .iter()
+            .position(|c| c.id == id)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The policy and its law layers, seller first.
+    pub fn layers(&self) -> impl Iterator<Item = &Policy> {
+        std::iter::once(self).chain(self.laws.iter().map(|l| &**l))
+    }
+
+    /// Remedies any rule of any layer allows or denies: the ones a decision speaks about.
+    pub fn considered(&self) -> u16 {
+        self.layers()
+            .flat_map(|p| p.rules.iter())
+            .map(|r| match r.action {
+                Action::Allow(m) | Action::Deny(m) => m,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+}
+
+/// A value the document leaves open, or a constant the file names.
+#[derive(Debug)]
+pub struct Param {
+    pub name: String,
+    pub value: Value,
+    pub stated: bool,
+    pub note: Option<String>,
+}
+
+/// One numbered clause of the source document.
+#[derive(Debug)]
+pub struct Clause {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+}
+
+/// A condition with its source text, kept for explanations.
+#[derive(Debug)]
+pub struct Cond {
+    pub expr: Expr,
+    pub text: String,
+    /// The top-level `and` parts with their text, to say which one failed.
+    pub parts: Vec<(Expr, String)>,
+}
+
+/// One rule of a policy.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub clause: u16,
+    pub when: Option<Cond>,
+    pub action: Action,
+    pub note: Option<String>,
+    /// 1-based line of the rule in its file.
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Allow(u16),
+    Deny(u16),
+    Set(Vec<SetOutput>),
+    Require {
+        test: Cond,
+        label: String,
+        remedies: u16,
+    },
+    Deadline {
+        name: DeadlineName,
+        from: Expr,
+        from_text: String,
+        /// When `from` is a single date fact, its instant is used for hour deadlines.
+        from_fact: Option<FactId>,
+        within: Period,
+    },
+    Flag(String),
+    Notice,
+}
+
+#[derive(Debug)]
+pub struct SetOutput {
+    pub output: Output,
+    pub expr: Expr,
+    pub text: String,
+}
+
+/// Which remedies a mask holds.
+pub fn remedies(mask: u16) -> impl Iterator<Item = Remedy> {
+    Remedy::ALL.into_iter().filter(move |r| mask & r.bit() != 0)
+}
+
+/// How warranty start dates and periods are chosen.
+#[derive(Debug)]
+pub struct Warranty {
+    pub start: Vec<StartRule>,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug)]
+pub struct StartRule {
+    pub clause: u16,
+    /// Index into [`crate::schema::EnumKind::Basis`].
+    pub basis: u8,
+    pub from: Expr,
+    pub from_text: String,
+    pub when: Option<Cond>,
+}
+
+#[derive(Debug)]
+pub struct Component {
+    pub name: String,
+    /// Bitmask over product classes.
+    pub classes: u64,
+    pub period: Option<Period>,
+    pub covered: bool,
+    pub clause: u16,
+    /// Replaces the file's start rules for this component.
+    pub start: Option<Vec<StartRule>>,
+}

@@ -1,0 +1,619 @@
+//! The vocabulary policies are checked against: enumerations, facts, remedies, outputs,
+//! deadlines and flags. One static table each, so the checker, the fact loader, the docs and
+//! the JSON all agree on the same names.
+
+use std::fmt;
+
+/// An enumeration a fact, output or literal can range over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EnumKind {
+    Channel,
+    InvoiceStatus,
+    BuyerKind,
+    ProductClass,
+    Reported,
+    Cause,
+    Photo,
+    DeliveryFailed,
+    Party,
+    Basis,
+    Remedy,
+}
+
+impl EnumKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::InvoiceStatus => "invoice status",
+            Self::BuyerKind => "buyer kind",
+            Self::ProductClass => "product class",
+            Self::Reported => "reported problem",
+            Self::Cause => "cause",
+            Self::Photo => "photo kind",
+            Self::DeliveryFailed => "failed delivery reason",
+            Self::Party => "party",
+            Self::Basis => "warranty basis",
+            Self::Remedy => "remedy",
+        }
+    }
+
+    pub fn variants(self) -> &'static [&'static str] {
+        match self {
+            Self::Channel => &["official", "authorised_dealer", "other"],
+            Self::InvoiceStatus => &["valid", "invalid", "absent"],
+            Self::BuyerKind => &["consumer", "professional"],
+            Self::ProductClass => &[
+                "main",
+                "accessory",
+                "adapter",
+                "cable",
+                "strap",
+                "decorative",
+                "buckle",
+                "service",
+            ],
+            Self::Reported => &["change_of_mind", "defect", "delivery_damage", "wrong_item"],
+            Self::Cause => &[
+                "manufacturing",
+                "no_fault",
+                "normal_wear",
+                "drop",
+                "crush",
+                "liquid",
+                "corrosion",
+                "foreign_matter",
+                "pests",
+                "force_majeure",
+                "improper_use",
+                "improper_storage",
+                "unauthorised_repair",
+                "opened",
+                "labels_removed",
+                "tampering",
+                "incompatibility",
+                "fixable_by_upgrade",
+                "firmware_not_installed",
+                "third_party_charger",
+                "incorrect_power",
+                "software",
+                "transport",
+                "improper_packaging",
+                "customer_damage",
+            ],
+            Self::Photo => &[
+                "outer_box",
+                "inner_box",
+                "packaging_damage",
+                "product",
+                "product_damage",
+                "item_received",
+                "labels",
+            ],
+            Self::DeliveryFailed => &["incorrect_address", "not_collected", "refused"],
+            Self::Party => &["customer", "seller"],
+            Self::Basis => &[
+                "invoice", "purchase", "shipment", "delivery", "serial", "registry",
+            ],
+            Self::Remedy => Remedy::NAMES,
+        }
+    }
+
+    /// The index of `name` among the variants.
+    pub fn index(self, name: &str) -> Option<u8> {
+        self.variants()
+            .iter()
+            .position(|v| *v == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    pub fn variant(self, index: u8) -> &'static str {
+        self.variants()
+            .get(usize::from(index))
+            .copied()
+            .unwrap_or("?")
+    }
+}
+
+/// The type of a fact, a derived value, an output or an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    Bool,
+    Int,
+    Fraction,
+    Date,
+    /// An exact moment: a date fact moved by hours (`service.purchased + 24 hours`).
+    Instant,
+    Duration,
+    Money,
+    Text,
+    Country,
+    Enum(EnumKind),
+    Set(EnumKind),
+    TextList,
+    /// A list literal of enumeration names (`['strap', 'buckle']`), typed by its context.
+    NameList,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool => f.write_str("bool"),
+            Self::Int => f.write_str("int"),
+            Self::Fraction => f.write_str("fraction"),
+            Self::Date => f.write_str("date"),
+            Self::Instant => f.write_str("instant"),
+            Self::Duration => f.write_str("duration"),
+            Self::Money => f.write_str("money"),
+            Self::Text => f.write_str("text"),
+            Self::Country => f.write_str("country"),
+            Self::Enum(k) => write!(f, "{}", k.name()),
+            Self::Set(k) => write!(f, "set of {}", k.name()),
+            Self::TextList => f.write_str("list of texts"),
+            Self::NameList => f.write_str("list of names"),
+        }
+    }
+}
+
+/// One fact of the schema.
+#[derive(Debug)]
+pub struct FactDef {
+    pub path: &'static str,
+    pub ty: Type,
+    pub doc: &'static str,
+}
+
+/// Index of a fact in [`FACTS`].
+pub type FactId = u16;
+
+macro_rules! facts {
+    ($($path:literal : $ty:expr => $doc:literal),* $(,)?) => {
+        /// Every fact a policy may read, in a fixed order: a fact's id is its index here.
+        pub static FACTS: &[FactDef] = &[$(FactDef { path: $path, ty: $ty, doc: $doc }),*];
+    };
+}
+
+use EnumKind as K;
+facts! {
+    "order.date": Type::Date => "order placed",
+    "order.channel": Type::Enum(K::Channel) => "where it was bought",
+    "order.distance": Type::Bool => "bought online / at a distance",
+    "order.price": Type::Money => "price paid for the item claimed",
+    "order.shipping_fee": Type::Money => "standard delivery fee paid",
+    "order.extra_shipping_fee": Type::Money => "surcharge paid for a delivery dearer than standard",
+    "order.shipped": Type::Date => "shipped by the seller",
+    "order.delivered": Type::Date => "received by the buyer (confirmed receipt)",
+    "invoice.status": Type::Enum(K::InvoiceStatus) => "proof of purchase, as checked",
+    "invoice.date": Type::Date => "date on the invoice",
+    "warranty_card.present": Type::Bool => "warranty certificate supplied and valid",
+    "unit.serial": Type::Text => "serial number",
+    "unit.genuine": Type::Bool => "serial verified as the seller's genuine product",
+    "unit.manufactured": Type::Date => "manufacture date decoded from the serial",
+    "registry.warranty_start": Type::Date => "start date in the seller's warranty database",
+    "buyer.original": Type::Bool => "the claimant is the original buyer",
+    "buyer.kind": Type::Enum(K::BuyerKind) => "consumer or professional",
+    "buyer.country": Type::Country => "where the buyer lives (ISO 3166 alpha-2)",
+    "product.class": Type::Enum(K::ProductClass) => "the item claimed",
+    "product.security_sensitive": Type::Bool => "hardware wallet, seed backup, key tool",
+    "condition.packaging_opened": Type::Bool => "packaging opened or partly opened",
+    "condition.seal_broken": Type::Bool => "seal or tamper evidence broken or partly broken",
+    "condition.activated": Type::Bool => "activated, powered on, initialised, paired or tried out",
+    "condition.complete": Type::Bool => "complete set: device, accessories, packaging, manuals",
+    "condition.gifts_returned": Type::Bool => "gifts (if any) returned",
+    "problem.reported": Type::Enum(K::Reported) => "what the customer says",
+    "problem.discovered": Type::Date => "when the defect was discovered",
+    "claim.date": Type::Date => "when the claim was made (default: today)",
+    "diagnosis.causes": Type::Set(K::Cause) => "what inspection found",
+    "history.failed_repairs": Type::Int => "repairs of the same fault that did not cure it",
+    "history.accessory_replacements": Type::Int => "times this accessory was replaced",
+    "evidence.photos": Type::Set(K::Photo) => "photos supplied",
+    "evidence.description": Type::Bool => "a written description of the issue was supplied",
+    "evidence.order_number": Type::Bool => "the order number was supplied",
+    "service.purchased": Type::Date => "when a service was bought",
+    "service.scheduled": Type::Date => "when the service is scheduled",
+    "service.early_start_requested": Type::Bool => "the customer asked to start within the withdrawal period",
+    "service.fraction_delivered": Type::Fraction => "share of the service already provided",
+    "return.authorised": Type::Bool => "the return was authorised before it was shipped",
+    "return.shipped": Type::Date => "customer shipped the item back",
+    "return.received": Type::Date => "the service centre received it",
+    "shipping.customs_blocked": Type::Bool => "customs retained, destroyed or blocked the shipment",
+    "arrival.parcel_damaged": Type::Bool => "the parcel reached the service centre damaged",
+    "arrival.soaked": Type::Bool => "the parcel reached the service centre soaked in liquid",
+    "delivery.failed": Type::Enum(K::DeliveryFailed) => "why an outbound shipment came back",
+    "application.submitted": Type::Bool => "a repair application was made before sending",
+    "application.accepted": Type::Date => "the repair application was accepted",
+    "quote.notified": Type::Date => "the customer was sent a repair quote",
+    "quote.accepted": Type::Bool => "the customer agreed to the paid repair",
+    "quote.paid": Type::Date => "the quote was paid",
+    "repair.date": Type::Date => "the repair or replacement was done",
+    "customer.keeps_parts": Type::Bool => "asked to keep replaced parts",
+    "abuse.suspected_fraud": Type::Bool => "fraud is suspected",
+    "abuse.return_pattern": Type::Bool => "abusive pattern of returns",
+    "abuse.intentional_damage": Type::Bool => "the damage was intentional",
+}
+
+/// Pairs of date facts that must be in this order (first no later than second).
+pub static DATE_ORDER: &[(&str, &str)] = &[
+    ("order.date", "order.shipped"),
+    ("order.shipped", "order.delivered"),
+    ("order.date", "order.delivered"),
+    ("return.shipped", "return.received"),
+    ("quote.notified", "quote.paid"),
+    ("service.purchased", "service.scheduled"),
+];
+
+/// Ids of the facts the engine itself reads, resolved once.
+#[derive(Debug)]
+pub struct Known {
+    pub claim_date: Option<FactId>,
+    pub product_class: Option<FactId>,
+    pub price: Option<FactId>,
+    pub shipping_fee: Option<FactId>,
+    pub fraction_delivered: Option<FactId>,
+}
+
+pub static KNOWN: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known {
+    claim_date: fact_id("claim.date"),
+    product_class: fact_id("product.class"),
+    price: fact_id("order.price"),
+    shipping_fee: fact_id("order.shipping_fee"),
+    fraction_delivered: fact_id("service.fraction_delivered"),
+});
+
+pub fn fact_id(path: &str) -> Option<FactId> {
+    FACTS
+        .iter()
+        .position(|f| f.path == path)
+        .and_then(|i| FactId::try_from(i).ok())
+}
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a FactId only comes from `fact_id`, an index into FACTS"
+)]
+pub fn fact(id: FactId) -> &'static FactDef {
+    &FACTS[usize::from(id)]
+}
+
+/// Something a customer can get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Remedy {
+    Return,
+    Withdrawal,
+    Replacement,
+    FreeRepair,
+    RepairOrReplace,
+    ReplaceAfterRepairs,
+    AccessoryReplacement,
+    AccessoryReturn,
+    PaidRepair,
+    Exchange,
+    WrongItem,
+    DeliveryDamage,
+}
+
+impl Remedy {
+    pub const ALL: [Remedy; 12] = [
+        Self::Return,
+        Self::Withdrawal,
+        Self::Replacement,
+        Self::FreeRepair,
+        Self::RepairOrReplace,
+        Self::ReplaceAfterRepairs,
+        Self::AccessoryReplacement,
+        Self::AccessoryReturn,
+        Self::PaidRepair,
+        Self::Exchange,
+        Self::WrongItem,
+        Self::DeliveryDamage,
+    ];
+    const NAMES: &'static [&'static str] = &[
+        "return",
+        "withdrawal",
+        "replacement",
+        "free_repair",
+        "repair_or_replace",
+        "replace_after_repairs",
+        "accessory_replacement",
+        "accessory_return",
+        "paid_repair",
+        "exchange",
+        "wrong_item",
+        "delivery_damage",
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES.get(self as usize).copied().unwrap_or("?")
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .and_then(|i| Self::ALL.get(i).copied())
+    }
+
+    /// A sentence-case label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Return => "Return with refund",
+            Self::Withdrawal => "Withdrawal (cancel the purchase)",
+            Self::Replacement => "Replacement with the same model",
+            Self::FreeRepair => "Free repair",
+            Self::RepairOrReplace => "Repair or replacement, at your choice",
+            Self::ReplaceAfterRepairs => "Replacement after failed repairs",
+            Self::AccessoryReplacement => "Accessory replacement",
+            Self::AccessoryReturn => "Accessory return",
+            Self::PaidRepair => "Paid repair with a quote",
+            Self::Exchange => "Exchange at the seller's discretion",
+            Self::WrongItem => "Replacement or refund for a wrong item",
+            Self::DeliveryDamage => "Replacement or refund for delivery damage",
+        }
+    }
+
+    /// Whether granting this remedy pays money back.
+    pub fn refunds(self) -> bool {
+        matches!(
+            self,
+            Self::Return
+                | Self::Withdrawal
+                | Self::AccessoryReturn
+                | Self::WrongItem
+                | Self::DeliveryDamage
+        )
+    }
+
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for Remedy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A value a `set` rule decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Output {
+    FreightToSeller,
+    FreightToCustomer,
+    RefundShipping,
+    RefundProportional,
+    PartWarrantyEnd,
+    UnitWarrantyEnd,
+    AccessoryWarrantyEnd,
+    PaidRepairPartsWarranty,
+}
+
+impl Output {
+    pub const ALL: [Output; 8] = [
+        Self::FreightToSeller,
+        Self::FreightToCustomer,
+        Self::RefundShipping,
+        Self::RefundProportional,
+        Self::PartWarrantyEnd,
+        Self::UnitWarrantyEnd,
+        Self::AccessoryWarrantyEnd,
+        Self::PaidRepairPartsWarranty,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FreightToSeller => "freight.to_seller",
+            Self::FreightToCustomer => "freight.to_customer",
+            Self::RefundShipping => "refund.shipping",
+            Self::RefundProportional => "refund.proportional",
+            Self::PartWarrantyEnd => "replacement.part_warranty_end",
+            Self::UnitWarrantyEnd => "replacement.unit_warranty_end",
+            Self::AccessoryWarrantyEnd => "replacement.accessory_warranty_end",
+            Self::PaidRepairPartsWarranty => "paid_repair.parts_warranty",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FreightToSeller => "Shipping to the seller paid by",
+            Self::FreightToCustomer => "Shipping back to the customer paid by",
+            Self::RefundShipping => "Refund includes the delivery fee",
+            Self::RefundProportional => "Service refunded pro rata",
+            Self::PartWarrantyEnd => "Warranty of a replaced part ends",
+            Self::UnitWarrantyEnd => "Warranty of a replacement unit ends",
+            Self::AccessoryWarrantyEnd => "Warranty of a replacement accessory ends",
+            Self::PaidRepairPartsWarranty => "Warranty of parts in a paid repair",
+        }
+    }
+
+    pub fn ty(self) -> Type {
+        match self {
+            Self::FreightToSeller | Self::FreightToCustomer => Type::Enum(EnumKind::Party),
+            Self::RefundShipping | Self::RefundProportional => Type::Bool,
+            Self::PartWarrantyEnd | Self::UnitWarrantyEnd | Self::AccessoryWarrantyEnd => {
+                Type::Date
+            }
+            Self::PaidRepairPartsWarranty => Type::Duration,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == s)
+    }
+}
+
+/// The named deadlines a policy can set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeadlineName {
+    ReportBy,
+    ShipBy,
+    ArriveBy,
+    SendBackBy,
+    RefundBy,
+    QuotePayBy,
+    InspectBy,
+    RepairBy,
+}
+
+impl DeadlineName {
+    pub const ALL: [DeadlineName; 8] = [
+        Self::ReportBy,
+        Self::ShipBy,
+        Self::ArriveBy,
+        Self::SendBackBy,
+        Self::RefundBy,
+        Self::QuotePayBy,
+        Self::InspectBy,
+        Self::RepairBy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReportBy => "report_by",
+            Self::ShipBy => "ship_by",
+            Self::ArriveBy => "arrive_by",
+            Self::SendBackBy => "send_back_by",
+            Self::RefundBy => "refund_by",
+            Self::QuotePayBy => "quote_pay_by",
+            Self::InspectBy => "inspect_by",
+            Self::RepairBy => "repair_by",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ReportBy => "Report the problem by",
+            Self::ShipBy => "Send the item by",
+            Self::ArriveBy => "The item must arrive by",
+            Self::SendBackBy => "Send the goods back by",
+            Self::RefundBy => "Refund due by",
+            Self::QuotePayBy => "Pay the quote by",
+            Self::InspectBy => "Inspection due by",
+            Self::RepairBy => "Repair due by",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
+/// Flags raised for staff.
+pub static FLAGS: &[&str] = &[
+    "manual_review",
+    "fraud_review",
+    "diminished_value",
+    "data_warning",
+    "not_processed",
+];
+
+/// Derived values an expression may read besides facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derived {
+    Today,
+    Claim,
+    WarrantyStart,
+    WarrantyEnd,
+    WarrantyIn,
+    WarrantyCovered,
+    WarrantyBasis,
+}
+
+impl Derived {
+    pub const ALL: [Derived; 7] = [
+        Self::Today,
+        Self::Claim,
+        Self::WarrantyStart,
+        Self::WarrantyEnd,
+        Self::WarrantyIn,
+        Self::WarrantyCovered,
+        Self::WarrantyBasis,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Today => "today",
+            Self::Claim => "claim",
+            Self::WarrantyStart => "warranty.start",
+            Self::WarrantyEnd => "warranty.end",
+            Self::WarrantyIn => "warranty.in",
+            Self::WarrantyCovered => "warranty.covered",
+            Self::WarrantyBasis => "warranty.basis",
+        }
+    }
+
+    pub fn ty(self) -> Type {
+        match self {
+            Self::Today | Self::Claim | Self::WarrantyStart | Self::WarrantyEnd => Type::Date,
+            Self::WarrantyIn | Self::WarrantyCovered => Type::Bool,
+            Self::WarrantyBasis => Type::Enum(EnumKind::Basis),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(word, c);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fact_path_is_unique_and_resolves_to_itself() {
+        for (i, f) in FACTS.iter().enumerate() {
+            assert_eq!(fact_id(f.path).map(usize::from), Some(i), "{}", f.path);
+        }
+    }
+
+    #[test]
+    fn sets_fit_in_a_bitmask() {
+        for k in [EnumKind::Cause, EnumKind::Photo] {
+            assert!(k.variants().len() <= 64);
+        }
+    }
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(
+            suggest("condition.activatd", FACTS.iter().map(|f| f.path)),
+            Some("condition.activated")
+        );
+        assert_eq!(suggest("zzzz", ["return", "withdrawal"]), None);
+    }
+
+    #[test]
+    fn remedy_names_round_trip() {
+        for r in Remedy::ALL {
+            assert_eq!(Remedy::parse(r.name()), Some(r));
+        }
+    }
+}

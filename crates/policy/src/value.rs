@@ -1,0 +1,356 @@
+//! Values of the policy language: money in minor units, calendar periods, fractions, and the
+//! `Value` an expression evaluates to.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::civil::Date;
+
+use crate::schema::{EnumKind, Type};
+
+/// An ISO 4217 currency code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let b = s.as_bytes();
+        match b {
+            [a, b, c]
+                if b.is_ascii_uppercase() && a.is_ascii_uppercase() && c.is_ascii_uppercase() =>
+            {
+                Ok(Self([*a, *b, *c]))
+            }
+            _ => Err(format!(
+                "`{s}` is not an ISO 4217 currency code (three capital letters, like `EUR`)"
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// Digits after the decimal point (ISO 4217 minor unit).
+    pub fn exponent(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount of money: integer minor units and a currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    /// Parses `"129.00 EUR"`. The number may have at most the currency's minor digits.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut parts = s.split_whitespace();
+        let (Some(num), Some(cur), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "`{s}` is not an amount: write the number and the currency, like `129.00 EUR`"
+            ));
+        };
+        let currency = Currency::parse(cur)?;
+        let exp = currency.exponent();
+        let (neg, digits) = match num.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, num),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let valid = !int.is_empty()
+            && int.bytes().all(|c| c.is_ascii_digit())
+            && frac.bytes().all(|c| c.is_ascii_digit())
+            && (frac.len() as u32) <= exp;
+        if !valid {
+            return Err(format!(
+                "`{num}` is not an amount of {currency}: use digits with at most {exp} decimals"
+            ));
+        }
+        let too_big = || format!("`{num}` is too large an amount");
+        let mut minor: i64 = int.parse().map_err(|_| too_big())?;
+        for _ in 0..exp {
+            minor = minor.checked_mul(10).ok_or_else(too_big)?;
+        }
+        let mut f: i64 = 0;
+        for (i, c) in frac.bytes().enumerate() {
+            let digit = i64::from(c - b'0');
+            f += digit * 10i64.pow(exp - 1 - i as u32);
+        }
+        minor = minor.checked_add(f).ok_or_else(too_big)?;
+        Ok(Self {
+            minor: if neg { -minor } else { minor },
+            currency,
+        })
+    }
+
+    /// This amount times `fraction` (millionths), rounded half away from zero.
+    pub fn scale(self, fraction: Fraction) -> Self {
+        let p = i128::from(self.minor) * i128::from(fraction.0);
+        let q = 1_000_000i128;
+        let rounded = if p >= 0 {
+            (p + q / 2) / q
+        } else {
+            (p - q / 2) / q
+        };
+        Self {
+            minor: i64::try_from(rounded).unwrap_or(i64::MAX),
+            currency: self.currency,
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exp = self.currency.exponent();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        if exp == 0 {
+            return write!(f, "{sign}{abs} {}", self.currency);
+        }
+        let div = 10u64.pow(exp);
+        write!(
+            f,
+            "{sign}{}.{:0width$} {}",
+            abs / div,
+            abs % div,
+            self.currency,
+            width = exp as usize
+        )
+    }
+}
+
+/// A share between 0 and 1, in millionths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fraction(pub u32);
+
+impl Fraction {
+    pub const ONE: Fraction = Fraction(1_000_000);
+
+    pub fn from_f64(x: f64) -> Result<Self, String> {
+        if !(0.0..=1.0).contains(&x) {
+            return Err(format!("`{x}` is not a fraction between 0 and 1"));
+        }
+        Ok(Self((x * 1_000_000.0).round() as u32))
+    }
+
+    pub fn complement(self) -> Self {
+        Self(Self::ONE.0.saturating_sub(self.0))
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = format!("{:.6}", f64::from(self.0) / 1_000_000.0);
+        f.write_str(s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// The unit of a calendar period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+/// A calendar period such as `7 days` or `12 months`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub n: u32,
+    pub unit: Unit,
+}
+
+impl Period {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut parts = s.split_whitespace();
+        let bad = || {
+            format!(
+                "`{s}` is not a period: write a number and a unit, like `7 days`, `12 months`, `1 year` or `24 hours`"
+            )
+        };
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let n: u32 = n.parse().map_err(|_| bad())?;
+        let unit = Self::unit(unit).ok_or_else(bad)?;
+        Ok(Self { n, unit })
+    }
+
+    pub fn unit(word: &str) -> Option<Unit> {
+        Some(match word {
+            "hour" | "hours" => Unit::Hour,
+            "day" | "days" => Unit::Day,
+            "month" | "months" => Unit::Month,
+            "year" | "years" => Unit::Year,
+            _ => return None,
+        })
+    }
+
+    /// `date + self`, clamped to the month's end for months and years. Hours are not
+    /// calendar arithmetic and give `None`, as does overflow.
+    pub fn add_to(self, date: Date, sign: i64) -> Option<Date> {
+        let n = i64::from(self.n) * sign;
+        let span = match self.unit {
+            Unit::Day => jiff::Span::new().try_days(n).ok()?,
+            Unit::Month => jiff::Span::new().try_months(n).ok()?,
+            Unit::Year => jiff::Span::new().try_years(n).ok()?,
+            Unit::Hour => return None,
+        };
+        date.checked_add(span).ok()
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (one, many) = match self.unit {
+            Unit::Hour => ("hour", "hours"),
+            Unit::Day => ("day", "days"),
+            Unit::Month => ("month", "months"),
+            Unit::Year => ("year", "years"),
+        };
+        write!(f, "{} {}", self.n, if self.n == 1 { one } else { many })
+    }
+}
+
+/// What an expression evaluates to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Fraction(Fraction),
+    Date(Date),
+    Instant(jiff::Timestamp),
+    Duration(Period),
+    Money(Money),
+    Text(Arc<str>),
+    Country([u8; 2]),
+    Enum(EnumKind, u8),
+    Set(EnumKind, u64),
+    TextList(Arc<[Arc<str>]>),
+    NameList(Arc<[u8]>),
+}
+
+impl Value {
+    pub fn ty(&self) -> Type {
+        match self {
+            Self::Bool(_) => Type::Bool,
+            Self::Int(_) => Type::Int,
+            Self::Fraction(_) => Type::Fraction,
+            Self::Date(_) => Type::Date,
+            Self::Instant(_) => Type::Instant,
+            Self::Duration(_) => Type::Duration,
+            Self::Money(_) => Type::Money,
+            Self::Text(_) => Type::Text,
+            Self::Country(_) => Type::Country,
+            Self::Enum(k, _) => Type::Enum(*k),
+            Self::Set(k, _) => Type::Set(*k),
+            Self::TextList(_) => Type::TextList,
+            Self::NameList(_) => Type::NameList,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Fraction(x) => write!(f, "{x}"),
+            Self::Date(d) => write!(f, "{d}"),
+            Self::Instant(t) => write!(f, "{t}"),
+            Self::Duration(p) => write!(f, "{p}"),
+            Self::Money(m) => write!(f, "{m}"),
+            Self::Text(t) => write!(f, "{t}"),
+            Self::Country(c) => f.write_str(std::str::from_utf8(c).unwrap_or("??")),
+            Self::Enum(k, i) => f.write_str(k.variant(*i)),
+            Self::Set(k, bits) => {
+                let names: Vec<&str> = (0..64u8)
+                    .filter(|i| bits & (1u64 << i) != 0)
+                    .map(|i| k.variant(i))
+                    .collect();
+                write!(f, "[{}]", names.join(", "))
+            }
+            Self::TextList(items) => {
+                let names: Vec<&str> = items.iter().map(|s| &**s).collect();
+                write!(f, "[{}]", names.join(", "))
+            }
+            Self::NameList(items) => write!(f, "{} names", items.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn money_parses_and_prints_in_minor_units() {
+        let m = Money::parse("129.5 EUR").unwrap();
+        assert_eq!(m.minor, 12950);
+        assert_eq!(m.to_string(), "129.50 EUR");
+        assert_eq!(Money::parse("499 JPY").unwrap().to_string(), "499 JPY");
+        assert_eq!(Money::parse("1.234 KWD").unwrap().minor, 1234);
+    }
+
+    #[test]
+    fn money_rejects_too_many_decimals_and_bad_codes() {
+        assert!(
+            Money::parse("1.234 EUR")
+                .unwrap_err()
+                .contains("at most 2 decimals")
+        );
+        assert!(Money::parse("1.5 JPY").is_err());
+        assert!(Money::parse("12 eur").unwrap_err().contains("ISO 4217"));
+        assert!(Money::parse("12").is_err());
+        assert!(Money::parse("99999999999999999999 EUR").is_err());
+    }
+
+    #[test]
+    fn scaling_rounds_half_away_from_zero() {
+        let m = Money::parse("0.05 EUR").unwrap();
+        assert_eq!(m.scale(Fraction(500_000)).minor, 3);
+        let m = Money::parse("100.00 EUR").unwrap();
+        assert_eq!(
+            m.scale(Fraction::from_f64(0.4).unwrap().complement()).minor,
+            6000
+        );
+    }
+
+    #[test]
+    fn months_and_years_clamp_to_month_end() {
+        let month = Period::parse("1 month").unwrap();
+        assert_eq!(month.add_to(date(2024, 1, 31), 1), Some(date(2024, 2, 29)));
+        let year = Period::parse("1 year").unwrap();
+        assert_eq!(year.add_to(date(2024, 2, 29), 1), Some(date(2025, 2, 28)));
+        let days = Period::parse("7 days").unwrap();
+        assert_eq!(days.add_to(date(2024, 3, 2), 1), Some(date(2024, 3, 9)));
+        assert_eq!(
+            Period::parse("24 hours")
+                .unwrap()
+                .add_to(date(2024, 3, 2), 1),
+            None
+        );
+    }
+
+    #[test]
+    fn periods_reject_unknown_units() {
+        assert!(Period::parse("7 weeks").is_err());
+        assert!(Period::parse("seven days").is_err());
+    }
+}
