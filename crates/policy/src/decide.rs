@@ -197,6 +197,9 @@ impl Env for Cx<'_> {
             .find(|(i, _)| *i == id)
             .map(|(_, d)| Value::Date(*d))
     }
+    fn fact_ref(&self, id: FactId) -> Option<&Value> {
+        self.facts.get(id)
+    }
     fn today(&self) -> Date {
         self.today
     }
@@ -414,19 +417,26 @@ impl<'p> Decision<'p> {
             return out;
         }
         let bit = remedy.bit();
+        let touching_rules: &[u16] = layer
+            .policy
+            .index
+            .verdicts
+            .get(remedy as usize)
+            .map_or(&[], Vec::as_slice);
         // What each rule touching this remedy says: (is_allow, verdict).
-        let touching = |ri: usize, r: &crate::model::Rule| -> Option<(bool, Option<bool>)> {
-            let v = layer.verdicts.get(ri).copied().flatten();
+        let touching = |ri: u16| -> Option<(bool, Option<bool>)> {
+            let r = layer.policy.rules.get(usize::from(ri))?;
+            let v = layer.verdicts.get(usize::from(ri)).copied().flatten();
             match r.action {
-                Action::Allow(m) if m & bit != 0 => Some((true, v)),
-                Action::Deny(m) if m & bit != 0 => Some((false, v)),
+                Action::Allow(_) => Some((true, v)),
+                Action::Deny(_) => Some((false, v)),
                 _ => None,
             }
         };
         let (mut allow_t, mut allow_u, mut allow_f, mut deny_t, mut deny_u) =
             (false, false, false, false, false);
-        for (ri, r) in layer.policy.rules.iter().enumerate() {
-            match touching(ri, r) {
+        for &ri in touching_rules {
+            match touching(ri) {
                 Some((true, Some(true))) => allow_t = true,
                 Some((true, None)) => allow_u = true,
                 Some((true, Some(false))) => allow_f = true,
@@ -435,15 +445,15 @@ impl<'p> Decision<'p> {
                 _ => {}
             }
         }
-        let at = |ri: usize| RuleRef {
+        let at = |ri: u16| RuleRef {
             layer: li,
-            rule: u16::try_from(ri).unwrap_or(u16::MAX),
+            rule: ri,
         };
         // Cites, in rule order, the rules touching this remedy for which `pick` holds.
         let cite_where =
             |out: &mut LayerOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
-                for (ri, r) in layer.policy.rules.iter().enumerate() {
-                    if let Some((is_allow, v)) = touching(ri, r)
+                for &ri in touching_rules {
+                    if let Some((is_allow, v)) = touching(ri)
                         && let Some(role) = pick(is_allow, v)
                     {
                         out.citations.push(Citation { at: at(ri), role });
@@ -475,11 +485,14 @@ impl<'p> Decision<'p> {
                 .filter(|(_, m)| m.at.layer == li && m.remedies & bit != 0)
                 .map(|(i, _)| i)
                 .collect();
-            for (ri, r) in layer.policy.rules.iter().enumerate() {
-                if let Action::Require { remedies, .. } = r.action
-                    && remedies & bit != 0
-                    && layer.verdicts.get(ri) == Some(&Some(true))
-                {
+            let requires = layer
+                .policy
+                .index
+                .requires
+                .get(remedy as usize)
+                .map_or(&[][..], Vec::as_slice);
+            for &ri in requires {
+                if layer.verdicts.get(usize::from(ri)) == Some(&Some(true)) {
                     let met = !self.missing.iter().any(|m| m.at == at(ri));
                     out.citations.push(Citation {
                         at: at(ri),
@@ -548,7 +561,8 @@ impl<'p> Decision<'p> {
                     out.pending_on.clear();
                     out.missing.clear();
                     out.citations
-                        .retain(|c| c.role != Role::Undecided && c.role != Role::Requires);
+                        // Keep what the seller waited for: it is why the law was needed.
+                        .retain(|c| c.role != Role::Requires);
                     out.citations.extend(law.citations.iter().map(|c| Citation {
                         at: c.at,
                         role: if c.role == Role::Allows {
@@ -914,7 +928,17 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
 }
 
 fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
-    for (ri, r) in layer.policy.rules.iter().enumerate() {
+    let rules = layer
+        .policy
+        .index
+        .sets
+        .get(output as usize)
+        .map_or(&[][..], Vec::as_slice);
+    for &ri in rules {
+        let ri = usize::from(ri);
+        let Some(r) = layer.policy.rules.get(ri) else {
+            continue;
+        };
         let Action::Set(outs) = &r.action else {
             continue;
         };

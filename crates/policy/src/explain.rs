@@ -44,7 +44,17 @@ impl Decision<'_> {
                 (Status::NotOffered, _) => "NOT OFFERED".to_string(),
             };
             let _ = writeln!(s, "\n{}: {verdict}", r.remedy.label());
+            let mut shown: Vec<(u8, u16, Role)> = Vec::new();
             for c in &r.citations {
+                // One line per clause and role: several rules of one clause say one thing.
+                let Some((_, rule)) = self.rule(c.at) else {
+                    continue;
+                };
+                let key = (c.at.layer, rule.clause, c.role);
+                if shown.contains(&key) {
+                    continue;
+                }
+                shown.push(key);
                 self.explain_citation(&mut s, c, facts, &mut quoted);
             }
             if !r.pending_on.is_empty() {
@@ -268,7 +278,8 @@ impl Decision<'_> {
         if let Some(note) = &rule.note
             && matches!(c.role, Role::Prevails | Role::Denies)
         {
-            let _ = writeln!(s, "      note: {note}");
+            let note: Vec<&str> = note.split_whitespace().collect();
+            let _ = writeln!(s, "      note: {}", note.join(" "));
         }
     }
 

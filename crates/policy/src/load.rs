@@ -18,7 +18,8 @@ use crate::expr::syntax::{self, Ast, SyntaxError};
 use crate::facts::{When, toml_when};
 use crate::lint;
 use crate::model::{
-    Action, Clause, Component, Cond, Kind, Param, Policy, Rule, SetOutput, StartRule, Warranty,
+    Action, Clause, Component, Cond, Kind, Param, Policy, Rule, RuleIndex, SetOutput, StartRule,
+    Warranty,
 };
 use crate::schema::{self, DeadlineName, EnumKind, FLAGS, Output, Type};
 use crate::value::{Currency, Money, Period, Value};
@@ -278,6 +279,7 @@ impl Loader<'_> {
             }
         }
         let law_ids = m.law.iter().map(|l| l.get_ref().clone()).collect();
+        let index = RuleIndex::build(&rules);
         Some(Policy {
             id,
             kind,
@@ -300,6 +302,7 @@ impl Loader<'_> {
             warranty,
             hash: hex(&Sha256::digest(self.src.text.as_bytes())),
             file: self.src.name.to_string(),
+            index,
         })
     }
 

@@ -45,6 +45,58 @@ pub struct Policy {
     pub hash: String,
     /// The file name it was loaded from.
     pub file: String,
+    /// Rules by what they touch, so deciding reads only the rules that matter.
+    pub index: RuleIndex,
+}
+
+/// Rule indexes by remedy and by output, built once at load.
+#[derive(Debug, Default)]
+pub struct RuleIndex {
+    /// Allow and deny rules per remedy, in file order.
+    pub verdicts: [Vec<u16>; 12],
+    /// Require rules per remedy, in file order.
+    pub requires: [Vec<u16>; 12],
+    /// Set rules per output, in file order.
+    pub sets: [Vec<u16>; 8],
+    /// Remedies this file's rules allow or deny.
+    pub considered: u16,
+}
+
+impl RuleIndex {
+    pub fn build(rules: &[Rule]) -> Self {
+        let mut ix = Self::default();
+        for (i, r) in rules.iter().enumerate() {
+            let Ok(i) = u16::try_from(i) else { break };
+            match &r.action {
+                Action::Allow(m) | Action::Deny(m) => {
+                    ix.considered |= m;
+                    for rem in remedies(*m) {
+                        if let Some(v) = ix.verdicts.get_mut(rem as usize) {
+                            v.push(i);
+                        }
+                    }
+                }
+                Action::Require { remedies: m, .. } => {
+                    for rem in remedies(*m) {
+                        if let Some(v) = ix.requires.get_mut(rem as usize) {
+                            v.push(i);
+                        }
+                    }
+                }
+                Action::Set(outs) => {
+                    for o in outs {
+                        if let Some(v) = ix.sets.get_mut(o.output as usize) {
+                            if v.last() != Some(&i) {
+                                v.push(i);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        ix
+    }
 }
 
 impl Policy {
@@ -66,13 +118,7 @@ impl Policy {
 
     /// Remedies any rule of any layer allows or denies: the ones a decision speaks about.
     pub fn considered(&self) -> u16 {
-        self.layers()
-            .flat_map(|p| p.rules.iter())
-            .map(|r| match r.action {
-                Action::Allow(m) | Action::Deny(m) => m,
-                _ => 0,
-            })
-            .fold(0, |a, b| a | b)
+        self.layers().fold(0, |m, p| m | p.index.considered)
     }
 }
 

@@ -71,7 +71,7 @@ impl Scope<'_> {
                 let e = if matches!(node.ast, Ast::And(_)) {
                     Expr::And(out)
                 } else {
-                    Expr::Or(out)
+                    fuse_or(out)
                 };
                 Ok((e, Type::Bool))
             }
@@ -393,10 +393,12 @@ impl Scope<'_> {
             Type::Country | Type::Text => {
                 let (list, lty) = self.check(within, Some(ty))?;
                 match list {
-                    Expr::Const(Value::TextList(items)) => {
-                        if ty == Type::Country {
-                            for s in items.iter() {
-                                if country(s).is_none() {
+                    Expr::Const(Value::TextList(items)) if ty == Type::Country => {
+                        let mut codes = Vec::with_capacity(items.len());
+                        for s in items.iter() {
+                            match country(s) {
+                                Some(c) => codes.push(c),
+                                None => {
                                     return Err(err(
                                         &within.span,
                                         format!("`{s}` is not a country code"),
@@ -404,8 +406,9 @@ impl Scope<'_> {
                                 }
                             }
                         }
-                        Ok(Expr::TextIn(Box::new(e), items))
+                        Ok(Expr::CountryIn(Box::new(e), codes.into()))
                     }
+                    Expr::Const(Value::TextList(items)) => Ok(Expr::TextIn(Box::new(e), items)),
                     _ => Err(err(
                         &within.span,
                         format!("expected a list of texts, found {lty}"),
@@ -437,6 +440,41 @@ impl Scope<'_> {
             }
             other => Err(err(span, format!("cannot add to or subtract from {other}"))),
         }
+    }
+}
+
+/// `'a' in S or 'b' in S` is `S` meeting the mask {a, b}: one test instead of many. The same
+/// for `x in [..] or x == 'c'` on one enumeration. Three-valued results are unchanged.
+fn fuse_or(items: Vec<Expr>) -> Expr {
+    let mut out: Vec<Expr> = Vec::with_capacity(items.len());
+    for item in items {
+        let item = match item {
+            Expr::Cmp(CmpOp::Eq, a, b) => match (*a, *b) {
+                (e, Expr::Const(Value::Enum(_, i))) | (Expr::Const(Value::Enum(_, i)), e) => {
+                    Expr::EnumIn(Box::new(e), 1u64 << i)
+                }
+                (a, b) => Expr::Cmp(CmpOp::Eq, Box::new(a), Box::new(b)),
+            },
+            other => other,
+        };
+        let merged = out.iter_mut().any(|prev| match (prev, &item) {
+            (Expr::SetHas(pe, pm), Expr::SetHas(e, m))
+            | (Expr::EnumIn(pe, pm), Expr::EnumIn(e, m))
+                if **pe == **e =>
+            {
+                *pm |= m;
+                true
+            }
+            _ => false,
+        });
+        if !merged {
+            out.push(item);
+        }
+    }
+    if out.len() == 1 {
+        out.pop().unwrap_or(Expr::Or(Vec::new()))
+    } else {
+        Expr::Or(out)
     }
 }
 

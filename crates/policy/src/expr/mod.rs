@@ -29,6 +29,8 @@ pub enum Expr {
     /// A set contains the name in the mask.
     SetHas(Box<Expr>, u64),
     TextIn(Box<Expr>, Arc<[Arc<str>]>),
+    /// A country is one of these codes.
+    CountryIn(Box<Expr>, Arc<[[u8; 2]]>),
     DateShift(Box<Expr>, Period, i64),
     /// A date fact's instant moved by hours.
     HourShift(FactId, u32, i64),
@@ -55,6 +57,8 @@ pub struct WarrantyView {
 /// What an expression is evaluated against.
 pub trait Env {
     fn fact(&self, id: FactId) -> Option<Value>;
+    /// A fact's value without copying it; `None` also for dates given as instants.
+    fn fact_ref(&self, id: FactId) -> Option<&Value>;
     fn today(&self) -> Date;
     fn claim(&self) -> Date;
     fn warranty(&self) -> WarrantyView;
@@ -133,15 +137,19 @@ impl Expr {
                 if unknown { None } else { Some(false) }
             }
             Expr::Cmp(op, a, b) => {
-                let (x, y) = (a.eval(env)?, b.eval(env)?);
+                let (x, y) = (a.operand(env)?, b.operand(env)?);
                 compare(*op, &x, &y)
             }
-            Expr::EnumIn(e, mask) => match e.eval(env)? {
+            Expr::EnumIn(e, mask) => match *e.operand(env)? {
                 Value::Enum(_, i) => Some(mask & (1u64 << i) != 0),
                 _ => None,
             },
-            Expr::SetHas(e, mask) => match e.eval(env)? {
+            Expr::SetHas(e, mask) => match *e.operand(env)? {
                 Value::Set(_, bits) => Some(bits & mask != 0),
+                _ => None,
+            },
+            Expr::CountryIn(e, codes) => match *e.operand(env)? {
+                Value::Country(c) => Some(codes.contains(&c)),
                 _ => None,
             },
             Expr::TextIn(e, items) => match e.eval(env)? {
@@ -155,11 +163,24 @@ impl Expr {
             },
             Expr::Known(e) => Some(e.eval(env).is_some()),
             Expr::SellerAllowed(r) => Some(env.seller_allows(*r)),
-            Expr::Fact(_) | Expr::Derived(_) | Expr::Coalesce(..) => match self.eval(env)? {
+            Expr::Fact(_) | Expr::Derived(_) | Expr::Coalesce(..) => match *self.operand(env)? {
                 Value::Bool(b) => Some(b),
                 _ => None,
             },
             _ => None,
+        }
+    }
+
+    /// Evaluates to a value, borrowing constants and facts rather than copying them.
+    fn operand<'a>(&'a self, env: &'a dyn Env) -> Option<std::borrow::Cow<'a, Value>> {
+        use std::borrow::Cow;
+        match self {
+            Expr::Const(v) => Some(Cow::Borrowed(v)),
+            Expr::Fact(id) => match env.fact_ref(*id) {
+                Some(v) => Some(Cow::Borrowed(v)),
+                None => env.fact(*id).map(Cow::Owned),
+            },
+            _ => self.eval(env).map(Cow::Owned),
         }
     }
 
@@ -202,6 +223,7 @@ impl Expr {
             | Expr::EnumIn(e, _)
             | Expr::SetHas(e, _)
             | Expr::TextIn(e, _)
+            | Expr::CountryIn(e, _)
             | Expr::DateShift(e, _, _)
             | Expr::Within(e, _)
             | Expr::Known(e) => f(e),
