@@ -206,7 +206,12 @@ impl Period {
     pub fn add_to(self, date: Date, sign: i64) -> Option<Date> {
         let n = i64::from(self.n) * sign;
         let span = match self.unit {
-            Unit::Day => jiff::Span::new().try_days(n).ok()?,
+            // Whole days need no calendar: a fixed duration is the fast path.
+            Unit::Day => {
+                return date
+                    .checked_add(jiff::SignedDuration::from_hours(n.checked_mul(24)?))
+                    .ok();
+            }
             Unit::Month => jiff::Span::new().try_months(n).ok()?,
             Unit::Year => jiff::Span::new().try_years(n).ok()?,
             Unit::Hour => return None,

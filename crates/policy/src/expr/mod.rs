@@ -71,7 +71,7 @@ pub trait Env {
 
 impl Expr {
     /// Evaluates to a value, or `None` when unknown.
-    pub fn eval(&self, env: &dyn Env) -> Option<Value> {
+    pub fn eval<E: Env + ?Sized>(&self, env: &E) -> Option<Value> {
         match self {
             Expr::Const(v) => Some(v.clone()),
             Expr::Fact(id) => env.fact(*id),
@@ -110,7 +110,7 @@ impl Expr {
     }
 
     /// Evaluates a boolean expression; `None` is unknown.
-    pub fn eval_bool(&self, env: &dyn Env) -> Option<bool> {
+    pub fn eval_bool<E: Env + ?Sized>(&self, env: &E) -> Option<bool> {
         match self {
             Expr::Const(Value::Bool(b)) => Some(*b),
             Expr::Not(e) => e.eval_bool(env).map(|b| !b),
@@ -172,7 +172,7 @@ impl Expr {
     }
 
     /// Evaluates to a value, borrowing constants and facts rather than copying them.
-    fn operand<'a>(&'a self, env: &'a dyn Env) -> Option<std::borrow::Cow<'a, Value>> {
+    fn operand<'a, E: Env + ?Sized>(&'a self, env: &'a E) -> Option<std::borrow::Cow<'a, Value>> {
         use std::borrow::Cow;
         match self {
             Expr::Const(v) => Some(Cow::Borrowed(v)),
@@ -185,7 +185,7 @@ impl Expr {
     }
 
     /// The facts whose absence makes this expression unknown.
-    pub fn unknown_facts(&self, env: &dyn Env, out: &mut Vec<FactId>) {
+    pub fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut Vec<FactId>) {
         if self.eval(env).is_some() {
             return;
         }
@@ -240,7 +240,7 @@ impl Expr {
     }
 }
 
-fn derived(d: Derived, env: &dyn Env) -> Option<Value> {
+fn derived<E: Env + ?Sized>(d: Derived, env: &E) -> Option<Value> {
     let w = env.warranty();
     match d {
         Derived::Today => Some(Value::Date(env.today())),
