@@ -154,6 +154,8 @@ pub struct Layer<'p> {
     pub warranty: WarrantyView,
     warranty_unknowns: Vec<FactId>,
     seller_allowed: u16,
+    /// Per shared atom: 0 not evaluated yet, 1 false, 2 true, 3 unknown.
+    memo: Vec<std::cell::Cell<u8>>,
 }
 
 /// Everything decided about one case at one moment.
@@ -185,9 +187,31 @@ struct Cx<'a> {
     warranty: WarrantyView,
     warranty_unknowns: &'a [FactId],
     seller_allowed: u16,
+    memo: &'a [std::cell::Cell<u8>],
+    atoms: &'a [Expr],
 }
 
 impl Env for Cx<'_> {
+    fn atom(&self, i: u16) -> Option<bool> {
+        let slot = self.memo.get(usize::from(i))?;
+        match slot.get() {
+            1 => Some(false),
+            2 => Some(true),
+            3 => None,
+            _ => {
+                let v = self.atoms.get(usize::from(i))?.eval_bool(self);
+                slot.set(match v {
+                    Some(false) => 1,
+                    Some(true) => 2,
+                    None => 3,
+                });
+                v
+            }
+        }
+    }
+    fn atom_expr(&self, i: u16) -> Option<&Expr> {
+        self.atoms.get(usize::from(i))
+    }
     fn fact(&self, id: FactId) -> Option<Value> {
         if let Some(v) = self.facts.get(id) {
             return Some(v.clone());
@@ -318,6 +342,7 @@ impl<'p> Decision<'p> {
             warranty: WarrantyView::default(),
             warranty_unknowns: Vec::new(),
             seller_allowed,
+            memo: Vec::new(),
         };
         if let Some(applies) = &policy.applies {
             layer.applies = applies.expr.eval_bool(&self.cx(&layer, facts));
@@ -371,6 +396,8 @@ impl<'p> Decision<'p> {
                 layer.warranty_unknowns.extend(class_id());
             }
         }
+        // The warranty view is final now: shared atoms may be remembered from here on.
+        layer.memo = vec![std::cell::Cell::new(0); policy.atoms.len()];
         let verdicts = {
             let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
             policy
@@ -899,6 +926,8 @@ fn make_cx<'a>(
         warranty: layer.warranty,
         warranty_unknowns: &layer.warranty_unknowns,
         seller_allowed: layer.seller_allowed,
+        memo: &layer.memo,
+        atoms: &layer.policy.atoms,
     }
 }
 

@@ -148,7 +148,10 @@ pub fn load(name: &str, text: &str) -> Result<(Policy, Vec<Diagnostic>), Diagnos
     }
     diags.sort_by_key(|d| (d.line, d.column));
     match policy {
-        Some(p) if !diags.iter().any(Diagnostic::is_error) => Ok((p, diags)),
+        Some(mut p) if !diags.iter().any(Diagnostic::is_error) => {
+            p.intern_atoms();
+            Ok((p, diags))
+        }
         _ => Err(Diagnostics(
             diags.into_iter().filter(Diagnostic::is_error).collect(),
         )),
@@ -303,6 +306,7 @@ impl Loader<'_> {
             hash: hex(&Sha256::digest(self.src.text.as_bytes())),
             file: self.src.name.to_string(),
             index,
+            atoms: Vec::new(),
         })
     }
 

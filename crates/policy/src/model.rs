@@ -47,6 +47,8 @@ pub struct Policy {
     pub file: String,
     /// Rules by what they touch, so deciding reads only the rules that matter.
     pub index: RuleIndex,
+    /// Boolean leaves shared by the rules' conditions, each evaluated once per decision.
+    pub atoms: Vec<Expr>,
 }
 
 /// Rule indexes by remedy and by output, built once at load.
@@ -100,6 +102,21 @@ impl RuleIndex {
 }
 
 impl Policy {
+    /// Shares the boolean leaves of rule conditions and requirements (not of `applies` or
+    /// warranty start rules, which are evaluated before the warranty is known).
+    pub fn intern_atoms(&mut self) {
+        let mut atoms = Vec::new();
+        for r in &mut self.rules {
+            if let Some(c) = &mut r.when {
+                crate::expr::intern(&mut c.expr, &mut atoms);
+            }
+            if let Action::Require { test, .. } = &mut r.action {
+                crate::expr::intern(&mut test.expr, &mut atoms);
+            }
+        }
+        self.atoms = atoms;
+    }
+
     pub fn clause(&self, index: u16) -> Option<&Clause> {
         self.clauses.get(usize::from(index))
     }

@@ -202,22 +202,63 @@ impl Period {
     }
 
     /// `date + self`, clamped to the month's end for months and years. Hours are not
-    /// calendar arithmetic and give `None`, as does overflow.
+    /// calendar arithmetic and give `None`, as does leaving jiff's range of dates.
     pub fn add_to(self, date: Date, sign: i64) -> Option<Date> {
         let n = i64::from(self.n) * sign;
-        let span = match self.unit {
-            // Whole days need no calendar: a fixed duration is the fast path.
+        match self.unit {
             Unit::Day => {
-                return date
-                    .checked_add(jiff::SignedDuration::from_hours(n.checked_mul(24)?))
-                    .ok();
+                let days = days_from_civil(date).checked_add(n)?;
+                civil_from_days(days)
             }
-            Unit::Month => jiff::Span::new().try_months(n).ok()?,
-            Unit::Year => jiff::Span::new().try_years(n).ok()?,
-            Unit::Hour => return None,
-        };
-        date.checked_add(span).ok()
+            Unit::Month | Unit::Year => {
+                let months = if self.unit == Unit::Year {
+                    n.checked_mul(12)?
+                } else {
+                    n
+                };
+                let total = i64::from(date.year()) * 12 + i64::from(date.month() - 1) + months;
+                let year = i16::try_from(total.div_euclid(12)).ok()?;
+                let month = i8::try_from(total.rem_euclid(12) + 1).ok()?;
+                let last = Date::new(year, month, 1).ok()?.days_in_month();
+                Date::new(year, month, date.day().min(last)).ok()
+            }
+            Unit::Hour => None,
+        }
     }
+}
+
+/// Days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's `days_from_civil`.
+fn days_from_civil(d: Date) -> i64 {
+    let (y, m, day) = (
+        i64::from(d.year()),
+        i64::from(d.month()),
+        i64::from(d.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`]; `None` outside jiff's range of dates.
+fn civil_from_days(z: i64) -> Option<Date> {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()
 }
 
 impl fmt::Display for Period {
@@ -349,6 +390,38 @@ mod tests {
             Period::parse("24 hours")
                 .unwrap()
                 .add_to(date(2024, 3, 2), 1),
+            None
+        );
+    }
+
+    #[test]
+    fn calendar_arithmetic_agrees_with_jiff() {
+        let mut d = date(1999, 12, 25);
+        for step in 0..800 {
+            for (n, unit) in [
+                (1, Unit::Day),
+                (45, Unit::Day),
+                (1, Unit::Month),
+                (13, Unit::Month),
+                (2, Unit::Year),
+            ] {
+                let p = Period { n, unit };
+                let span = match unit {
+                    Unit::Day => jiff::Span::new().days(i64::from(n)),
+                    Unit::Month => jiff::Span::new().months(i64::from(n)),
+                    _ => jiff::Span::new().years(i64::from(n)),
+                };
+                assert_eq!(p.add_to(d, 1), d.checked_add(span).ok(), "{d} + {p}");
+                assert_eq!(p.add_to(d, -1), d.checked_sub(span).ok(), "{d} - {p}");
+            }
+            d = d.checked_add(jiff::Span::new().days(step % 7 + 1)).unwrap();
+        }
+        assert_eq!(
+            Period {
+                n: 1,
+                unit: Unit::Day
+            }
+            .add_to(date(9999, 12, 31), 1),
             None
         );
     }

@@ -20,6 +20,9 @@ pub enum Expr {
     Const(Value),
     Fact(FactId),
     Derived(Derived),
+    /// A boolean leaf shared by several rules, evaluated once per decision (see
+    /// [`crate::model::Policy::atoms`]).
+    Atom(u16),
     Not(Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -45,6 +48,28 @@ pub enum Expr {
     SellerAllowed(Remedy),
 }
 
+/// Replaces every boolean leaf of `e` (a comparison, a membership test, a window…) by an
+/// [`Expr::Atom`] into `atoms`, sharing equal leaves. `And`, `Or` and `Not` stay.
+pub fn intern(e: &mut Expr, atoms: &mut Vec<Expr>) {
+    match e {
+        Expr::And(items) | Expr::Or(items) => items.iter_mut().for_each(|i| intern(i, atoms)),
+        Expr::Not(inner) => intern(inner, atoms),
+        Expr::Const(_) | Expr::Atom(_) => {}
+        leaf => {
+            let i = match atoms.iter().position(|a| a == leaf) {
+                Some(i) => i,
+                None => {
+                    atoms.push(leaf.clone());
+                    atoms.len() - 1
+                }
+            };
+            if let Ok(i) = u16::try_from(i) {
+                *leaf = Expr::Atom(i);
+            }
+        }
+    }
+}
+
 /// The derived warranty values of one layer, for `warranty.*`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WarrantyView {
@@ -59,6 +84,10 @@ pub trait Env {
     fn fact(&self, id: FactId) -> Option<Value>;
     /// A fact's value without copying it; `None` also for dates given as instants.
     fn fact_ref(&self, id: FactId) -> Option<&Value>;
+    /// The value of a shared atom, evaluated at most once per environment.
+    fn atom(&self, i: u16) -> Option<bool>;
+    /// The expression behind a shared atom.
+    fn atom_expr(&self, i: u16) -> Option<&Expr>;
     fn today(&self) -> Date;
     fn claim(&self) -> Date;
     fn warranty(&self) -> WarrantyView;
@@ -163,6 +192,7 @@ impl Expr {
             },
             Expr::Known(e) => Some(e.eval(env).is_some()),
             Expr::SellerAllowed(r) => Some(env.seller_allows(*r)),
+            Expr::Atom(i) => env.atom(*i),
             Expr::Fact(_) | Expr::Derived(_) | Expr::Coalesce(..) => match *self.operand(env)? {
                 Value::Bool(b) => Some(b),
                 _ => None,
@@ -200,24 +230,22 @@ impl Expr {
                     env.warranty_unknowns(out);
                 }
             }
+            Expr::Atom(i) => {
+                if let Some(e) = env.atom_expr(*i) {
+                    e.unknown_facts(env, out);
+                }
+            }
             _ => self.for_each_child(|c| c.unknown_facts(env, out)),
         }
     }
 
-    /// Every fact the expression reads, whether known or not.
-    pub fn facts_read(&self, out: &mut Vec<FactId>) {
-        if let Expr::Fact(id) | Expr::HourShift(id, ..) | Expr::InstantOf(id) = self {
-            if !out.contains(id) {
-                out.push(*id);
-            }
-            return;
-        }
-        self.for_each_child(|c| c.facts_read(out));
-    }
-
     fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
         match self {
-            Expr::Const(_) | Expr::Fact(_) | Expr::Derived(_) | Expr::SellerAllowed(_) => {}
+            Expr::Const(_)
+            | Expr::Fact(_)
+            | Expr::Derived(_)
+            | Expr::SellerAllowed(_)
+            | Expr::Atom(_) => {}
             Expr::HourShift(..) | Expr::InstantOf(_) => {}
             Expr::Not(e)
             | Expr::EnumIn(e, _)
