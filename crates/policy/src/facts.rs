@@ -389,10 +389,7 @@ fn typed(path: &str, ty: Type, raw: Raw<'_>) -> Result<Value, String> {
 
 fn variant(path: &str, kind: EnumKind, s: &str) -> Result<u8, String> {
     kind.index(s).ok_or_else(|| {
-        let hint = match schema::suggest(s, kind.variants().iter().copied()) {
-            Some(v) => format!("did you mean `{v}`?"),
-            None => format!("one of: {}", kind.variants().join(", ")),
-        };
+        let hint = schema::hint_among(s, kind.variants());
         format!("`{path}`: `{s}` is not a {} ({hint})", kind.name())
     })
 }

@@ -173,6 +173,12 @@ impl Loader<'_> {
         self.diags.push(d);
     }
 
+    /// Reports a checker or parser error at `span` of the file.
+    fn push_syntax(&mut self, span: Range<usize>, e: SyntaxError) {
+        let d = self.src.error(span, e.message).maybe_hint(e.hint);
+        self.push(d);
+    }
+
     fn policy(&mut self, raw: RawFile) -> Option<Policy> {
         let m = raw.policy;
         let kind = match m.kind.get_ref().as_str() {
@@ -429,11 +435,7 @@ impl Loader<'_> {
         let node = match syntax::parse(text) {
             Ok(n) => n,
             Err(e) => {
-                let d = self
-                    .src
-                    .error(locate(&e), e.message.clone())
-                    .maybe_hint(e.hint.clone());
-                self.push(d);
+                self.push_syntax(locate(&e), e);
                 return None;
             }
         };
@@ -444,11 +446,7 @@ impl Loader<'_> {
         match checked {
             Ok((e, t)) => Some((e, t, node)),
             Err(e) => {
-                let d = self
-                    .src
-                    .error(locate(&e), e.message.clone())
-                    .maybe_hint(e.hint.clone());
-                self.push(d);
+                self.push_syntax(locate(&e), e);
                 None
             }
         }
@@ -484,8 +482,7 @@ impl Loader<'_> {
             let basis = match enum_index(EnumKind::Basis, s.basis.get_ref(), &(0..0)) {
                 Ok(b) => Some(b),
                 Err(e) => {
-                    let d = self.src.error(s.basis.span(), e.message).maybe_hint(e.hint);
-                    self.push(d);
+                    self.push_syntax(s.basis.span(), e);
                     None
                 }
             };
@@ -531,8 +528,7 @@ impl Loader<'_> {
                         classes |= 1 << i;
                     }
                     Err(e) => {
-                        let d = self.src.error(k.span(), e.message).maybe_hint(e.hint);
-                        self.push(d);
+                        self.push_syntax(k.span(), e);
                     }
                 }
             }
@@ -594,8 +590,7 @@ impl Loader<'_> {
             match remedy(r.get_ref(), &(0..0)) {
                 Ok(rem) => mask |= rem.bit(),
                 Err(e) => {
-                    let d = self.src.error(r.span(), e.message).maybe_hint(e.hint);
-                    self.push(d);
+                    self.push_syntax(r.span(), e);
                 }
             }
         }
@@ -698,9 +693,7 @@ impl Loader<'_> {
         } else if let Some(name) = &r.deadline {
             let Some(dn) = DeadlineName::parse(name.get_ref()) else {
                 let names: Vec<&str> = DeadlineName::ALL.iter().map(|d| d.name()).collect();
-                let hint = schema::suggest(name.get_ref(), names.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("one of: {}", names.join(", ")));
+                let hint = schema::hint_among(name.get_ref(), &names);
                 let d = self
                     .src
                     .error(
@@ -733,9 +726,7 @@ impl Loader<'_> {
             }
         } else if let Some(flag) = &r.flag {
             if !FLAGS.contains(&flag.get_ref().as_str()) {
-                let hint = schema::suggest(flag.get_ref(), FLAGS.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("one of: {}", FLAGS.join(", ")));
+                let hint = schema::hint_among(flag.get_ref(), FLAGS);
                 let d = self
                     .src
                     .error(flag.span(), format!("unknown flag `{}`", flag.get_ref()))
@@ -785,9 +776,7 @@ impl Loader<'_> {
         for (name, value, span) in flat {
             let Some(output) = Output::parse(&name) else {
                 let names: Vec<&str> = Output::ALL.iter().map(|o| o.name()).collect();
-                let hint = schema::suggest(&name, names.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("one of: {}", names.join(", ")));
+                let hint = schema::hint_among(&name, &names);
                 let d = self
                     .src
                     .error(span, format!("unknown output `{name}`"))

@@ -553,6 +553,14 @@ impl Derived {
     }
 }
 
+/// "did you mean `x`?" for the closest candidate, else "one of: a, b, c".
+pub fn hint_among(word: &str, candidates: &[&str]) -> String {
+    match suggest(word, candidates.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("one of: {}", candidates.join(", ")),
+    }
+}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
