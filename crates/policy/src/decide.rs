@@ -122,8 +122,20 @@ pub struct Missing {
 pub struct Due {
     /// The last day, inclusive, in the policy's zone.
     pub last_day: Date,
-    /// The instant the deadline passes.
-    pub until: Timestamp,
+    /// The exact instant of an hour-based deadline; day deadlines pass at midnight.
+    pub at: Option<Timestamp>,
+}
+
+impl Due {
+    /// The instant the deadline passes: the exact one, or the start of the day after the
+    /// last day in the policy's zone. Computed on demand: deciding does not need it.
+    pub fn until(&self, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+        if let Some(at) = self.at {
+            return Some(at);
+        }
+        let next = self.last_day.tomorrow().ok()?;
+        next.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -282,14 +294,20 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         today,
         claim,
         layers: Vec::with_capacity(1 + policy.laws.len()),
-        remedies: Vec::new(),
-        warranty: Vec::new(),
-        outputs: Vec::new(),
+        remedies: Vec::with_capacity(Remedy::ALL.len()),
+        warranty: Vec::with_capacity(
+            policy
+                .layers()
+                .filter_map(|p| p.warranty.as_ref())
+                .map(|w| w.components.len())
+                .sum(),
+        ),
+        outputs: Vec::with_capacity(Output::ALL.len()),
         missing: Vec::new(),
         deadlines: Vec::new(),
         refund: None,
         flags: Vec::new(),
-        notices: Vec::new(),
+        notices: Vec::with_capacity(8),
         resolved,
     };
 
@@ -298,7 +316,7 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
     let seller: Vec<(Remedy, LayerOutcome)> = Remedy::ALL
         .iter()
         .filter(|r| considered & r.bit() != 0)
-        .map(|r| (*r, d.layer_outcome(0, *r, facts)))
+        .map(|r| (*r, d.layer_outcome(0, *r, facts, true)))
         .collect();
     let seller_allowed = seller
         .iter()
@@ -430,7 +448,8 @@ impl<'p> Decision<'p> {
         self.layers.push(layer);
     }
 
-    fn layer_outcome(&self, li: u8, remedy: Remedy, facts: &Facts) -> LayerOutcome {
+    /// One layer's outcome for one remedy; `unmet` also cites allow rules that do not hold.
+    fn layer_outcome(&self, li: u8, remedy: Remedy, facts: &Facts, unmet: bool) -> LayerOutcome {
         let mut out = LayerOutcome {
             status: Status::NotOffered,
             citations: Vec::new(),
@@ -492,7 +511,7 @@ impl<'p> Decision<'p> {
             cite_where(&mut out, &|a, v| match (a, v) {
                 (false, Some(true)) => Some(Role::Denies),
                 (true, Some(true)) => Some(Role::Allows),
-                (true, Some(false)) if !allow_t => Some(Role::Unmet),
+                (true, Some(false)) if unmet && !allow_t => Some(Role::Unmet),
                 _ => None,
             });
             return out;
@@ -578,7 +597,8 @@ impl<'p> Decision<'p> {
             if layer.applies == Some(false) {
                 continue;
             }
-            let law = self.layer_outcome(li, remedy, facts);
+            // Unmet law grants are never cited (see below), so do not collect them.
+            let law = self.layer_outcome(li, remedy, facts, false);
             let law_applies = layer.applies == Some(true);
             match (law.status, out.status) {
                 (_, Status::Allowed) if !out.by_law => {}
@@ -707,18 +727,14 @@ impl<'p> Decision<'p> {
                             let until = s.checked_add(i64::from(within.n).hours()).ok()?;
                             Some(Due {
                                 last_day: tz.to_datetime(until).date(),
-                                until,
+                                at: Some(until),
                             })
                         })
                     }
                     _ => match from.eval(&cx) {
-                        Some(Value::Date(d)) => within.add_to(d, 1).and_then(|last| {
-                            let until =
-                                last.tomorrow().ok()?.to_zoned(tz.clone()).ok()?.timestamp();
-                            Some(Due {
-                                last_day: last,
-                                until,
-                            })
+                        Some(Value::Date(d)) => within.add_to(d, 1).map(|last| Due {
+                            last_day: last,
+                            at: None,
                         }),
                         _ => None,
                     },

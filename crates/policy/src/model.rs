@@ -108,9 +108,11 @@ impl Policy {
         let mut atoms = Vec::new();
         for r in &mut self.rules {
             if let Some(c) = &mut r.when {
+                crate::expr::fold(&mut c.expr);
                 crate::expr::intern(&mut c.expr, &mut atoms);
             }
             if let Action::Require { test, .. } = &mut r.action {
+                crate::expr::fold(&mut test.expr);
                 crate::expr::intern(&mut test.expr, &mut atoms);
             }
         }

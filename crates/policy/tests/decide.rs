@@ -166,7 +166,12 @@ fn a_timestamp_fact_counts_from_its_day_in_the_policy_zone() {
         "2024-03-09"
     );
     assert_eq!(
-        d.deadlines[0].due.unwrap().until.to_string(),
+        d.deadlines[0]
+            .due
+            .unwrap()
+            .until(&p.tz)
+            .unwrap()
+            .to_string(),
         "2024-03-09T23:00:00Z"
     );
 }

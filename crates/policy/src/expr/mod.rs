@@ -50,6 +50,46 @@ pub enum Expr {
 
 /// Replaces every boolean leaf of `e` (a comparison, a membership test, a window…) by an
 /// [`Expr::Atom`] into `atoms`, sharing equal leaves. `And`, `Or` and `Not` stay.
+/// Folds constants out of `and`, `or` and `not` (parameters are constants by now): `true and
+/// x` is `x`, `false and x` is `false`. Three-valued results are unchanged.
+pub fn fold(e: &mut Expr) {
+    match e {
+        Expr::Not(inner) => {
+            fold(inner);
+            if let Expr::Const(Value::Bool(b)) = **inner {
+                *e = Expr::Const(Value::Bool(!b));
+            }
+        }
+        Expr::And(_) | Expr::Or(_) => {
+            let is_and = matches!(e, Expr::And(_));
+            let (Expr::And(items) | Expr::Or(items)) = e else {
+                return;
+            };
+            items.iter_mut().for_each(fold);
+            // The value that decides the whole (`false` for and, `true` for or) wins outright;
+            // the other one is neutral and drops out.
+            if items
+                .iter()
+                .any(|i| *i == Expr::Const(Value::Bool(!is_and)))
+            {
+                *e = Expr::Const(Value::Bool(!is_and));
+                return;
+            }
+            items.retain(|i| *i != Expr::Const(Value::Bool(is_and)));
+            match items.len() {
+                0 => *e = Expr::Const(Value::Bool(is_and)),
+                1 => {
+                    if let Some(only) = items.pop() {
+                        *e = only;
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn intern(e: &mut Expr, atoms: &mut Vec<Expr>) {
     match e {
         Expr::And(items) | Expr::Or(items) => items.iter_mut().for_each(|i| intern(i, atoms)),
