@@ -68,10 +68,7 @@ pub fn fold(e: &mut Expr) {
             items.iter_mut().for_each(fold);
             // The value that decides the whole (`false` for and, `true` for or) wins outright;
             // the other one is neutral and drops out.
-            if items
-                .iter()
-                .any(|i| *i == Expr::Const(Value::Bool(!is_and)))
-            {
+            if items.contains(&Expr::Const(Value::Bool(!is_and))) {
                 *e = Expr::Const(Value::Bool(!is_and));
                 return;
             }
