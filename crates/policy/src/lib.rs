@@ -6,6 +6,7 @@
 
 pub mod corpus;
 pub mod decide;
+pub mod decision;
 pub mod diag;
 pub mod explain;
 pub mod expr;

@@ -1,0 +1,258 @@
+//! What a decision says: per remedy the outcome and the rules that decided it, the warranty of
+//! every component, outputs, missing documents, deadlines, money, flags and notices. Pure data
+//! plus read accessors; `decide` builds it.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::expr::WarrantyView;
+use crate::model::Policy;
+use crate::schema::{DeadlineName, FactId, Output, Remedy};
+use crate::value::{Fraction, Money, Value};
+
+/// A rule of one layer: layer 0 is the seller, then the law layers in the seller's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub layer: u8,
+    pub rule: u16,
+}
+
+/// What a remedy comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Allowed,
+    Pending,
+    Denied,
+    NotOffered,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Pending => "pending",
+            Self::Denied => "denied",
+            Self::NotOffered => "not_offered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Allowed, Self::Pending, Self::Denied, Self::NotOffered]
+            .into_iter()
+            .find(|x| x.name() == s)
+    }
+}
+
+/// Why a rule is cited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An allow rule that holds.
+    Allows,
+    /// A deny rule that holds.
+    Denies,
+    /// An allow rule whose condition is false.
+    Unmet,
+    /// A rule whose condition is unknown yet.
+    Undecided,
+    /// A requirement not met yet.
+    Requires,
+    /// A requirement that is met.
+    Satisfied,
+    /// A law's allow rule that prevails over the seller's terms.
+    Prevails,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Citation {
+    pub at: RuleRef,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemedyOutcome {
+    pub remedy: Remedy,
+    pub status: Status,
+    /// Allowed (or pending) only because a law layer prevails.
+    pub by_law: bool,
+    pub citations: Vec<Citation>,
+    /// Facts that would settle a pending remedy.
+    pub pending_on: Vec<FactId>,
+    /// Indexes into [`Decision::missing`].
+    pub missing: Vec<usize>,
+}
+
+/// The warranty of one component in one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    pub layer: u8,
+    pub component: u16,
+    /// This component covers the item claimed.
+    pub claimed: bool,
+    pub covered: bool,
+    pub start: Option<Date>,
+    /// Index into the start rules used (the component's own or the file's).
+    pub start_rule: Option<u16>,
+    pub end: Option<Date>,
+    pub in_warranty: Option<bool>,
+    pub pending_on: Vec<FactId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputResult {
+    pub output: Output,
+    pub value: Option<Value>,
+    pub by: Option<RuleRef>,
+    /// The seller's rule a law layer overrode (or confirmed, when `agrees`).
+    pub overridden: Option<RuleRef>,
+    /// The seller's rule decided the same value the law did.
+    pub agrees: bool,
+    pub pending_on: Vec<FactId>,
+}
+
+/// A document or piece of evidence that is required and not supplied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub at: RuleRef,
+    pub remedies: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// The last day, inclusive, in the policy's zone.
+    pub last_day: Date,
+    /// The exact instant of an hour-based deadline; day deadlines pass at midnight.
+    pub at: Option<Timestamp>,
+}
+
+impl Due {
+    /// The instant the deadline passes: the exact one, or the start of the day after the
+    /// last day in the policy's zone. Computed on demand: deciding does not need it.
+    pub fn until(&self, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+        if let Some(at) = self.at {
+            return Some(at);
+        }
+        let next = self.last_day.tomorrow().ok()?;
+        next.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadlineResult {
+    pub name: DeadlineName,
+    pub at: RuleRef,
+    pub overridden: Option<RuleRef>,
+    /// `None` while the event it counts from has not happened.
+    pub due: Option<Due>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refund {
+    pub amount: Money,
+    pub price: Money,
+    pub shipping: Option<Money>,
+    pub proportional: Option<Fraction>,
+}
+
+/// One layer's evaluation.
+#[derive(Clone, Debug)]
+pub struct Layer<'p> {
+    pub policy: &'p Policy,
+    /// Whether a law layer applies (always `Some(true)` for the seller).
+    pub applies: Option<bool>,
+    /// The `when` of each rule: true, false, or unknown.
+    pub verdicts: Vec<Option<bool>>,
+    pub warranty: WarrantyView,
+    pub(crate) warranty_unknowns: Vec<FactId>,
+    pub(crate) seller_allowed: u16,
+    /// Per shared atom: 0 not evaluated yet, 1 false, 2 true, 3 unknown.
+    pub(crate) memo: Vec<std::cell::Cell<u8>>,
+}
+
+/// Everything decided about one case at one moment.
+#[derive(Clone, Debug)]
+pub struct Decision<'p> {
+    pub policy: &'p Policy,
+    pub now: Timestamp,
+    pub today: Date,
+    pub claim: Date,
+    pub layers: Vec<Layer<'p>>,
+    pub remedies: Vec<RemedyOutcome>,
+    pub warranty: Vec<Assessment>,
+    pub outputs: Vec<OutputResult>,
+    pub missing: Vec<Missing>,
+    pub deadlines: Vec<DeadlineResult>,
+    pub refund: Option<Refund>,
+    pub flags: Vec<RuleRef>,
+    pub notices: Vec<RuleRef>,
+    pub(crate) resolved: Vec<(FactId, Date)>,
+}
+
+impl<'p> Decision<'p> {
+    pub fn output(&self, o: Output) -> Option<&OutputResult> {
+        self.outputs.iter().find(|r| r.output == o)
+    }
+
+    pub fn remedy(&self, r: Remedy) -> Option<&RemedyOutcome> {
+        self.remedies.iter().find(|x| x.remedy == r)
+    }
+
+    pub fn layer_policy(&self, layer: u8) -> Option<&'p Policy> {
+        self.layers.get(usize::from(layer)).map(|l| l.policy)
+    }
+
+    /// The rule a reference points at, with its policy.
+    pub fn rule(&self, at: RuleRef) -> Option<(&'p Policy, &'p crate::model::Rule)> {
+        let p = self.layer_policy(at.layer)?;
+        Some((p, p.rules.get(usize::from(at.rule))?))
+    }
+
+    /// The clause id a reference cites.
+    pub fn clause_id(&self, at: RuleRef) -> Option<&'p str> {
+        let (p, r) = self.rule(at)?;
+        p.clause(r.clause).map(|c| c.id.as_str())
+    }
+
+    /// Every clause id this decision cites, in first-cited order.
+    pub fn cited_clauses(&self) -> Vec<&'p str> {
+        let mut out: Vec<&'p str> = Vec::new();
+        let mut add = |id: Option<&'p str>| {
+            if let Some(id) = id
+                && !out.contains(&id)
+            {
+                out.push(id);
+            }
+        };
+        for r in &self.remedies {
+            for c in &r.citations {
+                add(self.clause_id(c.at));
+            }
+        }
+        for a in &self.warranty {
+            if let Some(p) = self.layer_policy(a.layer)
+                && let Some(w) = &p.warranty
+                && let Some(c) = w.components.get(usize::from(a.component))
+            {
+                add(p.clause(c.clause).map(|c| c.id.as_str()));
+                let starts = c.start.as_deref().unwrap_or(&w.start);
+                if let Some(s) = a.start_rule.and_then(|i| starts.get(usize::from(i))) {
+                    add(p.clause(s.clause).map(|c| c.id.as_str()));
+                }
+            }
+        }
+        for o in &self.outputs {
+            add(o.by.and_then(|at| self.clause_id(at)));
+            add(o.overridden.and_then(|at| self.clause_id(at)));
+        }
+        for m in &self.missing {
+            add(self.clause_id(m.at));
+        }
+        for dl in &self.deadlines {
+            add(self.clause_id(dl.at));
+            add(dl.overridden.and_then(|at| self.clause_id(at)));
+        }
+        for at in self.flags.iter().chain(&self.notices) {
+            add(self.clause_id(*at));
+        }
+        out
+    }
+}
