@@ -307,13 +307,19 @@ impl Decision<'_> {
     }
 }
 
+/// How a clause is named in brackets: law ids carry their instrument ("CRD 9(1)"); a seller's
+/// clause gets the seller's name, or the policy id when the name is long.
 fn clause_name(p: &Policy, index: u16) -> String {
     let id = p.clause(index).map_or("?", |c| c.id.as_str());
     if p.kind == crate::model::Kind::Law {
-        id.to_string()
-    } else {
-        format!("{} {id}", p.seller.as_deref().unwrap_or(&p.id))
+        return id.to_string();
     }
+    let who = p
+        .seller
+        .as_deref()
+        .filter(|s| s.chars().count() <= 16)
+        .unwrap_or(&p.id);
+    format!("{who} {id}")
 }
 
 fn fact_words(id: FactId) -> String {
