@@ -7,9 +7,10 @@ use std::ops::Range;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
+
+mod raw;
 
 use crate::diag::{Diagnostic, Diagnostics, Source, WithHint};
 use crate::expr::Expr;
@@ -23,110 +24,7 @@ use crate::model::{
 };
 use crate::schema::{self, DeadlineName, EnumKind, FLAGS, Output, Type};
 use crate::value::{Currency, Money, Period, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    policy: RawMeta,
-    #[serde(default)]
-    params: BTreeMap<String, Spanned<RawParam>>,
-    #[serde(default)]
-    clause: Vec<Spanned<RawClause>>,
-    #[serde(default)]
-    rule: Vec<Spanned<RawRule>>,
-    warranty: Option<RawWarranty>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMeta {
-    id: Spanned<String>,
-    kind: Spanned<String>,
-    title: String,
-    seller: Option<String>,
-    version: String,
-    effective_from: Spanned<toml::value::Datetime>,
-    effective_to: Option<Spanned<toml::value::Datetime>>,
-    jurisdiction: String,
-    time_zone: Spanned<String>,
-    currency: Option<Spanned<String>>,
-    source: Option<String>,
-    #[serde(default)]
-    law: Vec<Spanned<String>>,
-    applies: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawParam {
-    value: Spanned<toml::Value>,
-    #[serde(default = "yes")]
-    stated: bool,
-    note: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClause {
-    id: Spanned<String>,
-    title: String,
-    text: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    id: Option<Spanned<String>>,
-    clause: Spanned<String>,
-    when: Option<Spanned<String>>,
-    note: Option<String>,
-    allow: Option<Vec<Spanned<String>>>,
-    deny: Option<Vec<Spanned<String>>>,
-    set: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
-    require: Option<Spanned<String>>,
-    label: Option<String>,
-    #[serde(rename = "for")]
-    for_remedies: Option<Vec<Spanned<String>>>,
-    deadline: Option<Spanned<String>>,
-    from: Option<Spanned<String>>,
-    within: Option<Spanned<String>>,
-    flag: Option<Spanned<String>>,
-    notice: Option<Spanned<bool>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWarranty {
-    #[serde(default)]
-    start: Vec<Spanned<RawStart>>,
-    #[serde(default)]
-    component: Vec<Spanned<RawComponent>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStart {
-    clause: Spanned<String>,
-    basis: Spanned<String>,
-    from: Spanned<String>,
-    when: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawComponent {
-    name: String,
-    classes: Vec<Spanned<String>>,
-    period: Option<Spanned<String>>,
-    #[serde(default = "yes")]
-    covered: bool,
-    clause: Spanned<String>,
-    start: Option<Vec<Spanned<RawStart>>>,
-}
+use raw::{RawClause, RawFile, RawParam, RawRule, RawStart, RawWarranty};
 
 /// Loads and checks one policy file. Law layers are linked later by [`crate::PolicySet`].
 /// Warnings come back with the policy; errors fail the load.
