@@ -145,9 +145,14 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         .filter(|r| considered & r.bit() != 0)
         .map(|r| (*r, d.layer_outcome(0, *r, facts, true)))
         .collect();
+    // What the seller offers, for law layers' `allowed()`: allowed, or allowed once missing
+    // documents arrive (an offer subject to an invoice is still the seller's offer).
     let seller_allowed = seller
         .iter()
-        .filter(|(_, o)| o.status == Status::Allowed)
+        .filter(|(_, o)| {
+            o.status == Status::Allowed
+                || (o.status == Status::Pending && o.pending_on.is_empty() && !o.missing.is_empty())
+        })
         .fold(0u16, |m, (r, _)| m | r.bit());
 
     for law in &policy.laws {
