@@ -134,7 +134,7 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         deadlines: Vec::new(),
         refund: None,
         flags: Vec::new(),
-        notices: Vec::with_capacity(8),
+        notices: Vec::with_capacity(policy.layers().map(|p| p.index.notices.len()).sum()),
         resolved,
     };
 
@@ -263,15 +263,16 @@ impl<'p> Decision<'p> {
         layer.verdicts = verdicts;
         // Requirements not met.
         let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
-        for (ri, r) in policy.rules.iter().enumerate() {
-            if let Action::Require { test, remedies, .. } = &r.action
-                && layer.verdicts.get(ri) == Some(&Some(true))
+        for &ri in &policy.index.all_requires {
+            if let Some(Action::Require { test, remedies, .. }) =
+                policy.rules.get(usize::from(ri)).map(|r| &r.action)
+                && layer.verdicts.get(usize::from(ri)) == Some(&Some(true))
                 && test.expr.eval_bool(&cx) != Some(true)
             {
                 self.missing.push(Missing {
                     at: RuleRef {
                         layer: index,
-                        rule: u16::try_from(ri).unwrap_or(u16::MAX),
+                        rule: ri,
                     },
                     remedies: *remedies,
                 });
@@ -519,13 +520,22 @@ impl<'p> Decision<'p> {
 
     fn decide_deadlines(&mut self, facts: &Facts) {
         let tz = &self.policy.tz;
-        let mut found: Vec<DeadlineResult> = Vec::new();
+        let mut found: Vec<DeadlineResult> = Vec::with_capacity(
+            self.layers
+                .iter()
+                .map(|l| l.policy.index.deadlines.len())
+                .sum(),
+        );
         for (li, layer) in self.layers.iter().enumerate() {
             if layer.applies != Some(true) {
                 continue;
             }
             let cx = self.cx(layer, facts);
-            for (ri, r) in layer.policy.rules.iter().enumerate() {
+            for &ri in &layer.policy.index.deadlines {
+                let ri = usize::from(ri);
+                let Some(r) = layer.policy.rules.get(ri) else {
+                    continue;
+                };
                 let Action::Deadline {
                     name,
                     from,
@@ -594,24 +604,33 @@ impl<'p> Decision<'p> {
     }
 
     fn collect_flags_and_notices(&mut self) {
+        let holds =
+            |layer: &Layer<'_>, ri: u16| layer.verdicts.get(usize::from(ri)) == Some(&Some(true));
         for (li, layer) in self.layers.iter().enumerate() {
             if layer.applies != Some(true) {
                 continue;
             }
-            for (ri, r) in layer.policy.rules.iter().enumerate() {
-                if layer.verdicts.get(ri) != Some(&Some(true)) {
-                    continue;
-                }
-                let at = RuleRef {
-                    layer: u8::try_from(li).unwrap_or(u8::MAX),
-                    rule: u16::try_from(ri).unwrap_or(u16::MAX),
-                };
-                match r.action {
-                    Action::Flag(_) => self.flags.push(at),
-                    Action::Notice => self.notices.push(at),
-                    _ => {}
-                }
-            }
+            let li = u8::try_from(li).unwrap_or(u8::MAX);
+            let ix = &layer.policy.index;
+            self.flags.extend(
+                ix.flags
+                    .iter()
+                    .filter(|ri| holds(layer, **ri))
+                    .map(|ri| RuleRef {
+                        layer: li,
+                        rule: *ri,
+                    }),
+            );
+            self.notices
+                .extend(
+                    ix.notices
+                        .iter()
+                        .filter(|ri| holds(layer, **ri))
+                        .map(|ri| RuleRef {
+                            layer: li,
+                            rule: *ri,
+                        }),
+                );
         }
     }
 

@@ -62,6 +62,11 @@ pub struct RuleIndex {
     pub sets: [Vec<u16>; 8],
     /// Remedies this file's rules allow or deny.
     pub considered: u16,
+    /// Rules that are not about one remedy or output, by kind, in file order.
+    pub all_requires: Vec<u16>,
+    pub deadlines: Vec<u16>,
+    pub flags: Vec<u16>,
+    pub notices: Vec<u16>,
 }
 
 impl RuleIndex {
@@ -79,6 +84,7 @@ impl RuleIndex {
                     }
                 }
                 Action::Require { remedies: m, .. } => {
+                    ix.all_requires.push(i);
                     for rem in remedies(*m) {
                         if let Some(v) = ix.requires.get_mut(rem as usize) {
                             v.push(i);
@@ -94,7 +100,9 @@ impl RuleIndex {
                         }
                     }
                 }
-                _ => {}
+                Action::Deadline { .. } => ix.deadlines.push(i),
+                Action::Flag(_) => ix.flags.push(i),
+                Action::Notice => ix.notices.push(i),
             }
         }
         ix
