@@ -28,6 +28,7 @@ struct Cx<'a> {
     seller_allowed: u16,
     memo: &'a [std::cell::Cell<u8>],
     atoms: &'a [Expr],
+    leaves: &'a [crate::expr::Leaf],
 }
 
 impl Env for Cx<'_> {
@@ -38,7 +39,7 @@ impl Env for Cx<'_> {
             2 => Some(true),
             3 => None,
             _ => {
-                let v = self.atoms.get(usize::from(i))?.eval_bool(self);
+                let v = self.leaves.get(usize::from(i))?.eval(self);
                 slot.set(match v {
                     Some(false) => 1,
                     Some(true) => 2,
@@ -727,6 +728,7 @@ fn make_cx<'a>(
         seller_allowed: layer.seller_allowed,
         memo: &layer.memo,
         atoms: &layer.policy.atoms,
+        leaves: &layer.policy.leaves,
     }
 }
 

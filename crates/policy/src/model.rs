@@ -49,6 +49,8 @@ pub struct Policy {
     pub index: RuleIndex,
     /// Boolean leaves shared by the rules' conditions, each evaluated once per decision.
     pub atoms: Vec<Expr>,
+    /// The same leaves, compiled for evaluation.
+    pub leaves: Vec<crate::expr::Leaf>,
 }
 
 /// Rule indexes by remedy and by output, built once at load.
@@ -124,6 +126,7 @@ impl Policy {
                 crate::expr::intern(&mut test.expr, &mut atoms);
             }
         }
+        self.leaves = atoms.iter().map(crate::expr::Leaf::compile).collect();
         self.atoms = atoms;
     }
 

@@ -50,6 +50,87 @@ pub enum Expr {
 
 /// Replaces every boolean leaf of `e` (a comparison, a membership test, a window…) by an
 /// [`Expr::Atom`] into `atoms`, sharing equal leaves. `And`, `Or` and `Not` stay.
+/// A shared boolean leaf in the shape it is evaluated in: the common shapes read the stored
+/// fact directly, without building values; anything else is evaluated as an expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Leaf {
+    /// A boolean fact.
+    IsTrue(FactId),
+    /// A fact equals (or does not equal) a constant.
+    Equals(FactId, Value, bool),
+    /// An enumeration fact is one of the names in the mask.
+    OneOf(FactId, u64),
+    /// A set fact contains one of the names in the mask.
+    Contains(FactId, u64),
+    /// `within(fact, period)`.
+    Within(FactId, Period),
+    /// `known(fact)`.
+    Known(FactId),
+    Other(Expr),
+}
+
+impl Leaf {
+    pub fn compile(e: &Expr) -> Self {
+        let fact = |e: &Expr| match e {
+            Expr::Fact(id) => Some(*id),
+            _ => None,
+        };
+        match e {
+            Expr::Fact(id) => Leaf::IsTrue(*id),
+            Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => match (&**a, &**b) {
+                // Dates may be stored as instants, so they take the general path.
+                (Expr::Fact(id), Expr::Const(v)) | (Expr::Const(v), Expr::Fact(id))
+                    if !matches!(v, Value::Date(_)) =>
+                {
+                    Leaf::Equals(*id, v.clone(), *op == CmpOp::Eq)
+                }
+                _ => Leaf::Other(e.clone()),
+            },
+            Expr::EnumIn(inner, mask) => {
+                fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::OneOf(id, *mask))
+            }
+            Expr::SetHas(inner, mask) => {
+                fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::Contains(id, *mask))
+            }
+            Expr::Within(inner, p) => {
+                fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::Within(id, *p))
+            }
+            Expr::Known(inner) => fact(inner).map_or_else(|| Leaf::Other(e.clone()), Leaf::Known),
+            other => Leaf::Other(other.clone()),
+        }
+    }
+
+    pub fn eval<E: Env + ?Sized>(&self, env: &E) -> Option<bool> {
+        match self {
+            Leaf::IsTrue(id) => match env.fact_ref(*id)? {
+                Value::Bool(b) => Some(*b),
+                _ => None,
+            },
+            Leaf::Equals(id, v, eq) => env.fact_ref(*id).map(|f| (f == v) == *eq),
+            Leaf::OneOf(id, mask) => match env.fact_ref(*id)? {
+                Value::Enum(_, i) => Some(mask & (1u64 << i) != 0),
+                _ => None,
+            },
+            Leaf::Contains(id, mask) => match env.fact_ref(*id)? {
+                Value::Set(_, bits) => Some(bits & mask != 0),
+                _ => None,
+            },
+            Leaf::Within(id, p) => {
+                let d = match env.fact_ref(*id) {
+                    Some(Value::Date(d)) => *d,
+                    _ => match env.fact(*id)? {
+                        Value::Date(d) => d,
+                        _ => return None,
+                    },
+                };
+                p.add_to(d, 1).map(|last| env.claim() <= last)
+            }
+            Leaf::Known(id) => Some(env.fact_ref(*id).is_some() || env.fact(*id).is_some()),
+            Leaf::Other(e) => e.eval_bool(env),
+        }
+    }
+}
+
 /// Folds constants out of `and`, `or` and `not` (parameters are constants by now): `true and
 /// x` is `x`, `false and x` is `false`. Three-valued results are unchanged.
 pub fn fold(e: &mut Expr) {

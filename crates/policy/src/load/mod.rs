@@ -211,6 +211,7 @@ impl Loader<'_> {
             file: self.src.name.to_string(),
             index,
             atoms: Vec::new(),
+            leaves: Vec::new(),
         })
     }
 
