@@ -10,7 +10,7 @@ pub use crate::decision::{
     Assessment, Citation, DeadlineResult, Decision, Due, Layer, Missing, OutputResult, Refund,
     RemedyOutcome, Role, RuleRef, Status,
 };
-use crate::expr::{Env, Expr, WarrantyView};
+use crate::expr::{Env, Expr, FactList, WarrantyView};
 use crate::facts::{Facts, When};
 use crate::model::{Action, Cond, Policy, StartRule};
 use crate::schema::{self, FactId, Output, Remedy};
@@ -82,7 +82,7 @@ impl Env for Cx<'_> {
             When::Day(d) => d.to_zoned(self.tz.clone()).ok().map(|z| z.timestamp()),
         }
     }
-    fn warranty_unknowns(&self, out: &mut Vec<FactId>) {
+    fn warranty_unknowns(&self, out: &mut FactList) {
         for id in self.warranty_unknowns {
             if !out.contains(id) {
                 out.push(*id);
@@ -174,9 +174,9 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
 /// A remedy's outcome within one layer.
 struct LayerOutcome {
     status: Status,
-    citations: Vec<Citation>,
-    pending_on: Vec<FactId>,
-    missing: Vec<usize>,
+    citations: crate::decision::Citations,
+    pending_on: FactList,
+    missing: smallvec::SmallVec<[usize; 2]>,
 }
 
 impl<'p> Decision<'p> {
@@ -191,7 +191,7 @@ impl<'p> Decision<'p> {
             applies: Some(true),
             verdicts: Vec::new(),
             warranty: WarrantyView::default(),
-            warranty_unknowns: Vec::new(),
+            warranty_unknowns: FactList::new(),
             seller_allowed,
             memo: Vec::new(),
         };
@@ -218,7 +218,7 @@ impl<'p> Decision<'p> {
                     start_rule: None,
                     end: None,
                     in_warranty: if c.covered { None } else { Some(false) },
-                    pending_on: Vec::new(),
+                    pending_on: FactList::new(),
                 };
                 if c.covered {
                     let cx = self.cx(&layer, facts);
@@ -286,9 +286,9 @@ impl<'p> Decision<'p> {
     fn layer_outcome(&self, li: u8, remedy: Remedy, facts: &Facts, unmet: bool) -> LayerOutcome {
         let mut out = LayerOutcome {
             status: Status::NotOffered,
-            citations: Vec::new(),
-            pending_on: Vec::new(),
-            missing: Vec::new(),
+            citations: crate::decision::Citations::new(),
+            pending_on: FactList::new(),
+            missing: smallvec::SmallVec::new(),
         };
         let Some(layer) = self.layers.get(usize::from(li)) else {
             return out;
@@ -682,8 +682,8 @@ impl<'p> Decision<'p> {
     }
 
     /// The facts an expression of a layer needs, for explanations.
-    pub fn unknown_facts_of(&self, layer: u8, expr: &Expr, facts: &Facts) -> Vec<FactId> {
-        let mut out = Vec::new();
+    pub fn unknown_facts_of(&self, layer: u8, expr: &Expr, facts: &Facts) -> FactList {
+        let mut out = FactList::new();
         if let Some(l) = self.layers.get(usize::from(layer)) {
             expr.unknown_facts(&self.cx(l, facts), &mut out);
         }
@@ -783,7 +783,7 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
             Some(false) => continue,
             Some(true) => {
                 let value = o.expr.eval(cx);
-                let mut pending_on = Vec::new();
+                let mut pending_on = FactList::new();
                 if value.is_none() {
                     o.expr.unknown_facts(cx, &mut pending_on);
                 }
@@ -797,7 +797,7 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
                 });
             }
             None => {
-                let mut pending_on = Vec::new();
+                let mut pending_on = FactList::new();
                 if let Some(c) = &r.when {
                     c.expr.unknown_facts(cx, &mut pending_on);
                 }

@@ -5,7 +5,10 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::expr::WarrantyView;
+use crate::expr::{FactList, WarrantyView};
+
+/// The citations of one outcome: inline, no allocation for up to eight.
+pub type Citations = smallvec::SmallVec<[Citation; 8]>;
 use crate::model::Policy;
 use crate::schema::{DeadlineName, FactId, Output, Remedy};
 use crate::value::{Fraction, Money, Value};
@@ -74,11 +77,11 @@ pub struct RemedyOutcome {
     pub status: Status,
     /// Allowed (or pending) only because a law layer prevails.
     pub by_law: bool,
-    pub citations: Vec<Citation>,
+    pub citations: Citations,
     /// Facts that would settle a pending remedy.
-    pub pending_on: Vec<FactId>,
+    pub pending_on: FactList,
     /// Indexes into [`Decision::missing`].
-    pub missing: Vec<usize>,
+    pub missing: smallvec::SmallVec<[usize; 2]>,
 }
 
 /// The warranty of one component in one layer.
@@ -94,7 +97,7 @@ pub struct Assessment {
     pub start_rule: Option<u16>,
     pub end: Option<Date>,
     pub in_warranty: Option<bool>,
-    pub pending_on: Vec<FactId>,
+    pub pending_on: FactList,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +109,7 @@ pub struct OutputResult {
     pub overridden: Option<RuleRef>,
     /// The seller's rule decided the same value the law did.
     pub agrees: bool,
-    pub pending_on: Vec<FactId>,
+    pub pending_on: FactList,
 }
 
 /// A document or piece of evidence that is required and not supplied.
@@ -162,7 +165,7 @@ pub struct Layer<'p> {
     /// The `when` of each rule: true, false, or unknown.
     pub verdicts: Vec<Option<bool>>,
     pub warranty: WarrantyView,
-    pub(crate) warranty_unknowns: Vec<FactId>,
+    pub(crate) warranty_unknowns: FactList,
     pub(crate) seller_allowed: u16,
     /// Per shared atom: 0 not evaluated yet, 1 false, 2 true, 3 unknown.
     pub(crate) memo: Vec<std::cell::Cell<u8>>,

@@ -14,6 +14,9 @@ use crate::schema::{Derived, FactId, Remedy};
 use crate::value::{Period, Value};
 use syntax::CmpOp;
 
+/// A short list of facts (what a decision waits for): inline, no allocation for up to four.
+pub type FactList = smallvec::SmallVec<[FactId; 4]>;
+
 /// A typed, compiled expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
@@ -211,7 +214,7 @@ pub trait Env {
     fn warranty(&self) -> WarrantyView;
     fn seller_allows(&self, remedy: Remedy) -> bool;
     /// The facts whose absence leaves this layer's warranty unknown.
-    fn warranty_unknowns(&self, out: &mut Vec<FactId>);
+    fn warranty_unknowns(&self, out: &mut FactList);
     /// The instant of a date fact: as given, or the start of its day in the policy's zone.
     fn instant(&self, id: FactId) -> Option<jiff::Timestamp>;
 }
@@ -333,7 +336,7 @@ impl Expr {
     }
 
     /// The facts whose absence makes this expression unknown.
-    pub fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut Vec<FactId>) {
+    pub fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut FactList) {
         if self.eval(env).is_some() {
             return;
         }
