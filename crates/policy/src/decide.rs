@@ -297,32 +297,28 @@ impl<'p> Decision<'p> {
             return out;
         }
         let bit = remedy.bit();
-        let touching_rules: &[u16] = layer
+        // Each rule touching this remedy, with whether it allows, and its verdict.
+        let touching: smallvec::SmallVec<[(u16, bool, Option<bool>); 16]> = layer
             .policy
             .index
             .verdicts
             .get(remedy as usize)
-            .map_or(&[], Vec::as_slice);
-        // What each rule touching this remedy says: (is_allow, verdict).
-        let touching = |ri: u16| -> Option<(bool, Option<bool>)> {
-            let r = layer.policy.rules.get(usize::from(ri))?;
-            let v = layer.verdicts.get(usize::from(ri)).copied().flatten();
-            match r.action {
-                Action::Allow(_) => Some((true, v)),
-                Action::Deny(_) => Some((false, v)),
-                _ => None,
-            }
-        };
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&(ri, is_allow)| {
+                (ri, is_allow, layer.verdicts.get(usize::from(ri)).copied().flatten())
+            })
+            .collect();
         let (mut allow_t, mut allow_u, mut allow_f, mut deny_t, mut deny_u) =
             (false, false, false, false, false);
-        for &ri in touching_rules {
-            match touching(ri) {
-                Some((true, Some(true))) => allow_t = true,
-                Some((true, None)) => allow_u = true,
-                Some((true, Some(false))) => allow_f = true,
-                Some((false, Some(true))) => deny_t = true,
-                Some((false, None)) => deny_u = true,
-                _ => {}
+        for &(_, is_allow, v) in &touching {
+            match (is_allow, v) {
+                (true, Some(true)) => allow_t = true,
+                (true, None) => allow_u = true,
+                (true, Some(false)) => allow_f = true,
+                (false, Some(true)) => deny_t = true,
+                (false, None) => deny_u = true,
+                (false, Some(false)) => {}
             }
         }
         let at = |ri: u16| RuleRef {
@@ -332,10 +328,8 @@ impl<'p> Decision<'p> {
         // Cites, in rule order, the rules touching this remedy for which `pick` holds.
         let cite_where =
             |out: &mut LayerOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
-                for &ri in touching_rules {
-                    if let Some((is_allow, v)) = touching(ri)
-                        && let Some(role) = pick(is_allow, v)
-                    {
+                for &(ri, is_allow, v) in &touching {
+                    if let Some(role) = pick(is_allow, v) {
                         out.citations.push(Citation { at: at(ri), role });
                     }
                 }

@@ -56,8 +56,8 @@ pub struct Policy {
 /// Rule indexes by remedy and by output, built once at load.
 #[derive(Debug, Default)]
 pub struct RuleIndex {
-    /// Allow and deny rules per remedy, in file order.
-    pub verdicts: [Vec<u16>; 12],
+    /// Allow and deny rules per remedy, in file order, with `true` for allow.
+    pub verdicts: [Vec<(u16, bool)>; 12],
     /// Require rules per remedy, in file order.
     pub requires: [Vec<u16>; 12],
     /// Set rules per output, in file order.
@@ -79,9 +79,10 @@ impl RuleIndex {
             match &r.action {
                 Action::Allow(m) | Action::Deny(m) => {
                     ix.considered |= m;
+                    let is_allow = matches!(r.action, Action::Allow(_));
                     for rem in remedies(*m) {
                         if let Some(v) = ix.verdicts.get_mut(rem as usize) {
-                            v.push(i);
+                            v.push((i, is_allow));
                         }
                     }
                 }
