@@ -303,3 +303,98 @@ fn bad_facts_are_refused_with_the_field_named() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("fact `order.delivered`"), "{}", text(&o));
 }
+
+#[test]
+fn the_shipped_policies_check_without_a_single_warning() {
+    let mut args = vec!["policy".to_string(), "check".to_string()];
+    for dir in [policies(), policies().join("law")] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                args.push(p.display().to_string());
+            }
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = aftercare(&args);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert_eq!(t.trim(), "ok: 7 files checked", "{t}");
+}
+
+#[test]
+fn the_same_facts_in_toml_and_json_give_the_same_decision() {
+    let scenarios = files::load_scenarios(&policies().join("cases")).unwrap();
+    let dir = scratch();
+    for s in scenarios.iter().step_by(7) {
+        let json = dir.join("facts.json");
+        std::fs::write(&json, s.facts.to_json().to_string()).unwrap();
+        let now = match s.now {
+            aftercare_policy::facts::When::Instant(t) => t.to_string(),
+            aftercare_policy::facts::When::Day(d) => d.to_string(),
+        };
+        let from_scenario = aftercare(&["policy", "explain", "--json", "--facts", &s.file]);
+        let from_json = aftercare(&[
+            "policy",
+            "explain",
+            "--json",
+            "--policy",
+            &s.policy,
+            "--now",
+            &now,
+            "--facts",
+            json.to_str().unwrap(),
+        ]);
+        assert!(
+            from_json.status.success(),
+            "{}: {}",
+            s.file,
+            text(&from_json)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&from_scenario.stdout),
+            String::from_utf8_lossy(&from_json.stdout),
+            "{}",
+            s.file
+        );
+    }
+}
+
+#[test]
+fn now_may_be_a_date_meaning_the_start_of_that_day_in_the_policy_zone() {
+    let dir = scratch();
+    let f = dir.join("facts.toml");
+    std::fs::write(&f, "order.delivered = 2024-03-02\n").unwrap();
+    let o = aftercare(&[
+        "policy",
+        "explain",
+        "--json",
+        "--policy",
+        "imkey",
+        "--now",
+        "2024-03-09",
+        "--facts",
+        f.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Midnight in Shanghai is 16:00 UTC the day before.
+    assert_eq!(j["now"], "2024-03-08T16:00:00Z");
+    assert_eq!(j["today"], "2024-03-09");
+    let o = aftercare(&[
+        "policy",
+        "explain",
+        "--policy",
+        "imkey",
+        "--now",
+        "next week",
+        "--facts",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--now: `next week` is neither a timestamp"),
+        "{}",
+        text(&o)
+    );
+}

@@ -306,7 +306,11 @@ impl<'p> Decision<'p> {
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .map(|&(ri, is_allow)| {
-                (ri, is_allow, layer.verdicts.get(usize::from(ri)).copied().flatten())
+                (
+                    ri,
+                    is_allow,
+                    layer.verdicts.get(usize::from(ri)).copied().flatten(),
+                )
             })
             .collect();
         let (mut allow_t, mut allow_u, mut allow_f, mut deny_t, mut deny_u) =
