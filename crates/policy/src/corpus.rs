@@ -136,12 +136,12 @@ impl Scenario {
             return vec![m];
         }
         let d = decide(policy, &self.facts, now);
-        check(&d, &self.facts, &self.expect)
+        check(&d, &self.expect)
     }
 }
 
 /// Compares a decision with what is expected.
-pub fn check(d: &Decision<'_>, facts: &Facts, e: &Expect) -> Vec<String> {
+pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     let mut fails = Vec::new();
     for (name, want) in &e.remedies {
         let Some(remedy) = Remedy::parse(name) else {
@@ -315,7 +315,6 @@ pub fn check(d: &Decision<'_>, facts: &Facts, e: &Expect) -> Vec<String> {
         };
         compare_output(d, out, &want, &mut fails);
     }
-    let _ = facts;
     fails
 }
 
