@@ -301,9 +301,7 @@ impl<'p> Decision<'p> {
         let touching: smallvec::SmallVec<[(u16, bool, Option<bool>); 16]> = layer
             .policy
             .index
-            .verdicts
-            .get(remedy as usize)
-            .map_or(&[][..], Vec::as_slice)
+            .verdicts_for(remedy)
             .iter()
             .map(|&(ri, is_allow)| {
                 (
@@ -363,12 +361,7 @@ impl<'p> Decision<'p> {
                 .filter(|(_, m)| m.at.layer == li && m.remedies & bit != 0)
                 .map(|(i, _)| i)
                 .collect();
-            let requires = layer
-                .policy
-                .index
-                .requires
-                .get(remedy as usize)
-                .map_or(&[][..], Vec::as_slice);
+            let requires = layer.policy.index.requires_for(remedy);
             for &ri in requires {
                 if layer.verdicts.get(usize::from(ri)) == Some(&Some(true)) {
                     let met = !self.missing.iter().any(|m| m.at == at(ri));
@@ -688,12 +681,6 @@ impl<'p> Decision<'p> {
         out
     }
 
-    /// Evaluates a condition of a layer again, for explanations.
-    pub fn eval_in(&self, layer: u8, expr: &Expr, facts: &Facts) -> Option<Value> {
-        let l = self.layers.get(usize::from(layer))?;
-        expr.eval(&self.cx(l, facts))
-    }
-
     /// The parts of a condition that are false, for explaining an unmet rule.
     pub fn failed_parts<'c>(&self, layer: u8, cond: &'c Cond, facts: &Facts) -> Vec<&'c str> {
         let Some(l) = self.layers.get(usize::from(layer)) else {
@@ -756,12 +743,7 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
 }
 
 fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
-    let rules = layer
-        .policy
-        .index
-        .sets
-        .get(output as usize)
-        .map_or(&[][..], Vec::as_slice);
+    let rules = layer.policy.index.sets_for(output);
     for &ri in rules {
         let ri = usize::from(ri);
         let Some(r) = layer.policy.rules.get(ri) else {

@@ -75,23 +75,6 @@ impl Facts {
         &self.instants
     }
 
-    pub fn is_known(&self, id: FactId) -> bool {
-        self.get(id).is_some() || self.instants.iter().any(|(i, _)| *i == id)
-    }
-
-    /// Sets a fact from an already typed value.
-    pub fn set_value(&mut self, path: &str, value: Value) -> Result<(), String> {
-        let id = lookup(path)?;
-        let want = schema::fact(id).ty;
-        if value.ty() != want {
-            return Err(format!("`{path}` is {want}, not {}", value.ty()));
-        }
-        if let Some(slot) = self.values.get_mut(usize::from(id)) {
-            *slot = Some(value);
-        }
-        Ok(())
-    }
-
     /// Sets a fact from an untyped value, checking it against the schema.
     pub fn set(&mut self, path: &str, raw: Raw<'_>) -> Result<(), String> {
         let id = lookup(path)?;

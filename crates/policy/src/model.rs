@@ -72,6 +72,25 @@ pub struct RuleIndex {
 }
 
 impl RuleIndex {
+    /// Allow and deny rules of one remedy (`true` for allow).
+    pub fn verdicts_for(&self, remedy: Remedy) -> &[(u16, bool)] {
+        self.verdicts
+            .get(remedy as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Require rules of one remedy.
+    pub fn requires_for(&self, remedy: Remedy) -> &[u16] {
+        self.requires
+            .get(remedy as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Set rules of one output.
+    pub fn sets_for(&self, output: Output) -> &[u16] {
+        self.sets.get(output as usize).map_or(&[], Vec::as_slice)
+    }
+
     pub fn build(rules: &[Rule]) -> Self {
         let mut ix = Self::default();
         for (i, r) in rules.iter().enumerate() {

@@ -111,10 +111,6 @@ impl PolicySet {
     pub fn sellers(&self) -> impl Iterator<Item = &Arc<Policy>> {
         self.policies.values().filter(|p| p.kind == Kind::Seller)
     }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.policies.keys().map(String::as_str)
-    }
 }
 
 /// The line of `key = ...`, else the first line mentioning `key`.
