@@ -10,6 +10,7 @@ pub use crate::decision::{
     Assessment, Citation, DeadlineResult, Decision, Due, Layer, Missing, OutputResult, Refund,
     RemedyOutcome, Role, RuleRef, Status,
 };
+use crate::expr::logic::Atoms;
 use crate::expr::{Env, Expr, FactList, WarrantyView};
 use crate::facts::{Facts, When};
 use crate::model::{Action, Cond, Policy, StartRule};
@@ -26,31 +27,16 @@ struct Cx<'a> {
     warranty: WarrantyView,
     warranty_unknowns: &'a [FactId],
     seller_allowed: u16,
-    memo: &'a [std::cell::Cell<u8>],
-    atoms: &'a [Expr],
+    atoms: Atoms,
     leaves: &'a [crate::expr::Leaf],
 }
 
 impl Env for Cx<'_> {
-    fn atom(&self, i: u16) -> Option<bool> {
-        let slot = self.memo.get(usize::from(i))?;
-        match slot.get() {
-            1 => Some(false),
-            2 => Some(true),
-            3 => None,
-            _ => {
-                let v = self.leaves.get(usize::from(i))?.eval(self);
-                slot.set(match v {
-                    Some(false) => 1,
-                    Some(true) => 2,
-                    None => 3,
-                });
-                v
-            }
-        }
+    fn atoms(&self) -> Atoms {
+        self.atoms
     }
-    fn atom_expr(&self, i: u16) -> Option<&Expr> {
-        self.atoms.get(usize::from(i))
+    fn leaf(&self, i: u16) -> Option<&crate::expr::Leaf> {
+        self.leaves.get(usize::from(i))
     }
     fn fact(&self, id: FactId) -> Option<Value> {
         if let Some(v) = self.facts.get(id) {
@@ -141,7 +127,7 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
 
     d.add_layer(policy, facts, 0);
     let considered = policy.considered();
-    let seller: Vec<(Remedy, LayerOutcome)> = Remedy::ALL
+    let seller: smallvec::SmallVec<[(Remedy, LayerOutcome); 12]> = Remedy::ALL
         .iter()
         .filter(|r| considered & r.bit() != 0)
         .map(|r| (*r, d.layer_outcome(0, *r, facts, true)))
@@ -189,11 +175,11 @@ impl<'p> Decision<'p> {
         let mut layer = Layer {
             policy,
             applies: Some(true),
-            verdicts: Vec::new(),
+            verdicts: crate::decision::Verdicts::new(),
             warranty: WarrantyView::default(),
             warranty_unknowns: FactList::new(),
             seller_allowed,
-            memo: Vec::new(),
+            atoms: Atoms::default(),
         };
         if let Some(applies) = &policy.applies {
             layer.applies = applies.expr.eval_bool(&self.cx(&layer, facts));
@@ -247,28 +233,27 @@ impl<'p> Decision<'p> {
                 layer.warranty_unknowns.extend(class_id());
             }
         }
-        // The warranty view is final now: shared atoms may be remembered from here on.
-        layer.memo = vec![std::cell::Cell::new(0); policy.atoms.len()];
-        let verdicts = {
+        // The warranty view is final now: the shared atoms can be evaluated, once each.
+        let mut atoms = Atoms::default();
+        {
             let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
-            policy
-                .rules
-                .iter()
-                .map(|r| {
-                    r.when
-                        .as_ref()
-                        .map_or(Some(true), |c| c.expr.eval_bool(&cx))
-                })
-                .collect()
-        };
-        layer.verdicts = verdicts;
-        // Requirements not met.
+            for (i, leaf) in policy.leaves.iter().enumerate() {
+                atoms.set(i, leaf.eval(&cx));
+            }
+        }
+        layer.atoms = atoms;
         let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
+        let verdicts: crate::decision::Verdicts = policy
+            .rules
+            .iter()
+            .map(|r| r.when.as_ref().map_or(Some(true), |c| c.eval(&cx)))
+            .collect();
+        // Requirements not met.
         for &ri in &policy.index.all_requires {
             if let Some(Action::Require { test, remedies, .. }) =
                 policy.rules.get(usize::from(ri)).map(|r| &r.action)
-                && layer.verdicts.get(usize::from(ri)) == Some(&Some(true))
-                && test.expr.eval_bool(&cx) != Some(true)
+                && verdicts.get(usize::from(ri)) == Some(&Some(true))
+                && test.eval(&cx) != Some(true)
             {
                 self.missing.push(Missing {
                     at: RuleRef {
@@ -279,6 +264,7 @@ impl<'p> Decision<'p> {
                 });
             }
         }
+        layer.verdicts = verdicts;
         self.layers.push(layer);
     }
 
@@ -298,22 +284,23 @@ impl<'p> Decision<'p> {
         }
         let bit = remedy.bit();
         // Each rule touching this remedy, with whether it allows, and its verdict.
-        let touching: smallvec::SmallVec<[(u16, bool, Option<bool>); 16]> = layer
-            .policy
-            .index
-            .verdicts_for(remedy)
-            .iter()
-            .map(|&(ri, is_allow)| {
-                (
-                    ri,
-                    is_allow,
-                    layer.verdicts.get(usize::from(ri)).copied().flatten(),
-                )
-            })
-            .collect();
+        let touching = || {
+            layer
+                .policy
+                .index
+                .verdicts_for(remedy)
+                .iter()
+                .map(|&(ri, is_allow)| {
+                    (
+                        ri,
+                        is_allow,
+                        layer.verdicts.get(usize::from(ri)).copied().flatten(),
+                    )
+                })
+        };
         let (mut allow_t, mut allow_u, mut allow_f, mut deny_t, mut deny_u) =
             (false, false, false, false, false);
-        for &(_, is_allow, v) in &touching {
+        for (_, is_allow, v) in touching() {
             match (is_allow, v) {
                 (true, Some(true)) => allow_t = true,
                 (true, None) => allow_u = true,
@@ -330,7 +317,7 @@ impl<'p> Decision<'p> {
         // Cites, in rule order, the rules touching this remedy for which `pick` holds.
         let cite_where =
             |out: &mut LayerOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
-                for &(ri, is_allow, v) in &touching {
+                for (ri, is_allow, v) in touching() {
                     if let Some(role) = pick(is_allow, v) {
                         out.citations.push(Citation { at: at(ri), role });
                     }
@@ -711,8 +698,7 @@ fn make_cx<'a>(
         warranty: layer.warranty,
         warranty_unknowns: &layer.warranty_unknowns,
         seller_allowed: layer.seller_allowed,
-        memo: &layer.memo,
-        atoms: &layer.policy.atoms,
+        atoms: layer.atoms,
         leaves: &layer.policy.leaves,
     }
 }

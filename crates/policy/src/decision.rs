@@ -9,6 +9,9 @@ use crate::expr::{FactList, WarrantyView};
 
 /// The citations of one outcome: inline, no allocation for up to eight.
 pub type Citations = smallvec::SmallVec<[Citation; 8]>;
+
+/// Each rule's verdict in one layer; inline, so that deciding allocates less.
+pub type Verdicts = Vec<Option<bool>>;
 use crate::model::Policy;
 use crate::schema::{DeadlineName, FactId, Output, Remedy};
 use crate::value::{Fraction, Money, Value};
@@ -162,13 +165,13 @@ pub struct Layer<'p> {
     pub policy: &'p Policy,
     /// Whether a law layer applies (always `Some(true)` for the seller).
     pub applies: Option<bool>,
-    /// The `when` of each rule: true, false, or unknown.
-    pub verdicts: Vec<Option<bool>>,
+    /// The `when` of each rule: true, false, or unknown .
+    pub verdicts: Verdicts,
     pub warranty: WarrantyView,
     pub(crate) warranty_unknowns: FactList,
     pub(crate) seller_allowed: u16,
-    /// Per shared atom: 0 not evaluated yet, 1 false, 2 true, 3 unknown.
-    pub(crate) memo: Vec<std::cell::Cell<u8>>,
+    /// The shared atoms' values, evaluated once the warranty view is final.
+    pub(crate) atoms: crate::expr::logic::Atoms,
 }
 
 /// Everything decided about one case at one moment.

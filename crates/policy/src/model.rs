@@ -138,12 +138,10 @@ impl Policy {
         let mut atoms = Vec::new();
         for r in &mut self.rules {
             if let Some(c) = &mut r.when {
-                crate::expr::fold(&mut c.expr);
-                crate::expr::intern(&mut c.expr, &mut atoms);
+                c.intern(&mut atoms);
             }
             if let Action::Require { test, .. } = &mut r.action {
-                crate::expr::fold(&mut test.expr);
-                crate::expr::intern(&mut test.expr, &mut atoms);
+                test.intern(&mut atoms);
             }
         }
         self.leaves = atoms.iter().map(crate::expr::Leaf::compile).collect();
@@ -196,6 +194,25 @@ pub struct Cond {
     pub text: String,
     /// The top-level `and` parts with their text, to say which one failed.
     pub parts: Vec<(Expr, String)>,
+    /// The expression as masks over the policy's atoms, once interned (see
+    /// [`crate::expr::logic`]); `None` when it has other parts.
+    pub logic: Option<crate::expr::logic::Logic>,
+}
+
+impl Cond {
+    /// Three-valued: the masks when the condition has them, else the expression.
+    pub(crate) fn eval<E: crate::expr::Env + ?Sized>(&self, env: &E) -> Option<bool> {
+        match &self.logic {
+            Some(l) => l.eval(env.atoms()),
+            None => self.expr.eval_bool(env),
+        }
+    }
+
+    fn intern(&mut self, atoms: &mut Vec<Expr>) {
+        crate::expr::fold(&mut self.expr);
+        crate::expr::intern(&mut self.expr, atoms);
+        self.logic = crate::expr::logic::Logic::compile(&self.expr);
+    }
 }
 
 /// One rule of a policy.

@@ -4,6 +4,7 @@
 //! `and`/`or`/`not` follow Kleene logic. `eval` returns `None` for unknown.
 
 pub mod check;
+pub mod logic;
 pub mod syntax;
 
 use std::sync::Arc;
@@ -51,8 +52,6 @@ pub enum Expr {
     SellerAllowed(Remedy),
 }
 
-/// Replaces every boolean leaf of `e` (a comparison, a membership test, a window…) by an
-/// [`Expr::Atom`] into `atoms`, sharing equal leaves. `And`, `Or` and `Not` stay.
 /// A shared boolean leaf in the shape it is evaluated in: the common shapes read the stored
 /// fact directly, without building values; anything else is evaluated as an expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +68,14 @@ pub enum Leaf {
     Within(FactId, Period),
     /// `known(fact)`.
     Known(FactId),
+    /// A boolean fact, or a default when it is unknown (`coalesce(fact, true)`).
+    IsTrueOr(FactId, bool),
+    /// A number fact (or its default when unknown) compared with a constant.
+    Compare(FactId, Option<Value>, CmpOp, Value),
+    /// `warranty.in` or `warranty.covered`.
+    Warranty(Derived),
+    /// `allowed(remedy)`: what the seller offers, for a law layer.
+    SellerAllows(Remedy),
     Other(Expr),
 }
 
@@ -99,6 +106,33 @@ impl Leaf {
                 fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::Within(id, *p))
             }
             Expr::Known(inner) => fact(inner).map_or_else(|| Leaf::Other(e.clone()), Leaf::Known),
+            Expr::Coalesce(a, b) => match (&**a, &**b) {
+                (Expr::Fact(id), Expr::Const(Value::Bool(d))) => Leaf::IsTrueOr(*id, *d),
+                _ => Leaf::Other(e.clone()),
+            },
+            Expr::Cmp(op, a, b) => {
+                let number = |v: &Value| matches!(v, Value::Int(_) | Value::Fraction(_));
+                let operand = match &**a {
+                    Expr::Fact(id) => Some((*id, None)),
+                    Expr::Coalesce(x, y) => match (&**x, &**y) {
+                        (Expr::Fact(id), Expr::Const(d)) if number(d) => {
+                            Some((*id, Some(d.clone())))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match (operand, &**b) {
+                    (Some((id, default)), Expr::Const(k)) if number(k) => {
+                        Leaf::Compare(id, default, *op, k.clone())
+                    }
+                    _ => Leaf::Other(e.clone()),
+                }
+            }
+            Expr::Derived(d @ (Derived::WarrantyIn | Derived::WarrantyCovered)) => {
+                Leaf::Warranty(*d)
+            }
+            Expr::SellerAllowed(r) => Leaf::SellerAllows(*r),
             other => Leaf::Other(other.clone()),
         }
     }
@@ -129,7 +163,42 @@ impl Leaf {
                 p.add_to(d, 1).map(|last| env.claim() <= last)
             }
             Leaf::Known(id) => Some(env.fact_ref(*id).is_some() || env.fact(*id).is_some()),
+            Leaf::IsTrueOr(id, default) => match env.fact_ref(*id) {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => None,
+                None => Some(*default),
+            },
+            Leaf::Compare(id, default, op, k) => match env.fact_ref(*id).or(default.as_ref()) {
+                Some(v) => compare(*op, v, k),
+                None => None,
+            },
+            Leaf::Warranty(d) => match derived(*d, env)? {
+                Value::Bool(b) => Some(b),
+                _ => None,
+            },
+            Leaf::SellerAllows(r) => Some(env.seller_allows(*r)),
             Leaf::Other(e) => e.eval_bool(env),
+        }
+    }
+}
+
+impl Leaf {
+    /// The facts whose absence makes this leaf unknown (it is known to be unknown).
+    fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut FactList) {
+        let fact = match self {
+            Leaf::IsTrue(id)
+            | Leaf::Equals(id, ..)
+            | Leaf::OneOf(id, _)
+            | Leaf::Contains(id, _)
+            | Leaf::Within(id, _)
+            | Leaf::IsTrueOr(id, _)
+            | Leaf::Compare(id, ..) => *id,
+            Leaf::Known(_) | Leaf::SellerAllows(_) => return,
+            Leaf::Warranty(_) => return env.warranty_unknowns(out),
+            Leaf::Other(e) => return e.unknown_facts(env, out),
+        };
+        if env.fact_ref(fact).is_none() && env.fact(fact).is_none() && !out.contains(&fact) {
+            out.push(fact);
         }
     }
 }
@@ -171,6 +240,9 @@ pub fn fold(e: &mut Expr) {
     }
 }
 
+/// Replaces every boolean leaf of `e` (a comparison, a membership test, a window…) by an
+/// [`Expr::Atom`] into `atoms`, sharing equal leaves. `And`, `Or` and `Not` stay. Past
+/// [`logic::MAX_ATOMS`] distinct leaves, new ones stay where they are.
 pub fn intern(e: &mut Expr, atoms: &mut Vec<Expr>) {
     match e {
         Expr::And(items) | Expr::Or(items) => items.iter_mut().for_each(|i| intern(i, atoms)),
@@ -179,10 +251,11 @@ pub fn intern(e: &mut Expr, atoms: &mut Vec<Expr>) {
         leaf => {
             let i = match atoms.iter().position(|a| a == leaf) {
                 Some(i) => i,
-                None => {
+                None if atoms.len() < logic::MAX_ATOMS => {
                     atoms.push(leaf.clone());
                     atoms.len() - 1
                 }
+                None => return,
             };
             if let Ok(i) = u16::try_from(i) {
                 *leaf = Expr::Atom(i);
@@ -205,10 +278,10 @@ pub trait Env {
     fn fact(&self, id: FactId) -> Option<Value>;
     /// A fact's value without copying it; `None` also for dates given as instants.
     fn fact_ref(&self, id: FactId) -> Option<&Value>;
-    /// The value of a shared atom, evaluated at most once per environment.
-    fn atom(&self, i: u16) -> Option<bool>;
-    /// The expression behind a shared atom.
-    fn atom_expr(&self, i: u16) -> Option<&Expr>;
+    /// The values of the shared atoms (all unknown until the layer has evaluated them).
+    fn atoms(&self) -> logic::Atoms;
+    /// The compiled leaf behind a shared atom.
+    fn leaf(&self, i: u16) -> Option<&Leaf>;
     fn today(&self) -> Date;
     fn claim(&self) -> Date;
     fn warranty(&self) -> WarrantyView;
@@ -313,7 +386,7 @@ impl Expr {
             },
             Expr::Known(e) => Some(e.eval(env).is_some()),
             Expr::SellerAllowed(r) => Some(env.seller_allows(*r)),
-            Expr::Atom(i) => env.atom(*i),
+            Expr::Atom(i) => env.atoms().get(*i),
             Expr::Fact(_) | Expr::Derived(_) | Expr::Coalesce(..) => match *self.operand(env)? {
                 Value::Bool(b) => Some(b),
                 _ => None,
@@ -352,8 +425,8 @@ impl Expr {
                 }
             }
             Expr::Atom(i) => {
-                if let Some(e) = env.atom_expr(*i) {
-                    e.unknown_facts(env, out);
+                if let Some(leaf) = env.leaf(*i) {
+                    leaf.unknown_facts(env, out);
                 }
             }
             _ => self.for_each_child(|c| c.unknown_facts(env, out)),

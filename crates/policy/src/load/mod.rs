@@ -365,7 +365,12 @@ impl Loader<'_> {
                 .collect(),
             _ => vec![(expr.clone(), text.clone())],
         };
-        Some(Cond { expr, text, parts })
+        Some(Cond {
+            expr,
+            text,
+            parts,
+            logic: None,
+        })
     }
 
     fn start_rules(
