@@ -237,7 +237,7 @@ impl<'p> Decision<'p> {
         let mut atoms = Atoms::default();
         {
             let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
-            for (i, leaf) in policy.leaves.iter().enumerate() {
+            for (i, leaf) in (0u32..).zip(&policy.leaves) {
                 atoms.set(i, leaf.eval(&cx));
             }
         }

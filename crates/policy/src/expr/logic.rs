@@ -26,16 +26,15 @@ impl Atoms {
         (self.known & bit != 0).then_some(self.truth & bit != 0)
     }
 
-    pub fn set(&mut self, i: usize, v: Option<bool>) {
-        let Some(bit) = u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)) else {
+    /// Records atom `i`'s value (`i` < [`MAX_ATOMS`]; others are ignored).
+    pub fn set(&mut self, i: u32, v: Option<bool>) {
+        let Some(bit) = 1u64.checked_shl(i) else {
             return;
         };
-        if let Some(b) = v {
-            self.known |= bit;
-            if b {
-                self.truth |= bit;
-            }
-        }
+        let known = u64::from(v.is_some());
+        let truth = u64::from(v == Some(true));
+        self.known |= bit * known;
+        self.truth |= bit * truth;
     }
 }
 
@@ -203,7 +202,7 @@ mod tests {
             for b in vals {
                 for c in vals {
                     let mut atoms = Atoms::default();
-                    for (i, v) in [a, b, c].into_iter().enumerate() {
+                    for (i, v) in (0u32..).zip([a, b, c]) {
                         atoms.set(i, v);
                     }
                     out.push((atoms, [a, b, c]));
