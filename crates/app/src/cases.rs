@@ -1,0 +1,557 @@
+//! Cases: opened, moved through the state machine of `aftercare_domain::case`, and decided.
+//! A move records the facts it establishes (the date an application was accepted, a parcel
+//! received, a quote sent or paid), re-decides the case, keeps that decision on record and
+//! sets the case's timers from its deadlines, all in one transaction with its audit events.
+
+use aftercare_domain::case::{self, Action, CaseKind, State};
+use aftercare_policy::facts::Facts;
+use aftercare_store::{Dialect, Row, Store, Tx, Val};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde_json::{Map, Value as J, json};
+
+use crate::audit::{self, Event};
+use crate::time::{from_micros, micros};
+use crate::{AppError, Policies, timers};
+
+/// What a new case needs.
+#[derive(Clone, Debug, Default)]
+pub struct NewCase {
+    pub kind: Option<CaseKind>,
+    /// The customer's ref.
+    pub customer: Option<String>,
+    pub order_no: Option<String>,
+    pub serial: Option<String>,
+    /// The seller policy; by default the one the unit's (or the order's) SKU names.
+    pub policy: Option<String>,
+    /// Facts about the case itself: the problem reported, the condition, evidence…
+    pub facts: Map<String, J>,
+}
+
+/// One move of a case.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub action: Action,
+    /// Facts this step establishes (inspection findings, parcel condition…).
+    pub facts: Map<String, J>,
+    /// For `approve`: the return authorisation number (default `RA-<case id>`).
+    pub authorisation: Option<String>,
+    /// For `approve`: the ship-by date (default: the decision's `ship_by` deadline).
+    pub ship_by: Option<Date>,
+    pub note: Option<String>,
+}
+
+impl Step {
+    pub fn new(action: Action) -> Step {
+        Step {
+            action,
+            facts: Map::new(),
+            authorisation: None,
+            ship_by: None,
+            note: None,
+        }
+    }
+}
+
+/// A case as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub id: i64,
+    pub kind: CaseKind,
+    pub state: State,
+    pub customer_id: Option<i64>,
+    pub order_no: Option<String>,
+    pub serial: Option<String>,
+    pub policy_id: String,
+    pub facts: Map<String, J>,
+    pub authorisation: Option<String>,
+    pub ship_by: Option<Date>,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, policy_id, facts, \
+                            authorisation, ship_by, opened_at, updated_at";
+
+impl Case {
+    fn from_row(r: &Row) -> Result<Case, AppError> {
+        let bad = |field: &str, e: String| AppError::invalid(format!("stored case.{field}"), e);
+        let facts = match serde_json::from_str::<J>(&r.text(7)?) {
+            Ok(J::Object(m)) => m,
+            Ok(_) => return Err(bad("facts", "not an object".into())),
+            Err(e) => return Err(bad("facts", e.to_string())),
+        };
+        Ok(Case {
+            id: r.int(0)?,
+            kind: r.text(1)?.parse().map_err(|e| bad("kind", e))?,
+            state: r.text(2)?.parse().map_err(|e| bad("state", e))?,
+            customer_id: r.opt_int(3)?,
+            order_no: r.opt_text(4)?,
+            serial: r.opt_text(5)?,
+            policy_id: r.text(6)?,
+            facts,
+            authorisation: r.opt_text(8)?,
+            ship_by: r
+                .opt_text(9)?
+                .map(|s| s.parse::<Date>())
+                .transpose()
+                .map_err(|e| bad("ship_by", e.to_string()))?,
+            opened_at: from_micros(r.int(10)?)?,
+            updated_at: from_micros(r.int(11)?)?,
+        })
+    }
+
+    /// What the audit log keeps of a case: no personal data, only ids and states.
+    fn audit_view(&self) -> J {
+        json!({
+            "state": self.state.as_str(),
+            "facts": self.facts,
+            "authorisation": self.authorisation,
+            "ship_by": self.ship_by.map(|d| d.to_string()),
+        })
+    }
+
+    pub fn to_json(&self) -> J {
+        json!({
+            "id": self.id,
+            "kind": self.kind.as_str(),
+            "state": self.state.as_str(),
+            "customer_id": self.customer_id,
+            "order_no": self.order_no,
+            "serial": self.serial,
+            "policy": self.policy_id,
+            "facts": self.facts,
+            "authorisation": self.authorisation,
+            "ship_by": self.ship_by.map(|d| d.to_string()),
+            "opened_at": self.opened_at.to_string(),
+            "updated_at": self.updated_at.to_string(),
+            "can": case::allowed_from(self.kind, self.state)
+                .filter(|a| !a.is_timer())
+                .map(Action::as_str)
+                .collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Opens a case in `draft`; returns its id.
+pub fn open(
+    store: &mut Store,
+    policies: &Policies,
+    new: &NewCase,
+    actor: &str,
+    now: Timestamp,
+) -> Result<i64, AppError> {
+    let kind = new
+        .kind
+        .ok_or_else(|| AppError::invalid("kind", "a case needs a kind"))?;
+    store.tx(|tx| -> Result<_, AppError> {
+        let customer_id = match &new.customer {
+            Some(r) => Some(
+                tx.query_opt("SELECT id FROM customers WHERE ref = ?", &[r.into()])?
+                    .ok_or_else(|| AppError::invalid("customer", format!("unknown customer `{r}`")))?
+                    .int(0)?,
+            ),
+            None => None,
+        };
+        if let Some(o) = &new.order_no
+            && tx
+                .query_opt("SELECT 1 FROM orders WHERE order_no = ?", &[o.into()])?
+                .is_none()
+        {
+            return Err(AppError::invalid("order", format!("unknown order `{o}`")));
+        }
+        if let Some(s) = &new.serial
+            && tx
+                .query_opt("SELECT 1 FROM units WHERE serial = ?", &[s.into()])?
+                .is_none()
+        {
+            return Err(AppError::invalid("serial", format!("unknown serial `{s}`")));
+        }
+        let policy_id = match &new.policy {
+            Some(p) => p.clone(),
+            None => policy_of(tx, new.serial.as_deref(), new.order_no.as_deref())
+                ?,
+        };
+        policies.get(&policy_id)?;
+        check_facts(&new.facts)?;
+        let at = micros(now);
+        let id = tx
+            .query_one(
+                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                &[
+                    kind.as_str().into(),
+                    State::Draft.as_str().into(),
+                    customer_id.into(),
+                    new.order_no.clone().into(),
+                    new.serial.clone().into(),
+                    (&policy_id).into(),
+                    J::Object(new.facts.clone()).to_string().into(),
+                    Val::Int(at),
+                    Val::Int(at),
+                ],
+            )?
+            .int(0)?;
+        audit::append(
+            tx,
+            now,
+            &Event {
+                actor,
+                entity: "case",
+                entity_id: id.to_string(),
+                action: "open",
+                before: None,
+                after: Some(json!({
+                    "kind": kind.as_str(),
+                    "state": "draft",
+                    "customer_id": customer_id,
+                    "order_no": new.order_no,
+                    "serial": new.serial,
+                    "policy": policy_id,
+                    "facts": new.facts,
+                })),
+            },
+        )
+        ?;
+        Ok(id)
+    })
+}
+
+/// The policy the unit's SKU names, else the one of the order's first line.
+fn policy_of(
+    tx: &mut dyn Tx,
+    serial: Option<&str>,
+    order: Option<&str>,
+) -> Result<String, AppError> {
+    if let Some(s) = serial
+        && let Some(r) = tx.query_opt(
+            "SELECT k.policy_id FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+            &[s.into()],
+        )?
+    {
+        return Ok(r.text(0)?);
+    }
+    if let Some(o) = order
+        && let Some(r) = tx.query_opt(
+            "SELECT k.policy_id FROM order_lines l JOIN skus k ON k.code = l.sku
+             WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1",
+            &[o.into()],
+        )?
+    {
+        return Ok(r.text(0)?);
+    }
+    Err(AppError::invalid(
+        "policy",
+        "cannot tell which policy applies: name one, or give a serial or order whose SKU names one",
+    ))
+}
+
+fn check_facts(facts: &Map<String, J>) -> Result<Facts, AppError> {
+    Facts::from_json(&J::Object(facts.clone()))
+        .map_err(|e| AppError::invalid(format!("facts.{}", e.path), e.message))
+}
+
+/// Loads a case; on PostgreSQL the row stays locked until the transaction ends, so two
+/// moves of one case never interleave.
+pub fn load(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
+    let lock = if tx.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}");
+    let row = tx
+        .query_opt(&sql, &[Val::Int(id)])?
+        .ok_or_else(|| AppError::not_found("case", id.to_string()))?;
+    Case::from_row(&row)
+}
+
+/// Moves a case; returns it as it is afterwards.
+pub fn transition(
+    store: &mut Store,
+    policies: &Policies,
+    id: i64,
+    step: &Step,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Case, AppError> {
+    if step.action.is_timer() {
+        return Err(AppError::Refused(format!(
+            "`{}` is taken by the case's timer when its deadline passes, not by hand",
+            step.action
+        )));
+    }
+    store.tx(|tx| transition_in(tx, policies, id, step, actor, now))
+}
+
+/// [`transition`] inside a transaction the caller holds (the timer sweep's).
+pub(crate) fn transition_in(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    id: i64,
+    step: &Step,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Case, AppError> {
+    let before = load(tx, id)?;
+    let to = case::next(before.kind, before.state, step.action)?;
+    let policy = policies.get(&before.policy_id)?;
+    let today = policy.tz.to_datetime(now).date();
+    let mut after = before.clone();
+    after.state = to;
+    for (k, v) in &step.facts {
+        after.facts.insert(k.clone(), v.clone());
+    }
+    for (k, v) in lifecycle_facts(step.action, today) {
+        after.facts.entry(k.to_string()).or_insert(v);
+    }
+    check_facts(&after.facts)?;
+    after.updated_at = now;
+    let decision = decide_in(tx, policies, &after, actor, now)?;
+    if step.action == Action::Approve {
+        after.authorisation = Some(
+            step.authorisation
+                .clone()
+                .unwrap_or_else(|| format!("RA-{id:06}")),
+        );
+        after.ship_by = step.ship_by.or(decision.ship_by);
+    }
+    tx.exec(
+        "UPDATE cases SET state = ?, facts = ?, authorisation = ?, ship_by = ?, updated_at = ? WHERE id = ?",
+        &[
+            to.as_str().into(),
+            J::Object(after.facts.clone()).to_string().into(),
+            after.authorisation.clone().into(),
+            after.ship_by.map(|d| d.to_string()).into(),
+            Val::Int(micros(now)),
+            Val::Int(id),
+        ],
+    )?;
+    let mut after_view = after.audit_view();
+    if let (Some(note), J::Object(m)) = (&step.note, &mut after_view) {
+        m.insert("note".into(), J::String(note.clone()));
+    }
+    audit::append(
+        tx,
+        now,
+        &Event {
+            actor,
+            entity: "case",
+            entity_id: id.to_string(),
+            action: step.action.as_str(),
+            before: Some(before.audit_view()),
+            after: Some(after_view),
+        },
+    )?;
+    timers::sync(tx, &after, &decision, &policy.tz)?;
+    Ok(after)
+}
+
+/// The facts a move establishes by itself, dated today in the policy's zone.
+fn lifecycle_facts(action: Action, today: Date) -> Vec<(&'static str, J)> {
+    let d = J::String(today.to_string());
+    match action {
+        Action::Submit => vec![("claim.date", d)],
+        Action::Approve => vec![
+            ("application.submitted", J::Bool(true)),
+            ("application.accepted", d),
+            ("return.authorised", J::Bool(true)),
+        ],
+        Action::DeviceShipped => vec![("return.shipped", d)],
+        Action::Receive => vec![("return.received", d)],
+        Action::Quote => vec![("quote.notified", d)],
+        Action::Pay => vec![("quote.accepted", J::Bool(true)), ("quote.paid", d)],
+        Action::DeclineQuote => vec![("quote.accepted", J::Bool(false))],
+        Action::Repair | Action::Replace => vec![("repair.date", d)],
+        _ => Vec::new(),
+    }
+}
+
+/// What a decision on record says, as the service needs it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub id: i64,
+    pub summary: J,
+    pub ship_by: Option<Date>,
+    /// Deadlines by name: the last day, and the exact instant for hour deadlines.
+    pub deadlines: Vec<(String, Date, Option<Timestamp>)>,
+}
+
+/// Decides a case now and keeps the decision on record.
+pub fn decide(
+    store: &mut Store,
+    policies: &Policies,
+    id: i64,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Recorded, AppError> {
+    store.tx(|tx| -> Result<_, AppError> {
+        let case = load(tx, id)?;
+        decide_in(tx, policies, &case, actor, now)
+    })
+}
+
+fn decide_in(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case: &Case,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Recorded, AppError> {
+    let policy = policies.get(&case.policy_id)?;
+    let mut facts_json = crate::facts::from_registry(tx, case)?;
+    for (k, v) in &case.facts {
+        facts_json.insert(k.clone(), v.clone());
+    }
+    let facts = check_facts(&facts_json)?;
+    let decision = aftercare_policy::decide(policy, &facts, now);
+    let summary = decision.to_json(&facts);
+    policies.record(tx, policy, now)?;
+    let laws: Vec<&str> = policy.laws.iter().map(|l| l.hash.as_str()).collect();
+    let decision_id = tx
+        .query_one(
+            "INSERT INTO decisions (case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, summary)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            &[
+                Val::Int(case.id),
+                Val::Int(micros(now)),
+                (&policy.id).into(),
+                (&policy.version).into(),
+                (&policy.hash).into(),
+                laws.join(",").into(),
+                J::Object(facts_json).to_string().into(),
+                summary.to_string().into(),
+            ],
+        )?
+        .int(0)?;
+    let statuses: Map<String, J> = decision
+        .remedies
+        .iter()
+        .map(|r| {
+            (
+                r.remedy.name().to_string(),
+                J::String(r.status.name().to_string()),
+            )
+        })
+        .collect();
+    audit::append(
+        tx,
+        now,
+        &Event {
+            actor,
+            entity: "case",
+            entity_id: case.id.to_string(),
+            action: "decide",
+            before: None,
+            after: Some(json!({
+                "decision": decision_id,
+                "policy": policy.id,
+                "version": policy.version,
+                "hash": policy.hash,
+                "remedies": statuses,
+            })),
+        },
+    )?;
+    let deadlines: Vec<(String, Date, Option<Timestamp>)> = decision
+        .deadlines
+        .iter()
+        .filter_map(|d| {
+            d.due
+                .as_ref()
+                .map(|due| (d.name.name().to_string(), due.last_day, due.at))
+        })
+        .collect();
+    let ship_by = deadlines
+        .iter()
+        .find(|(n, ..)| n == "ship_by")
+        .map(|(_, d, _)| *d);
+    Ok(Recorded {
+        id: decision_id,
+        summary,
+        ship_by,
+        deadlines,
+    })
+}
+
+/// A decision on record, made again from the stored policy texts, facts and `now`: the
+/// same answer it gave then, whatever the policy files say today.
+pub fn reexplain(store: &mut Store, decision_id: i64) -> Result<(J, J), AppError> {
+    store.tx(|tx| reexplain_in(tx, decision_id))
+}
+
+fn reexplain_in(tx: &mut dyn Tx, decision_id: i64) -> Result<(J, J), AppError> {
+    let r = tx
+        .query_opt(
+            "SELECT policy_id, policy_hash, law_hashes, facts, decided_at, summary FROM decisions WHERE id = ?",
+            &[Val::Int(decision_id)],
+        )?
+        .ok_or_else(|| AppError::not_found("decision", decision_id.to_string()))?;
+    let mut hashes = vec![r.text(1)?];
+    hashes.extend(
+        r.text(2)?
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_string),
+    );
+    let policies = Policies::from_record(tx, &hashes)?;
+    let policy = policies.get(&r.text(0)?)?;
+    let facts_json: J = serde_json::from_str(&r.text(3)?)
+        .map_err(|e| AppError::invalid("stored decision.facts", e.to_string()))?;
+    let facts = Facts::from_json(&facts_json)
+        .map_err(|e| AppError::invalid(format!("stored facts.{}", e.path), e.message))?;
+    let now = from_micros(r.int(4)?)?;
+    let again = aftercare_policy::decide(policy, &facts, now).to_json(&facts);
+    let stored: J = serde_json::from_str(&r.text(5)?)
+        .map_err(|e| AppError::invalid("stored decision.summary", e.to_string()))?;
+    Ok((stored, again))
+}
+
+/// A case with its decisions and history.
+pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
+    store.tx(|tx| -> Result<_, AppError> {
+        let case = load(tx, id)?;
+        let decisions = tx.query(
+            "SELECT id, decided_at, policy_id, policy_version, summary FROM decisions
+                 WHERE case_id = ? ORDER BY id DESC LIMIT 1",
+            &[Val::Int(id)],
+        )?;
+        let latest = match decisions.first() {
+            Some(r) => Some(json!({
+                "id": r.int(0)?,
+                "decided_at": from_micros(r.int(1)?)?.to_string(),
+                "policy": r.text(2)?,
+                "version": r.text(3)?,
+                "decision": serde_json::from_str::<J>(&r.text(4)?).unwrap_or(J::Null),
+            })),
+            None => None,
+        };
+        let timers = timers::of_case(tx, id)?;
+        let history = audit::history(tx, "case", &id.to_string())?;
+        let mut out = case.to_json();
+        if let J::Object(m) = &mut out {
+            m.insert("latest_decision".into(), latest.unwrap_or(J::Null));
+            m.insert("timers".into(), J::Array(timers));
+            m.insert("history".into(), J::Array(history));
+        }
+        Ok(out)
+    })
+}
+
+/// Cases, newest first, optionally in one state.
+pub fn list(store: &mut Store, state: Option<State>, limit: i64) -> Result<Vec<Case>, AppError> {
+    store.tx(|tx| -> Result<_, AppError> {
+        let rows = match state {
+            Some(s) => tx.query(
+                &format!(
+                    "SELECT {CASE_COLUMNS} FROM cases WHERE state = ? ORDER BY id DESC LIMIT ?"
+                ),
+                &[s.as_str().into(), Val::Int(limit)],
+            )?,
+            None => tx.query(
+                &format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY id DESC LIMIT ?"),
+                &[Val::Int(limit)],
+            )?,
+        };
+        rows.iter().map(Case::from_row).collect()
+    })
+}

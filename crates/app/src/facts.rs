@@ -1,0 +1,93 @@
+//! What the registry knows about a case, as policy facts: the order's dates, channel and
+//! price, the invoice, the unit and its SKU, the buyer, and the unit's repair history. The
+//! case's own facts are laid over these (staff may correct the record for one case).
+
+use aftercare_policy::value::{Currency, Money};
+use aftercare_store::{Tx, Val};
+use serde_json::{Map, Value as J};
+
+use crate::AppError;
+use crate::cases::Case;
+
+pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
+    let mut f = Map::new();
+    let mut put = |k: &str, v: J| {
+        f.insert(k.to_string(), v);
+    };
+    let mut buyer = case.customer_id;
+    if let Some(order_no) = &case.order_no
+        && let Some(o) = tx.query_opt(
+            "SELECT ordered_at, channel, shipped_on, delivered_on, currency, shipping_fee_minor, customer_id
+             FROM orders WHERE order_no = ?",
+            &[order_no.into()],
+        )?
+    {
+        put("order.date", J::String(o.text(0)?));
+        put("order.channel", J::String(o.text(1)?));
+        if let Some(d) = o.opt_text(2)? {
+            put("order.shipped", J::String(d));
+        }
+        if let Some(d) = o.opt_text(3)? {
+            put("order.delivered", J::String(d));
+        }
+        let currency = Currency::parse(&o.text(4)?)
+            .map_err(|e| AppError::invalid("order.currency", e))?;
+        let money = |minor: i64| J::String(Money { minor, currency }.to_string());
+        put("order.shipping_fee", money(o.int(5)?));
+        let line = tx.query_opt(
+            "SELECT price_minor FROM order_lines WHERE order_no = ?
+             ORDER BY CASE WHEN serial = ? THEN 0 ELSE 1 END, line_no LIMIT 1",
+            &[order_no.into(), case.serial.clone().into()],
+        )?;
+        if let Some(l) = line {
+            put("order.price", money(l.int(0)?));
+        }
+        let order_customer = o.int(6)?;
+        if let Some(c) = case.customer_id {
+            put("buyer.original", J::Bool(c == order_customer));
+        }
+        buyer = buyer.or(Some(order_customer));
+        let invoice = tx.query_opt(
+            "SELECT i.valid, i.issued_on FROM invoices i
+             LEFT JOIN invoice_lines l ON l.invoice_no = i.invoice_no AND l.serial = ?
+             WHERE i.order_no = ? OR l.serial IS NOT NULL
+             ORDER BY CASE WHEN l.serial IS NOT NULL THEN 0 ELSE 1 END, i.issued_on LIMIT 1",
+            &[case.serial.clone().into(), order_no.into()],
+        )?;
+        if let Some(i) = invoice {
+            let status = if i.bool(0)? { "valid" } else { "invalid" };
+            put("invoice.status", J::String(status.into()));
+            put("invoice.date", J::String(i.text(1)?));
+        }
+    }
+    if let Some(id) = buyer
+        && let Some(c) = tx.query_opt(
+            "SELECT kind, country FROM customers WHERE id = ?",
+            &[Val::Int(id)],
+        )?
+    {
+        put("buyer.kind", J::String(c.text(0)?));
+        put("buyer.country", J::String(c.text(1)?));
+    }
+    if let Some(serial) = &case.serial
+        && let Some(u) = tx.query_opt(
+            "SELECT u.genuine, u.manufactured_on, k.class, k.security_sensitive
+             FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+            &[serial.into()],
+        )?
+    {
+        put("unit.serial", J::String(serial.clone()));
+        put("unit.genuine", J::Bool(u.bool(0)?));
+        if let Some(d) = u.opt_text(1)? {
+            put("unit.manufactured", J::String(d));
+        }
+        put("product.class", J::String(u.text(2)?));
+        put("product.security_sensitive", J::Bool(u.bool(3)?));
+        let failed = tx.query_one(
+            "SELECT COUNT(*) FROM repairs WHERE serial = ? AND outcome = 'failed'",
+            &[serial.into()],
+        )?;
+        put("history.failed_repairs", J::from(failed.int(0)?));
+    }
+    Ok(f)
+}

@@ -1,0 +1,16 @@
+//! Aftercare's service, written once over the storage interface: the registry, cases run
+//! through their state machine, decisions kept on record, timers that fire once, and an
+//! append-only, hash-chained audit log. Every change and its audit event share one
+//! transaction. Time comes in as an argument (`now`); nothing here reads a clock.
+
+pub mod audit;
+pub mod cases;
+mod error;
+mod facts;
+pub mod policies;
+pub mod registry;
+mod time;
+pub mod timers;
+
+pub use error::AppError;
+pub use policies::Policies;

@@ -1,0 +1,101 @@
+//! The policies a running service decides with, and the exact texts behind every decision on
+//! record: a decision stores the hashes of its policy file and law layers, and those texts
+//! are kept in the database, so a past decision is re-made from what decided it even after
+//! the files on disk change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aftercare_policy::model::Kind;
+use aftercare_policy::{Policy, PolicySet, SourceFile};
+use aftercare_store::{Tx, Val};
+use jiff::Timestamp;
+
+use crate::AppError;
+use crate::time::micros;
+
+/// A linked set of policy files, with their texts by hash.
+#[derive(Debug)]
+pub struct Policies {
+    set: PolicySet,
+    texts: HashMap<String, SourceFile>,
+}
+
+impl Policies {
+    /// Loads and links the files; errors are the checker's, located.
+    pub fn from_sources(files: Vec<SourceFile>) -> Result<Policies, AppError> {
+        let set = PolicySet::from_sources(&files)
+            .map_err(|d| AppError::invalid("policies", d.to_string()))?;
+        let mut texts = HashMap::new();
+        for f in files {
+            if let Some(p) = set.iter().find(|p| p.file == f.name) {
+                texts.insert(p.hash.clone(), f);
+            }
+        }
+        Ok(Policies { set, texts })
+    }
+
+    /// The seller policy `id`.
+    pub fn get(&self, id: &str) -> Result<&Arc<Policy>, AppError> {
+        self.set
+            .get(id)
+            .filter(|p| p.kind == Kind::Seller)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.set.sellers().map(|p| p.id.as_str()).collect();
+                AppError::invalid(
+                    "policy",
+                    format!("no seller policy `{id}`; known: {}", known.join(", ")),
+                )
+            })
+    }
+
+    /// Keeps the texts of `policy` and its law layers in the database (once per hash).
+    pub fn record(&self, tx: &mut dyn Tx, policy: &Policy, now: Timestamp) -> Result<(), AppError> {
+        for p in policy.layers() {
+            let Some(src) = self.texts.get(&p.hash) else {
+                return Err(AppError::Refused(format!(
+                    "the text of policy `{}` ({}) is not loaded",
+                    p.id, p.hash
+                )));
+            };
+            tx.exec(
+                "INSERT INTO policy_texts (hash, policy_id, version, kind, effective_from, effective_to, file, text, stored_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+                &[
+                    (&p.hash).into(),
+                    (&p.id).into(),
+                    (&p.version).into(),
+                    match p.kind {
+                        Kind::Seller => "seller",
+                        Kind::Law => "law",
+                    }
+                    .into(),
+                    p.effective_from.to_string().into(),
+                    p.effective_to.map(|d| d.to_string()).into(),
+                    (&src.name).into(),
+                    (&src.text).into(),
+                    Val::Int(micros(now)),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The policies as they were: a set made of the stored texts with these hashes.
+    pub fn from_record(tx: &mut dyn Tx, hashes: &[String]) -> Result<Policies, AppError> {
+        let mut files = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            let row = tx
+                .query_opt(
+                    "SELECT file, text FROM policy_texts WHERE hash = ?",
+                    &[h.into()],
+                )?
+                .ok_or_else(|| AppError::not_found("policy text with hash", h))?;
+            files.push(SourceFile {
+                name: row.text(0)?,
+                text: row.text(1)?,
+            });
+        }
+        Policies::from_sources(files)
+    }
+}

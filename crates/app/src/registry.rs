@@ -1,0 +1,412 @@
+//! The registry: SKUs, customers, units, orders with their lines, and invoices. Every write is
+//! an upsert by natural key (SKU code, customer ref, serial, order and invoice numbers), so
+//! loading the same data twice changes nothing. Values are checked before they are written,
+//! and each refusal names the field and the value.
+
+use aftercare_store::{Tx, Val};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sku {
+    pub code: String,
+    pub name: String,
+    /// A product class of the policy schema (`main`, `accessory`, `cable`, …).
+    pub class: String,
+    #[serde(default)]
+    pub components: String,
+    #[serde(default)]
+    pub security_sensitive: bool,
+    pub seller: String,
+    /// The seller policy that applies to it.
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// The seller's own customer key.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// `consumer` or `professional`.
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub serial: String,
+    pub sku: String,
+    #[serde(default)]
+    pub manufactured_on: Option<Date>,
+    #[serde(default = "yes")]
+    pub genuine: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_no: String,
+    pub customer: String,
+    /// `official`, `authorised_dealer` or `other`.
+    pub channel: String,
+    pub ordered_on: Date,
+    #[serde(default)]
+    pub shipped_on: Option<Date>,
+    #[serde(default)]
+    pub delivered_on: Option<Date>,
+    pub currency: String,
+    #[serde(default)]
+    pub shipping_fee_minor: i64,
+    pub paid_minor: i64,
+    #[serde(default)]
+    pub payment_method: Option<String>,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: String,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    pub price_minor: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub invoice_no: String,
+    #[serde(default)]
+    pub order_no: Option<String>,
+    pub issued_on: Date,
+    #[serde(default = "yes")]
+    pub valid: bool,
+    #[serde(default)]
+    pub lines: Vec<InvoiceLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub model: String,
+    #[serde(default)]
+    pub serial: Option<String>,
+}
+
+const CLASSES: &[&str] = &[
+    "main",
+    "accessory",
+    "adapter",
+    "cable",
+    "strap",
+    "decorative",
+    "buckle",
+    "service",
+];
+const CHANNELS: &[&str] = &["official", "authorised_dealer", "other"];
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), AppError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("`{value}` is not one of: {}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn not_empty(field: &str, value: &str) -> Result<(), AppError> {
+    if value.trim().is_empty() {
+        Err(AppError::invalid(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn currency(field: &str, code: &str) -> Result<(), AppError> {
+    aftercare_policy::value::Currency::parse(code)
+        .map(|_| ())
+        .map_err(|e| AppError::invalid(field, e))
+}
+
+fn country(field: &str, code: &str) -> Result<(), AppError> {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("`{code}` is not an ISO 3166 alpha-2 country code (two capital letters)"),
+        ))
+    }
+}
+
+fn exists(tx: &mut dyn Tx, sql: &str, key: &str) -> Result<bool, AppError> {
+    Ok(tx.query_opt(sql, &[key.into()])?.is_some())
+}
+
+pub fn upsert_sku(tx: &mut dyn Tx, s: &Sku) -> Result<(), AppError> {
+    not_empty("code", &s.code)?;
+    not_empty("name", &s.name)?;
+    not_empty("seller", &s.seller)?;
+    not_empty("policy", &s.policy)?;
+    one_of("class", &s.class, CLASSES)?;
+    tx.exec(
+        "INSERT INTO skus (code, name, class, components, security_sensitive, seller, policy_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, class = excluded.class,
+           components = excluded.components, security_sensitive = excluded.security_sensitive,
+           seller = excluded.seller, policy_id = excluded.policy_id",
+        &[
+            (&s.code).into(),
+            (&s.name).into(),
+            (&s.class).into(),
+            (&s.components).into(),
+            s.security_sensitive.into(),
+            (&s.seller).into(),
+            (&s.policy).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts or updates a customer; returns its id.
+pub fn upsert_customer(tx: &mut dyn Tx, c: &Customer) -> Result<i64, AppError> {
+    not_empty("ref", &c.reference)?;
+    not_empty("name", &c.name)?;
+    one_of("kind", &c.kind, &["consumer", "professional"])?;
+    country("country", &c.country)?;
+    let row = tx.query_one(
+        "INSERT INTO customers (ref, kind, name, email, phone, country) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (ref) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+           email = excluded.email, phone = excluded.phone, country = excluded.country
+         RETURNING id",
+        &[
+            (&c.reference).into(),
+            (&c.kind).into(),
+            (&c.name).into(),
+            c.email.clone().into(),
+            c.phone.clone().into(),
+            (&c.country).into(),
+        ],
+    )?;
+    Ok(row.int(0)?)
+}
+
+pub fn upsert_unit(tx: &mut dyn Tx, u: &Unit) -> Result<(), AppError> {
+    not_empty("serial", &u.serial)?;
+    if !exists(tx, "SELECT 1 FROM skus WHERE code = ?", &u.sku)? {
+        return Err(AppError::invalid("sku", format!("unknown SKU `{}`", u.sku)));
+    }
+    tx.exec(
+        "INSERT INTO units (serial, sku, manufactured_on, genuine) VALUES (?, ?, ?, ?)
+         ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku,
+           manufactured_on = excluded.manufactured_on, genuine = excluded.genuine",
+        &[
+            (&u.serial).into(),
+            (&u.sku).into(),
+            u.manufactured_on.map(|d| d.to_string()).into(),
+            u.genuine.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts or replaces an order and its lines. `today` bounds the dates: nothing is in the
+/// future, and shipping and delivery follow the order in time.
+pub fn upsert_order(tx: &mut dyn Tx, o: &Order, today: Date) -> Result<(), AppError> {
+    not_empty("order_no", &o.order_no)?;
+    one_of("channel", &o.channel, CHANNELS)?;
+    currency("currency", &o.currency)?;
+    let dates = [
+        ("ordered_on", Some(o.ordered_on)),
+        ("shipped_on", o.shipped_on),
+        ("delivered_on", o.delivered_on),
+    ];
+    for (field, d) in dates {
+        if let Some(d) = d
+            && d > today
+        {
+            return Err(AppError::invalid(field, format!("{d} is in the future")));
+        }
+    }
+    let mut last: Option<(&str, Date)> = None;
+    for (field, d) in dates {
+        if let Some(d) = d {
+            if let Some((prev_field, prev)) = last
+                && d < prev
+            {
+                return Err(AppError::invalid(
+                    field,
+                    format!("{d} is before {prev_field} {prev}"),
+                ));
+            }
+            last = Some((field, d));
+        }
+    }
+    for (field, v) in [
+        ("paid_minor", o.paid_minor),
+        ("shipping_fee_minor", o.shipping_fee_minor),
+    ] {
+        if v < 0 {
+            return Err(AppError::invalid(field, format!("{v} is negative")));
+        }
+    }
+    if o.lines.is_empty() {
+        return Err(AppError::invalid(
+            "lines",
+            "an order needs at least one line",
+        ));
+    }
+    let customer = tx
+        .query_opt(
+            "SELECT id FROM customers WHERE ref = ?",
+            &[(&o.customer).into()],
+        )?
+        .ok_or_else(|| AppError::invalid("customer", format!("unknown customer `{}`", o.customer)))?
+        .int(0)?;
+    let refunded = tx
+        .query_opt(
+            "SELECT refunded_minor FROM orders WHERE order_no = ?",
+            &[(&o.order_no).into()],
+        )?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if o.paid_minor < refunded {
+        return Err(AppError::invalid(
+            "paid_minor",
+            format!(
+                "{} is less than the {refunded} already refunded on order `{}`",
+                o.paid_minor, o.order_no
+            ),
+        ));
+    }
+    tx.exec(
+        "INSERT INTO orders (order_no, customer_id, channel, ordered_at, shipped_on, delivered_on,
+           currency, shipping_fee_minor, paid_minor, payment_method)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (order_no) DO UPDATE SET customer_id = excluded.customer_id,
+           channel = excluded.channel, ordered_at = excluded.ordered_at,
+           shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on,
+           currency = excluded.currency, shipping_fee_minor = excluded.shipping_fee_minor,
+           paid_minor = excluded.paid_minor, payment_method = excluded.payment_method",
+        &[
+            (&o.order_no).into(),
+            Val::Int(customer),
+            (&o.channel).into(),
+            o.ordered_on.to_string().into(),
+            o.shipped_on.map(|d| d.to_string()).into(),
+            o.delivered_on.map(|d| d.to_string()).into(),
+            (&o.currency).into(),
+            Val::Int(o.shipping_fee_minor),
+            Val::Int(o.paid_minor),
+            o.payment_method.clone().into(),
+        ],
+    )?;
+    for (i, line) in o.lines.iter().enumerate() {
+        let field = |f: &str| format!("lines[{i}].{f}");
+        if !exists(tx, "SELECT 1 FROM skus WHERE code = ?", &line.sku)? {
+            return Err(AppError::invalid(
+                field("sku"),
+                format!("unknown SKU `{}`", line.sku),
+            ));
+        }
+        if let Some(serial) = &line.serial
+            && !exists(tx, "SELECT 1 FROM units WHERE serial = ?", serial)?
+        {
+            return Err(AppError::invalid(
+                field("serial"),
+                format!("unknown serial `{serial}`"),
+            ));
+        }
+        if line.price_minor < 0 || line.quantity <= 0 {
+            return Err(AppError::invalid(
+                field("price_minor"),
+                "price must not be negative and quantity must be positive",
+            ));
+        }
+        let line_no = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        tx.exec(
+            "INSERT INTO order_lines (order_no, line_no, sku, serial, quantity, price_minor)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (order_no, line_no) DO UPDATE SET sku = excluded.sku,
+               serial = excluded.serial, quantity = excluded.quantity,
+               price_minor = excluded.price_minor",
+            &[
+                (&o.order_no).into(),
+                Val::Int(line_no),
+                (&line.sku).into(),
+                line.serial.clone().into(),
+                Val::Int(line.quantity),
+                Val::Int(line.price_minor),
+            ],
+        )?;
+    }
+    tx.exec(
+        "DELETE FROM order_lines WHERE order_no = ? AND line_no > ?",
+        &[
+            (&o.order_no).into(),
+            Val::Int(i64::try_from(o.lines.len()).unwrap_or(i64::MAX)),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn upsert_invoice(tx: &mut dyn Tx, inv: &Invoice, today: Date) -> Result<(), AppError> {
+    not_empty("invoice_no", &inv.invoice_no)?;
+    if inv.issued_on > today {
+        return Err(AppError::invalid(
+            "issued_on",
+            format!("{} is in the future", inv.issued_on),
+        ));
+    }
+    if let Some(order) = &inv.order_no
+        && !exists(tx, "SELECT 1 FROM orders WHERE order_no = ?", order)?
+    {
+        return Err(AppError::invalid(
+            "order_no",
+            format!("unknown order `{order}`"),
+        ));
+    }
+    tx.exec(
+        "INSERT INTO invoices (invoice_no, order_no, issued_on, valid) VALUES (?, ?, ?, ?)
+         ON CONFLICT (invoice_no) DO UPDATE SET order_no = excluded.order_no,
+           issued_on = excluded.issued_on, valid = excluded.valid",
+        &[
+            (&inv.invoice_no).into(),
+            inv.order_no.clone().into(),
+            inv.issued_on.to_string().into(),
+            inv.valid.into(),
+        ],
+    )?;
+    for (i, line) in inv.lines.iter().enumerate() {
+        let line_no = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        tx.exec(
+            "INSERT INTO invoice_lines (invoice_no, line_no, model, serial) VALUES (?, ?, ?, ?)
+             ON CONFLICT (invoice_no, line_no) DO UPDATE SET model = excluded.model,
+               serial = excluded.serial",
+            &[
+                (&inv.invoice_no).into(),
+                Val::Int(line_no),
+                (&line.model).into(),
+                line.serial.clone().into(),
+            ],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Timers: deadlines of a case's latest decision that act when they pass. Each timer is a row
+//! (one per case and kind); a sweep claims the due ones, acts and marks them fired in one
+//! transaction, so each fires exactly once. On PostgreSQL the claim is `FOR UPDATE SKIP
+//! LOCKED`: several instances sweep at once and never take the same timer. A partial index
+//! holds only pending timers, so a sweep reads the due ones and not every case.
+
+use aftercare_domain::case::{Action, State};
+use aftercare_store::{Dialect, Store, Tx, Val};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::{Value as J, json};
+
+use crate::audit::{self, Event};
+use crate::cases::{self, Case, Recorded, Step};
+use crate::time::{from_micros, micros};
+use crate::{AppError, Policies};
+
+/// What a timer does when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The device did not arrive in time: the case closes (`not_received`).
+    NotReceived,
+    /// The quote was not paid in time: the device goes back unrepaired (`expire_quote`).
+    QuoteExpired,
+    /// The customer's last day to ship: a reminder is recorded.
+    ShipByReminder,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::NotReceived => "not_received",
+            Kind::QuoteExpired => "quote_expired",
+            Kind::ShipByReminder => "ship_by_reminder",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        [Kind::NotReceived, Kind::QuoteExpired, Kind::ShipByReminder]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// The end of `day` in `tz`: the first instant of the next day.
+fn end_of(day: Date, tz: &TimeZone) -> Option<Timestamp> {
+    let next = day.tomorrow().ok()?;
+    next.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+}
+
+fn start_of(day: Date, tz: &TimeZone) -> Option<Timestamp> {
+    day.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+}
+
+/// Sets a case's timers from its state and latest decision: each timer that should run is
+/// (re)set to its deadline, the others are cancelled.
+pub(crate) fn sync(
+    tx: &mut dyn Tx,
+    case: &Case,
+    decision: &Recorded,
+    tz: &TimeZone,
+) -> Result<(), AppError> {
+    let deadline = |name: &str| {
+        decision
+            .deadlines
+            .iter()
+            .find(|(n, ..)| n == name)
+            .and_then(|(_, day, at)| at.or_else(|| end_of(*day, tz)))
+    };
+    let awaiting = matches!(case.state, State::Approved | State::AwaitingDevice);
+    let wanted = [
+        (
+            Kind::NotReceived,
+            awaiting.then(|| deadline("arrive_by")).flatten(),
+        ),
+        (
+            Kind::QuoteExpired,
+            (case.state == State::AwaitingPayment)
+                .then(|| deadline("quote_pay_by"))
+                .flatten(),
+        ),
+        (
+            Kind::ShipByReminder,
+            (case.state == State::Approved)
+                .then(|| case.ship_by.and_then(|d| start_of(d, tz)))
+                .flatten(),
+        ),
+    ];
+    for (kind, due) in wanted {
+        match due {
+            Some(due) => {
+                tx.exec(
+                    "INSERT INTO timers (case_id, kind, due_at) VALUES (?, ?, ?)
+                     ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
+                       cancelled_at = NULL
+                     WHERE timers.fired_at IS NULL",
+                    &[
+                        Val::Int(case.id),
+                        kind.as_str().into(),
+                        Val::Int(micros(due)),
+                    ],
+                )?;
+            }
+            None => {
+                tx.exec(
+                    "UPDATE timers SET cancelled_at = ?
+                     WHERE case_id = ? AND kind = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+                    &[
+                        Val::Int(micros(case.updated_at)),
+                        Val::Int(case.id),
+                        kind.as_str().into(),
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A timer that fired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fired {
+    pub case_id: i64,
+    pub kind: &'static str,
+    pub outcome: String,
+}
+
+/// Fires every timer due at `now`, in batches of `batch`, each batch one transaction.
+pub fn sweep(
+    store: &mut Store,
+    policies: &Policies,
+    now: Timestamp,
+    batch: i64,
+) -> Result<Vec<Fired>, AppError> {
+    let mut all = Vec::new();
+    loop {
+        let fired = store.tx(|tx| -> Result<Vec<Fired>, AppError> {
+            let lock = if tx.dialect() == Dialect::Postgres {
+                " FOR UPDATE SKIP LOCKED"
+            } else {
+                ""
+            };
+            let due = tx.query(
+                &format!(
+                    "SELECT id, case_id, kind FROM timers
+                     WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?
+                     ORDER BY due_at, id LIMIT ?{lock}"
+                ),
+                &[Val::Int(micros(now)), Val::Int(batch)],
+            )?;
+            let mut fired = Vec::with_capacity(due.len());
+            for t in &due {
+                let (id, case_id) = (t.int(0)?, t.int(1)?);
+                let kind = Kind::parse(&t.text(2)?).ok_or_else(|| {
+                    AppError::invalid(
+                        "timers.kind",
+                        format!("unknown timer kind `{}`", t.text(2).unwrap_or_default()),
+                    )
+                })?;
+                let outcome = fire(tx, policies, case_id, kind, now)?;
+                tx.exec(
+                    "UPDATE timers SET fired_at = ?, outcome = ? WHERE id = ?",
+                    &[Val::Int(micros(now)), (&outcome).into(), Val::Int(id)],
+                )?;
+                fired.push(Fired {
+                    case_id,
+                    kind: kind.as_str(),
+                    outcome,
+                });
+            }
+            Ok(fired)
+        })?;
+        let n = fired.len();
+        all.extend(fired);
+        if i64::try_from(n).unwrap_or(i64::MAX) < batch {
+            return Ok(all);
+        }
+    }
+}
+
+fn fire(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case_id: i64,
+    kind: Kind,
+    now: Timestamp,
+) -> Result<String, AppError> {
+    let action = match kind {
+        Kind::NotReceived => Action::NotReceived,
+        Kind::QuoteExpired => Action::ExpireQuote,
+        Kind::ShipByReminder => {
+            let case = cases::load(tx, case_id)?;
+            audit::append(
+                tx,
+                now,
+                &Event {
+                    actor: "timer",
+                    entity: "case",
+                    entity_id: case_id.to_string(),
+                    action: "ship_by_reminder",
+                    before: None,
+                    after: Some(json!({ "ship_by": case.ship_by.map(|d| d.to_string()) })),
+                },
+            )?;
+            return Ok("reminded".into());
+        }
+    };
+    let case = cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
+    Ok(format!("case is now {}", case.state))
+}
+
+/// A case's timers, for showing.
+pub(crate) fn of_case(tx: &mut dyn Tx, case_id: i64) -> Result<Vec<J>, AppError> {
+    let rows = tx.query(
+        "SELECT kind, due_at, fired_at, cancelled_at, outcome FROM timers WHERE case_id = ? ORDER BY due_at",
+        &[Val::Int(case_id)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let at = |i: usize| -> Result<J, AppError> {
+                Ok(match r.opt_int(i)? {
+                    Some(us) => J::String(from_micros(us)?.to_string()),
+                    None => J::Null,
+                })
+            };
+            Ok(json!({
+                "kind": r.text(0)?,
+                "due_at": at(1)?,
+                "fired_at": at(2)?,
+                "cancelled_at": at(3)?,
+                "outcome": r.opt_text(4)?,
+            }))
+        })
+        .collect()
+}

@@ -1,0 +1,440 @@
+//! Stories of whole cases, run on every test database (SQLite always, PostgreSQL when
+//! `AFTERCARE_TEST_POSTGRES` is set): the same code, the same statements, the same answers.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use aftercare_app::cases::{self, NewCase, Step};
+use aftercare_app::registry::{self, Customer, Invoice, InvoiceLine, Order, OrderLine, Sku, Unit};
+use aftercare_app::{AppError, Policies, audit, timers};
+use aftercare_domain::case::{Action, CaseKind, State};
+use aftercare_store::Store;
+use serde_json::{Map, Value as J, json};
+use support::{at, databases, date, policies};
+
+fn facts(v: J) -> Map<String, J> {
+    match v {
+        J::Object(m) => m,
+        _ => panic!("facts must be an object"),
+    }
+}
+
+/// A Maintenance customer with one delivered, invoiced device.
+fn seed_maintenance(store: &mut Store) {
+    store
+        .tx(|tx| -> Result<(), AppError> {
+            registry::upsert_sku(
+                tx,
+                &Sku {
+                    code: "MX-1".into(),
+                    name: "Maintained device".into(),
+                    class: "main".into(),
+                    components: String::new(),
+                    security_sensitive: false,
+                    seller: "Unnamed brand".into(),
+                    policy: "maintenance".into(),
+                },
+            )?;
+            registry::upsert_customer(
+                tx,
+                &Customer {
+                    reference: "cust-1".into(),
+                    kind: "consumer".into(),
+                    name: "Ada Lovelace".into(),
+                    email: Some("ada@example.org".into()),
+                    phone: None,
+                    country: "US".into(),
+                },
+            )?;
+            registry::upsert_unit(
+                tx,
+                &Unit {
+                    serial: "MX1-0001".into(),
+                    sku: "MX-1".into(),
+                    manufactured_on: Some(date("2022-09-01")),
+                    genuine: true,
+                },
+            )?;
+            registry::upsert_order(
+                tx,
+                &Order {
+                    order_no: "SO-1".into(),
+                    customer: "cust-1".into(),
+                    channel: "official".into(),
+                    ordered_on: date("2023-10-10"),
+                    shipped_on: Some(date("2023-10-11")),
+                    delivered_on: Some(date("2023-10-14")),
+                    currency: "USD".into(),
+                    shipping_fee_minor: 900,
+                    paid_minor: 30_800,
+                    payment_method: Some("card".into()),
+                    lines: vec![OrderLine {
+                        sku: "MX-1".into(),
+                        serial: Some("MX1-0001".into()),
+                        quantity: 1,
+                        price_minor: 29_900,
+                    }],
+                },
+                date("2024-01-22"),
+            )?;
+            registry::upsert_invoice(
+                tx,
+                &Invoice {
+                    invoice_no: "INV-1".into(),
+                    order_no: Some("SO-1".into()),
+                    issued_on: date("2023-10-10"),
+                    valid: true,
+                    lines: vec![InvoiceLine {
+                        model: "MX-1".into(),
+                        serial: Some("MX1-0001".into()),
+                    }],
+                },
+                date("2024-01-22"),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn open_repair(store: &mut Store, policies: &Policies, when: &str) -> i64 {
+    cases::open(
+        store,
+        policies,
+        &NewCase {
+            kind: Some(CaseKind::WarrantyService),
+            customer: Some("cust-1".into()),
+            order_no: Some("SO-1".into()),
+            serial: Some("MX1-0001".into()),
+            policy: None,
+            facts: facts(json!({"problem.reported": "defect"})),
+        },
+        "desk:amy",
+        at(when),
+    )
+    .unwrap()
+}
+
+fn step(
+    store: &mut Store,
+    policies: &Policies,
+    id: i64,
+    action: Action,
+    extra: J,
+    when: &str,
+) -> cases::Case {
+    let mut s = Step::new(action);
+    s.facts = facts(extra);
+    cases::transition(store, policies, id, &s, "desk:amy", at(when))
+        .unwrap_or_else(|e| panic!("{action}: {e}"))
+}
+
+#[test]
+fn a_device_that_never_arrives_closes_the_case_once_its_deadline_passes() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        let c = step(
+            &mut store,
+            &policies,
+            id,
+            Action::Approve,
+            json!({}),
+            "2024-01-22T09:00:00Z",
+        );
+        assert_eq!(c.state, State::Approved, "{}", db.name);
+        assert_eq!(
+            c.authorisation.as_deref(),
+            Some(format!("RA-{id:06}").as_str())
+        );
+        // Maintenance 4.2: send within 3 days of acceptance; the ship-by date comes from the
+        // decision.
+        assert_eq!(c.ship_by, Some(date("2024-01-25")), "{}", db.name);
+
+        // On the 15th day after acceptance nothing is due yet (only the ship-by reminder).
+        let early = timers::sweep(&mut store, &policies, at("2024-02-06T12:00:00Z"), 100).unwrap();
+        assert_eq!(
+            early.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            vec!["ship_by_reminder"],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            cases::list(&mut store, Some(State::Approved), 10)
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // The 15-day window ends at the end of 6 February; the sweep just after closes it.
+        let fired = timers::sweep(&mut store, &policies, at("2024-02-07T00:00:01Z"), 100).unwrap();
+        assert_eq!(fired.len(), 1, "{}: {fired:?}", db.name);
+        assert_eq!(fired[0].kind, "not_received");
+        let shown = cases::show(&mut store, id).unwrap();
+        assert_eq!(shown["state"], "closed_not_received", "{}", db.name);
+        // The decision made at closing denies the repair under 4.2.
+        let remedies = &shown["latest_decision"]["decision"]["remedies"];
+        let free = remedies
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["remedy"] == "free_repair")
+            .unwrap();
+        assert_eq!(free["status"], "denied", "{}", db.name);
+
+        // Exactly once: a later sweep finds nothing.
+        let again = timers::sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"), 100).unwrap();
+        assert!(again.is_empty(), "{}: {again:?}", db.name);
+        assert_eq!(audit::verify(&mut store).unwrap().events, 8, "{}", db.name);
+    }
+}
+
+#[test]
+fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        for (action, extra, when) in [
+            (Action::Submit, json!({}), "2024-01-22T08:05:00Z"),
+            (Action::Approve, json!({}), "2024-01-22T09:00:00Z"),
+            (Action::DeviceShipped, json!({}), "2024-01-23T10:00:00Z"),
+            (Action::Receive, json!({}), "2024-01-26T10:00:00Z"),
+            (
+                Action::Inspect,
+                json!({"diagnosis.causes": ["drop"]}),
+                "2024-01-29T10:00:00Z",
+            ),
+            (Action::Quote, json!({}), "2024-01-31T10:00:00Z"),
+        ] {
+            step(&mut store, &policies, id, action, extra, when);
+        }
+        let shown = cases::show(&mut store, id).unwrap();
+        assert_eq!(shown["state"], "awaiting_payment", "{}", db.name);
+        // The not-received timer was cancelled when the device arrived.
+        let timers = shown["timers"].as_array().unwrap();
+        let not_received = timers.iter().find(|t| t["kind"] == "not_received").unwrap();
+        assert!(
+            not_received["cancelled_at"].is_string(),
+            "{}: {timers:?}",
+            db.name
+        );
+
+        // Maintenance 2.6: one month from the notice on 31 January is 29 February (clamped);
+        // paying on that day is in time, so nothing fires during it.
+        let on_last_day =
+            timers::sweep(&mut store, &policies, at("2024-02-29T23:59:59Z"), 100).unwrap();
+        assert!(on_last_day.is_empty(), "{}: {on_last_day:?}", db.name);
+        let fired = timers::sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"), 100).unwrap();
+        assert_eq!(fired.len(), 1, "{}", db.name);
+        assert_eq!(fired[0].kind, "quote_expired");
+        let c = cases::list(&mut store, Some(State::ReturnedUnrepaired), 10).unwrap();
+        assert_eq!(c.len(), 1, "{}", db.name);
+
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::ShipBack,
+            json!({}),
+            "2024-03-02T10:00:00Z",
+        );
+        let closed = step(
+            &mut store,
+            &policies,
+            id,
+            Action::Close,
+            json!({}),
+            "2024-03-05T10:00:00Z",
+        );
+        assert_eq!(closed.state, State::Closed);
+        assert!(audit::verify(&mut store).is_ok(), "{}", db.name);
+    }
+}
+
+#[test]
+fn a_decision_on_record_is_made_again_exactly_from_what_decided_it() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        let rec = cases::decide(
+            &mut store,
+            &policies,
+            id,
+            "desk:amy",
+            at("2024-01-22T10:00:00Z"),
+        )
+        .unwrap();
+        let (stored, again) = cases::reexplain(&mut store, rec.id).unwrap();
+        assert_eq!(stored, again, "{}", db.name);
+        assert_eq!(stored, rec.summary);
+        // The registry's facts went into it: the invoice made the warranty start on its date.
+        let facts = store
+            .tx(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query_one("SELECT facts FROM decisions WHERE id = ?", &[rec.id.into()])?
+                    .text(0)?)
+            })
+            .unwrap();
+        let facts: J = serde_json::from_str(&facts).unwrap();
+        assert_eq!(facts["invoice.date"], "2023-10-10", "{}", db.name);
+        assert_eq!(facts["order.price"], "299.00 USD", "{}", db.name);
+        assert_eq!(facts["buyer.original"], true, "{}", db.name);
+    }
+}
+
+#[test]
+fn a_move_from_the_wrong_state_is_refused_and_changes_nothing() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        let before = audit::verify(&mut store).unwrap();
+        let err = cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &Step::new(Action::Receive),
+            "desk:amy",
+            at("2024-01-22T09:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot `receive` a case in state `draft`; from `draft` a case can: submit, cancel",
+            "{}",
+            db.name
+        );
+        assert!(err.is_callers());
+        // Timers' actions are not for people.
+        let err = cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &Step::new(Action::NotReceived),
+            "desk:amy",
+            at("2024-01-22T09:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timer"), "{err}");
+        // An unknown fact names itself.
+        let mut s = Step::new(Action::Submit);
+        s.facts = facts(json!({"problem.reportd": "defect"}));
+        let err = cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &s,
+            "desk:amy",
+            at("2024-01-22T09:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("facts.problem.reportd"),
+            "{err}"
+        );
+        assert_eq!(audit::verify(&mut store).unwrap(), before, "{}", db.name);
+        assert_eq!(
+            cases::list(&mut store, Some(State::Draft), 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn audit_verify_finds_an_edited_or_deleted_event() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        assert_eq!(audit::verify(&mut store).unwrap().events, 3);
+
+        // The database refuses edits outright...
+        let refused = store.tx(|tx| {
+            tx.exec(
+                "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+                &[],
+            )
+        });
+        let (kind, _) = refused.unwrap_err().violation().unwrap();
+        assert_eq!(kind, aftercare_store::Violation::Trigger, "{}", db.name);
+
+        // ...and one made by going around the triggers is found.
+        let drop = match store.dialect() {
+            aftercare_store::Dialect::Sqlite => {
+                "DROP TRIGGER audit_events_append_only_update; DROP TRIGGER audit_events_append_only_delete"
+            }
+            aftercare_store::Dialect::Postgres => {
+                "DROP TRIGGER audit_events_append_only ON audit_events"
+            }
+        };
+        store
+            .tx(|tx| -> Result<(), aftercare_store::StoreError> {
+                tx.batch(drop)?;
+                tx.exec(
+                    "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+                    &[],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let err = audit::verify(&mut store).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the audit log is broken at event 2: its contents were changed"),
+            "{}: {err}",
+            db.name
+        );
+
+        // A deleted last event is found too.
+        store
+            .tx(|tx| -> Result<(), aftercare_store::StoreError> {
+                tx.exec(
+                    "UPDATE audit_events SET actor = 'desk:amy' WHERE seq = 2",
+                    &[],
+                )?;
+                tx.exec("DELETE FROM audit_events WHERE seq = 3", &[])?;
+                Ok(())
+            })
+            .unwrap();
+        let err = audit::verify(&mut store).unwrap_err();
+        assert!(
+            err.to_string().contains("the last ones were deleted"),
+            "{}: {err}",
+            db.name
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Storage for Aftercare: one small SQL interface ([`Tx`]) with two backends behind it,
+//! SQLite (the embedded default, WAL) and PostgreSQL, chosen by URL. Migrations are embedded
+//! per backend and run when a database is opened.
+//!
+//! The service code (crate `aftercare-app`) is written once against [`Tx`] in the SQL both
+//! databases share (`?` placeholders, `ON CONFLICT`, `RETURNING`, partial indexes), instead
+//! of once per backend: the same statements run in the same order on both, so one story test
+//! covers both. Where they differ (row locks, DDL) the [`Dialect`] says so.
+
+mod error;
+mod migrate;
+mod postgres_backend;
+mod sqlite_backend;
+mod value;
+
+pub use error::{StoreError, Violation};
+pub use migrate::hex;
+pub use value::{Row, Val};
+
+/// Which SQL a backend speaks, where the two differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Statements inside one transaction. Placeholders are `?`, numbered in order.
+pub trait Tx {
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; the number of rows it changed.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    /// Runs several statements separated by `;`, without parameters (migrations).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Runs a query; all its rows.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+
+    /// The first row, if any.
+    fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Exactly one row.
+    fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Row, StoreError> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StoreError::Internal(format!("no row from `{sql}`")))
+    }
+}
+
+/// An open database: SQLite or PostgreSQL.
+pub struct Store {
+    backend: Backend,
+    url: String,
+}
+
+enum Backend {
+    Sqlite(sqlite_backend::Sqlite),
+    Postgres(Box<postgres_backend::Postgres>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &redact(&self.url))
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (and creates, for SQLite) the database at `url` and brings its schema up to date.
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite://PATH`, `sqlite::memory:` or
+    /// a plain path is SQLite.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(Box::new(postgres_backend::Postgres::connect(url)?))
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Backend::Sqlite(sqlite_backend::Sqlite::open(path)?)
+        };
+        let mut store = Store {
+            backend,
+            url: url.to_string(),
+        };
+        migrate::run(&mut store)?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The URL it was opened with, without any password.
+    pub fn url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise, so
+    /// nothing is half-written. On SQLite the transaction takes the write lock at once
+    /// (`BEGIN IMMEDIATE`); on PostgreSQL it is `READ COMMITTED` and code that must serialise
+    /// takes row locks.
+    pub fn tx<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.tx(f),
+            Backend::Postgres(db) => db.tx(f),
+        }
+    }
+
+    /// The schema versions applied, oldest first.
+    pub fn schema_versions(&mut self) -> Result<Vec<i64>, StoreError> {
+        self.tx(|tx| -> Result<Vec<i64>, StoreError> {
+            tx.query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.int(0))
+            .collect()
+        })
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((auth, host)) => match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Turns `?` placeholders into PostgreSQL's `$1, $2, …` (outside quoted strings).
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_strings() {
+        assert_eq!(
+            numbered_placeholders("SELECT '?' , a FROM t WHERE a = ? AND b = ?"),
+            "SELECT '?' , a FROM t WHERE a = $1 AND b = $2"
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://me:secret@localhost/db"),
+            "postgres://me:***@localhost/db"
+        );
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

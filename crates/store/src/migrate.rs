@@ -1,0 +1,79 @@
+//! Embedded migrations, one list per backend, applied in order when a database is opened.
+//! Each applied migration's checksum is kept: a migration edited after it ran is an error,
+//! not a silent drift between databases.
+
+use sha2::{Digest, Sha256};
+
+use crate::{Dialect, Store, StoreError, Tx, Val};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+pub(crate) fn run(store: &mut Store) -> Result<(), StoreError> {
+    store.tx(|tx| -> Result<(), StoreError> {
+        if tx.dialect() == Dialect::Postgres {
+            // Several instances may start at once against one database: one migrates, the
+            // others wait here and then find nothing left to do.
+            tx.batch("SELECT pg_advisory_xact_lock(7243019)")?;
+        }
+        tx.batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                checksum TEXT NOT NULL
+            )",
+        )?;
+        let applied = tx.query("SELECT version, checksum FROM schema_migrations", &[])?;
+        for m in MIGRATIONS {
+            let sql = match tx.dialect() {
+                Dialect::Sqlite => m.sqlite,
+                Dialect::Postgres => m.postgres,
+            };
+            let checksum = hex(&Sha256::digest(sql.as_bytes()));
+            let mut done = false;
+            for row in &applied {
+                if row.int(0)? == m.version {
+                    if row.text(1)? != checksum {
+                        return Err(StoreError::MigrationChanged {
+                            version: m.version,
+                            name: m.name.to_string(),
+                        });
+                    }
+                    done = true;
+                }
+            }
+            if !done {
+                apply(tx, m, sql, &checksum)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn apply(tx: &mut dyn Tx, m: &Migration, sql: &str, checksum: &str) -> Result<(), StoreError> {
+    tx.batch(sql)?;
+    tx.exec(
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+        &[Val::Int(m.version), m.name.into(), checksum.into()],
+    )?;
+    Ok(())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
