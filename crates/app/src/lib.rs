@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cases;
 mod error;
 mod facts;
+pub mod import;
 pub mod policies;
 pub mod registry;
 mod time;

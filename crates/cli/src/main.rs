@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aftercare_cli::commands::policy::{self, ExplainArgs, Output};
+use aftercare_cli::commands::service::{self, OpenArgs, TransitionArgs};
 use aftercare_cli::files::policies_dir;
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,132 @@ enum Command {
         #[arg(long, global = true)]
         policies: Option<PathBuf>,
     },
+    /// Load the registry (SKUs, customers, units, orders, invoices) from a JSON file.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Cases: open, show, list, decide, transition.
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Fire every timer that is due.
+    Tick {
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+fn service_env(a: ServiceArgs) -> Result<service::Env, Output> {
+    let now = match a.now.as_deref() {
+        Some(s) => service::parse_now(s).map_err(|e| Output {
+            stdout: String::new(),
+            stderr: format!("error: {e}\n"),
+            code: 2,
+        })?,
+        None => jiff::Timestamp::now(),
+    };
+    Ok(service::Env {
+        db: a.db,
+        now,
+        actor: a.actor,
+        policies_dir: policies_dir(a.policies.as_deref()),
+    })
+}
+
+/// Where the service's data is, when it is, and who acts.
+#[derive(clap::Args, Clone)]
+struct ServiceArgs {
+    /// Database URL: `sqlite://PATH` (created on first use) or `postgres://…`.
+    #[arg(
+        long,
+        env = "AFTERCARE_DB",
+        default_value = "sqlite://aftercare.db",
+        global = true
+    )]
+    db: String,
+    /// The time to act at (RFC 3339 or a date); default: the system clock.
+    #[arg(long, env = "AFTERCARE_NOW", global = true)]
+    now: Option<String>,
+    /// Who acts, for the audit log.
+    #[arg(long, env = "AFTERCARE_ACTOR", default_value = "cli", global = true)]
+    actor: String,
+    /// The policies directory (default: $AFTERCARE_POLICIES, else ./policies).
+    #[arg(long, global = true)]
+    policies: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// Open a case (in `draft`); prints its id.
+    Open {
+        /// return, delivery_damage, wrong_item, warranty_service, paid_repair, service_withdrawal
+        #[arg(long)]
+        kind: String,
+        /// The customer's ref.
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        order: Option<String>,
+        #[arg(long)]
+        serial: Option<String>,
+        /// The seller policy (default: the one the unit's or order's SKU names).
+        #[arg(long)]
+        policy: Option<String>,
+        /// A fact about the case, PATH=VALUE (repeatable), e.g. problem.reported=defect.
+        #[arg(long = "fact")]
+        facts: Vec<String>,
+    },
+    /// A case with its latest decision, timers and history, as JSON.
+    Show { id: i64 },
+    /// Cases, newest first.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Decide a case now and keep the decision on record.
+    Decide { id: i64 },
+    /// Make a recorded decision again from its stored policy texts and facts.
+    Reexplain { decision: i64 },
+    /// Move a case: submit, approve, receive, inspect, quote, pay, … (see `case diagram`).
+    Transition {
+        id: i64,
+        action: String,
+        /// A fact this step establishes, PATH=VALUE (repeatable).
+        #[arg(long = "fact")]
+        facts: Vec<String>,
+        /// For approve: the authorisation number (default RA-<id>).
+        #[arg(long)]
+        authorisation: Option<String>,
+        /// For approve: the ship-by date (default: the decision's).
+        #[arg(long)]
+        ship_by: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The case state machine as a Mermaid diagram.
+    Diagram,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first edited or missing event.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +219,73 @@ fn main() -> ExitCode {
                 PolicyCommand::List => policy::list(&dir),
             }
         }
+        Command::Case {
+            command: CaseCommand::Diagram,
+            ..
+        } => service::case_diagram(),
+        Command::Import { file, service } => match service_env(service) {
+            Ok(env) => service::import(&env, &file),
+            Err(o) => o,
+        },
+        Command::Tick { batch, service } => match service_env(service) {
+            Ok(env) => service::tick(&env, batch),
+            Err(o) => o,
+        },
+        Command::Audit {
+            command: AuditCommand::Verify,
+            service,
+        } => match service_env(service) {
+            Ok(env) => service::audit_verify(&env),
+            Err(o) => o,
+        },
+        Command::Case { command, service } => match service_env(service) {
+            Err(o) => o,
+            Ok(env) => match command {
+                CaseCommand::Open {
+                    kind,
+                    customer,
+                    order,
+                    serial,
+                    policy,
+                    facts,
+                } => service::case_open(
+                    &env,
+                    &OpenArgs {
+                        kind,
+                        customer,
+                        order,
+                        serial,
+                        policy,
+                        facts,
+                    },
+                ),
+                CaseCommand::Show { id } => service::case_show(&env, id),
+                CaseCommand::List { state, limit } => {
+                    service::case_list(&env, state.as_deref(), limit)
+                }
+                CaseCommand::Decide { id } => service::case_decide(&env, id),
+                CaseCommand::Reexplain { decision } => service::case_reexplain(&env, decision),
+                CaseCommand::Transition {
+                    id,
+                    action,
+                    facts,
+                    authorisation,
+                    ship_by,
+                    note,
+                } => service::case_transition(
+                    &env,
+                    &TransitionArgs {
+                        id,
+                        action,
+                        facts,
+                        authorisation,
+                        ship_by,
+                        note,
+                    },
+                ),
+                CaseCommand::Diagram => service::case_diagram(),
+            },
+        },
     };
     emit(out)
 }

@@ -19,14 +19,14 @@ pub struct Output {
 }
 
 impl Output {
-    fn ok(stdout: String) -> Self {
+    pub(crate) fn ok(stdout: String) -> Self {
         Self {
             stdout,
             stderr: String::new(),
             code: 0,
         }
     }
-    fn fail(stderr: String) -> Self {
+    pub(crate) fn fail(stderr: String) -> Self {
         Self {
             stdout: String::new(),
             stderr,

@@ -1,0 +1,238 @@
+//! Loading the registry from a file: one JSON document with any of `skus`, `customers`,
+//! `units`, `orders` and `invoices`, loaded in that order in one transaction. Every bad
+//! record is reported (up to a limit) with its place and the reason, and then nothing is
+//! written. Loading the same file again changes nothing: every write is an upsert by natural
+//! key.
+
+use std::collections::HashMap;
+
+use aftercare_store::{Store, Tx};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppError;
+use crate::audit::{self, Event};
+use crate::registry::{self, Customer, Invoice, Order, Sku, Unit};
+
+/// A registry document.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    #[serde(default)]
+    pub skus: Vec<Sku>,
+    #[serde(default)]
+    pub customers: Vec<Customer>,
+    #[serde(default)]
+    pub units: Vec<Unit>,
+    #[serde(default)]
+    pub orders: Vec<Order>,
+    #[serde(default)]
+    pub invoices: Vec<Invoice>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.skus.len()
+            + self.customers.len()
+            + self.units.len()
+            + self.orders.len()
+            + self.invoices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How many records of each kind were loaded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub skus: usize,
+    pub customers: usize,
+    pub units: usize,
+    pub orders: usize,
+    pub invoices: usize,
+}
+
+/// Why a file was not loaded: every problem found, each with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s), nothing was imported:\n{}", .problems.len(), .problems.join("\n"))]
+pub struct ImportError {
+    pub problems: Vec<String>,
+}
+
+/// At most this many problems are listed.
+const MAX_PROBLEMS: usize = 100;
+
+pub fn parse_json(text: &str) -> Result<Batch, ImportError> {
+    serde_json::from_str(text).map_err(|e| ImportError {
+        problems: vec![format!("line {}, column {}: {e}", e.line(), e.column())],
+    })
+}
+
+/// Loads `batch`; `progress(done, total)` is called as records are written.
+pub fn load(
+    store: &mut Store,
+    batch: &Batch,
+    source: &str,
+    actor: &str,
+    now: Timestamp,
+    today: Date,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Loaded, ImportError> {
+    let mut problems = duplicates(batch);
+    if !problems.is_empty() {
+        return Err(ImportError { problems });
+    }
+    let total = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+    let result = store.tx(|tx| -> Result<Loaded, AppError> {
+        let mut done = 0u64;
+        let mut step = |tx: &mut dyn Tx,
+                        place: String,
+                        f: &dyn Fn(&mut dyn Tx) -> Result<(), AppError>,
+                        problems: &mut Vec<String>|
+         -> Result<(), AppError> {
+            match f(tx) {
+                Ok(()) => {}
+                // A refused value: note it and go on, to report every bad record at once.
+                Err(e) if e.is_callers() => {
+                    if problems.len() < MAX_PROBLEMS {
+                        problems.push(format!("{place}: {e}"));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            done += 1;
+            if done % 1024 == 0 || done == total {
+                progress(done, total);
+            }
+            Ok(())
+        };
+        for (i, s) in batch.skus.iter().enumerate() {
+            step(
+                tx,
+                format!("skus[{i}] (code `{}`)", s.code),
+                &|tx| registry::upsert_sku(tx, s),
+                &mut problems,
+            )?;
+        }
+        for (i, c) in batch.customers.iter().enumerate() {
+            step(
+                tx,
+                format!("customers[{i}] (ref `{}`)", c.reference),
+                &|tx| registry::upsert_customer(tx, c).map(|_| ()),
+                &mut problems,
+            )?;
+        }
+        for (i, u) in batch.units.iter().enumerate() {
+            step(
+                tx,
+                format!("units[{i}] (serial `{}`)", u.serial),
+                &|tx| registry::upsert_unit(tx, u),
+                &mut problems,
+            )?;
+        }
+        for (i, o) in batch.orders.iter().enumerate() {
+            step(
+                tx,
+                format!("orders[{i}] (order_no `{}`)", o.order_no),
+                &|tx| registry::upsert_order(tx, o, today),
+                &mut problems,
+            )?;
+        }
+        for (i, v) in batch.invoices.iter().enumerate() {
+            step(
+                tx,
+                format!("invoices[{i}] (invoice_no `{}`)", v.invoice_no),
+                &|tx| registry::upsert_invoice(tx, v, today),
+                &mut problems,
+            )?;
+        }
+        if !problems.is_empty() {
+            // Rolls the whole batch back.
+            return Err(AppError::Refused(String::new()));
+        }
+        let loaded = Loaded {
+            skus: batch.skus.len(),
+            customers: batch.customers.len(),
+            units: batch.units.len(),
+            orders: batch.orders.len(),
+            invoices: batch.invoices.len(),
+        };
+        audit::append(
+            tx,
+            now,
+            &Event {
+                actor,
+                entity: "import",
+                entity_id: aftercare_store::hex(&Sha256::digest(source.as_bytes())),
+                action: "import",
+                before: None,
+                after: Some(json!({
+                    "skus": loaded.skus,
+                    "customers": loaded.customers,
+                    "units": loaded.units,
+                    "orders": loaded.orders,
+                    "invoices": loaded.invoices,
+                })),
+            },
+        )?;
+        Ok(loaded)
+    });
+    match result {
+        Ok(l) => Ok(l),
+        Err(_) if !problems.is_empty() => Err(ImportError { problems }),
+        Err(e) => Err(ImportError {
+            problems: vec![e.to_string()],
+        }),
+    }
+}
+
+/// The same natural key twice in one file is a mistake, not an update.
+fn duplicates(batch: &Batch) -> Vec<String> {
+    fn find<'a>(kind: &str, key: &str, keys: impl Iterator<Item = &'a str>, out: &mut Vec<String>) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, k) in keys.enumerate() {
+            if let Some(first) = seen.insert(k, i) {
+                out.push(format!(
+                    "{kind}[{i}]: duplicate {key} `{k}` (also {kind}[{first}])"
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    find(
+        "skus",
+        "code",
+        batch.skus.iter().map(|s| s.code.as_str()),
+        &mut out,
+    );
+    find(
+        "customers",
+        "ref",
+        batch.customers.iter().map(|c| c.reference.as_str()),
+        &mut out,
+    );
+    find(
+        "units",
+        "serial",
+        batch.units.iter().map(|u| u.serial.as_str()),
+        &mut out,
+    );
+    find(
+        "orders",
+        "order_no",
+        batch.orders.iter().map(|o| o.order_no.as_str()),
+        &mut out,
+    );
+    find(
+        "invoices",
+        "invoice_no",
+        batch.invoices.iter().map(|v| v.invoice_no.as_str()),
+        &mut out,
+    );
+    out
+}

@@ -1,0 +1,276 @@
+//! The service commands: `import`, `case …`, `tick`, `audit verify`. Each opens the database
+//! (`--db`, else `$AFTERCARE_DB`, else `sqlite://aftercare.db` in the working directory,
+//! created on first use) and the policies directory.
+
+use std::path::Path;
+
+use aftercare_app::cases::{self, NewCase, Step};
+use aftercare_app::{AppError, Policies, audit, import, timers};
+use aftercare_domain::case::{Action, CaseKind, State};
+use aftercare_store::Store;
+use jiff::Timestamp;
+use serde_json::{Map, Value as J};
+
+use super::policy::Output;
+use crate::files;
+
+/// Where and when the service runs, and who acts.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub db: String,
+    /// The clock: `--now`/`$AFTERCARE_NOW` when given (tests, replays), else the system's.
+    pub now: Timestamp,
+    pub actor: String,
+    pub policies_dir: std::path::PathBuf,
+}
+
+impl Env {
+    fn store(&self) -> Result<Store, String> {
+        Store::open(&self.db).map_err(|e| format!("cannot open the database `{}`: {e}", self.db))
+    }
+
+    fn policies(&self) -> Result<Policies, String> {
+        let files = files::policy_files(&self.policies_dir)?;
+        Policies::from_sources(files).map_err(|e| e.to_string())
+    }
+}
+
+/// Parses `--now`: an RFC 3339 timestamp, or a date (its start, UTC).
+pub fn parse_now(s: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let d: jiff::civil::Date = s
+        .parse()
+        .map_err(|_| format!("--now: `{s}` is neither a timestamp with an offset nor a date"))?;
+    d.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
+}
+
+/// `path=value` pairs: the value is JSON when it parses as JSON (`true`, `3`, `["drop"]`),
+/// else a string.
+pub fn parse_facts(pairs: &[String]) -> Result<Map<String, J>, String> {
+    let mut out = Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--fact `{p}`: expected PATH=VALUE"))?;
+        let v = serde_json::from_str(v).unwrap_or_else(|_| J::String(v.to_string()));
+        out.insert(k.trim().to_string(), v);
+    }
+    Ok(out)
+}
+
+fn run(f: impl FnOnce() -> Result<String, String>) -> Output {
+    match f() {
+        Ok(s) => Output::ok(s),
+        Err(e) => Output::fail(format!("error: {e}\n")),
+    }
+}
+
+fn app(e: AppError) -> String {
+    e.to_string()
+}
+
+/// `aftercare import FILE`
+pub fn import(env: &Env, path: &Path) -> Output {
+    run(|| {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let batch = import::parse_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut store = env.store()?;
+        let bar = indicatif::ProgressBar::new(u64::try_from(batch.len()).unwrap_or(0));
+        let today = env.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let loaded = import::load(
+            &mut store,
+            &batch,
+            &text,
+            &env.actor,
+            env.now,
+            today,
+            &mut |done, _| bar.set_position(done),
+        );
+        bar.finish_and_clear();
+        let l = loaded.map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(format!(
+            "imported {}: {} SKUs, {} customers, {} units, {} orders, {} invoices\n",
+            path.display(),
+            l.skus,
+            l.customers,
+            l.units,
+            l.orders,
+            l.invoices
+        ))
+    })
+}
+
+#[derive(Debug)]
+pub struct OpenArgs {
+    pub kind: String,
+    pub customer: Option<String>,
+    pub order: Option<String>,
+    pub serial: Option<String>,
+    pub policy: Option<String>,
+    pub facts: Vec<String>,
+}
+
+pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
+    run(|| {
+        let kind: CaseKind = a.kind.parse().map_err(|e| format!("--kind: {e}"))?;
+        let new = NewCase {
+            kind: Some(kind),
+            customer: a.customer.clone(),
+            order_no: a.order.clone(),
+            serial: a.serial.clone(),
+            policy: a.policy.clone(),
+            facts: parse_facts(&a.facts)?,
+        };
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let id = cases::open(&mut store, &policies, &new, &env.actor, env.now).map_err(app)?;
+        Ok(format!("{id}\n"))
+    })
+}
+
+pub fn case_show(env: &Env, id: i64) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let shown = cases::show(&mut store, id).map_err(app)?;
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        ))
+    })
+}
+
+pub fn case_list(env: &Env, state: Option<&str>, limit: i64) -> Output {
+    run(|| {
+        let state: Option<State> = state
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| format!("--state: {e}"))?;
+        let mut store = env.store()?;
+        let list = cases::list(&mut store, state, limit).map_err(app)?;
+        let mut out = String::from("id\tkind\tstate\tpolicy\tserial\tupdated\n");
+        for c in list {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\n",
+                c.id,
+                c.kind,
+                c.state,
+                c.policy_id,
+                c.serial.as_deref().unwrap_or("-"),
+                c.updated_at
+            ));
+        }
+        Ok(out)
+    })
+}
+
+pub fn case_decide(env: &Env, id: i64) -> Output {
+    run(|| {
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let rec = cases::decide(&mut store, &policies, id, &env.actor, env.now).map_err(app)?;
+        let mut out = format!("decision {} for case {id}\n", rec.id);
+        let field = |r: &J, k: &str| r.get(k).and_then(J::as_str).unwrap_or("").to_string();
+        let remedies = rec.summary.get("remedies").and_then(J::as_array);
+        for r in remedies.into_iter().flatten() {
+            out.push_str(&format!(
+                "  {:<26} {}\n",
+                field(r, "remedy"),
+                field(r, "status")
+            ));
+        }
+        Ok(out)
+    })
+}
+
+pub fn case_reexplain(env: &Env, decision: i64) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let (stored, again) = cases::reexplain(&mut store, decision).map_err(app)?;
+        if stored != again {
+            return Err(format!(
+                "decision {decision} comes out differently when made again from its stored policy texts and facts"
+            ));
+        }
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&again).unwrap_or_default()
+        ))
+    })
+}
+
+#[derive(Debug)]
+pub struct TransitionArgs {
+    pub id: i64,
+    pub action: String,
+    pub facts: Vec<String>,
+    pub authorisation: Option<String>,
+    pub ship_by: Option<String>,
+    pub note: Option<String>,
+}
+
+pub fn case_transition(env: &Env, a: &TransitionArgs) -> Output {
+    run(|| {
+        let action: Action = a.action.parse()?;
+        let mut step = Step::new(action);
+        step.facts = parse_facts(&a.facts)?;
+        step.authorisation = a.authorisation.clone();
+        step.ship_by = a
+            .ship_by
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| format!("--ship-by: {e}"))?;
+        step.note = a.note.clone();
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let c = cases::transition(&mut store, &policies, a.id, &step, &env.actor, env.now)
+            .map_err(app)?;
+        let mut out = format!("case {} is {}\n", c.id, c.state);
+        if let Some(ra) = &c.authorisation
+            && action == Action::Approve
+        {
+            out.push_str(&format!("authorisation {ra}"));
+            if let Some(d) = c.ship_by {
+                out.push_str(&format!(", ship by {d}"));
+            }
+            out.push('\n');
+        }
+        Ok(out)
+    })
+}
+
+pub fn case_diagram() -> Output {
+    Output::ok(aftercare_domain::case::mermaid())
+}
+
+pub fn tick(env: &Env, batch: i64) -> Output {
+    run(|| {
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let fired = timers::sweep(&mut store, &policies, env.now, batch).map_err(app)?;
+        let mut out = format!("{} timer(s) fired\n", fired.len());
+        for f in fired {
+            out.push_str(&format!(
+                "  case {}: {} ({})\n",
+                f.case_id, f.kind, f.outcome
+            ));
+        }
+        Ok(out)
+    })
+}
+
+pub fn audit_verify(env: &Env) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let v = audit::verify(&mut store).map_err(app)?;
+        Ok(format!(
+            "audit log intact: {} events, last hash {}\n",
+            v.events, v.head
+        ))
+    })
+}

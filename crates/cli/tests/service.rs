@@ -1,0 +1,224 @@
+//! Cases driven from application to closing by the `aftercare` binary alone, on a real SQLite
+//! file: the registry imported, the case opened and moved, timers fired by `aftercare tick`
+//! with the clock set by `--now`, and the audit log verified.
+
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test on error")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh database URL for one test.
+fn fresh_db() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "aftercare_cli_{}_{}.db",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    format!("sqlite://{}", path.display())
+}
+
+/// Runs the binary at `now`; returns (exit code, stdout, stderr).
+fn run(db: &str, now: &str, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(args)
+        .arg("--policies")
+        .arg(root().join("policies"))
+        .env("AFTERCARE_DB", db)
+        .env("AFTERCARE_NOW", now)
+        .env("AFTERCARE_ACTOR", "test")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(db: &str, now: &str, args: &[&str]) -> String {
+    let (code, out, err) = run(db, now, args);
+    assert_eq!(code, 0, "aftercare {args:?} failed: {err}");
+    out
+}
+
+fn setup(db: &str) {
+    let registry = root().join("examples/registry.json");
+    let out = ok(
+        db,
+        "2024-01-22T08:00:00Z",
+        &["import", registry.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("5 SKUs, 3 customers, 6 units, 6 orders, 6 invoices"),
+        "{out}"
+    );
+}
+
+fn open(db: &str, serial: &str, order: &str) -> String {
+    ok(
+        db,
+        "2024-01-22T08:00:00Z",
+        &[
+            "case",
+            "open",
+            "--kind",
+            "warranty_service",
+            "--customer",
+            "cust-us",
+            "--order",
+            order,
+            "--serial",
+            serial,
+            "--fact",
+            "problem.reported=defect",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn maintenance_device_never_sent_closes_by_tick() {
+    let db = fresh_db();
+    setup(&db);
+    let id = open(&db, "MX1-0001", "SO-MX-1");
+    ok(
+        &db,
+        "2024-01-22T08:05:00Z",
+        &["case", "transition", &id, "submit"],
+    );
+    let out = ok(
+        &db,
+        "2024-01-22T09:00:00Z",
+        &["case", "transition", &id, "approve"],
+    );
+    assert!(out.contains("ship by 2024-01-25"), "{out}");
+
+    let out = ok(&db, "2024-02-06T23:59:59Z", &["tick"]);
+    assert!(
+        out.starts_with("1 timer(s) fired"),
+        "only the reminder: {out}"
+    );
+    let out = ok(&db, "2024-02-07T00:00:00Z", &["tick"]);
+    assert!(
+        out.contains("not_received (case is now closed_not_received)"),
+        "{out}"
+    );
+    let out = ok(&db, "2024-02-08T00:00:00Z", &["tick"]);
+    assert!(out.starts_with("0 timer(s) fired"), "fires once: {out}");
+    let out = ok(
+        &db,
+        "2024-02-08T00:00:00Z",
+        &["case", "list", "--state", "closed_not_received"],
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = ok(&db, "2024-02-08T00:00:00Z", &["audit", "verify"]);
+    assert!(out.starts_with("audit log intact:"), "{out}");
+}
+
+#[test]
+fn maintenance_quote_unpaid_goes_back_unrepaired_then_closes() {
+    let db = fresh_db();
+    setup(&db);
+    let id = open(&db, "MX1-0002", "SO-MX-2");
+    for (now, args) in [
+        ("2024-01-22T08:05:00Z", vec!["submit"]),
+        ("2024-01-22T09:00:00Z", vec!["approve"]),
+        ("2024-01-23T09:00:00Z", vec!["device_shipped"]),
+        ("2024-01-26T09:00:00Z", vec!["receive"]),
+        (
+            "2024-01-29T09:00:00Z",
+            vec!["inspect", "--fact", r#"diagnosis.causes=["drop"]"#],
+        ),
+        ("2024-01-31T09:00:00Z", vec!["quote"]),
+    ] {
+        let mut a = vec!["case", "transition", id.as_str()];
+        a.extend(args);
+        ok(&db, now, &a);
+    }
+    let out = ok(&db, "2024-03-01T00:00:00Z", &["tick"]);
+    assert!(
+        out.contains("quote_expired (case is now returned_unrepaired)"),
+        "{out}"
+    );
+    ok(
+        &db,
+        "2024-03-02T09:00:00Z",
+        &["case", "transition", &id, "ship_back"],
+    );
+    let out = ok(
+        &db,
+        "2024-03-05T09:00:00Z",
+        &["case", "transition", &id, "close"],
+    );
+    assert_eq!(out.trim(), format!("case {id} is closed"));
+
+    let shown = ok(&db, "2024-03-05T09:00:00Z", &["case", "show", &id]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let decision = shown["latest_decision"]["id"].as_i64().unwrap().to_string();
+    let again = ok(
+        &db,
+        "2024-03-05T09:00:00Z",
+        &["case", "reexplain", &decision],
+    );
+    assert!(again.contains("\"remedies\""), "{again}");
+}
+
+#[test]
+fn bad_input_is_refused_with_its_field_and_value() {
+    let db = fresh_db();
+    setup(&db);
+    let (code, _, err) = run(
+        &db,
+        "2024-01-22T08:00:00Z",
+        &[
+            "case",
+            "open",
+            "--kind",
+            "warranty_service",
+            "--serial",
+            "NOPE-1",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "error: serial: unknown serial `NOPE-1`");
+    let (code, _, err) = run(
+        &db,
+        "2024-01-22T08:00:00Z",
+        &["case", "open", "--kind", "repairs"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown case kind `repairs`"), "{err}");
+
+    // A file with a bad record loads nothing, and says which record and why.
+    let bad = std::env::temp_dir().join(format!("aftercare_bad_{}.json", std::process::id()));
+    std::fs::write(
+        &bad,
+        r#"{"skus": [{"code": "S1", "name": "x", "class": "main", "seller": "s", "policy": "imkey"}],
+            "units": [{"serial": "U1", "sku": "S1"}, {"serial": "U2", "sku": "S9"}]}"#,
+    )
+    .unwrap();
+    let fresh = fresh_db();
+    let (code, _, err) = run(
+        &fresh,
+        "2024-01-22T08:00:00Z",
+        &["import", bad.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("units[1] (serial `U2`): sku: unknown SKU `S9`"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    let out = ok(&fresh, "2024-01-22T08:00:00Z", &["audit", "verify"]);
+    assert!(out.starts_with("audit log intact: 0 events"), "{out}");
+}
