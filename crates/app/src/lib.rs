@@ -8,6 +8,7 @@ pub mod cases;
 mod error;
 mod facts;
 pub mod import;
+pub mod money;
 pub mod policies;
 pub mod registry;
 mod time;

@@ -438,3 +438,116 @@ fn audit_verify_finds_an_edited_or_deleted_event() {
         );
     }
 }
+
+#[test]
+fn refunds_never_exceed_what_was_paid_even_when_sent_at_once() {
+    use aftercare_app::money::{self, RefundRequest};
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        // SO-1 was paid 308.00 USD. Eight clerks each refund 100.00 at the same moment, each
+        // with their own key, on their own connection: three fit, five are refused.
+        let outcomes: Vec<Result<money::Refund, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let url = db.url.clone();
+                    s.spawn(move || {
+                        let mut store = Store::open(&url).unwrap();
+                        money::record(
+                            &mut store,
+                            &RefundRequest {
+                                order_no: "SO-1".into(),
+                                case_id: None,
+                                amount_minor: 10_000,
+                                currency: Some("USD".into()),
+                                idempotency_key: format!("clerk-{i}"),
+                                reason: "test".into(),
+                            },
+                            "desk:amy",
+                            at("2024-02-01T10:00:00Z"),
+                        )
+                        .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(ok, 3, "{}: {outcomes:?}", db.name);
+        for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            assert!(
+                refused.starts_with("amount: a refund of 100.00 USD on order `SO-1` would bring its refunds to more than the 308.00 USD paid"),
+                "{}: {refused}",
+                db.name
+            );
+        }
+        let total = store
+            .tx(|tx| -> Result<_, AppError> {
+                let r = tx.query_one(
+                    "SELECT o.refunded_minor, CAST(SUM(r.amount_minor) AS BIGINT) FROM orders o
+                     JOIN refunds r ON r.order_no = o.order_no WHERE o.order_no = 'SO-1'
+                     GROUP BY o.refunded_minor",
+                    &[],
+                )?;
+                Ok((r.int(0)?, r.int(1)?))
+            })
+            .unwrap();
+        assert_eq!(total, (30_000, 30_000), "{}", db.name);
+
+        let ok_key = outcomes
+            .iter()
+            .position(Result::is_ok)
+            .map(|i| format!("clerk-{i}"))
+            .unwrap();
+        // The same request again is a replay: nothing new is recorded.
+        let again = money::record(
+            &mut store,
+            &RefundRequest {
+                order_no: "SO-1".into(),
+                case_id: None,
+                amount_minor: 10_000,
+                currency: None,
+                idempotency_key: ok_key.clone(),
+                reason: "test".into(),
+            },
+            "desk:amy",
+            at("2024-02-01T10:05:00Z"),
+        )
+        .unwrap();
+        assert!(again.replayed, "{}", db.name);
+        // A key reused for another amount is refused, naming the key.
+        let err = money::record(
+            &mut store,
+            &RefundRequest {
+                order_no: "SO-1".into(),
+                case_id: None,
+                amount_minor: 800,
+                currency: None,
+                idempotency_key: ok_key.clone(),
+                reason: "test".into(),
+            },
+            "desk:amy",
+            at("2024-02-01T10:06:00Z"),
+        );
+        if outcomes[0].is_ok() {
+            assert!(
+                err.unwrap_err()
+                    .to_string()
+                    .starts_with("idempotency_key: `clerk-0` was already used")
+            );
+        }
+        // Refunds are never deleted.
+        let deleted = store.tx(|tx| tx.exec("DELETE FROM refunds", &[]));
+        assert_eq!(
+            deleted.unwrap_err().violation().map(|v| v.0),
+            Some(aftercare_store::Violation::Trigger),
+            "{}",
+            db.name
+        );
+        money::mark_paid(&mut store, again.id, "desk:amy", at("2024-02-02T10:00:00Z")).unwrap();
+        assert!(
+            money::mark_paid(&mut store, again.id, "desk:amy", at("2024-02-02T10:00:00Z")).is_err()
+        );
+        audit::verify(&mut store).unwrap();
+    }
+}

@@ -49,6 +49,13 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Refunds: recorded with an idempotency key, never over what was paid.
+    Refund {
+        #[command(subcommand)]
+        command: RefundCommand,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -152,6 +159,27 @@ enum CaseCommand {
 }
 
 #[derive(Subcommand)]
+enum RefundCommand {
+    /// Record a refund before paying it out; the same key again records nothing new.
+    Record {
+        #[arg(long)]
+        order: String,
+        /// The amount with its currency, e.g. "100.00 USD".
+        #[arg(long)]
+        amount: String,
+        /// The idempotency key of this refund.
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        case: Option<i64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Mark a recorded refund as paid out.
+    Paid { id: i64 },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chain; exit 1 naming the first edited or missing event.
     Verify,
@@ -230,6 +258,19 @@ fn main() -> ExitCode {
         Command::Tick { batch, service } => match service_env(service) {
             Ok(env) => service::tick(&env, batch),
             Err(o) => o,
+        },
+        Command::Refund { command, service } => match service_env(service) {
+            Err(o) => o,
+            Ok(env) => match command {
+                RefundCommand::Record {
+                    order,
+                    amount,
+                    key,
+                    case,
+                    reason,
+                } => service::refund_record(&env, &order, &amount, &key, case, &reason),
+                RefundCommand::Paid { id } => service::refund_paid(&env, id),
+            },
         },
         Command::Audit {
             command: AuditCommand::Verify,

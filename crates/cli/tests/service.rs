@@ -222,3 +222,37 @@ fn bad_input_is_refused_with_its_field_and_value() {
     let out = ok(&fresh, "2024-01-22T08:00:00Z", &["audit", "verify"]);
     assert!(out.starts_with("audit log intact: 0 events"), "{out}");
 }
+
+#[test]
+fn a_refund_is_recorded_once_and_never_over_what_was_paid() {
+    let db = fresh_db();
+    setup(&db);
+    let now = "2024-02-01T10:00:00Z";
+    let record = |amount: &str, key: &str| {
+        run(
+            &db,
+            now,
+            &[
+                "refund", "record", "--order", "SO-IMI-1", "--amount", amount, "--key", key,
+            ],
+        )
+    };
+    let (code, out, _) = record("199.00 EUR", "k1");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "refund 1 of 199.00 EUR on order SO-IMI-1 recorded")
+    );
+    let (code, out, _) = record("199.00 EUR", "k1");
+    assert_eq!(code, 0);
+    assert!(out.contains("already recorded under this key"), "{out}");
+    let (code, _, err) = record("5.00 EUR", "k2");
+    assert_eq!(code, 1);
+    assert!(err.contains("more than the 203.99 EUR paid"), "{err}");
+    let (code, _, err) = record("1.00 USD", "k3");
+    assert_eq!(code, 1);
+    assert!(err.contains("was paid in EUR, not USD"), "{err}");
+    assert_eq!(
+        ok(&db, now, &["refund", "paid", "1"]).trim(),
+        "refund 1 paid"
+    );
+}

@@ -274,3 +274,53 @@ pub fn audit_verify(env: &Env) -> Output {
         ))
     })
 }
+
+/// `aftercare refund record`
+pub fn refund_record(
+    env: &Env,
+    order: &str,
+    amount: &str,
+    key: &str,
+    case: Option<i64>,
+    reason: &str,
+) -> Output {
+    run(|| {
+        let money = aftercare_policy::value::Money::parse(amount)
+            .map_err(|e| format!("--amount `{amount}`: {e}"))?;
+        let mut store = env.store()?;
+        let r = aftercare_app::money::record(
+            &mut store,
+            &aftercare_app::money::RefundRequest {
+                order_no: order.to_string(),
+                case_id: case,
+                amount_minor: money.minor,
+                currency: Some(money.currency.as_str().to_string()),
+                idempotency_key: key.to_string(),
+                reason: reason.to_string(),
+            },
+            &env.actor,
+            env.now,
+        )
+        .map_err(app)?;
+        Ok(if r.replayed {
+            format!(
+                "refund {} of {} on order {} was already recorded under this key\n",
+                r.id, r.amount, r.order_no
+            )
+        } else {
+            format!(
+                "refund {} of {} on order {} recorded\n",
+                r.id, r.amount, r.order_no
+            )
+        })
+    })
+}
+
+/// `aftercare refund paid`
+pub fn refund_paid(env: &Env, id: i64) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        aftercare_app::money::mark_paid(&mut store, id, &env.actor, env.now).map_err(app)?;
+        Ok(format!("refund {id} paid\n"))
+    })
+}
