@@ -9,6 +9,7 @@ mod error;
 mod facts;
 pub mod import;
 pub mod money;
+pub mod personal;
 pub mod policies;
 pub mod registry;
 mod time;

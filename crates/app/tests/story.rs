@@ -551,3 +551,63 @@ fn refunds_never_exceed_what_was_paid_even_when_sent_at_once() {
         audit::verify(&mut store).unwrap();
     }
 }
+
+#[test]
+fn an_erased_customer_leaves_cases_money_and_audit_whole() {
+    use aftercare_app::personal;
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        let exported = personal::export(&mut store, "cust-1").unwrap();
+        assert_eq!(
+            exported["customer"]["email"], "ada@example.org",
+            "{}",
+            db.name
+        );
+        assert_eq!(exported["orders"][0]["order_no"], "SO-1");
+        assert_eq!(exported["orders"][0]["lines"][0]["serial"], "MX1-0001");
+        assert_eq!(exported["cases"][0]["id"], id);
+
+        let placeholder =
+            personal::erase(&mut store, "cust-1", "dpo", at("2024-03-01T00:00:00Z")).unwrap();
+        let err = personal::export(&mut store, "cust-1").unwrap_err();
+        assert_eq!(err.to_string(), "no customer `cust-1`");
+        let after = personal::export(&mut store, &placeholder).unwrap();
+        assert_eq!(after["customer"]["name"], "erased", "{}", db.name);
+        assert_eq!(after["customer"]["email"], J::Null);
+        // The case and the order are still the customer's, and still decide.
+        assert_eq!(after["cases"][0]["id"], id);
+        assert_eq!(after["orders"][0]["paid_minor"], 30_800);
+        cases::decide(
+            &mut store,
+            &policies,
+            id,
+            "desk:amy",
+            at("2024-03-01T01:00:00Z"),
+        )
+        .unwrap();
+        // Nothing personal was ever in the audit log, and the chain is intact.
+        let leaked = store
+            .tx(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query(
+                        "SELECT seq FROM audit_events WHERE after LIKE '%ada@example.org%' OR after LIKE '%Lovelace%'",
+                        &[],
+                    )?
+                    .len())
+            })
+            .unwrap();
+        assert_eq!(leaked, 0, "{}", db.name);
+        audit::verify(&mut store).unwrap();
+    }
+}

@@ -56,6 +56,13 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Personal data: export or erase a customer.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -180,6 +187,14 @@ enum RefundCommand {
 }
 
 #[derive(Subcommand)]
+enum CustomerCommand {
+    /// Everything held about a customer, as JSON.
+    Export { reference: String },
+    /// Replace a customer's personal fields with placeholders; cases, money and audit stay.
+    Erase { reference: String },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chain; exit 1 naming the first edited or missing event.
     Verify,
@@ -270,6 +285,13 @@ fn main() -> ExitCode {
                     reason,
                 } => service::refund_record(&env, &order, &amount, &key, case, &reason),
                 RefundCommand::Paid { id } => service::refund_paid(&env, id),
+            },
+        },
+        Command::Customer { command, service } => match service_env(service) {
+            Err(o) => o,
+            Ok(env) => match command {
+                CustomerCommand::Export { reference } => service::customer_export(&env, &reference),
+                CustomerCommand::Erase { reference } => service::customer_erase(&env, &reference),
             },
         },
         Command::Audit {

@@ -256,3 +256,22 @@ fn a_refund_is_recorded_once_and_never_over_what_was_paid() {
         "refund 1 paid"
     );
 }
+
+#[test]
+fn a_customer_is_exported_then_erased() {
+    let db = fresh_db();
+    setup(&db);
+    let now = "2024-02-01T10:00:00Z";
+    let out = ok(&db, now, &["customer", "export", "cust-de"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["customer"]["email"], "erika@example.org");
+    assert_eq!(v["orders"].as_array().unwrap().len(), 2);
+    let out = ok(&db, now, &["customer", "erase", "cust-de"]);
+    assert!(
+        out.starts_with("customer `cust-de` erased; now `erased-"),
+        "{out}"
+    );
+    let (code, _, err) = run(&db, now, &["customer", "export", "cust-de"]);
+    assert_eq!((code, err.trim()), (1, "error: no customer `cust-de`"));
+    assert!(ok(&db, now, &["audit", "verify"]).starts_with("audit log intact"));
+}

@@ -324,3 +324,28 @@ pub fn refund_paid(env: &Env, id: i64) -> Output {
         Ok(format!("refund {id} paid\n"))
     })
 }
+
+/// `aftercare customer export`
+pub fn customer_export(env: &Env, reference: &str) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let all = aftercare_app::personal::export(&mut store, reference).map_err(app)?;
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&all).unwrap_or_default()
+        ))
+    })
+}
+
+/// `aftercare customer erase`
+pub fn customer_erase(env: &Env, reference: &str) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let placeholder =
+            aftercare_app::personal::erase(&mut store, reference, &env.actor, env.now)
+                .map_err(app)?;
+        Ok(format!(
+            "customer `{reference}` erased; now `{placeholder}`\n"
+        ))
+    })
+}
