@@ -362,7 +362,6 @@ fn lifecycle_facts(action: Action, today: Date) -> Vec<(&'static str, J)> {
         Action::Quote => vec![("quote.notified", d)],
         Action::Pay => vec![("quote.accepted", J::Bool(true)), ("quote.paid", d)],
         Action::DeclineQuote => vec![("quote.accepted", J::Bool(false))],
-        Action::Repair | Action::Replace => vec![("repair.date", d)],
         _ => Vec::new(),
     }
 }
@@ -391,7 +390,7 @@ pub fn decide(
     })
 }
 
-fn decide_in(
+pub(crate) fn decide_in(
     tx: &mut dyn Tx,
     policies: &Policies,
     case: &Case,

@@ -1,6 +1,10 @@
 //! What the registry knows about a case, as policy facts: the order's dates, channel and
 //! price, the invoice, the unit and its SKU, the buyer, and the unit's repair history. The
 //! case's own facts are laid over these (staff may correct the record for one case).
+//!
+//! The dates come from the unit's first sale when it has a serial, not from the order the
+//! case names: a resale does not restart a warranty, and a later buyer is not the original
+//! one.
 
 use aftercare_policy::value::{Currency, Money};
 use aftercare_store::{Tx, Val};
@@ -15,7 +19,18 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
         f.insert(k.to_string(), v);
     };
     let mut buyer = case.customer_id;
-    if let Some(order_no) = &case.order_no
+    let first_sale = match &case.serial {
+        Some(serial) => tx
+            .query_opt(
+                "SELECT o.order_no FROM order_lines l JOIN orders o ON o.order_no = l.order_no
+                 WHERE l.serial = ? ORDER BY o.ordered_at, o.order_no LIMIT 1",
+                &[serial.into()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?,
+        None => None,
+    };
+    if let Some(order_no) = first_sale.as_ref().or(case.order_no.as_ref())
         && let Some(o) = tx.query_opt(
             "SELECT ordered_at, channel, shipped_on, delivered_on, currency, shipping_fee_minor, customer_id
              FROM orders WHERE order_no = ?",

@@ -8,6 +8,7 @@ pub mod cases;
 mod error;
 mod facts;
 pub mod import;
+pub mod lineage;
 pub mod money;
 pub mod personal;
 pub mod policies;

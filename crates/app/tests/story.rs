@@ -611,3 +611,132 @@ fn an_erased_customer_leaves_cases_money_and_audit_whole() {
         audit::verify(&mut store).unwrap();
     }
 }
+
+fn import_examples(store: &mut Store) {
+    use aftercare_app::import;
+    let text = include_str!("../../../examples/registry.json");
+    let batch = import::parse_json(text).unwrap();
+    import::load(
+        store,
+        &batch,
+        text,
+        "test",
+        at("2024-01-22T08:00:00Z"),
+        date("2024-01-22"),
+        &mut |_, _| {},
+    )
+    .unwrap();
+}
+
+#[test]
+fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
+    use aftercare_app::lineage::{self, RepairReport};
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        import_examples(&mut store);
+        let id = cases::open(
+            &mut store,
+            &policies,
+            &NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                customer: Some("cust-cn".into()),
+                order_no: Some("SO-IMA-1".into()),
+                serial: Some("IMA-0001".into()),
+                policy: None,
+                facts: facts(json!({"problem.reported": "defect"})),
+            },
+            "desk:li",
+            at("2024-11-01T02:00:00Z"),
+        )
+        .unwrap();
+        for (action, extra, when) in [
+            (Action::Submit, json!({}), "2024-11-01T02:05:00Z"),
+            (Action::Approve, json!({}), "2024-11-01T03:00:00Z"),
+            (Action::Receive, json!({}), "2024-11-04T03:00:00Z"),
+            (
+                Action::Inspect,
+                json!({"diagnosis.causes": ["manufacturing"]}),
+                "2024-11-05T03:00:00Z",
+            ),
+            (Action::Repair, json!({}), "2024-11-05T04:00:00Z"),
+        ] {
+            step(&mut store, &policies, id, action, extra, when);
+        }
+        let detail = lineage::record_repair(
+            &mut store,
+            &policies,
+            id,
+            &RepairReport {
+                fixed: false,
+                parts: vec!["fan".into()],
+                replacement_serial: None,
+            },
+            "workshop",
+            at("2024-11-06T03:00:00Z"),
+        )
+        .unwrap();
+        // IMASK: a replaced part gets max(the unit's remaining warranty, 90 days). The unit's
+        // year from the 2024-01-02 invoice ends in January 2025; 90 days from 6 November
+        // reaches 4 February 2025, which is later.
+        assert_eq!(
+            detail["parts"][0]["warranty_until"], "2025-02-04",
+            "{}: {detail}",
+            db.name
+        );
+
+        let seen = lineage::lookup(&mut store, "IMA-0001").unwrap();
+        assert_eq!(seen["failed_repairs"], 1, "{}", db.name);
+        assert_eq!(seen["parts"][0]["part"], "fan");
+        assert_eq!(seen["history"][0]["event"], "repaired");
+        assert_eq!(seen["first_sale"]["order_no"], "SO-IMA-1");
+        // The failed repair feeds the next decision.
+        let rec = cases::decide(
+            &mut store,
+            &policies,
+            id,
+            "desk:li",
+            at("2024-11-06T04:00:00Z"),
+        )
+        .unwrap();
+        let facts = store
+            .tx(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query_one("SELECT facts FROM decisions WHERE id = ?", &[rec.id.into()])?
+                    .text(0)?)
+            })
+            .unwrap();
+        assert!(
+            facts.contains("\"history.failed_repairs\":1"),
+            "{}: {facts}",
+            db.name
+        );
+
+        // A replacement unit joins the lineage with its own warranty.
+        let detail = lineage::record_repair(
+            &mut store,
+            &policies,
+            id,
+            &RepairReport {
+                fixed: true,
+                parts: vec![],
+                replacement_serial: Some("IMA-9001".into()),
+            },
+            "workshop",
+            at("2024-11-07T03:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(detail["replaced_by"], "IMA-9001");
+        let new = lineage::lookup(&mut store, "IMA-9001").unwrap();
+        assert_eq!(
+            new["lineage"],
+            json!(["IMA-9001", "IMA-0001"]),
+            "{}",
+            db.name
+        );
+        // IMASK: a whole unit replaced gets a new 12 months.
+        assert_eq!(new["warranty_until"], "2025-11-07", "{}: {new}", db.name);
+        assert_eq!(new["first_sale"]["order_no"], "SO-IMA-1");
+        audit::verify(&mut store).unwrap();
+    }
+}

@@ -56,6 +56,12 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// A serial's warranty and whole history: lineage, first sale, parts, repairs, cases.
+    Warranty {
+        serial: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Personal data: export or erase a customer.
     Customer {
         #[command(subcommand)]
@@ -160,6 +166,19 @@ enum CaseCommand {
         ship_by: Option<String>,
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Record the repair or replacement of a case in `repairing` or `replacing`.
+    Repaired {
+        id: i64,
+        /// The fault is not cured (counts towards replacement after failed repairs).
+        #[arg(long)]
+        failed: bool,
+        /// A part replaced (repeatable).
+        #[arg(long = "part")]
+        parts: Vec<String>,
+        /// The serial of the unit given in exchange.
+        #[arg(long)]
+        replacement: Option<String>,
     },
     /// The case state machine as a Mermaid diagram.
     Diagram,
@@ -287,6 +306,10 @@ fn main() -> ExitCode {
                 RefundCommand::Paid { id } => service::refund_paid(&env, id),
             },
         },
+        Command::Warranty { serial, service } => match service_env(service) {
+            Ok(env) => service::warranty(&env, &serial),
+            Err(o) => o,
+        },
         Command::Customer { command, service } => match service_env(service) {
             Err(o) => o,
             Ok(env) => match command {
@@ -346,6 +369,12 @@ fn main() -> ExitCode {
                         note,
                     },
                 ),
+                CaseCommand::Repaired {
+                    id,
+                    failed,
+                    parts,
+                    replacement,
+                } => service::case_repaired(&env, id, failed, &parts, replacement.as_deref()),
                 CaseCommand::Diagram => service::case_diagram(),
             },
         },

@@ -275,3 +275,68 @@ fn a_customer_is_exported_then_erased() {
     assert_eq!((code, err.trim()), (1, "error: no customer `cust-de`"));
     assert!(ok(&db, now, &["audit", "verify"]).starts_with("audit log intact"));
 }
+
+#[test]
+fn an_imask_repair_is_recorded_and_the_serial_shows_it() {
+    let db = fresh_db();
+    setup(&db);
+    let id = ok(
+        &db,
+        "2024-11-01T02:00:00Z",
+        &[
+            "case",
+            "open",
+            "--kind",
+            "warranty_service",
+            "--customer",
+            "cust-cn",
+            "--order",
+            "SO-IMA-1",
+            "--serial",
+            "IMA-0001",
+            "--fact",
+            "problem.reported=defect",
+        ],
+    )
+    .trim()
+    .to_string();
+    for (now, action, extra) in [
+        ("2024-11-01T02:05:00Z", "submit", None),
+        ("2024-11-01T03:00:00Z", "approve", None),
+        ("2024-11-04T03:00:00Z", "receive", None),
+        (
+            "2024-11-05T03:00:00Z",
+            "inspect",
+            Some(r#"diagnosis.causes=["manufacturing"]"#),
+        ),
+        ("2024-11-05T04:00:00Z", "repair", None),
+    ] {
+        let mut a = vec!["case", "transition", id.as_str(), action];
+        if let Some(f) = extra {
+            a.extend(["--fact", f]);
+        }
+        ok(&db, now, &a);
+    }
+    let out = ok(
+        &db,
+        "2024-11-06T03:00:00Z",
+        &["case", "repaired", &id, "--part", "fan"],
+    );
+    assert!(out.contains("\"warranty_until\": \"2025-02-04\""), "{out}");
+    ok(
+        &db,
+        "2024-11-07T03:00:00Z",
+        &["case", "transition", &id, "ship_back"],
+    );
+    ok(
+        &db,
+        "2024-11-10T03:00:00Z",
+        &["case", "transition", &id, "close"],
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(&ok(&db, "2024-11-10T03:00:00Z", &["warranty", "IMA-0001"])).unwrap();
+    assert_eq!(seen["parts"][0]["part"], "fan");
+    assert_eq!(seen["cases"][0]["state"], "closed");
+    let (code, _, err) = run(&db, "2024-11-10T03:00:00Z", &["warranty", "NOPE"]);
+    assert_eq!((code, err.trim()), (1, "error: no serial `NOPE`"));
+}

@@ -349,3 +349,46 @@ pub fn customer_erase(env: &Env, reference: &str) -> Output {
         ))
     })
 }
+
+/// `aftercare case repaired`
+pub fn case_repaired(
+    env: &Env,
+    id: i64,
+    failed: bool,
+    parts: &[String],
+    replacement: Option<&str>,
+) -> Output {
+    run(|| {
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let detail = aftercare_app::lineage::record_repair(
+            &mut store,
+            &policies,
+            id,
+            &aftercare_app::lineage::RepairReport {
+                fixed: !failed,
+                parts: parts.to_vec(),
+                replacement_serial: replacement.map(str::to_string),
+            },
+            &env.actor,
+            env.now,
+        )
+        .map_err(app)?;
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&detail).unwrap_or_default()
+        ))
+    })
+}
+
+/// `aftercare warranty SERIAL`
+pub fn warranty(env: &Env, serial: &str) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let seen = aftercare_app::lineage::lookup(&mut store, serial).map_err(app)?;
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&seen).unwrap_or_default()
+        ))
+    })
+}

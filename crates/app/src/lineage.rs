@@ -1,0 +1,289 @@
+//! Warranty lineage: what happened to each unit. A repair records the parts it replaced, each
+//! with the warranty its policy gives (IMASK: a part gets max(the unit's remaining warranty,
+//! 90 days); parts of a paid repair 90 days); a replacement unit joins the registry pointing
+//! at the unit it replaces, with its own warranty end (IMASK: a new 12 months; an accessory
+//! recalculated). Failed repairs are counted per unit and feed the next decision
+//! (`history.failed_repairs`). A serial's look-up shows its whole chain and history.
+
+use aftercare_domain::case::State;
+use aftercare_policy::value::Period;
+use aftercare_store::{Store, Tx, Val};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde_json::{Value as J, json};
+
+use crate::audit::{self, Event};
+use crate::cases;
+use crate::time::{from_micros, micros};
+use crate::{AppError, Policies};
+
+/// The outcome of a repair or replacement, reported by the workshop.
+#[derive(Clone, Debug, Default)]
+pub struct RepairReport {
+    /// Whether the fault is cured.
+    pub fixed: bool,
+    /// Parts replaced, by name.
+    pub parts: Vec<String>,
+    /// For a replacement: the serial of the unit given in exchange.
+    pub replacement_serial: Option<String>,
+}
+
+/// Records a repair (or replacement) of a case in `repairing` or `replacing`.
+pub fn record_repair(
+    store: &mut Store,
+    policies: &Policies,
+    case_id: i64,
+    report: &RepairReport,
+    actor: &str,
+    now: Timestamp,
+) -> Result<J, AppError> {
+    store.tx(|tx| -> Result<J, AppError> {
+        let mut case = cases::load(tx, case_id)?;
+        if !matches!(case.state, State::Repairing | State::Replacing) {
+            return Err(AppError::Refused(format!(
+                "case {case_id} is `{}`: a repair is recorded while it is `repairing` or `replacing`",
+                case.state
+            )));
+        }
+        let serial = case
+            .serial
+            .clone()
+            .ok_or_else(|| AppError::invalid("serial", format!("case {case_id} names no unit")))?;
+        let policy = policies.get(&case.policy_id)?;
+        let today = policy.tz.to_datetime(now).date();
+        // The repair is done today: the warranty it gives counts from here.
+        case.facts
+            .insert("repair.date".into(), J::String(today.to_string()));
+        tx.exec(
+            "UPDATE cases SET facts = ?, updated_at = ? WHERE id = ?",
+            &[
+                J::Object(case.facts.clone()).to_string().into(),
+                Val::Int(micros(now)),
+                Val::Int(case_id),
+            ],
+        )?;
+        let decision = cases::decide_in(tx, policies, &case, actor, now)?;
+        let output = |name: &str| -> Option<String> {
+            decision
+                .summary
+                .get("outputs")
+                .and_then(|o| o.get(name))
+                .and_then(|o| o.get("value"))
+                .and_then(J::as_str)
+                .map(str::to_string)
+        };
+        let date_output = |name: &str| output(name).and_then(|s| s.parse::<Date>().ok());
+        let paid = case.facts.contains_key("quote.paid");
+        let warranty_end = decision
+            .summary
+            .get("warranty")
+            .and_then(J::as_array)
+            .and_then(|ws| ws.iter().find(|w| w.get("claimed") == Some(&J::Bool(true))))
+            .and_then(|w| w.get("end"))
+            .and_then(J::as_str)
+            .and_then(|s| s.parse::<Date>().ok());
+        // The policy's answer, else the unit's own warranty end, else nothing is promised.
+        let part_until = if paid {
+            output("paid_repair.parts_warranty")
+                .and_then(|p| Period::parse(&p).ok())
+                .and_then(|p| p.add_to(today, 1))
+        } else {
+            date_output("replacement.part_warranty_end").or(warranty_end)
+        };
+        let repair_id = tx
+            .query_one(
+                "INSERT INTO repairs (case_id, serial, finished_at, outcome, paid) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                &[
+                    Val::Int(case_id),
+                    (&serial).into(),
+                    Val::Int(micros(now)),
+                    if report.fixed { "fixed" } else { "failed" }.into(),
+                    paid.into(),
+                ],
+            )?
+            .int(0)?;
+        let mut parts = Vec::new();
+        for part in &report.parts {
+            if part.trim().is_empty() {
+                return Err(AppError::invalid("parts", "a part needs a name"));
+            }
+            let until = part_until.unwrap_or(today);
+            tx.exec(
+                "INSERT INTO unit_parts (serial, part, repair_id, installed_on, warranty_until) VALUES (?, ?, ?, ?, ?)",
+                &[
+                    (&serial).into(),
+                    part.into(),
+                    Val::Int(repair_id),
+                    today.to_string().into(),
+                    until.to_string().into(),
+                ],
+            )?;
+            parts.push(json!({"part": part, "warranty_until": until.to_string()}));
+        }
+        let mut detail = json!({
+            "repair": repair_id,
+            "outcome": if report.fixed { "fixed" } else { "failed" },
+            "paid": paid,
+            "parts": parts,
+        });
+        if let Some(new) = &report.replacement_serial {
+            let class = tx
+                .query_one(
+                    "SELECT k.class, u.sku FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+                    &[(&serial).into()],
+                )?;
+            let (class, sku) = (class.text(0)?, class.text(1)?);
+            let accessory = matches!(class.as_str(), "accessory" | "adapter" | "cable" | "strap" | "buckle");
+            let until = if accessory {
+                date_output("replacement.accessory_warranty_end")
+            } else {
+                date_output("replacement.unit_warranty_end")
+            }
+            .or(warranty_end);
+            if tx
+                .query_opt("SELECT 1 FROM units WHERE serial = ?", &[new.into()])?
+                .is_some()
+            {
+                return Err(AppError::invalid(
+                    "replacement_serial",
+                    format!("serial `{new}` is already in the registry"),
+                ));
+            }
+            tx.exec(
+                "INSERT INTO units (serial, sku, genuine, origin, replaces, warranty_until) VALUES (?, ?, 1, 'replacement', ?, ?)",
+                &[new.into(), sku.into(), (&serial).into(), until.map(|d| d.to_string()).into()],
+            )?;
+            event(tx, new, now, "replacement_for", case_id, &json!({"replaces": serial, "warranty_until": until.map(|d| d.to_string())}))?;
+            if let J::Object(m) = &mut detail {
+                m.insert("replaced_by".into(), J::String(new.clone()));
+            }
+        }
+        event(tx, &serial, now, if report.replacement_serial.is_some() { "replaced" } else { "repaired" }, case_id, &detail)?;
+        audit::append(
+            tx,
+            now,
+            &Event {
+                actor,
+                entity: "unit",
+                entity_id: serial.clone(),
+                action: "repair",
+                before: None,
+                after: Some(detail.clone()),
+            },
+        )?;
+        Ok(detail)
+    })
+}
+
+fn event(
+    tx: &mut dyn Tx,
+    serial: &str,
+    at: Timestamp,
+    kind: &str,
+    case_id: i64,
+    detail: &J,
+) -> Result<(), AppError> {
+    tx.exec(
+        "INSERT INTO unit_events (serial, at, kind, case_id, detail) VALUES (?, ?, ?, ?, ?)",
+        &[
+            serial.into(),
+            Val::Int(micros(at)),
+            kind.into(),
+            Val::Int(case_id),
+            detail.to_string().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Everything about a serial: the unit, the units it replaced back to the one first sold,
+/// its first sale (a resale does not restart the warranty), parts with their warranty,
+/// repairs and cases.
+pub fn lookup(store: &mut Store, serial: &str) -> Result<J, AppError> {
+    store.tx(|tx| -> Result<J, AppError> {
+        let unit = tx
+            .query_opt(
+                "SELECT u.serial, u.sku, k.name, k.class, u.manufactured_on, u.genuine, u.origin, u.replaces, u.warranty_until
+                 FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+                &[serial.into()],
+            )?
+            .ok_or_else(|| AppError::not_found("serial", serial))?;
+        // The chain back to the unit first sold (bounded, in case of a cycle in bad data).
+        let mut chain = vec![serial.to_string()];
+        let mut prev = unit.opt_text(7)?;
+        while let Some(p) = prev.take() {
+            if chain.contains(&p) || chain.len() > 100 {
+                break;
+            }
+            prev = tx
+                .query_opt("SELECT replaces FROM units WHERE serial = ?", &[(&p).into()])?
+                .map(|r| r.opt_text(0))
+                .transpose()?
+                .flatten();
+            chain.push(p);
+        }
+        let root = chain.last().cloned().unwrap_or_else(|| serial.to_string());
+        let sale = tx.query_opt(
+            "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel FROM order_lines l
+             JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
+             ORDER BY o.ordered_at, o.order_no LIMIT 1",
+            &[(&root).into()],
+        )?;
+        let first_sale = match sale {
+            Some(s) => json!({"order_no": s.text(0)?, "ordered_on": s.text(1)?, "delivered_on": s.opt_text(2)?, "channel": s.text(3)?}),
+            None => J::Null,
+        };
+        let sales = tx
+            .query_one("SELECT COUNT(*) FROM order_lines WHERE serial = ?", &[(&root).into()])?
+            .int(0)?;
+        let parts = tx
+            .query(
+                "SELECT part, installed_on, warranty_until, repair_id FROM unit_parts WHERE serial = ? ORDER BY id",
+                &[serial.into()],
+            )?
+            .iter()
+            .map(|r| Ok(json!({"part": r.text(0)?, "installed_on": r.text(1)?, "warranty_until": r.text(2)?, "repair": r.opt_int(3)?})))
+            .collect::<Result<Vec<J>, AppError>>()?;
+        let failed = tx
+            .query_one("SELECT COUNT(*) FROM repairs WHERE serial = ? AND outcome = 'failed'", &[serial.into()])?
+            .int(0)?;
+        let mut history = Vec::new();
+        for s in chain.iter().rev() {
+            for r in tx.query(
+                "SELECT at, kind, case_id, detail FROM unit_events WHERE serial = ? ORDER BY id",
+                &[s.into()],
+            )? {
+                history.push(json!({
+                    "serial": s,
+                    "at": from_micros(r.int(0)?)?.to_string(),
+                    "event": r.text(1)?,
+                    "case": r.opt_int(2)?,
+                    "detail": serde_json::from_str::<J>(&r.text(3)?).unwrap_or(J::Null),
+                }));
+            }
+        }
+        let cases = tx
+            .query("SELECT id, kind, state FROM cases WHERE serial = ? ORDER BY id", &[serial.into()])?
+            .iter()
+            .map(|r| Ok(json!({"id": r.int(0)?, "kind": r.text(1)?, "state": r.text(2)?})))
+            .collect::<Result<Vec<J>, AppError>>()?;
+        Ok(json!({
+            "serial": unit.text(0)?,
+            "sku": unit.text(1)?,
+            "name": unit.text(2)?,
+            "class": unit.text(3)?,
+            "manufactured_on": unit.opt_text(4)?,
+            "genuine": unit.bool(5)?,
+            "origin": unit.text(6)?,
+            "replaces": unit.opt_text(7)?,
+            "warranty_until": unit.opt_text(8)?,
+            "lineage": chain,
+            "first_sale": first_sale,
+            "times_sold": sales,
+            "failed_repairs": failed,
+            "parts": parts,
+            "cases": cases,
+            "history": history,
+        }))
+    })
+}
