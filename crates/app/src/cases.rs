@@ -39,6 +39,48 @@ pub struct Step {
     /// For `approve`: the ship-by date (default: the decision's `ship_by` deadline).
     pub ship_by: Option<Date>,
     pub note: Option<String>,
+    /// For `quote`: its lines, each `KIND:DESCRIPTION:AMOUNT` (`part:Fan:25.00`, `labour:Bench
+    /// time:40.00`), amounts in the case's currency.
+    pub quote_lines: Vec<String>,
+}
+
+/// One line of a repair quote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteLine {
+    /// `part` or `labour`.
+    pub kind: String,
+    pub description: String,
+    pub amount_minor: i64,
+}
+
+impl QuoteLine {
+    /// Parses `KIND:DESCRIPTION:AMOUNT`, the amount in major units (`part:Fan:25.00`), in
+    /// `currency`.
+    pub fn parse(
+        s: &str,
+        currency: aftercare_policy::value::Currency,
+    ) -> Result<QuoteLine, AppError> {
+        let field = || format!("quote line `{s}`");
+        let mut it = s.splitn(3, ':');
+        let (Some(kind), Some(description), Some(amount)) = (it.next(), it.next(), it.next())
+        else {
+            return Err(AppError::invalid(
+                field(),
+                "expected KIND:DESCRIPTION:AMOUNT, e.g. part:Fan:25.00",
+            ));
+        };
+        let money = aftercare_policy::value::Money::parse(&format!(
+            "{} {}",
+            amount.trim(),
+            currency.as_str()
+        ))
+        .map_err(|e| AppError::invalid(field(), e))?;
+        Ok(QuoteLine {
+            kind: kind.trim().to_string(),
+            description: description.trim().to_string(),
+            amount_minor: money.minor,
+        })
+    }
 }
 
 impl Step {
@@ -49,6 +91,7 @@ impl Step {
             authorisation: None,
             ship_by: None,
             note: None,
+            quote_lines: Vec::new(),
         }
     }
 }
@@ -308,6 +351,29 @@ pub(crate) fn transition_in(
     check_facts(&after.facts)?;
     after.updated_at = now;
     let decision = decide_in(tx, policies, &after, actor, now)?;
+    match step.action {
+        Action::Quote => {
+            let currency = currency_of(tx, &after, policies)?;
+            let lines = step
+                .quote_lines
+                .iter()
+                .map(|l| QuoteLine::parse(l, currency))
+                .collect::<Result<Vec<_>, _>>()?;
+            record_quote(tx, &after, &lines, currency, &decision, &policy.tz, now)?;
+        }
+        Action::Pay | Action::DeclineQuote | Action::ExpireQuote => {
+            let status = match step.action {
+                Action::Pay => "paid",
+                Action::DeclineQuote => "declined",
+                _ => "expired",
+            };
+            tx.exec(
+                "UPDATE quotes SET status = ? WHERE case_id = ? AND status = 'open'",
+                &[status.into(), Val::Int(id)],
+            )?;
+        }
+        _ => {}
+    }
     if step.action == Action::Approve {
         after.authorisation = Some(
             step.authorisation
@@ -345,6 +411,99 @@ pub(crate) fn transition_in(
     )?;
     timers::sync(tx, &after, &decision, &policy.tz)?;
     Ok(after)
+}
+
+/// The currency a case's money is in: its order's, else its policy's.
+pub fn currency_of(
+    tx: &mut dyn Tx,
+    case: &Case,
+    policies: &Policies,
+) -> Result<aftercare_policy::value::Currency, AppError> {
+    if let Some(o) = &case.order_no
+        && let Some(r) = tx.query_opt(
+            "SELECT currency FROM orders WHERE order_no = ?",
+            &[o.into()],
+        )?
+    {
+        return aftercare_policy::value::Currency::parse(&r.text(0)?)
+            .map_err(|e| AppError::invalid("order.currency", e));
+    }
+    Ok(policies.get(&case.policy_id)?.currency)
+}
+
+fn record_quote(
+    tx: &mut dyn Tx,
+    case: &Case,
+    lines: &[QuoteLine],
+    currency: aftercare_policy::value::Currency,
+    decision: &Recorded,
+    tz: &jiff::tz::TimeZone,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    if lines.is_empty() {
+        return Err(AppError::invalid(
+            "quote",
+            "a quote needs at least one line (KIND:DESCRIPTION:AMOUNT, e.g. part:Fan:25.00)",
+        ));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if !matches!(l.kind.as_str(), "part" | "labour") {
+            return Err(AppError::invalid(
+                format!("quote.lines[{i}].kind"),
+                format!("`{}` is not `part` or `labour`", l.kind),
+            ));
+        }
+        if l.amount_minor < 0 || l.description.is_empty() {
+            return Err(AppError::invalid(
+                format!("quote.lines[{i}]"),
+                "needs a description and an amount that is not negative",
+            ));
+        }
+    }
+    let total = lines
+        .iter()
+        .try_fold(0i64, |t, l| t.checked_add(l.amount_minor))
+        .ok_or_else(|| AppError::invalid("quote", "the total overflows"))?;
+    // It expires when the policy's payment deadline ends (none: it does not expire).
+    let expires = decision
+        .deadlines
+        .iter()
+        .find(|(n, ..)| n == "quote_pay_by")
+        .and_then(|(_, day, at)| {
+            at.or_else(|| {
+                day.tomorrow()
+                    .ok()?
+                    .to_zoned(tz.clone())
+                    .ok()
+                    .map(|z| z.timestamp())
+            })
+        });
+    let quote_id = tx
+        .query_one(
+            "INSERT INTO quotes (case_id, currency, total_minor, created_at, expires_at, status)
+             VALUES (?, ?, ?, ?, ?, 'open') RETURNING id",
+            &[
+                Val::Int(case.id),
+                currency.as_str().into(),
+                Val::Int(total),
+                Val::Int(micros(now)),
+                Val::Int(expires.map_or(i64::MAX, micros)),
+            ],
+        )?
+        .int(0)?;
+    for (i, l) in lines.iter().enumerate() {
+        tx.exec(
+            "INSERT INTO quote_lines (quote_id, line_no, kind, description, amount_minor) VALUES (?, ?, ?, ?, ?)",
+            &[
+                Val::Int(quote_id),
+                Val::Int(i64::try_from(i + 1).unwrap_or(i64::MAX)),
+                (&l.kind).into(),
+                (&l.description).into(),
+                Val::Int(l.amount_minor),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// The facts a move establishes by itself, dated today in the policy's zone.
@@ -505,6 +664,35 @@ fn reexplain_in(tx: &mut dyn Tx, decision_id: i64) -> Result<(J, J), AppError> {
     Ok((stored, again))
 }
 
+/// A case's quotes with their lines.
+fn quotes_of(tx: &mut dyn Tx, id: i64) -> Result<Vec<J>, AppError> {
+    let mut quotes = Vec::new();
+    for q in tx.query(
+        "SELECT id, currency, total_minor, status, expires_at FROM quotes WHERE case_id = ? ORDER BY id",
+        &[Val::Int(id)],
+    )? {
+        let qid = q.int(0)?;
+        let lines = tx
+            .query(
+                "SELECT kind, description, amount_minor FROM quote_lines WHERE quote_id = ? ORDER BY line_no",
+                &[Val::Int(qid)],
+            )?
+            .iter()
+            .map(|l| Ok(json!({"kind": l.text(0)?, "description": l.text(1)?, "amount_minor": l.int(2)?})))
+            .collect::<Result<Vec<J>, AppError>>()?;
+        let expires = q.int(4)?;
+        quotes.push(json!({
+            "id": qid,
+            "currency": q.text(1)?,
+            "total_minor": q.int(2)?,
+            "status": q.text(3)?,
+            "expires_at": if expires == i64::MAX { J::Null } else { J::String(from_micros(expires)?.to_string()) },
+            "lines": lines,
+        }));
+    }
+    Ok(quotes)
+}
+
 /// A case with its decisions and history.
 pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
     store.tx(|tx| -> Result<_, AppError> {
@@ -525,11 +713,13 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
             None => None,
         };
         let timers = timers::of_case(tx, id)?;
+        let quotes = quotes_of(tx, id)?;
         let history = audit::history(tx, "case", &id.to_string())?;
         let mut out = case.to_json();
         if let J::Object(m) = &mut out {
             m.insert("latest_decision".into(), latest.unwrap_or(J::Null));
             m.insert("timers".into(), J::Array(timers));
+            m.insert("quotes".into(), J::Array(quotes));
             m.insert("history".into(), J::Array(history));
         }
         Ok(out)

@@ -216,12 +216,40 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
                 json!({"diagnosis.causes": ["drop"]}),
                 "2024-01-29T10:00:00Z",
             ),
-            (Action::Quote, json!({}), "2024-01-31T10:00:00Z"),
         ] {
             step(&mut store, &policies, id, action, extra, when);
         }
+        // A quote needs lines; the amounts are in the order's currency.
+        let mut q = Step::new(Action::Quote);
+        let err = cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &q,
+            "desk:amy",
+            at("2024-01-31T10:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("quote: a quote needs at least one line"),
+            "{err}"
+        );
+        q.quote_lines = vec!["part:Screen:80.00".into(), "labour:Bench time:40.00".into()];
+        cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &q,
+            "desk:amy",
+            at("2024-01-31T10:00:00Z"),
+        )
+        .unwrap();
         let shown = cases::show(&mut store, id).unwrap();
         assert_eq!(shown["state"], "awaiting_payment", "{}", db.name);
+        assert_eq!(shown["quotes"][0]["total_minor"], 12_000, "{}", db.name);
+        assert_eq!(shown["quotes"][0]["currency"], "USD");
+        assert_eq!(shown["quotes"][0]["expires_at"], "2024-03-01T00:00:00Z");
         // The not-received timer was cancelled when the device arrived.
         let timers = shown["timers"].as_array().unwrap();
         let not_received = timers.iter().find(|t| t["kind"] == "not_received").unwrap();
@@ -241,6 +269,10 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
         assert_eq!(fired[0].kind, "quote_expired");
         let c = cases::list(&mut store, Some(State::ReturnedUnrepaired), 10).unwrap();
         assert_eq!(c.len(), 1, "{}", db.name);
+        assert_eq!(
+            cases::show(&mut store, id).unwrap()["quotes"][0]["status"],
+            "expired"
+        );
 
         step(
             &mut store,

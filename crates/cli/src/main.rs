@@ -166,6 +166,9 @@ enum CaseCommand {
         ship_by: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// For quote: a line KIND:DESCRIPTION:AMOUNT, e.g. part:Fan:25.00 (repeatable).
+        #[arg(long = "line")]
+        lines: Vec<String>,
     },
     /// Record the repair or replacement of a case in `repairing` or `replacing`.
     Repaired {
@@ -358,6 +361,7 @@ fn main() -> ExitCode {
                     authorisation,
                     ship_by,
                     note,
+                    lines,
                 } => service::case_transition(
                     &env,
                     &TransitionArgs {
@@ -367,6 +371,7 @@ fn main() -> ExitCode {
                         authorisation,
                         ship_by,
                         note,
+                        quote_lines: lines,
                     },
                 ),
                 CaseCommand::Repaired {

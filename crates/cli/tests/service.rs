@@ -139,7 +139,16 @@ fn maintenance_quote_unpaid_goes_back_unrepaired_then_closes() {
             "2024-01-29T09:00:00Z",
             vec!["inspect", "--fact", r#"diagnosis.causes=["drop"]"#],
         ),
-        ("2024-01-31T09:00:00Z", vec!["quote"]),
+        (
+            "2024-01-31T09:00:00Z",
+            vec![
+                "quote",
+                "--line",
+                "part:Screen:80.00",
+                "--line",
+                "labour:Bench time:40.00",
+            ],
+        ),
     ] {
         let mut a = vec!["case", "transition", id.as_str()];
         a.extend(args);

@@ -211,6 +211,7 @@ pub struct TransitionArgs {
     pub authorisation: Option<String>,
     pub ship_by: Option<String>,
     pub note: Option<String>,
+    pub quote_lines: Vec<String>,
 }
 
 pub fn case_transition(env: &Env, a: &TransitionArgs) -> Output {
@@ -226,6 +227,7 @@ pub fn case_transition(env: &Env, a: &TransitionArgs) -> Output {
             .transpose()
             .map_err(|e| format!("--ship-by: {e}"))?;
         step.note = a.note.clone();
+        step.quote_lines = a.quote_lines.clone();
         let policies = env.policies()?;
         let mut store = env.store()?;
         let c = cases::transition(&mut store, &policies, a.id, &step, &env.actor, env.now)
