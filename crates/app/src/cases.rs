@@ -352,6 +352,13 @@ pub(crate) fn transition_in(
     after.updated_at = now;
     let decision = decide_in(tx, policies, &after, actor, now)?;
     match step.action {
+        Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
+        Action::RefundPaid => {
+            tx.exec(
+                "UPDATE refunds SET paid_at = ? WHERE case_id = ? AND paid_at IS NULL",
+                &[Val::Int(micros(now)), Val::Int(id)],
+            )?;
+        }
         Action::Quote => {
             let currency = currency_of(tx, &after, policies)?;
             let lines = step
@@ -411,6 +418,62 @@ pub(crate) fn transition_in(
     )?;
     timers::sync(tx, &after, &decision, &policy.tz)?;
     Ok(after)
+}
+
+/// Records the refund the decision gives, under the case's own idempotency key.
+fn refund_case(
+    tx: &mut dyn Tx,
+    case: &Case,
+    decision: &Recorded,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let Some(amount) = decision
+        .summary
+        .get("refund")
+        .and_then(|r| r.get("amount_minor"))
+        .and_then(J::as_i64)
+    else {
+        let statuses: Vec<String> = decision
+            .summary
+            .get("remedies")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r.get("remedy").and_then(J::as_str).unwrap_or("?"),
+                    r.get("status").and_then(J::as_str).unwrap_or("?")
+                )
+            })
+            .collect();
+        return Err(AppError::Refused(format!(
+            "the decision for case {} gives no refund ({})",
+            case.id,
+            statuses.join(", ")
+        )));
+    };
+    let order_no = case.order_no.clone().ok_or_else(|| {
+        AppError::invalid(
+            "order",
+            format!("case {} names no order to refund", case.id),
+        )
+    })?;
+    crate::money::record_in(
+        tx,
+        &crate::money::RefundRequest {
+            order_no,
+            case_id: Some(case.id),
+            amount_minor: amount,
+            currency: None,
+            idempotency_key: format!("case-{}-refund", case.id),
+            reason: format!("case {} ({})", case.id, case.kind),
+        },
+        actor,
+        now,
+    )?;
+    Ok(())
 }
 
 /// The currency a case's money is in: its order's, else its policy's.
@@ -619,9 +682,10 @@ pub(crate) fn decide_in(
                 .map(|due| (d.name.name().to_string(), due.last_day, due.at))
         })
         .collect();
-    let ship_by = deadlines
+    // The customer's last day to send the device: the policy's ship-by, else its send-back-by.
+    let ship_by = ["ship_by", "send_back_by"]
         .iter()
-        .find(|(n, ..)| n == "ship_by")
+        .find_map(|name| deadlines.iter().find(|(n, ..)| n == name))
         .map(|(_, d, _)| *d);
     Ok(Recorded {
         id: decision_id,

@@ -5,7 +5,7 @@
 //! and the check sees each one's total; on SQLite writers are serialised anyway.
 
 use aftercare_policy::value::{Currency, Money};
-use aftercare_store::{Store, Val, Violation};
+use aftercare_store::{Store, Tx, Val, Violation};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -68,21 +68,36 @@ fn try_record(
     actor: &str,
     now: Timestamp,
 ) -> Result<Refund, AppError> {
-    store.tx(|tx| -> Result<Refund, AppError> {
+    store.tx(|tx| record_in(tx, r, actor, now))
+}
+
+/// [`record`] inside the caller's transaction (a case's `refund` move).
+pub(crate) fn record_in(
+    tx: &mut dyn Tx,
+    r: &RefundRequest,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Refund, AppError> {
+    {
         let order = tx
             .query_opt(
                 "SELECT currency, paid_minor, refunded_minor FROM orders WHERE order_no = ?",
                 &[(&r.order_no).into()],
             )?
             .ok_or_else(|| AppError::invalid("order", format!("unknown order `{}`", r.order_no)))?;
-        let currency = Currency::parse(&order.text(0)?).map_err(|e| AppError::invalid("order.currency", e))?;
+        let currency =
+            Currency::parse(&order.text(0)?).map_err(|e| AppError::invalid("order.currency", e))?;
         let show = |minor: i64| Money { minor, currency }.to_string();
         if let Some(c) = &r.currency
             && c != currency.as_str()
         {
             return Err(AppError::invalid(
                 "amount",
-                format!("order `{}` was paid in {}, not {c}", r.order_no, currency.as_str()),
+                format!(
+                    "order `{}` was paid in {}, not {c}",
+                    r.order_no,
+                    currency.as_str()
+                ),
             ));
         }
         if let Some(prev) = tx.query_opt(
@@ -100,7 +115,13 @@ fn try_record(
                     ),
                 ));
             }
-            return Ok(Refund { id, order_no, amount: show(amount), amount_minor: amount, replayed: true });
+            return Ok(Refund {
+                id,
+                order_no,
+                amount: show(amount),
+                amount_minor: amount,
+                replayed: true,
+            });
         }
         let updated = tx.exec(
             "UPDATE orders SET refunded_minor = refunded_minor + ? WHERE order_no = ?",
@@ -162,7 +183,7 @@ fn try_record(
             amount_minor: r.amount_minor,
             replayed: false,
         })
-    })
+    }
 }
 
 /// Marks a recorded refund as paid out (once).

@@ -349,3 +349,118 @@ fn an_imask_repair_is_recorded_and_the_serial_shows_it() {
     let (code, _, err) = run(&db, "2024-11-10T03:00:00Z", &["warranty", "NOPE"]);
     assert_eq!((code, err.trim()), (1, "error: no serial `NOPE`"));
 }
+
+/// A return from application to closing for imKey (China), IMIKI and CryptKi (EU): the refund
+/// is the one the decision gives (price, plus the standard delivery fee where EU law wants it)
+/// and is recorded under the case's key.
+#[test]
+fn returns_of_three_seeds_are_refunded_as_decided_and_closed() {
+    for (customer, order, serial, refund) in [
+        ("cust-cn", "SO-IMK-1", "IMK-0001", 59_900),
+        ("cust-de", "SO-IMI-1", "IMI-0001", 20_399),
+        ("cust-de", "SO-CRK-1", "CRK-0001", 15_590),
+    ] {
+        let db = fresh_db();
+        setup(&db);
+        let now = "2024-01-09T08:00:00Z";
+        let id = ok(
+            &db,
+            now,
+            &[
+                "case",
+                "open",
+                "--kind",
+                "return",
+                "--customer",
+                customer,
+                "--order",
+                order,
+                "--serial",
+                serial,
+                "--fact",
+                "problem.reported=change_of_mind",
+                "--fact",
+                "condition.packaging_opened=false",
+                "--fact",
+                "condition.seal_broken=false",
+                "--fact",
+                "condition.activated=false",
+                "--fact",
+                "condition.complete=true",
+                "--fact",
+                "condition.gifts_returned=true",
+                "--fact",
+                "evidence.order_number=true",
+                "--fact",
+                r#"evidence.photos=["outer_box","inner_box","labels"]"#,
+                "--fact",
+                "evidence.description=true",
+                "--fact",
+                "order.distance=true",
+            ],
+        )
+        .trim()
+        .to_string();
+        for action in [
+            "submit",
+            "approve",
+            "device_shipped",
+            "receive",
+            "inspect",
+            "refund",
+            "refund_paid",
+        ] {
+            ok(&db, now, &["case", "transition", &id, action]);
+        }
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(&db, now, &["case", "show", &id])).unwrap();
+        assert_eq!(shown["state"], "closed", "{order}");
+        let export: serde_json::Value =
+            serde_json::from_str(&ok(&db, now, &["customer", "export", customer])).unwrap();
+        let orders = export["orders"].as_array().unwrap();
+        let o = orders.iter().find(|o| o["order_no"] == order).unwrap();
+        assert_eq!(o["refunds"][0]["amount_minor"], refund, "{order}: {o}");
+        assert!(o["refunds"][0]["paid_at"].is_string(), "{order}");
+        assert_eq!(o["refunded_minor"], refund);
+    }
+}
+
+#[test]
+fn a_refund_the_decision_does_not_give_is_refused() {
+    let db = fresh_db();
+    setup(&db);
+    let now = "2024-03-09T08:00:00Z";
+    // Two months after delivery and activated: no return, no withdrawal.
+    let id = ok(
+        &db,
+        now,
+        &[
+            "case",
+            "open",
+            "--kind",
+            "return",
+            "--customer",
+            "cust-de",
+            "--order",
+            "SO-CRK-1",
+            "--serial",
+            "CRK-0001",
+            "--fact",
+            "problem.reported=change_of_mind",
+            "--fact",
+            "condition.activated=true",
+        ],
+    )
+    .trim()
+    .to_string();
+    for action in ["submit", "approve", "receive", "inspect"] {
+        ok(&db, now, &["case", "transition", &id, action]);
+    }
+    let (code, _, err) = run(&db, now, &["case", "transition", &id, "refund"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("the decision for case {id} gives no refund (")),
+        "{err}"
+    );
+    assert!(err.contains("withdrawal denied"), "{err}");
+}
