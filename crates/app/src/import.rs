@@ -31,9 +31,20 @@ pub struct Batch {
     pub orders: Vec<Order>,
     #[serde(default)]
     pub invoices: Vec<Invoice>,
+    /// Where each record came from, when not its index in a JSON array (a CSV line).
+    #[serde(skip)]
+    pub places: HashMap<(&'static str, usize), String>,
 }
 
 impl Batch {
+    /// Where record `i` of `kind` came from: `line 7` for CSV, `units[3]` for JSON.
+    pub fn place(&self, kind: &'static str, i: usize) -> String {
+        self.places
+            .get(&(kind, i))
+            .cloned()
+            .unwrap_or_else(|| format!("{kind}[{i}]"))
+    }
+
     pub fn len(&self) -> usize {
         self.skus.len()
             + self.customers.len()
@@ -114,7 +125,7 @@ pub fn load(
         for (i, s) in batch.skus.iter().enumerate() {
             step(
                 tx,
-                format!("skus[{i}] (code `{}`)", s.code),
+                format!("{} (code `{}`)", batch.place("skus", i), s.code),
                 &|tx| registry::upsert_sku(tx, s),
                 &mut problems,
             )?;
@@ -122,7 +133,7 @@ pub fn load(
         for (i, c) in batch.customers.iter().enumerate() {
             step(
                 tx,
-                format!("customers[{i}] (ref `{}`)", c.reference),
+                format!("{} (ref `{}`)", batch.place("customers", i), c.reference),
                 &|tx| registry::upsert_customer(tx, c).map(|_| ()),
                 &mut problems,
             )?;
@@ -130,7 +141,7 @@ pub fn load(
         for (i, u) in batch.units.iter().enumerate() {
             step(
                 tx,
-                format!("units[{i}] (serial `{}`)", u.serial),
+                format!("{} (serial `{}`)", batch.place("units", i), u.serial),
                 &|tx| registry::upsert_unit(tx, u),
                 &mut problems,
             )?;
@@ -138,7 +149,7 @@ pub fn load(
         for (i, o) in batch.orders.iter().enumerate() {
             step(
                 tx,
-                format!("orders[{i}] (order_no `{}`)", o.order_no),
+                format!("{} (order_no `{}`)", batch.place("orders", i), o.order_no),
                 &|tx| registry::upsert_order(tx, o, today),
                 &mut problems,
             )?;
@@ -146,7 +157,11 @@ pub fn load(
         for (i, v) in batch.invoices.iter().enumerate() {
             step(
                 tx,
-                format!("invoices[{i}] (invoice_no `{}`)", v.invoice_no),
+                format!(
+                    "{} (invoice_no `{}`)",
+                    batch.place("invoices", i),
+                    v.invoice_no
+                ),
                 &|tx| registry::upsert_invoice(tx, v, today),
                 &mut problems,
             )?;
@@ -193,46 +208,51 @@ pub fn load(
 
 /// The same natural key twice in one file is a mistake, not an update.
 fn duplicates(batch: &Batch) -> Vec<String> {
-    fn find<'a>(kind: &str, key: &str, keys: impl Iterator<Item = &'a str>, out: &mut Vec<String>) {
+    let mut out = Vec::new();
+    let mut find = |kind: &'static str, key: &str, keys: Vec<&str>| {
         let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, k) in keys.enumerate() {
+        for (i, k) in keys.into_iter().enumerate() {
             if let Some(first) = seen.insert(k, i) {
                 out.push(format!(
-                    "{kind}[{i}]: duplicate {key} `{k}` (also {kind}[{first}])"
+                    "{}: duplicate {key} `{k}` (also {})",
+                    batch.place(kind, i),
+                    batch.place(kind, first)
                 ));
             }
         }
-    }
-    let mut out = Vec::new();
+    };
     find(
         "skus",
         "code",
-        batch.skus.iter().map(|s| s.code.as_str()),
-        &mut out,
+        batch.skus.iter().map(|s| s.code.as_str()).collect(),
     );
     find(
         "customers",
         "ref",
-        batch.customers.iter().map(|c| c.reference.as_str()),
-        &mut out,
+        batch
+            .customers
+            .iter()
+            .map(|c| c.reference.as_str())
+            .collect(),
     );
     find(
         "units",
         "serial",
-        batch.units.iter().map(|u| u.serial.as_str()),
-        &mut out,
+        batch.units.iter().map(|u| u.serial.as_str()).collect(),
     );
     find(
         "orders",
         "order_no",
-        batch.orders.iter().map(|o| o.order_no.as_str()),
-        &mut out,
+        batch.orders.iter().map(|o| o.order_no.as_str()).collect(),
     );
     find(
         "invoices",
         "invoice_no",
-        batch.invoices.iter().map(|v| v.invoice_no.as_str()),
-        &mut out,
+        batch
+            .invoices
+            .iter()
+            .map(|v| v.invoice_no.as_str())
+            .collect(),
     );
     out
 }

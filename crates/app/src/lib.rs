@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod csv_import;
 mod error;
 mod facts;
 pub mod import;

@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, global = true)]
         policies: Option<PathBuf>,
     },
-    /// Load the registry (SKUs, customers, units, orders, invoices) from a JSON file.
+    /// Load the registry (SKUs, customers, units, orders, invoices) from a JSON or CSV file.
     Import {
         file: PathBuf,
         #[command(flatten)]

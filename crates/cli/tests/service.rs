@@ -464,3 +464,93 @@ fn a_refund_the_decision_does_not_give_is_refused() {
     );
     assert!(err.contains("withdrawal denied"), "{err}");
 }
+
+#[test]
+fn csv_files_load_and_every_bad_row_is_named_by_its_line() {
+    let dir = std::env::temp_dir().join(format!("aftercare_csv_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let skus = write(
+        "skus.csv",
+        "code,name,class,components,security_sensitive,seller,policy\nMX-1,Device,main,,false,Brand,maintenance\n",
+    );
+    let units_ok = write(
+        "units.csv",
+        "serial,sku,manufactured_on,genuine\nU-1,MX-1,2023-01-02,true\nU-2,MX-1,,\n",
+    );
+    let units_bad = write(
+        "units_bad.csv",
+        "serial,sku,manufactured_on,genuine\nU-3,MX-1,2023-01-02,true\nU-4,MX-9,2023-01-02,true\nU-5,MX-1,2023-02-30,true\nU-3,MX-1,,\n",
+    );
+    let wrong = write("wrong.csv", "serial,sku,made\nU-6,MX-1,2023\n");
+    let orders = write(
+        "orders.csv",
+        "order_no,customer,channel,ordered_on,shipped_on,delivered_on,currency,shipping_fee_minor,paid_minor,payment_method,sku,serial,quantity,price_minor\n\
+         SO-9,c-1,official,2023-03-01,2023-03-02,2023-03-01,USD,0,100,card,MX-1,U-1,1,100\n",
+    );
+    let customers = write(
+        "customers.csv",
+        "ref,kind,name,email,phone,country\nc-1,consumer,Bo,,,US\n",
+    );
+    let db = fresh_db();
+    let now = "2024-01-22T08:00:00Z";
+    assert!(ok(&db, now, &["import", &skus]).contains("1 SKUs"));
+    assert!(ok(&db, now, &["import", &units_ok]).contains("2 units"));
+    assert!(
+        ok(&db, now, &["import", &units_ok]).contains("2 units"),
+        "a second load changes nothing"
+    );
+    assert!(ok(&db, now, &["import", &customers]).contains("1 customers"));
+
+    // Rows that do not parse are each named first...
+    let (code, _, err) = run(&db, now, &["import", &units_bad]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 4: manufactured_on: `2023-02-30` is not a date"),
+        "{err}"
+    );
+    // ...then duplicates...
+    let units_dup = write(
+        "units_dup.csv",
+        "serial,sku,manufactured_on,genuine\nU-3,MX-1,2023-01-02,true\nU-4,MX-1,,\nU-3,MX-1,,\n",
+    );
+    let (code, _, err) = run(&db, now, &["import", &units_dup]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 4: duplicate serial `U-3` (also line 2)"),
+        "{err}"
+    );
+    // ...then values the registry refuses.
+    let units_bad3 = write(
+        "units_bad3.csv",
+        "serial,sku,manufactured_on,genuine\nU-3,MX-1,2023-01-02,true\nU-4,MX-9,2023-01-02,true\n",
+    );
+    let (code, _, err) = run(&db, now, &["import", &units_bad3]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 3 (serial `U-4`): sku: unknown SKU `MX-9`"),
+        "{err}"
+    );
+    // Nothing of a refused file was written: U-3 is not there.
+    let (code, _, _) = run(&db, now, &["warranty", "U-3"]);
+    assert_eq!(code, 1);
+
+    let (code, _, err) = run(&db, now, &["import", &wrong]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 1: unknown column(s) `made` and missing column(s) `manufactured_on`, `genuine` for a units file"),
+        "{err}"
+    );
+    let (code, _, err) = run(&db, now, &["import", &orders]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "line 2 (order_no `SO-9`): delivered_on: 2023-03-01 is before shipped_on 2023-03-02"
+        ),
+        "{err}"
+    );
+}

@@ -78,7 +78,15 @@ pub fn import(env: &Env, path: &Path) -> Output {
     run(|| {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let batch = import::parse_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let csv = path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("csv"));
+        let batch = if csv {
+            aftercare_app::csv_import::parse(&text)
+        } else {
+            import::parse_json(&text)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut store = env.store()?;
         let bar = indicatif::ProgressBar::new(u64::try_from(batch.len()).unwrap_or(0));
         let today = env.now.to_zoned(jiff::tz::TimeZone::UTC).date();
