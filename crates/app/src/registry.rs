@@ -3,6 +3,7 @@
 //! loading the same data twice changes nothing. Values are checked before they are written,
 //! and each refusal names the field and the value.
 
+use aftercare_policy::schema::EnumKind;
 use aftercare_store::{Tx, Val};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -107,18 +108,6 @@ pub struct InvoiceLine {
     pub serial: Option<String>,
 }
 
-const CLASSES: &[&str] = &[
-    "main",
-    "accessory",
-    "adapter",
-    "cable",
-    "strap",
-    "decorative",
-    "buckle",
-    "service",
-];
-const CHANNELS: &[&str] = &["official", "authorised_dealer", "other"];
-
 fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), AppError> {
     if allowed.contains(&value) {
         Ok(())
@@ -164,7 +153,7 @@ pub fn upsert_sku(tx: &mut dyn Tx, s: &Sku) -> Result<(), AppError> {
     not_empty("name", &s.name)?;
     not_empty("seller", &s.seller)?;
     not_empty("policy", &s.policy)?;
-    one_of("class", &s.class, CLASSES)?;
+    one_of("class", &s.class, EnumKind::ProductClass.variants())?;
     tx.exec(
         "INSERT INTO skus (code, name, class, components, security_sensitive, seller, policy_id)
          VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -188,7 +177,7 @@ pub fn upsert_sku(tx: &mut dyn Tx, s: &Sku) -> Result<(), AppError> {
 pub fn upsert_customer(tx: &mut dyn Tx, c: &Customer) -> Result<i64, AppError> {
     not_empty("ref", &c.reference)?;
     not_empty("name", &c.name)?;
-    one_of("kind", &c.kind, &["consumer", "professional"])?;
+    one_of("kind", &c.kind, EnumKind::BuyerKind.variants())?;
     country("country", &c.country)?;
     let row = tx.query_one(
         "INSERT INTO customers (ref, kind, name, email, phone, country) VALUES (?, ?, ?, ?, ?, ?)
@@ -230,7 +219,7 @@ pub fn upsert_unit(tx: &mut dyn Tx, u: &Unit) -> Result<(), AppError> {
 /// future, and shipping and delivery follow the order in time.
 pub fn upsert_order(tx: &mut dyn Tx, o: &Order, today: Date) -> Result<(), AppError> {
     not_empty("order_no", &o.order_no)?;
-    one_of("channel", &o.channel, CHANNELS)?;
+    one_of("channel", &o.channel, EnumKind::Channel.variants())?;
     currency("currency", &o.currency)?;
     let dates = [
         ("ordered_on", Some(o.ordered_on)),
