@@ -1,0 +1,220 @@
+//! A load generator for the service on a real database: the raw single-row commit rate, a
+//! registry import, opening cases, warranty look-ups by serial, and a timer sweep with few due
+//! among many pending. Prints one line per measurement. See README, "Benchmarks".
+//!
+//! ```sh
+//! cargo run --release -p aftercare-app --example service_bench -- sqlite:///tmp/bench.db 100000
+//! cargo run --release -p aftercare-app --example service_bench -- postgres://postgres:postgres@localhost/bench 100000
+//! ```
+//! The database must be new (or empty): the generator fills it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use aftercare_app::cases::{self, NewCase};
+use aftercare_app::import::{self, Batch};
+use aftercare_app::registry::{Customer, Order, OrderLine, Sku, Unit};
+use aftercare_app::{AppError, Policies, lineage, timers};
+use aftercare_domain::case::CaseKind;
+use aftercare_policy::SourceFile;
+use aftercare_store::{Store, Val};
+use jiff::Timestamp;
+
+fn policies() -> Policies {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut files = Vec::new();
+    for d in [dir.clone(), dir.join("law")] {
+        let mut paths: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            files.push(SourceFile {
+                name: p.display().to_string(),
+                text: std::fs::read_to_string(&p).unwrap(),
+            });
+        }
+    }
+    Policies::from_sources(files).unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().expect("usage: service_bench DB_URL UNITS");
+    let units: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let mut store = Store::open(&url).unwrap();
+    let policies = policies();
+    let now: Timestamp = "2024-06-01T00:00:00Z".parse().unwrap();
+    let backend = format!("{:?}", store.dialect()).to_lowercase();
+
+    // Raw single-row commits, each its own transaction.
+    store
+        .tx(|tx| {
+            tx.batch("CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY, v TEXT)")
+        })
+        .unwrap();
+    let n = 2_000;
+    let t = Instant::now();
+    for i in 0..n {
+        store
+            .tx(|tx| {
+                tx.exec(
+                    "INSERT INTO bench_commit (id, v) VALUES (?, 'x')",
+                    &[Val::Int(i)],
+                )
+            })
+            .unwrap();
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    println!("{backend}: raw single-row commits: {rate:.0}/s ({n} commits)");
+
+    // Import: one SKU, one customer, `units` units, one order per 10 units.
+    let mut batch = Batch {
+        skus: vec![Sku {
+            code: "B-1".into(),
+            name: "Bench device".into(),
+            class: "main".into(),
+            components: String::new(),
+            security_sensitive: false,
+            seller: "Bench".into(),
+            policy: "maintenance".into(),
+        }],
+        customers: vec![Customer {
+            reference: "bench".into(),
+            kind: "consumer".into(),
+            name: "Bench".into(),
+            email: None,
+            phone: None,
+            country: "US".into(),
+        }],
+        ..Batch::default()
+    };
+    batch.units = (0..units)
+        .map(|i| Unit {
+            serial: format!("B{i:09}"),
+            sku: "B-1".into(),
+            manufactured_on: None,
+            genuine: true,
+        })
+        .collect();
+    batch.orders = (0..units / 10)
+        .map(|o| Order {
+            order_no: format!("BO{o:08}"),
+            customer: "bench".into(),
+            channel: "official".into(),
+            ordered_on: "2024-01-02".parse().unwrap(),
+            shipped_on: None,
+            delivered_on: Some("2024-01-05".parse().unwrap()),
+            currency: "USD".into(),
+            shipping_fee_minor: 0,
+            paid_minor: 10_000,
+            payment_method: None,
+            lines: vec![OrderLine {
+                sku: "B-1".into(),
+                serial: Some(format!("B{:09}", o * 10)),
+                quantity: 1,
+                price_minor: 10_000,
+            }],
+        })
+        .collect();
+    let t = Instant::now();
+    import::load(
+        &mut store,
+        &batch,
+        "bench",
+        "bench",
+        now,
+        "2024-06-01".parse().unwrap(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{backend}: import {units} units + {} orders: {s:.1} s ({:.0} records/s)",
+        units / 10,
+        (units + units / 10) as f64 / s
+    );
+
+    // Warranty look-ups by serial, spread over the whole range.
+    let mut lat = Vec::with_capacity(2_000);
+    for i in 0..2_000usize {
+        let serial = format!("B{:09}", (i * 7919) % units);
+        let t = Instant::now();
+        lineage::lookup(&mut store, &serial).unwrap();
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "{backend}: warranty look-up at {units} units: median {:?}, p99 {:?}",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+
+    // Opening cases (each: checks, insert, audit event, one transaction).
+    let cases_n = (units / 10).min(100_000);
+    let t = Instant::now();
+    for o in 0..cases_n {
+        cases::open(
+            &mut store,
+            &policies,
+            &NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                customer: Some("bench".into()),
+                order_no: Some(format!("BO{o:08}")),
+                serial: Some(format!("B{:09}", o * 10)),
+                policy: None,
+                facts: serde_json::Map::new(),
+            },
+            "bench",
+            now,
+        )
+        .unwrap();
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{backend}: open {cases_n} cases: {s:.1} s ({:.0} cases/s)",
+        cases_n as f64 / s
+    );
+
+    // A sweep: a pending timer on every case, 1 in 100 (at most 1,000) due.
+    let due_n = (cases_n / 100).min(1_000);
+    store
+        .tx(|tx| -> Result<(), AppError> {
+            tx.exec(
+                "INSERT INTO timers (case_id, kind, due_at)
+                 SELECT id, 'ship_by_reminder', CASE WHEN id <= ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END FROM cases",
+                &[
+                    Val::Int(due_n as i64),
+                    Val::Int(now.as_microsecond() - 1),
+                    Val::Int(now.as_microsecond() + 86_400_000_000),
+                ],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let t = Instant::now();
+    let fired = timers::sweep(&mut store, &policies, now, 500).unwrap();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{backend}: sweep with {} due among {cases_n} pending timers: {:.1} ms ({} fired)",
+        due_n,
+        s * 1000.0,
+        fired.len()
+    );
+    let t = Instant::now();
+    let none = timers::sweep(&mut store, &policies, now, 500).unwrap();
+    println!(
+        "{backend}: sweep with none due among {} pending: {:.2} ms ({} fired)",
+        cases_n - due_n,
+        t.elapsed().as_secs_f64() * 1000.0,
+        none.len()
+    );
+}
