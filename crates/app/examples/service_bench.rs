@@ -8,7 +8,15 @@
 //! ```
 //! The database must be new (or empty): the generator fills it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    reason = "a load generator: it stops on any error"
+)]
 
 use std::time::{Duration, Instant};
 
