@@ -619,11 +619,11 @@ pub(crate) fn decide_in(
     actor: &str,
     now: Timestamp,
 ) -> Result<Recorded, AppError> {
-    let policy = policies.get(&case.policy_id)?;
     let mut facts_json = crate::facts::from_registry(tx, case)?;
     for (k, v) in &case.facts {
         facts_json.insert(k.clone(), v.clone());
     }
+    let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);
     let summary = decision.to_json(&facts);

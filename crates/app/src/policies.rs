@@ -49,6 +49,58 @@ impl Policies {
             })
     }
 
+    /// The version of seller policy `id` that decides a case with these facts: the one in
+    /// force on the date its `version_by` fact gives (by default the order date: the version in
+    /// force at purchase), else on today's date. A date before the first version is decided by
+    /// the first version: the earliest terms on file are the nearest to what the buyer was
+    /// given (the shipped files' start dates are ours where a document is undated).
+    pub fn select(
+        &self,
+        id: &str,
+        facts: &serde_json::Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> Result<&Arc<Policy>, AppError> {
+        let latest = self.get(id)?;
+        let by = latest
+            .version_by
+            .map(|f| aftercare_policy::schema::fact(f).path);
+        let day = by
+            .and_then(|path| facts.get(path))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| {
+                s.parse::<jiff::civil::Date>().ok().or_else(|| {
+                    s.parse::<Timestamp>()
+                        .ok()
+                        .map(|t| latest.tz.to_datetime(t).date())
+                })
+            })
+            .unwrap_or_else(|| latest.tz.to_datetime(now).date());
+        let first = self
+            .set
+            .versions(id)
+            .first()
+            .filter(|p| day < p.effective_from);
+        self.set.in_force(id, day).or(first).ok_or_else(|| {
+            let versions: Vec<String> = self
+                .set
+                .versions(id)
+                .iter()
+                .map(|p| match p.effective_to {
+                    Some(to) => format!("{} from {} to {to}", p.version, p.effective_from),
+                    None => format!("{} from {}", p.version, p.effective_from),
+                })
+                .collect();
+            AppError::invalid(
+                "policy",
+                format!(
+                    "no version of policy `{id}` was in force on {day} ({}: {})",
+                    by.unwrap_or("today"),
+                    versions.join("; ")
+                ),
+            )
+        })
+    }
+
     /// Keeps the texts of `policy` and its law layers in the database (once per hash).
     pub fn record(&self, tx: &mut dyn Tx, policy: &Policy, now: Timestamp) -> Result<(), AppError> {
         for p in policy.layers() {

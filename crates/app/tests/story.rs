@@ -772,3 +772,98 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
         audit::verify(&mut store).unwrap();
     }
 }
+
+#[test]
+fn the_version_in_force_at_purchase_decides_and_is_kept_on_record() {
+    use aftercare_policy::SourceFile;
+    // The shipped files plus a second Maintenance version from 1 June 2024 with 24 months.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let v1 = std::fs::read_to_string(dir.join("maintenance.toml")).unwrap();
+    let v2 = v1
+        .replace("version = \"1.0.0\"", "version = \"2.0.0\"")
+        .replace("effective_from = 2024-01-01", "effective_from = 2024-06-01")
+        .replace("value = \"12 months\"", "value = \"24 months\"");
+    assert_ne!(v1, v2);
+    let mut files: Vec<SourceFile> = Vec::new();
+    for d in [dir.clone(), dir.join("law")] {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                files.push(SourceFile {
+                    name: p.display().to_string(),
+                    text: std::fs::read_to_string(&p).unwrap(),
+                });
+            }
+        }
+    }
+    files.push(SourceFile {
+        name: "maintenance-2.toml".into(),
+        text: v2,
+    });
+    let policies = Policies::from_sources(files).unwrap();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        store
+            .tx(|tx| -> Result<(), AppError> {
+                registry::upsert_unit(
+                    tx,
+                    &Unit {
+                        serial: "MX1-0002".into(),
+                        sku: "MX-1".into(),
+                        manufactured_on: None,
+                        genuine: true,
+                    },
+                )?;
+                registry::upsert_order(
+                    tx,
+                    &Order {
+                        order_no: "SO-2".into(),
+                        customer: "cust-1".into(),
+                        channel: "official".into(),
+                        ordered_on: date("2024-07-01"),
+                        shipped_on: None,
+                        delivered_on: Some(date("2024-07-03")),
+                        currency: "USD".into(),
+                        shipping_fee_minor: 0,
+                        paid_minor: 29_900,
+                        payment_method: None,
+                        lines: vec![OrderLine {
+                            sku: "MX-1".into(),
+                            serial: Some("MX1-0002".into()),
+                            quantity: 1,
+                            price_minor: 29_900,
+                        }],
+                    },
+                    date("2024-08-01"),
+                )
+            })
+            .unwrap();
+        let old = open_repair(&mut store, &policies, "2024-08-01T08:00:00Z");
+        let new = cases::open(
+            &mut store,
+            &policies,
+            &NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                customer: Some("cust-1".into()),
+                order_no: Some("SO-2".into()),
+                serial: Some("MX1-0002".into()),
+                policy: None,
+                facts: facts(json!({"problem.reported": "defect"})),
+            },
+            "desk:amy",
+            at("2024-08-01T08:00:00Z"),
+        )
+        .unwrap();
+        let when = at("2024-08-01T09:00:00Z");
+        let a = cases::decide(&mut store, &policies, old, "desk:amy", when).unwrap();
+        let b = cases::decide(&mut store, &policies, new, "desk:amy", when).unwrap();
+        assert_eq!(a.summary["policy"]["version"], "1.0.0", "{}", db.name);
+        assert_eq!(b.summary["policy"]["version"], "2.0.0", "{}", db.name);
+        // Each is made again from its own stored text.
+        for rec in [&a, &b] {
+            let (stored, again) = cases::reexplain(&mut store, rec.id).unwrap();
+            assert_eq!(stored, again, "{}", db.name);
+        }
+    }
+}

@@ -26,6 +26,9 @@ pub struct Policy {
     pub version: String,
     pub effective_from: Date,
     pub effective_to: Option<Date>,
+    /// The date fact that picks which version of this policy decides a case (`version_by`;
+    /// default `order.date`: the version in force at purchase).
+    pub version_by: Option<FactId>,
     pub jurisdiction: String,
     pub time_zone: String,
     pub tz: TimeZone,
@@ -157,6 +160,11 @@ impl Policy {
             .iter()
             .position(|c| c.id == id)
             .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// Whether this version is in force on `day`.
+    pub fn in_force(&self, day: Date) -> bool {
+        self.effective_from <= day && self.effective_to.is_none_or(|to| day <= to)
     }
 
     /// The policy and its law layers, seller first.

@@ -1,4 +1,6 @@
-//! A set of policies loaded together, with each seller linked to its law layers.
+//! A set of policies loaded together, with each seller linked to its law layers. A policy id
+//! may have several versions (files with the same id and different `effective_from`); a case
+//! is decided by the version in force on the date its policy names (`version_by`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +16,10 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// Policies by id, sellers linked to their law layers.
+/// Policies by id (each id's versions oldest first), sellers linked to their law layers.
 #[derive(Debug, Default)]
 pub struct PolicySet {
-    policies: BTreeMap<String, Arc<Policy>>,
+    policies: BTreeMap<String, Vec<Arc<Policy>>>,
     /// Warnings from every file, in file order.
     pub warnings: Vec<Diagnostic>,
 }
@@ -32,12 +34,20 @@ impl PolicySet {
             match load(&f.name, &f.text) {
                 Ok((p, w)) => {
                     warnings.extend(w);
-                    if let Some((other, of)) = loaded.iter().find(|(o, _)| o.id == p.id) {
+                    // Another version of a policy is welcome; the same version, or two versions
+                    // starting the same day, is a mistake.
+                    if let Some((other, of)) = loaded.iter().find(|(o, _)| {
+                        o.id == p.id
+                            && (o.version == p.version || o.effective_from == p.effective_from)
+                    }) {
                         let src = Source::new(&f.name, &f.text);
                         errors.push(src.at_line(
                             crate::diag::Severity::Error,
                             find(&f.text, "id"),
-                            format!("policy id `{}` is already used by {}", other.id, of.name),
+                            format!(
+                                "policy `{}` version {} (from {}) clashes with version {} (from {}) in {}: versions need their own number and start date",
+                                p.id, p.version, p.effective_from, other.version, other.effective_from, of.name
+                            ),
                         ));
                         continue;
                     }
@@ -46,17 +56,21 @@ impl PolicySet {
                 Err(d) => errors.extend(d.0),
             }
         }
+        loaded.sort_by(|(a, _), (b, _)| (&a.id, a.effective_from).cmp(&(&b.id, b.effective_from)));
+        let mut policies: BTreeMap<String, Vec<Arc<Policy>>> = BTreeMap::new();
+        // Sellers link to the latest version of each law layer.
         let mut laws: BTreeMap<String, Arc<Policy>> = BTreeMap::new();
         let mut sellers = Vec::new();
         for (p, f) in loaded {
             match p.kind {
                 Kind::Law => {
-                    laws.insert(p.id.clone(), Arc::new(p));
+                    let p = Arc::new(p);
+                    laws.insert(p.id.clone(), Arc::clone(&p));
+                    policies.entry(p.id.clone()).or_default().push(p);
                 }
                 Kind::Seller => sellers.push((p, f)),
             }
         }
-        let mut policies: BTreeMap<String, Arc<Policy>> = laws.clone();
         for (mut p, f) in sellers {
             let src = Source::new(&f.name, &f.text);
             let line = find(&f.text, "law");
@@ -90,7 +104,7 @@ impl PolicySet {
                     }
                 }
             }
-            policies.insert(p.id.clone(), Arc::new(p));
+            policies.entry(p.id.clone()).or_default().push(Arc::new(p));
         }
         if errors.is_empty() {
             Ok(Self { policies, warnings })
@@ -99,17 +113,33 @@ impl PolicySet {
         }
     }
 
+    /// The latest version of a policy.
     pub fn get(&self, id: &str) -> Option<&Arc<Policy>> {
-        self.policies.get(id)
+        self.policies.get(id).and_then(|v| v.last())
     }
 
-    /// Every policy, sellers and laws, by id.
+    /// Every version of a policy, oldest first.
+    pub fn versions(&self, id: &str) -> &[Arc<Policy>] {
+        self.policies.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The version of a policy in force on `day`: the latest that started by then and has
+    /// not ended.
+    pub fn in_force(&self, id: &str, day: jiff::civil::Date) -> Option<&Arc<Policy>> {
+        self.versions(id).iter().rev().find(|p| p.in_force(day))
+    }
+
+    /// Every policy, sellers and laws, every version, by id.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Policy>> {
-        self.policies.values()
+        self.policies.values().flatten()
     }
 
+    /// The latest version of each seller policy.
     pub fn sellers(&self) -> impl Iterator<Item = &Arc<Policy>> {
-        self.policies.values().filter(|p| p.kind == Kind::Seller)
+        self.policies
+            .values()
+            .filter_map(|v| v.last())
+            .filter(|p| p.kind == Kind::Seller)
     }
 }
 

@@ -163,6 +163,21 @@ impl Loader<'_> {
             _ => {}
         }
 
+        // Which version of a policy decides a case: the one in force on this date fact.
+        let version_by = match &m.version_by {
+            None => crate::schema::fact_id("order.date"),
+            Some(v) => match crate::schema::fact_id(v.get_ref()) {
+                Some(id) if crate::schema::fact(id).ty == crate::schema::Type::Date => Some(id),
+                Some(_) => {
+                    self.error(v.span(), format!("`{}` is not a date fact", v.get_ref()));
+                    None
+                }
+                None => {
+                    self.error(v.span(), format!("unknown fact `{}`", v.get_ref()));
+                    None
+                }
+            },
+        };
         let params = self.params(&raw.params);
         let clauses = self.clauses(&raw.clause);
         let scope_params: Vec<(String, Value)> = params
@@ -195,6 +210,7 @@ impl Loader<'_> {
             version: m.version,
             effective_from,
             effective_to,
+            version_by,
             jurisdiction: m.jurisdiction,
             time_zone: m.time_zone.get_ref().clone(),
             tz,

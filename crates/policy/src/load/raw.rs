@@ -36,6 +36,7 @@ pub(super) struct RawMeta {
     #[serde(default)]
     pub(super) law: Vec<Spanned<String>>,
     pub(super) applies: Option<Spanned<String>>,
+    pub(super) version_by: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
