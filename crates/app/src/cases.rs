@@ -345,7 +345,7 @@ pub(crate) fn transition_in(
     for (k, v) in &step.facts {
         after.facts.insert(k.clone(), v.clone());
     }
-    for (k, v) in lifecycle_facts(step.action, today) {
+    for (k, v) in lifecycle_facts(step.action, today, now) {
         after.facts.entry(k.to_string()).or_insert(v);
     }
     check_facts(&after.facts)?;
@@ -569,8 +569,9 @@ fn record_quote(
     Ok(())
 }
 
-/// The facts a move establishes by itself, dated today in the policy's zone.
-fn lifecycle_facts(action: Action, today: Date) -> Vec<(&'static str, J)> {
+/// The facts a move establishes by itself, dated today in the policy's zone (receipt: the
+/// instant).
+fn lifecycle_facts(action: Action, today: Date, now: Timestamp) -> Vec<(&'static str, J)> {
     let d = J::String(today.to_string());
     match action {
         Action::Submit => vec![("claim.date", d)],
@@ -580,7 +581,8 @@ fn lifecycle_facts(action: Action, today: Date) -> Vec<(&'static str, J)> {
             ("return.authorised", J::Bool(true)),
         ],
         Action::DeviceShipped => vec![("return.shipped", d)],
-        Action::Receive => vec![("return.received", d)],
+        // To the second: service-level targets run in hours from receipt (IMASK: 24 hours).
+        Action::Receive => vec![("return.received", J::String(now.to_string()))],
         Action::Quote => vec![("quote.notified", d)],
         Action::Pay => vec![("quote.accepted", J::Bool(true)), ("quote.paid", d)],
         Action::DeclineQuote => vec![("quote.accepted", J::Bool(false))],

@@ -25,7 +25,19 @@ pub enum Kind {
     QuoteExpired,
     /// The customer's last day to ship: a reminder is recorded.
     ShipByReminder,
+    /// A service-level target passed with the device not yet inspected (IMASK: 24 hours).
+    InspectByBreached,
+    /// A service-level target passed with the repair not yet done.
+    RepairByBreached,
 }
+
+const KINDS: [Kind; 5] = [
+    Kind::NotReceived,
+    Kind::QuoteExpired,
+    Kind::ShipByReminder,
+    Kind::InspectByBreached,
+    Kind::RepairByBreached,
+];
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
@@ -33,13 +45,13 @@ impl Kind {
             Kind::NotReceived => "not_received",
             Kind::QuoteExpired => "quote_expired",
             Kind::ShipByReminder => "ship_by_reminder",
+            Kind::InspectByBreached => "inspect_by_breached",
+            Kind::RepairByBreached => "repair_by_breached",
         }
     }
 
     fn parse(s: &str) -> Option<Kind> {
-        [Kind::NotReceived, Kind::QuoteExpired, Kind::ShipByReminder]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        KINDS.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -69,6 +81,10 @@ pub(crate) fn sync(
             .and_then(|(_, day, at)| at.or_else(|| end_of(*day, tz)))
     };
     let awaiting = matches!(case.state, State::Approved | State::AwaitingDevice);
+    let unrepaired = matches!(
+        case.state,
+        State::Received | State::Inspecting | State::Paid | State::Repairing | State::Replacing
+    );
     let wanted = [
         (
             Kind::NotReceived,
@@ -79,6 +95,16 @@ pub(crate) fn sync(
             (case.state == State::AwaitingPayment)
                 .then(|| deadline("quote_pay_by"))
                 .flatten(),
+        ),
+        (
+            Kind::InspectByBreached,
+            (case.state == State::Received)
+                .then(|| deadline("inspect_by"))
+                .flatten(),
+        ),
+        (
+            Kind::RepairByBreached,
+            unrepaired.then(|| deadline("repair_by")).flatten(),
         ),
         (
             Kind::ShipByReminder,
@@ -189,6 +215,29 @@ fn fire(
     let action = match kind {
         Kind::NotReceived => Action::NotReceived,
         Kind::QuoteExpired => Action::ExpireQuote,
+        Kind::InspectByBreached | Kind::RepairByBreached => {
+            let deadline = match kind {
+                Kind::InspectByBreached => "inspect_by",
+                _ => "repair_by",
+            };
+            let case = cases::load(tx, case_id)?;
+            audit::append(
+                tx,
+                now,
+                &Event {
+                    actor: "timer",
+                    entity: "case",
+                    entity_id: case_id.to_string(),
+                    action: "service_level_breached",
+                    before: None,
+                    after: Some(json!({ "deadline": deadline, "state": case.state.as_str() })),
+                },
+            )?;
+            return Ok(format!(
+                "{deadline} passed while the case was {}",
+                case.state
+            ));
+        }
         Kind::ShipByReminder => {
             let case = cases::load(tx, case_id)?;
             audit::append(

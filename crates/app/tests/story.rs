@@ -867,3 +867,99 @@ fn the_version_in_force_at_purchase_decides_and_is_kept_on_record() {
         }
     }
 }
+
+#[test]
+fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        import_examples(&mut store);
+        let open = |store: &mut Store| {
+            cases::open(
+                store,
+                &policies,
+                &NewCase {
+                    kind: Some(CaseKind::WarrantyService),
+                    customer: Some("cust-cn".into()),
+                    order_no: Some("SO-IMA-1".into()),
+                    serial: Some("IMA-0001".into()),
+                    policy: None,
+                    facts: facts(json!({"problem.reported": "defect"})),
+                },
+                "desk:li",
+                at("2024-11-01T02:00:00Z"),
+            )
+            .unwrap()
+        };
+        let (late, on_time) = (open(&mut store), open(&mut store));
+        for id in [late, on_time] {
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Submit,
+                json!({}),
+                "2024-11-01T02:05:00Z",
+            );
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Approve,
+                json!({}),
+                "2024-11-01T03:00:00Z",
+            );
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Receive,
+                json!({}),
+                "2024-11-04T03:30:00Z",
+            );
+        }
+        // IMASK "Response time 1": inspected within 24 hours of receipt. One case is, in time.
+        step(
+            &mut store,
+            &policies,
+            on_time,
+            Action::Inspect,
+            json!({}),
+            "2024-11-05T03:00:00Z",
+        );
+        let before = timers::sweep(&mut store, &policies, at("2024-11-05T03:29:59Z"), 100).unwrap();
+        assert!(
+            before.iter().all(|f| f.kind != "inspect_by_breached"),
+            "{}: {before:?}",
+            db.name
+        );
+        let fired = timers::sweep(&mut store, &policies, at("2024-11-05T03:30:00Z"), 100).unwrap();
+        let breaches: Vec<_> = fired
+            .iter()
+            .filter(|f| f.kind == "inspect_by_breached")
+            .collect();
+        assert_eq!(breaches.len(), 1, "{}: {fired:?}", db.name);
+        assert_eq!(breaches[0].case_id, late);
+        assert_eq!(
+            breaches[0].outcome,
+            "inspect_by passed while the case was received"
+        );
+        // The case itself is where it was; the breach is on its record.
+        let shown = cases::show(&mut store, late).unwrap();
+        assert_eq!(shown["state"], "received");
+        let history = shown["history"].as_array().unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|e| e["action"] == "service_level_breached"),
+            "{}",
+            db.name
+        );
+        let again = timers::sweep(&mut store, &policies, at("2024-11-06T00:00:00Z"), 100).unwrap();
+        assert!(
+            again.iter().all(|f| f.kind != "inspect_by_breached"),
+            "{}: {again:?}",
+            db.name
+        );
+    }
+}
