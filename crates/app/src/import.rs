@@ -100,11 +100,19 @@ pub fn load(
     }
     let total = u64::try_from(batch.len()).unwrap_or(u64::MAX);
     let result = store.tx(|tx| -> Result<Loaded, AppError> {
-        let mut done = 0u64;
-        let mut step = |tx: &mut dyn Tx,
-                        place: String,
-                        f: &dyn Fn(&mut dyn Tx) -> Result<(), AppError>,
-                        problems: &mut Vec<String>|
+        let done = std::cell::Cell::new(0u64);
+        let progress = std::cell::RefCell::new(progress);
+        let advance = |n: u64| {
+            let before = done.get();
+            done.set(before + n);
+            if (before + n) / 1024 != before / 1024 || before + n == total {
+                (progress.borrow_mut())(before + n, total);
+            }
+        };
+        let step = |tx: &mut dyn Tx,
+                    place: String,
+                    f: &dyn Fn(&mut dyn Tx) -> Result<(), AppError>,
+                    problems: &mut Vec<String>|
          -> Result<(), AppError> {
             match f(tx) {
                 Ok(()) => {}
@@ -116,10 +124,7 @@ pub fn load(
                 }
                 Err(e) => return Err(e),
             }
-            done += 1;
-            if done % 1024 == 0 || done == total {
-                progress(done, total);
-            }
+            advance(1);
             Ok(())
         };
         for (i, s) in batch.skus.iter().enumerate() {
@@ -138,13 +143,17 @@ pub fn load(
                 &mut problems,
             )?;
         }
-        for (i, u) in batch.units.iter().enumerate() {
-            step(
-                tx,
-                format!("{} (serial `{}`)", batch.place("units", i), u.serial),
-                &|tx| registry::upsert_unit(tx, u),
-                &mut problems,
-            )?;
+        // Units come in bulk: checked one by one, written many to a statement.
+        let mut written = 0;
+        let refused = registry::upsert_units(tx, &batch.units, &mut |n| {
+            advance(u64::try_from(n - written).unwrap_or(0));
+            written = n;
+        })?;
+        for (i, e) in refused {
+            if problems.len() < MAX_PROBLEMS {
+                let u = batch.units.get(i).map_or("", |u| u.serial.as_str());
+                problems.push(format!("{} (serial `{u}`): {e}", batch.place("units", i)));
+            }
         }
         for (i, o) in batch.orders.iter().enumerate() {
             step(
