@@ -3,7 +3,7 @@
 //! among many pending. Prints one line per measurement. See README, "Benchmarks".
 //!
 //! ```sh
-//! cargo run --release -p aftercare-app --example service_bench -- sqlite:///tmp/bench.db 100000
+//! cargo run --release -p aftercare-app --example service_bench -- sqlite:///tmp/bench.db 100000 [CASES]
 //! cargo run --release -p aftercare-app --example service_bench -- postgres://postgres:postgres@localhost/bench 100000
 //! ```
 //! The database must be new (or empty): the generator fills it.
@@ -58,6 +58,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let url = args.next().expect("usage: service_bench DB_URL UNITS");
     let units: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    // Cases to open (default: one per order, at most 100 k); cases beyond the orders reuse them.
+    let cases_n: usize = args
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or((units / 10).min(100_000));
     let mut store = Store::open(&url).unwrap();
     let policies = policies();
     let now: Timestamp = "2024-06-01T00:00:00Z".parse().unwrap();
@@ -167,9 +172,9 @@ fn main() {
     );
 
     // Opening cases (each: checks, insert, audit event, one transaction).
-    let cases_n = (units / 10).min(100_000);
+    let orders = units / 10;
     let t = Instant::now();
-    for o in 0..cases_n {
+    for o in (0..cases_n).map(|c| c % orders) {
         cases::open(
             &mut store,
             &policies,
