@@ -19,6 +19,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
         f.insert(k.to_string(), v);
     };
     let mut buyer = case.customer_id;
+    let mut no_invoice_date = false;
     let first_sale = match &case.serial {
         Some(serial) => tx
             .query_opt(
@@ -86,7 +87,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
     }
     if let Some(serial) = &case.serial
         && let Some(u) = tx.query_opt(
-            "SELECT u.genuine, u.manufactured_on, k.class, k.security_sensitive
+            "SELECT u.genuine, u.manufactured_on, k.class, k.security_sensitive, u.origin, u.replaces
              FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
             &[serial.into()],
         )?
@@ -103,6 +104,42 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
             &[serial.into()],
         )?;
         put("history.failed_repairs", J::from(failed.int(0)?));
+        // A unit given in exchange has no invoice of its own: its warranty starts in the
+        // seller's records, on the day it was given.
+        if u.text(4)? == "replacement" {
+            let given = tx.query_opt(
+                "SELECT at FROM unit_events WHERE serial = ? AND kind = 'replacement_for' ORDER BY id LIMIT 1",
+                &[serial.into()],
+            )?;
+            if let Some(g) = given {
+                let day = crate::time::from_micros(g.int(0)?)?
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .date();
+                put("registry.warranty_start", J::String(day.to_string()));
+                put("invoice.status", J::String("absent".into()));
+                no_invoice_date = true;
+            }
+        }
+        // How often this item was exchanged: the replacements along its lineage.
+        let mut replaced = 0;
+        let mut prev = u.opt_text(5)?;
+        let mut seen = 0;
+        while let Some(p) = prev.take() {
+            seen += 1;
+            if seen > 100 {
+                break;
+            }
+            replaced += 1;
+            prev = tx
+                .query_opt("SELECT replaces FROM units WHERE serial = ?", &[(&p).into()])?
+                .map(|r| r.opt_text(0))
+                .transpose()?
+                .flatten();
+        }
+        put("history.accessory_replacements", J::from(replaced));
+    }
+    if no_invoice_date {
+        f.remove("invoice.date");
     }
     Ok(f)
 }

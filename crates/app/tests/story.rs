@@ -731,7 +731,7 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
             at("2024-11-06T04:00:00Z"),
         )
         .unwrap();
-        let facts = store
+        let used = store
             .tx(|tx| -> Result<_, AppError> {
                 Ok(tx
                     .query_one("SELECT facts FROM decisions WHERE id = ?", &[rec.id.into()])?
@@ -739,8 +739,8 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
             })
             .unwrap();
         assert!(
-            facts.contains("\"history.failed_repairs\":1"),
-            "{}: {facts}",
+            used.contains("\"history.failed_repairs\":1"),
+            "{}: {used}",
             db.name
         );
 
@@ -769,6 +769,52 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
         // IMASK: a whole unit replaced gets a new 12 months.
         assert_eq!(new["warranty_until"], "2025-11-07", "{}: {new}", db.name);
         assert_eq!(new["first_sale"]["order_no"], "SO-IMA-1");
+        // A case on the replacement, after the original unit's year: its own 12 months decide.
+        let later = cases::open(
+            &mut store,
+            &policies,
+            &NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                customer: Some("cust-cn".into()),
+                order_no: Some("SO-IMA-1".into()),
+                serial: Some("IMA-9001".into()),
+                policy: None,
+                facts: facts(json!({"problem.reported": "defect"})),
+            },
+            "desk:li",
+            at("2025-06-01T02:00:00Z"),
+        )
+        .unwrap();
+        let rec = cases::decide(
+            &mut store,
+            &policies,
+            later,
+            "desk:li",
+            at("2025-06-01T03:00:00Z"),
+        )
+        .unwrap();
+        let product = rec.summary["warranty"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["claimed"] == true)
+            .unwrap()
+            .clone();
+        assert_eq!(product["start"], "2024-11-07", "{}: {product}", db.name);
+        assert_eq!(product["end"], "2025-11-07", "{}: {product}", db.name);
+        assert_eq!(product["in_warranty"], true, "{}", db.name);
+        let facts = store
+            .tx(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query_one("SELECT facts FROM decisions WHERE id = ?", &[rec.id.into()])?
+                    .text(0)?)
+            })
+            .unwrap();
+        assert!(
+            facts.contains("\"history.accessory_replacements\":1"),
+            "{}: {facts}",
+            db.name
+        );
         audit::verify(&mut store).unwrap();
     }
 }
