@@ -99,6 +99,7 @@ fn main() {
             security_sensitive: false,
             seller: "Bench".into(),
             policy: "maintenance".into(),
+            policy_by_country: Default::default(),
         }],
         customers: vec![Customer {
             reference: "bench".into(),

@@ -212,8 +212,12 @@ pub fn open(
         }
         let policy_id = match &new.policy {
             Some(p) => p.clone(),
-            None => policy_of(tx, new.serial.as_deref(), new.order_no.as_deref())
-                ?,
+            None => policy_of(
+                tx,
+                new.serial.as_deref(),
+                new.order_no.as_deref(),
+                customer_id,
+            )?,
         };
         policies.get(&policy_id)?;
         check_facts(&new.facts)?;
@@ -260,26 +264,48 @@ pub fn open(
     })
 }
 
-/// The policy the unit's SKU names, else the one of the order's first line.
+/// The policy the unit's SKU names for the buyer's country (else its default), else the one
+/// of the order's first line.
 fn policy_of(
     tx: &mut dyn Tx,
     serial: Option<&str>,
     order: Option<&str>,
+    customer: Option<i64>,
 ) -> Result<String, AppError> {
-    if let Some(s) = serial
-        && let Some(r) = tx.query_opt(
-            "SELECT k.policy_id FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
-            &[s.into()],
-        )?
-    {
-        return Ok(r.text(0)?);
-    }
-    if let Some(o) = order
-        && let Some(r) = tx.query_opt(
-            "SELECT k.policy_id FROM order_lines l JOIN skus k ON k.code = l.sku
-             WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1",
-            &[o.into()],
-        )?
+    // The buyer: the case's customer, else the order's.
+    let country = match (customer, order) {
+        (Some(c), _) => tx
+            .query_opt("SELECT country FROM customers WHERE id = ?", &[Val::Int(c)])?
+            .map(|r| r.text(0))
+            .transpose()?,
+        (None, Some(o)) => tx
+            .query_opt(
+                "SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.order_no = ?",
+                &[o.into()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?,
+        (None, None) => None,
+    };
+    let pick = "SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
+                LEFT JOIN sku_policies p ON p.sku = k.code AND p.country = ?
+                WHERE k.code = ?";
+    let sku = match (serial, order) {
+        (Some(s), _) => tx
+            .query_opt("SELECT sku FROM units WHERE serial = ?", &[s.into()])?
+            .map(|r| r.text(0))
+            .transpose()?,
+        (None, Some(o)) => tx
+            .query_opt(
+                "SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1",
+                &[o.into()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?,
+        (None, None) => None,
+    };
+    if let Some(sku) = sku
+        && let Some(r) = tx.query_opt(pick, &[country.into(), sku.into()])?
     {
         return Ok(r.text(0)?);
     }

@@ -2,7 +2,7 @@
 //!
 //! | kind | columns |
 //! |---|---|
-//! | skus | code, name, class, components, security_sensitive, seller, policy |
+//! | skus | code, name, class, components, security_sensitive, seller, policy, [policy_by_country: `DE=p1;FR=p2`] |
 //! | customers | ref, kind, name, email, phone, country |
 //! | units | serial, sku, manufactured_on, genuine |
 //! | orders | order_no, customer, channel, ordered_on, shipped_on, delivered_on, currency, shipping_fee_minor, paid_minor, payment_method, sku, serial, quantity, price_minor |
@@ -105,6 +105,7 @@ struct SkuRow {
     security_sensitive: Option<bool>,
     seller: String,
     policy: String,
+    policy_by_country: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +158,26 @@ pub fn parse(text: &str) -> Result<Batch, ImportError> {
         match kind {
             "skus" => match record.deserialize::<SkuRow>(Some(&headers)) {
                 Ok(r) => {
+                    // `DE=imiki-eu;FR=imiki-eu`
+                    let mut by_country = std::collections::BTreeMap::new();
+                    let mut bad_pair = None;
+                    for pair in r.policy_by_country.as_deref().unwrap_or("").split(';') {
+                        if pair.trim().is_empty() {
+                            continue;
+                        }
+                        match pair.split_once('=') {
+                            Some((c, p)) => {
+                                by_country.insert(c.trim().to_string(), p.trim().to_string());
+                            }
+                            None => bad_pair = Some(pair.to_string()),
+                        }
+                    }
+                    if let Some(pair) = bad_pair {
+                        problems.push(format!(
+                            "{place}: policy_by_country: `{pair}` is not COUNTRY=POLICY"
+                        ));
+                        continue;
+                    }
                     batch.places.insert(("skus", batch.skus.len()), place);
                     batch.skus.push(Sku {
                         code: r.code,
@@ -166,6 +187,7 @@ pub fn parse(text: &str) -> Result<Batch, ImportError> {
                         security_sensitive: r.security_sensitive.unwrap_or(false),
                         seller: r.seller,
                         policy: r.policy,
+                        policy_by_country: by_country,
                     });
                 }
                 Err(e) => problems.push(bad(e)),
@@ -306,6 +328,9 @@ fn one(problem: String) -> ImportError {
     }
 }
 
+/// Columns a kind of file may have or leave out.
+const OPTIONAL: &[(&str, &[&str])] = &[("skus", &["policy_by_country"])];
+
 /// The kind of file a header belongs to, or which columns are wrong.
 fn kind_of(header: &[String]) -> Result<&'static str, ImportError> {
     let has = |c: &str| header.iter().any(|h| h == c);
@@ -324,10 +349,14 @@ fn kind_of(header: &[String]) -> Result<&'static str, ImportError> {
             kinds.join(", ")
         )));
     };
+    let optional: &[&str] = OPTIONAL
+        .iter()
+        .find(|(k, _)| k == kind)
+        .map_or(&[], |(_, o)| o);
     let unknown: Vec<&str> = header
         .iter()
         .map(String::as_str)
-        .filter(|h| !cols.contains(h))
+        .filter(|h| !cols.contains(h) && !optional.contains(h))
         .collect();
     let missing: Vec<&str> = cols.iter().copied().filter(|c| !has(c)).collect();
     if unknown.is_empty() && missing.is_empty() {

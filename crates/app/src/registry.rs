@@ -23,6 +23,9 @@ pub struct Sku {
     pub seller: String,
     /// The seller policy that applies to it.
     pub policy: String,
+    /// Another policy for buyers in some countries (ISO 3166 alpha-2 → policy id).
+    #[serde(default)]
+    pub policy_by_country: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,6 +173,18 @@ pub fn upsert_sku(tx: &mut dyn Tx, s: &Sku) -> Result<(), AppError> {
             (&s.policy).into(),
         ],
     )?;
+    tx.exec(
+        "DELETE FROM sku_policies WHERE sku = ?",
+        &[(&s.code).into()],
+    )?;
+    for (c, policy) in &s.policy_by_country {
+        country(&format!("policy_by_country.{c}"), c)?;
+        not_empty(&format!("policy_by_country.{c}"), policy)?;
+        tx.exec(
+            "INSERT INTO sku_policies (sku, country, policy_id) VALUES (?, ?, ?)",
+            &[(&s.code).into(), c.into(), policy.into()],
+        )?;
+    }
     Ok(())
 }
 

@@ -34,6 +34,7 @@ fn seed_maintenance(store: &mut Store) {
                     security_sensitive: false,
                     seller: "Unnamed brand".into(),
                     policy: "maintenance".into(),
+                    policy_by_country: Default::default(),
                 },
             )?;
             registry::upsert_customer(
@@ -1007,5 +1008,69 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
             "{}: {again:?}",
             db.name
         );
+    }
+}
+
+#[test]
+fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        assert_eq!(store.schema_versions().unwrap(), vec![1, 2], "{}", db.name);
+        import_examples(&mut store);
+        store
+            .tx(|tx| -> Result<(), AppError> {
+                let mut by_country = std::collections::BTreeMap::new();
+                by_country.insert("DE".to_string(), "imiki".to_string());
+                registry::upsert_sku(
+                    tx,
+                    &Sku {
+                        code: "W-2".into(),
+                        name: "Watch sold in two markets".into(),
+                        class: "main".into(),
+                        components: String::new(),
+                        security_sensitive: false,
+                        seller: "IMIKI".into(),
+                        policy: "imask".into(),
+                        policy_by_country: by_country,
+                    },
+                )?;
+                for serial in ["W2-DE", "W2-CN"] {
+                    registry::upsert_unit(
+                        tx,
+                        &Unit {
+                            serial: serial.into(),
+                            sku: "W-2".into(),
+                            manufactured_on: None,
+                            genuine: true,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        for (customer, serial, policy) in
+            [("cust-de", "W2-DE", "imiki"), ("cust-cn", "W2-CN", "imask")]
+        {
+            let id = cases::open(
+                &mut store,
+                &policies,
+                &NewCase {
+                    kind: Some(CaseKind::WarrantyService),
+                    customer: Some(customer.into()),
+                    serial: Some(serial.into()),
+                    ..NewCase::default()
+                },
+                "desk",
+                at("2024-03-01T00:00:00Z"),
+            )
+            .unwrap();
+            assert_eq!(
+                cases::show(&mut store, id).unwrap()["policy"],
+                policy,
+                "{}",
+                db.name
+            );
+        }
     }
 }

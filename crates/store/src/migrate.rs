@@ -13,12 +13,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "policy_by_country",
+        sqlite: include_str!("../migrations/sqlite/0002_policy_by_country.sql"),
+        postgres: include_str!("../migrations/postgres/0002_policy_by_country.sql"),
+    },
+];
 
 pub(crate) fn run(store: &mut Store) -> Result<(), StoreError> {
     store.tx(|tx| -> Result<(), StoreError> {
