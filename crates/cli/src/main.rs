@@ -288,101 +288,80 @@ fn main() -> ExitCode {
             command: CaseCommand::Diagram,
             ..
         } => service::case_diagram(),
-        Command::Import { file, service } => match service_env(service) {
-            Ok(env) => service::import(&env, &file),
-            Err(o) => o,
-        },
-        Command::Tick { batch, service } => match service_env(service) {
-            Ok(env) => service::tick(&env, batch),
-            Err(o) => o,
-        },
-        Command::Refund { command, service } => match service_env(service) {
-            Err(o) => o,
-            Ok(env) => match command {
-                RefundCommand::Record {
-                    order,
-                    amount,
-                    key,
-                    case,
-                    reason,
-                } => service::refund_record(&env, &order, &amount, &key, case, &reason),
-                RefundCommand::Paid { id } => service::refund_paid(&env, id),
-            },
-        },
-        Command::Warranty { serial, service } => match service_env(service) {
-            Ok(env) => service::warranty(&env, &serial),
-            Err(o) => o,
-        },
-        Command::Customer { command, service } => match service_env(service) {
-            Err(o) => o,
-            Ok(env) => match command {
-                CustomerCommand::Export { reference } => service::customer_export(&env, &reference),
-                CustomerCommand::Erase { reference } => service::customer_erase(&env, &reference),
-            },
-        },
+        Command::Import { file, service } => with_env(service, |env| service::import(env, &file)),
+        Command::Tick { batch, service } => with_env(service, |env| service::tick(env, batch)),
+        Command::Refund { command, service } => with_env(service, |env| match command {
+            RefundCommand::Record {
+                order,
+                amount,
+                key,
+                case,
+                reason,
+            } => service::refund_record(env, &order, &amount, &key, case, &reason),
+            RefundCommand::Paid { id } => service::refund_paid(env, id),
+        }),
+        Command::Warranty { serial, service } => {
+            with_env(service, |env| service::warranty(env, &serial))
+        }
+        Command::Customer { command, service } => with_env(service, |env| match command {
+            CustomerCommand::Export { reference } => service::customer_export(env, &reference),
+            CustomerCommand::Erase { reference } => service::customer_erase(env, &reference),
+        }),
         Command::Audit {
             command: AuditCommand::Verify,
             service,
-        } => match service_env(service) {
-            Ok(env) => service::audit_verify(&env),
-            Err(o) => o,
-        },
-        Command::Case { command, service } => match service_env(service) {
-            Err(o) => o,
-            Ok(env) => match command {
-                CaseCommand::Open {
+        } => with_env(service, service::audit_verify),
+        Command::Case { command, service } => with_env(service, |env| match command {
+            CaseCommand::Open {
+                kind,
+                customer,
+                order,
+                serial,
+                policy,
+                facts,
+            } => service::case_open(
+                env,
+                &OpenArgs {
                     kind,
                     customer,
                     order,
                     serial,
                     policy,
                     facts,
-                } => service::case_open(
-                    &env,
-                    &OpenArgs {
-                        kind,
-                        customer,
-                        order,
-                        serial,
-                        policy,
-                        facts,
-                    },
-                ),
-                CaseCommand::Show { id } => service::case_show(&env, id),
-                CaseCommand::List { state, limit } => {
-                    service::case_list(&env, state.as_deref(), limit)
-                }
-                CaseCommand::Decide { id } => service::case_decide(&env, id),
-                CaseCommand::Reexplain { decision } => service::case_reexplain(&env, decision),
-                CaseCommand::Transition {
+                },
+            ),
+            CaseCommand::Show { id } => service::case_show(env, id),
+            CaseCommand::List { state, limit } => service::case_list(env, state.as_deref(), limit),
+            CaseCommand::Decide { id } => service::case_decide(env, id),
+            CaseCommand::Reexplain { decision } => service::case_reexplain(env, decision),
+            CaseCommand::Transition {
+                id,
+                action,
+                facts,
+                authorisation,
+                ship_by,
+                note,
+                lines,
+            } => service::case_transition(
+                env,
+                &TransitionArgs {
                     id,
                     action,
                     facts,
                     authorisation,
                     ship_by,
                     note,
-                    lines,
-                } => service::case_transition(
-                    &env,
-                    &TransitionArgs {
-                        id,
-                        action,
-                        facts,
-                        authorisation,
-                        ship_by,
-                        note,
-                        quote_lines: lines,
-                    },
-                ),
-                CaseCommand::Repaired {
-                    id,
-                    failed,
-                    parts,
-                    replacement,
-                } => service::case_repaired(&env, id, failed, &parts, replacement.as_deref()),
-                CaseCommand::Diagram => service::case_diagram(),
-            },
-        },
+                    quote_lines: lines,
+                },
+            ),
+            CaseCommand::Repaired {
+                id,
+                failed,
+                parts,
+                replacement,
+            } => service::case_repaired(env, id, failed, &parts, replacement.as_deref()),
+            CaseCommand::Diagram => service::case_diagram(),
+        }),
     };
     emit(out)
 }
@@ -391,4 +370,12 @@ fn emit(out: Output) -> ExitCode {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     ExitCode::from(u8::try_from(out.code).unwrap_or(1))
+}
+
+/// Runs a service command with its environment, or reports why the environment is wrong.
+fn with_env(a: ServiceArgs, f: impl FnOnce(&service::Env) -> Output) -> Output {
+    match service_env(a) {
+        Ok(env) => f(&env),
+        Err(o) => o,
+    }
 }
