@@ -65,7 +65,7 @@ impl Env for Cx<'_> {
     fn instant(&self, id: FactId) -> Option<Timestamp> {
         match self.facts.when(id)? {
             When::Instant(t) => Some(t),
-            When::Day(d) => d.to_zoned(self.tz.clone()).ok().map(|z| z.timestamp()),
+            When::Day(d) => start_of_day(d, self.tz),
         }
     }
     fn warranty_unknowns(&self, out: &mut FactList) {
@@ -539,9 +539,7 @@ impl<'p> Decision<'p> {
                             _ => None,
                         });
                         let start = instant.or_else(|| match from.eval(&cx) {
-                            Some(Value::Date(d)) => {
-                                d.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
-                            }
+                            Some(Value::Date(d)) => start_of_day(d, tz),
                             _ => None,
                         });
                         start.and_then(|s| {
@@ -779,4 +777,12 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
         }
     }
     None
+}
+
+/// The first instant of `day` in `tz` (the later one when a gap skips midnight), without
+/// building a `Zoned`, which would clone the time zone.
+pub(crate) fn start_of_day(day: Date, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+    tz.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .ok()
 }
