@@ -212,51 +212,53 @@ fn fire(
     kind: Kind,
     now: Timestamp,
 ) -> Result<String, AppError> {
-    let action = match kind {
-        Kind::NotReceived => Action::NotReceived,
-        Kind::QuoteExpired => Action::ExpireQuote,
+    // Timers that move the case; the others only put an event on its record.
+    let (event, after, outcome) = match kind {
+        Kind::NotReceived | Kind::QuoteExpired => {
+            let action = if kind == Kind::NotReceived {
+                Action::NotReceived
+            } else {
+                Action::ExpireQuote
+            };
+            let case =
+                cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
+            return Ok(format!("case is now {}", case.state));
+        }
         Kind::InspectByBreached | Kind::RepairByBreached => {
-            let deadline = match kind {
-                Kind::InspectByBreached => "inspect_by",
-                _ => "repair_by",
+            let deadline = if kind == Kind::InspectByBreached {
+                "inspect_by"
+            } else {
+                "repair_by"
             };
             let case = cases::load(tx, case_id)?;
-            audit::append(
-                tx,
-                now,
-                &Event {
-                    actor: "timer",
-                    entity: "case",
-                    entity_id: case_id.to_string(),
-                    action: "service_level_breached",
-                    before: None,
-                    after: Some(json!({ "deadline": deadline, "state": case.state.as_str() })),
-                },
-            )?;
-            return Ok(format!(
-                "{deadline} passed while the case was {}",
-                case.state
-            ));
+            (
+                "service_level_breached",
+                json!({ "deadline": deadline, "state": case.state.as_str() }),
+                format!("{deadline} passed while the case was {}", case.state),
+            )
         }
         Kind::ShipByReminder => {
             let case = cases::load(tx, case_id)?;
-            audit::append(
-                tx,
-                now,
-                &Event {
-                    actor: "timer",
-                    entity: "case",
-                    entity_id: case_id.to_string(),
-                    action: "ship_by_reminder",
-                    before: None,
-                    after: Some(json!({ "ship_by": case.ship_by.map(|d| d.to_string()) })),
-                },
-            )?;
-            return Ok("reminded".into());
+            (
+                "ship_by_reminder",
+                json!({ "ship_by": case.ship_by.map(|d| d.to_string()) }),
+                "reminded".to_string(),
+            )
         }
     };
-    let case = cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
-    Ok(format!("case is now {}", case.state))
+    audit::append(
+        tx,
+        now,
+        &Event {
+            actor: "timer",
+            entity: "case",
+            entity_id: case_id.to_string(),
+            action: event,
+            before: None,
+            after: Some(after),
+        },
+    )?;
+    Ok(outcome)
 }
 
 /// A case's timers, for showing.

@@ -98,22 +98,34 @@ fn seed_maintenance(store: &mut Store) {
         .unwrap();
 }
 
-fn open_repair(store: &mut Store, policies: &Policies, when: &str) -> i64 {
+/// Opens a warranty case for a reported defect.
+fn open_defect(
+    store: &mut Store,
+    policies: &Policies,
+    customer: &str,
+    order: &str,
+    serial: &str,
+    when: &str,
+) -> i64 {
     cases::open(
         store,
         policies,
         &NewCase {
             kind: Some(CaseKind::WarrantyService),
-            customer: Some("cust-1".into()),
-            order_no: Some("SO-1".into()),
-            serial: Some("MX1-0001".into()),
+            customer: Some(customer.into()),
+            order_no: Some(order.into()),
+            serial: Some(serial.into()),
             policy: None,
             facts: facts(json!({"problem.reported": "defect"})),
         },
-        "desk:amy",
+        "desk",
         at(when),
     )
     .unwrap()
+}
+
+fn open_repair(store: &mut Store, policies: &Policies, when: &str) -> i64 {
+    open_defect(store, policies, "cust-1", "SO-1", "MX1-0001", when)
 }
 
 fn step(
@@ -668,21 +680,14 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
     for db in databases() {
         let mut store = db.open();
         import_examples(&mut store);
-        let id = cases::open(
+        let id = open_defect(
             &mut store,
             &policies,
-            &NewCase {
-                kind: Some(CaseKind::WarrantyService),
-                customer: Some("cust-cn".into()),
-                order_no: Some("SO-IMA-1".into()),
-                serial: Some("IMA-0001".into()),
-                policy: None,
-                facts: facts(json!({"problem.reported": "defect"})),
-            },
-            "desk:li",
-            at("2024-11-01T02:00:00Z"),
-        )
-        .unwrap();
+            "cust-cn",
+            "SO-IMA-1",
+            "IMA-0001",
+            "2024-11-01T02:00:00Z",
+        );
         for (action, extra, when) in [
             (Action::Submit, json!({}), "2024-11-01T02:05:00Z"),
             (Action::Approve, json!({}), "2024-11-01T03:00:00Z"),
@@ -771,21 +776,14 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
         assert_eq!(new["warranty_until"], "2025-11-07", "{}: {new}", db.name);
         assert_eq!(new["first_sale"]["order_no"], "SO-IMA-1");
         // A case on the replacement, after the original unit's year: its own 12 months decide.
-        let later = cases::open(
+        let later = open_defect(
             &mut store,
             &policies,
-            &NewCase {
-                kind: Some(CaseKind::WarrantyService),
-                customer: Some("cust-cn".into()),
-                order_no: Some("SO-IMA-1".into()),
-                serial: Some("IMA-9001".into()),
-                policy: None,
-                facts: facts(json!({"problem.reported": "defect"})),
-            },
-            "desk:li",
-            at("2025-06-01T02:00:00Z"),
-        )
-        .unwrap();
+            "cust-cn",
+            "SO-IMA-1",
+            "IMA-9001",
+            "2025-06-01T02:00:00Z",
+        );
         let rec = cases::decide(
             &mut store,
             &policies,
@@ -887,21 +885,14 @@ fn the_version_in_force_at_purchase_decides_and_is_kept_on_record() {
             })
             .unwrap();
         let old = open_repair(&mut store, &policies, "2024-08-01T08:00:00Z");
-        let new = cases::open(
+        let new = open_defect(
             &mut store,
             &policies,
-            &NewCase {
-                kind: Some(CaseKind::WarrantyService),
-                customer: Some("cust-1".into()),
-                order_no: Some("SO-2".into()),
-                serial: Some("MX1-0002".into()),
-                policy: None,
-                facts: facts(json!({"problem.reported": "defect"})),
-            },
-            "desk:amy",
-            at("2024-08-01T08:00:00Z"),
-        )
-        .unwrap();
+            "cust-1",
+            "SO-2",
+            "MX1-0002",
+            "2024-08-01T08:00:00Z",
+        );
         let when = at("2024-08-01T09:00:00Z");
         let a = cases::decide(&mut store, &policies, old, "desk:amy", when).unwrap();
         let b = cases::decide(&mut store, &policies, new, "desk:amy", when).unwrap();
@@ -922,21 +913,14 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
         let mut store = db.open();
         import_examples(&mut store);
         let open = |store: &mut Store| {
-            cases::open(
+            open_defect(
                 store,
                 &policies,
-                &NewCase {
-                    kind: Some(CaseKind::WarrantyService),
-                    customer: Some("cust-cn".into()),
-                    order_no: Some("SO-IMA-1".into()),
-                    serial: Some("IMA-0001".into()),
-                    policy: None,
-                    facts: facts(json!({"problem.reported": "defect"})),
-                },
-                "desk:li",
-                at("2024-11-01T02:00:00Z"),
+                "cust-cn",
+                "SO-IMA-1",
+                "IMA-0001",
+                "2024-11-01T02:00:00Z",
             )
-            .unwrap()
         };
         let (late, on_time) = (open(&mut store), open(&mut store));
         for id in [late, on_time] {
