@@ -25,28 +25,12 @@ use aftercare_app::import::{self, Batch};
 use aftercare_app::registry::{Customer, Order, OrderLine, Sku, Unit};
 use aftercare_app::{AppError, Policies, lineage, timers};
 use aftercare_domain::case::CaseKind;
-use aftercare_policy::SourceFile;
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
 
 fn policies() -> Policies {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-    let mut files = Vec::new();
-    for d in [dir.clone(), dir.join("law")] {
-        let mut paths: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for p in paths {
-            files.push(SourceFile {
-                name: p.display().to_string(),
-                text: std::fs::read_to_string(&p).unwrap(),
-            });
-        }
-    }
-    Policies::from_sources(files).unwrap()
+    Policies::from_sources(aftercare_app::policies::read_dir(&dir).unwrap()).unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -4,6 +4,7 @@
 //! sets the case's timers from its deadlines, all in one transaction with its audit events.
 
 use aftercare_domain::case::{self, Action, CaseKind, State};
+use aftercare_policy::decision::Due;
 use aftercare_policy::facts::Facts;
 use aftercare_store::{Dialect, Row, Store, Tx, Val};
 use jiff::Timestamp;
@@ -274,40 +275,30 @@ fn policy_of(
 ) -> Result<String, AppError> {
     // The buyer: the case's customer, else the order's.
     let country = match (customer, order) {
-        (Some(c), _) => tx
-            .query_opt("SELECT country FROM customers WHERE id = ?", &[Val::Int(c)])?
-            .map(|r| r.text(0))
-            .transpose()?,
-        (None, Some(o)) => tx
-            .query_opt(
-                "SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.order_no = ?",
-                &[o.into()],
-            )?
-            .map(|r| r.text(0))
-            .transpose()?,
+        (Some(c), _) => {
+            tx.query_text("SELECT country FROM customers WHERE id = ?", &[Val::Int(c)])?
+        }
+        (None, Some(o)) => tx.query_text(
+            "SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.order_no = ?",
+            &[o.into()],
+        )?,
         (None, None) => None,
     };
     let pick = "SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
                 LEFT JOIN sku_policies p ON p.sku = k.code AND p.country = ?
                 WHERE k.code = ?";
     let sku = match (serial, order) {
-        (Some(s), _) => tx
-            .query_opt("SELECT sku FROM units WHERE serial = ?", &[s.into()])?
-            .map(|r| r.text(0))
-            .transpose()?,
-        (None, Some(o)) => tx
-            .query_opt(
-                "SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1",
-                &[o.into()],
-            )?
-            .map(|r| r.text(0))
-            .transpose()?,
+        (Some(s), _) => tx.query_text("SELECT sku FROM units WHERE serial = ?", &[s.into()])?,
+        (None, Some(o)) => tx.query_text(
+            "SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1",
+            &[o.into()],
+        )?,
         (None, None) => None,
     };
     if let Some(sku) = sku
-        && let Some(r) = tx.query_opt(pick, &[country.into(), sku.into()])?
+        && let Some(policy) = tx.query_text(pick, &[country.into(), sku.into()])?
     {
-        return Ok(r.text(0)?);
+        return Ok(policy);
     }
     Err(AppError::invalid(
         "policy",
@@ -379,12 +370,7 @@ pub(crate) fn transition_in(
     let decision = decide_in(tx, policies, &after, actor, now)?;
     match step.action {
         Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
-        Action::RefundPaid => {
-            tx.exec(
-                "UPDATE refunds SET paid_at = ? WHERE case_id = ? AND paid_at IS NULL",
-                &[Val::Int(micros(now)), Val::Int(id)],
-            )?;
-        }
+        Action::RefundPaid => crate::money::mark_case_paid_in(tx, id, actor, now)?,
         Action::Quote => {
             let currency = currency_of(tx, &after, policies)?;
             let lines = step
@@ -554,19 +540,7 @@ fn record_quote(
         .try_fold(0i64, |t, l| t.checked_add(l.amount_minor))
         .ok_or_else(|| AppError::invalid("quote", "the total overflows"))?;
     // It expires when the policy's payment deadline ends (none: it does not expire).
-    let expires = decision
-        .deadlines
-        .iter()
-        .find(|(n, ..)| n == "quote_pay_by")
-        .and_then(|(_, day, at)| {
-            at.or_else(|| {
-                day.tomorrow()
-                    .ok()?
-                    .to_zoned(tz.clone())
-                    .ok()
-                    .map(|z| z.timestamp())
-            })
-        });
+    let expires = decision.passes("quote_pay_by", tz);
     let quote_id = tx
         .query_one(
             "INSERT INTO quotes (case_id, currency, total_minor, created_at, expires_at, status)
@@ -622,8 +596,18 @@ pub struct Recorded {
     pub id: i64,
     pub summary: J,
     pub ship_by: Option<Date>,
-    /// Deadlines by name: the last day, and the exact instant for hour deadlines.
-    pub deadlines: Vec<(String, Date, Option<Timestamp>)>,
+    /// The decision's deadlines by name.
+    pub deadlines: Vec<(&'static str, Due)>,
+}
+
+impl Recorded {
+    /// The instant deadline `name` passes, if the decision sets it.
+    pub fn passes(&self, name: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+        self.deadlines
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, due)| due.until(tz))
+    }
 }
 
 /// Decides a case now and keeps the decision on record.
@@ -701,20 +685,16 @@ pub(crate) fn decide_in(
             })),
         },
     )?;
-    let deadlines: Vec<(String, Date, Option<Timestamp>)> = decision
+    let deadlines: Vec<(&'static str, Due)> = decision
         .deadlines
         .iter()
-        .filter_map(|d| {
-            d.due
-                .as_ref()
-                .map(|due| (d.name.name().to_string(), due.last_day, due.at))
-        })
+        .filter_map(|d| d.due.map(|due| (d.name.name(), due)))
         .collect();
     // The customer's last day to send the device: the policy's ship-by, else its send-back-by.
     let ship_by = ["ship_by", "send_back_by"]
         .iter()
-        .find_map(|name| deadlines.iter().find(|(n, ..)| n == name))
-        .map(|(_, d, _)| *d);
+        .find_map(|name| deadlines.iter().find(|(n, _)| n == name))
+        .map(|(_, due)| due.last_day);
     Ok(Recorded {
         id: decision_id,
         summary,

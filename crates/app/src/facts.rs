@@ -21,12 +21,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
     let mut buyer = case.customer_id;
     let mut no_invoice_date = false;
     let first_sale = match &case.serial {
-        Some(serial) => tx
-            .query_opt(
-                "SELECT o.order_no FROM order_lines l JOIN orders o ON o.order_no = l.order_no
-                 WHERE l.serial = ? ORDER BY o.ordered_at, o.order_no LIMIT 1",
-                &[serial.into()],
-            )?
+        Some(serial) => crate::lineage::first_sale(tx, serial)?
             .map(|r| r.text(0))
             .transpose()?,
         None => None,
@@ -87,7 +82,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
     }
     if let Some(serial) = &case.serial
         && let Some(u) = tx.query_opt(
-            "SELECT u.genuine, u.manufactured_on, k.class, k.security_sensitive, u.origin, u.replaces
+            "SELECT u.genuine, u.manufactured_on, k.class, k.security_sensitive, u.origin
              FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
             &[serial.into()],
         )?
@@ -121,21 +116,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
             }
         }
         // How often this item was exchanged: the replacements along its lineage.
-        let mut replaced = 0;
-        let mut prev = u.opt_text(5)?;
-        let mut seen = 0;
-        while let Some(p) = prev.take() {
-            seen += 1;
-            if seen > 100 {
-                break;
-            }
-            replaced += 1;
-            prev = tx
-                .query_opt("SELECT replaces FROM units WHERE serial = ?", &[(&p).into()])?
-                .map(|r| r.opt_text(0))
-                .transpose()?
-                .flatten();
-        }
+        let replaced = crate::lineage::chain(tx, serial)?.len() - 1;
         put("history.accessory_replacements", J::from(replaced));
     }
     if no_invoice_date {

@@ -196,6 +196,37 @@ fn event(
     Ok(())
 }
 
+/// The serials from `serial` back to the unit first sold, each replacement followed by the
+/// unit it replaced (bounded, in case of a cycle in bad data).
+pub(crate) fn chain(tx: &mut dyn Tx, serial: &str) -> Result<Vec<String>, AppError> {
+    let mut chain = vec![serial.to_string()];
+    let mut at = serial.to_string();
+    while let Some(p) = tx.query_text(
+        "SELECT replaces FROM units WHERE serial = ?",
+        &[(&at).into()],
+    )? {
+        if chain.contains(&p) || chain.len() > 100 {
+            break;
+        }
+        chain.push(p.clone());
+        at = p;
+    }
+    Ok(chain)
+}
+
+/// A serial's first sale: order number, order date, delivery date and channel.
+pub(crate) fn first_sale(
+    tx: &mut dyn Tx,
+    serial: &str,
+) -> Result<Option<aftercare_store::Row>, AppError> {
+    Ok(tx.query_opt(
+        "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel FROM order_lines l
+         JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
+         ORDER BY o.ordered_at, o.order_no LIMIT 1",
+        &[serial.into()],
+    )?)
+}
+
 /// Everything about a serial: the unit, the units it replaced back to the one first sold,
 /// its first sale (a resale does not restart the warranty), parts with their warranty,
 /// repairs and cases.
@@ -208,28 +239,9 @@ pub fn lookup(store: &mut Store, serial: &str) -> Result<J, AppError> {
                 &[serial.into()],
             )?
             .ok_or_else(|| AppError::not_found("serial", serial))?;
-        // The chain back to the unit first sold (bounded, in case of a cycle in bad data).
-        let mut chain = vec![serial.to_string()];
-        let mut prev = unit.opt_text(7)?;
-        while let Some(p) = prev.take() {
-            if chain.contains(&p) || chain.len() > 100 {
-                break;
-            }
-            prev = tx
-                .query_opt("SELECT replaces FROM units WHERE serial = ?", &[(&p).into()])?
-                .map(|r| r.opt_text(0))
-                .transpose()?
-                .flatten();
-            chain.push(p);
-        }
+        let chain = chain(tx, serial)?;
         let root = chain.last().cloned().unwrap_or_else(|| serial.to_string());
-        let sale = tx.query_opt(
-            "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel FROM order_lines l
-             JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
-             ORDER BY o.ordered_at, o.order_no LIMIT 1",
-            &[(&root).into()],
-        )?;
-        let first_sale = match sale {
+        let first_sale = match first_sale(tx, &root)? {
             Some(s) => json!({"order_no": s.text(0)?, "ordered_on": s.text(1)?, "delivered_on": s.opt_text(2)?, "channel": s.text(3)?}),
             None => J::Null,
         };

@@ -188,29 +188,48 @@ pub(crate) fn record_in(
 
 /// Marks a recorded refund as paid out (once).
 pub fn mark_paid(store: &mut Store, id: i64, actor: &str, now: Timestamp) -> Result<(), AppError> {
-    store.tx(|tx| -> Result<(), AppError> {
-        let n = tx.exec(
-            "UPDATE refunds SET paid_at = ? WHERE id = ? AND paid_at IS NULL",
-            &[Val::Int(micros(now)), Val::Int(id)],
-        )?;
-        if n == 0 {
-            return match tx.query_opt("SELECT 1 FROM refunds WHERE id = ?", &[Val::Int(id)])? {
-                Some(_) => Err(AppError::Refused(format!("refund {id} is already paid"))),
-                None => Err(AppError::not_found("refund", id.to_string())),
-            };
-        }
-        audit::append(
-            tx,
-            now,
-            &Event {
-                actor,
-                entity: "refund",
-                entity_id: id.to_string(),
-                action: "paid",
-                before: None,
-                after: None,
-            },
-        )?;
-        Ok(())
-    })
+    store.tx(|tx| mark_paid_in(tx, id, actor, now))
+}
+
+/// Marks every unpaid refund of a case as paid out (its `refund_paid` move).
+pub(crate) fn mark_case_paid_in(
+    tx: &mut dyn Tx,
+    case_id: i64,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let unpaid = tx.query(
+        "SELECT id FROM refunds WHERE case_id = ? AND paid_at IS NULL ORDER BY id",
+        &[Val::Int(case_id)],
+    )?;
+    for r in unpaid {
+        mark_paid_in(tx, r.int(0)?, actor, now)?;
+    }
+    Ok(())
+}
+
+fn mark_paid_in(tx: &mut dyn Tx, id: i64, actor: &str, now: Timestamp) -> Result<(), AppError> {
+    let n = tx.exec(
+        "UPDATE refunds SET paid_at = ? WHERE id = ? AND paid_at IS NULL",
+        &[Val::Int(micros(now)), Val::Int(id)],
+    )?;
+    if n == 0 {
+        return match tx.query_opt("SELECT 1 FROM refunds WHERE id = ?", &[Val::Int(id)])? {
+            Some(_) => Err(AppError::Refused(format!("refund {id} is already paid"))),
+            None => Err(AppError::not_found("refund", id.to_string())),
+        };
+    }
+    audit::append(
+        tx,
+        now,
+        &Event {
+            actor,
+            entity: "refund",
+            entity_id: id.to_string(),
+            action: "paid",
+            before: None,
+            after: None,
+        },
+    )?;
+    Ok(())
 }

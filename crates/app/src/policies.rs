@@ -14,6 +14,37 @@ use jiff::Timestamp;
 use crate::AppError;
 use crate::time::micros;
 
+/// The policy files of a policies directory: its own `*.toml` and those of `law/`, each
+/// sorted by name. Errors name the path.
+pub fn read_dir(dir: &std::path::Path) -> Result<Vec<SourceFile>, String> {
+    fn toml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        let mut out: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+    let mut paths = toml_files(dir)?;
+    let law = dir.join("law");
+    if law.is_dir() {
+        paths.extend(toml_files(&law)?);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            Ok(SourceFile {
+                name: p.display().to_string(),
+                text: std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?,
+            })
+        })
+        .collect()
+}
+
 /// A linked set of policy files, with their texts by hash.
 #[derive(Debug)]
 pub struct Policies {
@@ -104,6 +135,16 @@ impl Policies {
     /// Keeps the texts of `policy` and its law layers in the database (once per hash).
     pub fn record(&self, tx: &mut dyn Tx, policy: &Policy, now: Timestamp) -> Result<(), AppError> {
         for p in policy.layers() {
+            // Asked first, so that a decision sends the text only the first time.
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM policy_texts WHERE hash = ?",
+                    &[(&p.hash).into()],
+                )?
+                .is_some()
+            {
+                continue;
+            }
             let Some(src) = self.texts.get(&p.hash) else {
                 return Err(AppError::Refused(format!(
                     "the text of policy `{}` ({}) is not loaded",

@@ -5,9 +5,9 @@
 //! holds only pending timers, so a sweep reads the due ones and not every case.
 
 use aftercare_domain::case::{Action, State};
+use aftercare_policy::value::start_of_day;
 use aftercare_store::{Dialect, Store, Tx, Val};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Value as J, json};
 
@@ -55,16 +55,6 @@ impl Kind {
     }
 }
 
-/// The end of `day` in `tz`: the first instant of the next day.
-fn end_of(day: Date, tz: &TimeZone) -> Option<Timestamp> {
-    let next = day.tomorrow().ok()?;
-    next.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
-}
-
-fn start_of(day: Date, tz: &TimeZone) -> Option<Timestamp> {
-    day.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
-}
-
 /// Sets a case's timers from its state and latest decision: each timer that should run is
 /// (re)set to its deadline, the others are cancelled.
 pub(crate) fn sync(
@@ -73,13 +63,7 @@ pub(crate) fn sync(
     decision: &Recorded,
     tz: &TimeZone,
 ) -> Result<(), AppError> {
-    let deadline = |name: &str| {
-        decision
-            .deadlines
-            .iter()
-            .find(|(n, ..)| n == name)
-            .and_then(|(_, day, at)| at.or_else(|| end_of(*day, tz)))
-    };
+    let deadline = |name: &str| decision.passes(name, tz);
     let awaiting = matches!(case.state, State::Approved | State::AwaitingDevice);
     let unrepaired = matches!(
         case.state,
@@ -109,7 +93,7 @@ pub(crate) fn sync(
         (
             Kind::ShipByReminder,
             (case.state == State::Approved)
-                .then(|| case.ship_by.and_then(|d| start_of(d, tz)))
+                .then(|| case.ship_by.and_then(|d| start_of_day(d, tz)))
                 .flatten(),
         ),
     ];

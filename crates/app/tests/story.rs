@@ -829,18 +829,7 @@ fn the_version_in_force_at_purchase_decides_and_is_kept_on_record() {
         .replace("effective_from = 2024-01-01", "effective_from = 2024-06-01")
         .replace("value = \"12 months\"", "value = \"24 months\"");
     assert_ne!(v1, v2);
-    let mut files: Vec<SourceFile> = Vec::new();
-    for d in [dir.clone(), dir.join("law")] {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                files.push(SourceFile {
-                    name: p.display().to_string(),
-                    text: std::fs::read_to_string(&p).unwrap(),
-                });
-            }
-        }
-    }
+    let mut files = aftercare_app::policies::read_dir(&dir).unwrap();
     files.push(SourceFile {
         name: "maintenance-2.toml".into(),
         text: v2,

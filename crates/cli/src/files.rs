@@ -15,19 +15,6 @@ pub fn policies_dir(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("policies"))
 }
 
-/// `*.toml` files directly in `dir`, sorted.
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
 pub fn read(path: &Path) -> Result<SourceFile, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
@@ -39,12 +26,7 @@ pub fn read(path: &Path) -> Result<SourceFile, String> {
 
 /// The policy files of a policies directory: its own `*.toml` and those of `law/`.
 pub fn policy_files(dir: &Path) -> Result<Vec<SourceFile>, String> {
-    let mut paths = toml_files(dir)?;
-    let law = dir.join("law");
-    if law.is_dir() {
-        paths.extend(toml_files(&law)?);
-    }
-    paths.iter().map(|p| read(p)).collect()
+    aftercare_app::policies::read_dir(dir)
 }
 
 /// Loads and links every policy in a directory; errors are rendered, located.

@@ -120,7 +120,7 @@ impl Scenario {
     pub fn now_in(&self, policy: &Policy) -> Option<Timestamp> {
         match self.now {
             When::Instant(t) => Some(t),
-            When::Day(d) => d.to_zoned(policy.tz.clone()).ok().map(|z| z.timestamp()),
+            When::Day(d) => crate::value::start_of_day(d, &policy.tz),
         }
     }
 

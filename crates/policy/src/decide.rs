@@ -15,7 +15,7 @@ use crate::expr::{Env, Expr, FactList, WarrantyView};
 use crate::facts::{Facts, When};
 use crate::model::{Action, Cond, Policy, StartRule};
 use crate::schema::{self, FactId, Output, Remedy};
-use crate::value::{Money, Unit, Value};
+use crate::value::{Money, Unit, Value, start_of_day};
 
 /// The evaluation environment of one layer.
 struct Cx<'a> {
@@ -777,12 +777,4 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
         }
     }
     None
-}
-
-/// The first instant of `day` in `tz` (the later one when a gap skips midnight), without
-/// building a `Zoned`, which would clone the time zone.
-pub(crate) fn start_of_day(day: Date, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
-    tz.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .ok()
 }

@@ -137,8 +137,7 @@ impl Due {
         if let Some(at) = self.at {
             return Some(at);
         }
-        let next = self.last_day.tomorrow().ok()?;
-        next.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+        crate::value::start_of_day(self.last_day.tomorrow().ok()?, tz)
     }
 }
 

@@ -340,6 +340,14 @@ impl fmt::Display for Value {
     }
 }
 
+/// The first instant of `day` in `tz` (the later one when a gap skips midnight), without
+/// building a `Zoned`, which would clone the time zone.
+pub fn start_of_day(day: Date, tz: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+    tz.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

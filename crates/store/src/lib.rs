@@ -39,6 +39,14 @@ pub trait Tx {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// The first column of the first row as text; `None` when there is no row or it is NULL.
+    fn query_text(&mut self, sql: &str, params: &[Val]) -> Result<Option<String>, StoreError> {
+        match self.query_opt(sql, params)? {
+            Some(r) => r.opt_text(0),
+            None => Ok(None),
+        }
+    }
+
     /// Exactly one row.
     fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Row, StoreError> {
         self.query_opt(sql, params)?

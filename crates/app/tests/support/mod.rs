@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aftercare_app::Policies;
-use aftercare_policy::SourceFile;
 use aftercare_store::Store;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -88,32 +87,10 @@ pub fn databases() -> Vec<TestDb> {
     out
 }
 
-fn policies_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
-}
-
-fn toml_files(dir: &Path) -> Vec<SourceFile> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| SourceFile {
-            name: p.display().to_string(),
-            text: std::fs::read_to_string(&p).unwrap(),
-        })
-        .collect()
-}
-
 /// The shipped policies.
 pub fn policies() -> Policies {
-    let dir = policies_dir();
-    let mut files = toml_files(&dir);
-    files.extend(toml_files(&dir.join("law")));
-    Policies::from_sources(files).unwrap()
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    Policies::from_sources(aftercare_app::policies::read_dir(&dir).unwrap()).unwrap()
 }
 
 pub fn at(s: &str) -> jiff::Timestamp {
