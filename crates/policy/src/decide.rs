@@ -87,12 +87,11 @@ fn class_id() -> Option<FactId> {
 
 /// Decides what the customer can get, and why.
 pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision<'p> {
-    let tz = &policy.tz;
-    let today = tz.to_datetime(now).date();
+    let today = policy.zone.date(now);
     let resolved: Vec<(FactId, Date)> = facts
         .instants()
         .iter()
-        .map(|(id, t)| (*id, tz.to_datetime(*t).date()))
+        .map(|(id, t)| (*id, policy.zone.date(*t)))
         .collect();
     let claim = claim_id()
         .and_then(|id| match facts.when(id) {
@@ -470,17 +469,18 @@ impl<'p> Decision<'p> {
     }
 
     fn decide_outputs(&mut self, facts: &Facts) {
-        for output in Output::ALL {
-            let mut result: Option<OutputResult> = None;
-            for (li, layer) in self.layers.iter().enumerate() {
-                if layer.applies != Some(true) {
-                    continue;
-                }
-                let cx = self.cx(layer, facts);
-                let Some(found) = first_set(layer, output, &cx, li) else {
+        // Layer by layer, so that each layer's environment is made once.
+        let mut results: [Option<OutputResult>; Output::ALL.len()] = Default::default();
+        for (li, layer) in self.layers.iter().enumerate() {
+            if layer.applies != Some(true) {
+                continue;
+            }
+            let cx = self.cx(layer, facts);
+            for (output, result) in Output::ALL.iter().zip(results.iter_mut()) {
+                let Some(found) = first_set(layer, *output, &cx, li) else {
                     continue;
                 };
-                result = Some(match result {
+                *result = Some(match result.take() {
                     None => found,
                     // A law layer's decided value overrides the seller's.
                     Some(prev) if found.value.is_some() => OutputResult {
@@ -491,10 +491,8 @@ impl<'p> Decision<'p> {
                     Some(prev) => prev,
                 });
             }
-            if let Some(r) = result {
-                self.outputs.push(r);
-            }
         }
+        self.outputs.extend(results.into_iter().flatten());
     }
 
     fn decide_deadlines(&mut self, facts: &Facts) {
@@ -545,7 +543,7 @@ impl<'p> Decision<'p> {
                         start.and_then(|s| {
                             let until = s.checked_add(i64::from(within.n).hours()).ok()?;
                             Some(Due {
-                                last_day: tz.to_datetime(until).date(),
+                                last_day: self.policy.zone.date(until),
                                 at: Some(until),
                             })
                         })
@@ -728,6 +726,9 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
 
 fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
     let rules = layer.policy.index.sets_for(output);
+    if rules.is_empty() {
+        return None;
+    }
     for &ri in rules {
         let ri = usize::from(ri);
         let Some(r) = layer.policy.rules.get(ri) else {

@@ -32,6 +32,8 @@ pub struct Policy {
     pub jurisdiction: String,
     pub time_zone: String,
     pub tz: TimeZone,
+    /// The same zone, tabulated for fast instant → date.
+    pub zone: crate::value::Zone,
     pub currency: Currency,
     pub source: Option<String>,
     /// Ids of the law layers named by a seller file.

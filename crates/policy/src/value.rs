@@ -348,10 +348,102 @@ pub fn start_of_day(day: Date, tz: &jiff::tz::TimeZone) -> Option<jiff::Timestam
         .ok()
 }
 
+/// A time zone with its UTC offsets tabulated from 1970 to 2200, so that "which day is it
+/// there" is a binary search and a division. Every decision asks it at least once, and jiff
+/// works a zone's daylight-saving rule out afresh on each call (about 500 instructions past the
+/// zone's last listed transition). Outside the table it asks jiff.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    tz: jiff::tz::TimeZone,
+    /// From this second (Unix time) on, this offset in seconds; the first entry is the offset
+    /// at [`Zone::FROM`].
+    table: Vec<(i64, i32)>,
+}
+
+impl Zone {
+    /// 1970-01-01T00:00:00Z.
+    const FROM: i64 = 0;
+    /// 2200-01-01T00:00:00Z.
+    const UNTIL: i64 = 7_258_118_400;
+
+    pub fn new(tz: jiff::tz::TimeZone) -> Self {
+        let mut table = Vec::new();
+        if let (Ok(from), Ok(until)) = (
+            jiff::Timestamp::from_second(Self::FROM),
+            jiff::Timestamp::from_second(Self::UNTIL),
+        ) {
+            table.push((Self::FROM, tz.to_offset(from).seconds()));
+            for t in tz.following(from) {
+                if t.timestamp() >= until {
+                    break;
+                }
+                table.push((t.timestamp().as_second(), t.offset().seconds()));
+            }
+        }
+        Self { tz, table }
+    }
+
+    pub fn tz(&self) -> &jiff::tz::TimeZone {
+        &self.tz
+    }
+
+    /// The civil date of an instant in this zone.
+    pub fn date(&self, t: jiff::Timestamp) -> Date {
+        let s = t.as_second();
+        if (Self::FROM..Self::UNTIL).contains(&s) {
+            let i = self.table.partition_point(|(from, _)| *from <= s);
+            if let Some((_, off)) = i.checked_sub(1).and_then(|i| self.table.get(i))
+                && let Some(d) = civil_from_days((s + i64::from(*off)).div_euclid(86_400))
+            {
+                return d;
+            }
+        }
+        self.tz.to_datetime(t).date()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    /// The table gives jiff's date for every hour across DST changes and the table's edges.
+    #[test]
+    fn zone_dates_match_jiff() {
+        for name in [
+            "UTC",
+            "Europe/Berlin",
+            "Asia/Shanghai",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+            "America/St_Johns",
+        ] {
+            let tz = jiff::tz::TimeZone::get(name).unwrap();
+            let zone = Zone::new(tz.clone());
+            let mut checks = 0;
+            for start in [
+                -86_400 * 3,
+                0,
+                1_700_000_000,
+                1_998_000_000,
+                Zone::UNTIL - 86_400 * 3,
+            ] {
+                for h in 0..(24 * 400) {
+                    let t = jiff::Timestamp::from_second(start + h * 3_600 + 59).unwrap();
+                    assert_eq!(zone.date(t), tz.to_datetime(t).date(), "{name} at {t}");
+                    checks += 1;
+                }
+            }
+            assert!(checks > 40_000);
+        }
+        let fixed = jiff::tz::TimeZone::fixed(jiff::tz::offset(-5));
+        let t = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        assert_eq!(
+            Zone::new(fixed.clone()).date(t),
+            fixed.to_datetime(t).date()
+        );
+    }
 
     #[test]
     fn money_parses_and_prints_in_minor_units() {

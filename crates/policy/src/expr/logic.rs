@@ -52,6 +52,19 @@ pub enum Logic {
         pos: u64,
         neg: u64,
     },
+    /// `All { pos, neg }` and every clause, each an `Any`: the usual shape of `a and (b or
+    /// c)`, decided in one loop.
+    AllOfAny {
+        pos: u64,
+        neg: u64,
+        clauses: Box<[(u64, u64)]>,
+    },
+    /// `Any { pos, neg }` or some clause, each an `All`: `a or (b and c)`.
+    AnyOfAll {
+        pos: u64,
+        neg: u64,
+        clauses: Box<[(u64, u64)]>,
+    },
     And(Box<[Logic]>),
     Or(Box<[Logic]>),
 }
@@ -103,6 +116,28 @@ impl Logic {
                 },
             );
         }
+        // One level of the dual shape under the merged literals: a flat two-level form.
+        let dual = |l: &Logic| match (l, is_and) {
+            (Logic::Any { pos, neg }, true) | (Logic::All { pos, neg }, false) => {
+                Some((*pos, *neg))
+            }
+            _ => None,
+        };
+        let clauses: Option<Vec<(u64, u64)>> = rest
+            .iter()
+            .skip(usize::from(pos | neg != 0))
+            .map(dual)
+            .collect();
+        if rest.len() > 1
+            && let Some(clauses) = clauses
+        {
+            let clauses = clauses.into_boxed_slice();
+            return Some(if is_and {
+                Logic::AllOfAny { pos, neg, clauses }
+            } else {
+                Logic::AnyOfAll { pos, neg, clauses }
+            });
+        }
         Some(match rest.len() {
             0 => Logic::Const(is_and),
             1 => rest.pop()?,
@@ -116,6 +151,16 @@ impl Logic {
             Logic::Const(b) => Logic::Const(!b),
             Logic::All { pos, neg } => Logic::Any { pos: neg, neg: pos },
             Logic::Any { pos, neg } => Logic::All { pos: neg, neg: pos },
+            Logic::AllOfAny { pos, neg, clauses } => Logic::AnyOfAll {
+                pos: neg,
+                neg: pos,
+                clauses: clauses.iter().map(|&(p, n)| (n, p)).collect(),
+            },
+            Logic::AnyOfAll { pos, neg, clauses } => Logic::AllOfAny {
+                pos: neg,
+                neg: pos,
+                clauses: clauses.iter().map(|&(p, n)| (n, p)).collect(),
+            },
             Logic::And(items) => {
                 Logic::Or(items.into_vec().into_iter().map(Self::negate).collect())
             }
@@ -155,6 +200,36 @@ impl Logic {
     #[inline(never)]
     fn eval_nested(&self, a: Atoms) -> Option<bool> {
         match self {
+            Logic::AllOfAny { pos, neg, clauses } => {
+                if a.known & ((pos & !a.truth) | (neg & a.truth)) != 0 {
+                    return Some(false);
+                }
+                let mut unknown = (pos | neg) & !a.known != 0;
+                for &(p, n) in clauses {
+                    if a.known & ((p & a.truth) | (n & !a.truth)) == 0 {
+                        if (p | n) & !a.known == 0 {
+                            return Some(false);
+                        }
+                        unknown = true;
+                    }
+                }
+                (!unknown).then_some(true)
+            }
+            Logic::AnyOfAll { pos, neg, clauses } => {
+                if a.known & ((pos & a.truth) | (neg & !a.truth)) != 0 {
+                    return Some(true);
+                }
+                let mut unknown = (pos | neg) & !a.known != 0;
+                for &(p, n) in clauses {
+                    if a.known & ((p & !a.truth) | (n & a.truth)) == 0 {
+                        if (p | n) & !a.known == 0 {
+                            return Some(true);
+                        }
+                        unknown = true;
+                    }
+                }
+                (!unknown).then_some(false)
+            }
             Logic::And(items) => {
                 let mut unknown = false;
                 for l in items {
@@ -257,6 +332,18 @@ mod tests {
                 Expr::Or(vec![not(atom(0)), atom(2)]),
             ]),
             not(not(atom(1))),
+            Expr::And(vec![atom(0), Expr::Or(vec![atom(1), not(atom(2))])]),
+            Expr::Or(vec![not(atom(0)), Expr::And(vec![atom(1), not(atom(2))])]),
+            not(Expr::Or(vec![atom(0), Expr::And(vec![atom(1), atom(2)])])),
+            Expr::And(vec![
+                Expr::Or(vec![atom(0), atom(1)]),
+                Expr::Or(vec![not(atom(1)), atom(2)]),
+                Expr::Or(vec![atom(2), not(atom(0))]),
+            ]),
+            Expr::Or(vec![
+                Expr::And(vec![atom(0), atom(1)]),
+                Expr::And(vec![not(atom(1)), atom(2)]),
+            ]),
             Expr::And(vec![atom(0), not(atom(0))]),
             Expr::Or(vec![Expr::Const(Value::Bool(false)), atom(2)]),
         ];

@@ -213,6 +213,7 @@ impl Loader<'_> {
             version_by,
             jurisdiction: m.jurisdiction,
             time_zone: m.time_zone.get_ref().clone(),
+            zone: crate::value::Zone::new(tz.clone()),
             tz,
             currency,
             source: m.source,
