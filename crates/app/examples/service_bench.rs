@@ -3,10 +3,12 @@
 //! among many pending. Prints one line per measurement. See README, "Benchmarks".
 //!
 //! ```sh
-//! cargo run --release -p aftercare-app --example service_bench -- sqlite:///tmp/bench.db 100000 [CASES]
+//! cargo run --release -p aftercare-app --example service_bench -- sqlite:///tmp/bench.db 100000 [CASES [PENDING]]
 //! cargo run --release -p aftercare-app --example service_bench -- postgres://postgres:postgres@localhost/bench 100000
 //! ```
-//! The database must be new (or empty): the generator fills it.
+//! The database must be new (or empty): the generator fills it. CASES are opened one by one
+//! through the service; PENDING (default CASES) is how many open cases have a pending timer
+//! during the sweep: cases beyond CASES are copies of an opened one, made in one statement.
 
 #![allow(
     clippy::unwrap_used,
@@ -47,6 +49,7 @@ fn main() {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or((units / 10).min(100_000));
+    let pending_n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(cases_n);
     let mut store = Store::open(&url).unwrap();
     let policies = policies();
     let now: Timestamp = "2024-06-01T00:00:00Z".parse().unwrap();
@@ -181,6 +184,31 @@ fn main() {
         "{backend}: open {cases_n} cases: {s:.1} s ({:.0} cases/s)",
         cases_n as f64 / s
     );
+
+    // More open cases, copies of the first, up to PENDING.
+    if pending_n > cases_n {
+        let t = Instant::now();
+        store
+            .tx(|tx| -> Result<(), AppError> {
+                tx.exec(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                     INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id,
+                       facts, opened_at, updated_at)
+                     SELECT c.kind, c.state, c.customer_id, c.order_no, c.serial, c.policy_id,
+                       c.facts, c.opened_at, c.updated_at
+                     FROM n, (SELECT * FROM cases ORDER BY id LIMIT 1) c",
+                    &[Val::Int((pending_n - cases_n) as i64)],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        println!(
+            "{backend}: {} more open cases copied in {:.1} s",
+            pending_n - cases_n,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let cases_n = pending_n.max(cases_n);
 
     // A sweep: a pending timer on every case, 1 in 100 (at most 1,000) due.
     let due_n = (cases_n / 100).min(1_000);

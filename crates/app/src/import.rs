@@ -143,38 +143,46 @@ pub fn load(
                 &mut problems,
             )?;
         }
-        // Units come in bulk: checked one by one, written many to a statement.
-        let mut written = 0;
-        let refused = registry::upsert_units(tx, &batch.units, &mut |n| {
-            advance(u64::try_from(n - written).unwrap_or(0));
-            written = n;
-        })?;
-        for (i, e) in refused {
-            if problems.len() < MAX_PROBLEMS {
-                let u = batch.units.get(i).map_or("", |u| u.serial.as_str());
-                problems.push(format!("{} (serial `{u}`): {e}", batch.place("units", i)));
+        // Units, orders and invoices come in bulk: checked one by one, written many to a
+        // statement.
+        let bulk = |kind: &'static str,
+                    key: &dyn Fn(usize) -> String,
+                    refused: Vec<(usize, AppError)>,
+                    problems: &mut Vec<String>| {
+            for (i, e) in refused {
+                if problems.len() < MAX_PROBLEMS {
+                    problems.push(format!("{} ({}): {e}", batch.place(kind, i), key(i)));
+                }
             }
-        }
-        for (i, o) in batch.orders.iter().enumerate() {
-            step(
-                tx,
-                format!("{} (order_no `{}`)", batch.place("orders", i), o.order_no),
-                &|tx| registry::upsert_order(tx, o, today),
-                &mut problems,
-            )?;
-        }
-        for (i, v) in batch.invoices.iter().enumerate() {
-            step(
-                tx,
-                format!(
-                    "{} (invoice_no `{}`)",
-                    batch.place("invoices", i),
-                    v.invoice_no
-                ),
-                &|tx| registry::upsert_invoice(tx, v, today),
-                &mut problems,
-            )?;
-        }
+        };
+        let counted = |written: &mut usize, n: usize| {
+            advance(u64::try_from(n - *written).unwrap_or(0));
+            *written = n;
+        };
+        let mut written = 0;
+        let refused = registry::upsert_units(tx, &batch.units, &mut |n| counted(&mut written, n))?;
+        let serial = |i: usize| {
+            let u = batch.units.get(i).map_or("", |u| u.serial.as_str());
+            format!("serial `{u}`")
+        };
+        bulk("units", &serial, refused, &mut problems);
+        let mut written = 0;
+        let refused =
+            registry::upsert_orders(tx, &batch.orders, today, &mut |n| counted(&mut written, n))?;
+        let order_no = |i: usize| {
+            let o = batch.orders.get(i).map_or("", |o| o.order_no.as_str());
+            format!("order_no `{o}`")
+        };
+        bulk("orders", &order_no, refused, &mut problems);
+        let mut written = 0;
+        let refused = registry::upsert_invoices(tx, &batch.invoices, today, &mut |n| {
+            counted(&mut written, n)
+        })?;
+        let invoice_no = |i: usize| {
+            let v = batch.invoices.get(i).map_or("", |v| v.invoice_no.as_str());
+            format!("invoice_no `{v}`")
+        };
+        bulk("invoices", &invoice_no, refused, &mut problems);
         if !problems.is_empty() {
             // Rolls the whole batch back.
             return Err(AppError::Refused(String::new()));

@@ -4,7 +4,9 @@
 //! and each refusal names the field and the value.
 
 use aftercare_policy::schema::EnumKind;
-use aftercare_store::{Tx, Val};
+use std::collections::HashMap;
+
+use aftercare_store::{Row, Tx, Val};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
@@ -282,6 +284,23 @@ pub fn upsert_units(
 /// Inserts or replaces an order and its lines. `today` bounds the dates: nothing is in the
 /// future, and shipping and delivery follow the order in time.
 pub fn upsert_order(tx: &mut dyn Tx, o: &Order, today: Date) -> Result<(), AppError> {
+    first_refusal(upsert_orders(
+        tx,
+        std::slice::from_ref(o),
+        today,
+        &mut |_| {},
+    )?)
+}
+
+fn first_refusal(refused: Vec<(usize, AppError)>) -> Result<(), AppError> {
+    match refused.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The checks of one order that need no database.
+fn check_order(o: &Order, today: Date) -> Result<(), AppError> {
     not_empty("order_no", &o.order_no)?;
     one_of("channel", &o.channel, EnumKind::Channel.variants())?;
     currency("currency", &o.currency)?;
@@ -325,141 +344,327 @@ pub fn upsert_order(tx: &mut dyn Tx, o: &Order, today: Date) -> Result<(), AppEr
             "an order needs at least one line",
         ));
     }
-    let customer = tx
-        .query_opt(
-            "SELECT id FROM customers WHERE ref = ?",
-            &[(&o.customer).into()],
-        )?
-        .ok_or_else(|| AppError::invalid("customer", format!("unknown customer `{}`", o.customer)))?
-        .int(0)?;
-    let refunded = tx
-        .query_opt(
-            "SELECT refunded_minor FROM orders WHERE order_no = ?",
-            &[(&o.order_no).into()],
-        )?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
-    if o.paid_minor < refunded {
-        return Err(AppError::invalid(
-            "paid_minor",
-            format!(
-                "{} is less than the {refunded} already refunded on order `{}`",
-                o.paid_minor, o.order_no
-            ),
-        ));
+    for (i, line) in o.lines.iter().enumerate() {
+        if line.price_minor < 0 || line.quantity <= 0 {
+            return Err(AppError::invalid(
+                format!("lines[{i}].price_minor"),
+                "price must not be negative and quantity must be positive",
+            ));
+        }
     }
-    tx.exec(
+    Ok(())
+}
+
+/// Rows of `sql … IN (keys)` for many keys, [`UNITS_PER_STATEMENT`] to a statement: one round
+/// trip per 500 keys instead of one per key. `sql` ends with `IN`; each row's first column is
+/// its key.
+fn rows_by_key<'k>(
+    tx: &mut dyn Tx,
+    sql: &str,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<HashMap<String, Row>, AppError> {
+    let mut keys: Vec<&str> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(UNITS_PER_STATEMENT) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let params: Vec<Val> = chunk.iter().map(|k| (*k).into()).collect();
+        for row in tx.query(&format!("{sql} ({marks})"), &params)? {
+            out.insert(row.text(0)?, row);
+        }
+    }
+    Ok(out)
+}
+
+/// Multi-row `INSERT … VALUES (…), (…) …` of `width` values per row, then `tail` (the
+/// conflict clause), [`UNITS_PER_STATEMENT`] rows to a statement.
+fn insert_many(
+    tx: &mut dyn Tx,
+    head: &str,
+    width: usize,
+    tail: &str,
+    rows: &[Vec<Val>],
+    progress: &mut dyn FnMut(usize),
+) -> Result<(), AppError> {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    let mut done = 0;
+    for chunk in rows.chunks(UNITS_PER_STATEMENT) {
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            vec![row.as_str(); chunk.len()].join(", ")
+        );
+        let params: Vec<Val> = chunk.iter().flatten().cloned().collect();
+        tx.exec(&sql, &params)?;
+        done += chunk.len();
+        progress(done);
+    }
+    Ok(())
+}
+
+/// Checks every order, then, if all are good, writes them and their lines many to a statement
+/// (references are looked up the same way). Returns each refused order's index and reason;
+/// nothing is written when there is any. `progress` gets the number of orders written so far.
+pub fn upsert_orders(
+    tx: &mut dyn Tx,
+    orders: &[Order],
+    today: Date,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<(usize, AppError)>, AppError> {
+    let customers = rows_by_key(
+        tx,
+        "SELECT ref, id FROM customers WHERE ref IN",
+        orders.iter().map(|o| o.customer.as_str()),
+    )?;
+    let skus = rows_by_key(
+        tx,
+        "SELECT code FROM skus WHERE code IN",
+        orders
+            .iter()
+            .flat_map(|o| o.lines.iter().map(|l| l.sku.as_str())),
+    )?;
+    let serials = rows_by_key(
+        tx,
+        "SELECT serial FROM units WHERE serial IN",
+        orders
+            .iter()
+            .flat_map(|o| o.lines.iter().filter_map(|l| l.serial.as_deref())),
+    )?;
+    // What re-importing changes: the refunds already made, and lines that may go.
+    let before = rows_by_key(
+        tx,
+        "SELECT order_no, refunded_minor,
+           (SELECT count(*) FROM order_lines l WHERE l.order_no = o.order_no)
+         FROM orders o WHERE order_no IN",
+        orders.iter().map(|o| o.order_no.as_str()),
+    )?;
+    let mut problems = Vec::new();
+    let mut customer_ids = Vec::with_capacity(orders.len());
+    for (i, o) in orders.iter().enumerate() {
+        let checked = check_order(o, today).and_then(|()| {
+            let customer = customers
+                .get(&o.customer)
+                .ok_or_else(|| {
+                    AppError::invalid("customer", format!("unknown customer `{}`", o.customer))
+                })?
+                .int(1)?;
+            let refunded = before.get(&o.order_no).map(|r| r.int(1)).transpose()?;
+            if let Some(refunded) = refunded
+                && o.paid_minor < refunded
+            {
+                return Err(AppError::invalid(
+                    "paid_minor",
+                    format!(
+                        "{} is less than the {refunded} already refunded on order `{}`",
+                        o.paid_minor, o.order_no
+                    ),
+                ));
+            }
+            for (i, line) in o.lines.iter().enumerate() {
+                let field = |f: &str| format!("lines[{i}].{f}");
+                if !skus.contains_key(&line.sku) {
+                    return Err(AppError::invalid(
+                        field("sku"),
+                        format!("unknown SKU `{}`", line.sku),
+                    ));
+                }
+                if let Some(serial) = &line.serial
+                    && !serials.contains_key(serial)
+                {
+                    return Err(AppError::invalid(
+                        field("serial"),
+                        format!("unknown serial `{serial}`"),
+                    ));
+                }
+            }
+            Ok(customer)
+        });
+        match checked {
+            Ok(id) => customer_ids.push(id),
+            Err(e) if e.is_callers() => problems.push((i, e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let rows: Vec<Vec<Val>> = orders
+        .iter()
+        .zip(&customer_ids)
+        .map(|(o, customer)| {
+            vec![
+                (&o.order_no).into(),
+                Val::Int(*customer),
+                (&o.channel).into(),
+                o.ordered_on.to_string().into(),
+                o.shipped_on.map(|d| d.to_string()).into(),
+                o.delivered_on.map(|d| d.to_string()).into(),
+                (&o.currency).into(),
+                Val::Int(o.shipping_fee_minor),
+                Val::Int(o.paid_minor),
+                o.payment_method.clone().into(),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
         "INSERT INTO orders (order_no, customer_id, channel, ordered_at, shipped_on, delivered_on,
-           currency, shipping_fee_minor, paid_minor, payment_method)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (order_no) DO UPDATE SET customer_id = excluded.customer_id,
+           currency, shipping_fee_minor, paid_minor, payment_method)",
+        10,
+        "ON CONFLICT (order_no) DO UPDATE SET customer_id = excluded.customer_id,
            channel = excluded.channel, ordered_at = excluded.ordered_at,
            shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on,
            currency = excluded.currency, shipping_fee_minor = excluded.shipping_fee_minor,
            paid_minor = excluded.paid_minor, payment_method = excluded.payment_method",
-        &[
-            (&o.order_no).into(),
-            Val::Int(customer),
-            (&o.channel).into(),
-            o.ordered_on.to_string().into(),
-            o.shipped_on.map(|d| d.to_string()).into(),
-            o.delivered_on.map(|d| d.to_string()).into(),
-            (&o.currency).into(),
-            Val::Int(o.shipping_fee_minor),
-            Val::Int(o.paid_minor),
-            o.payment_method.clone().into(),
-        ],
+        &rows,
+        progress,
     )?;
-    for (i, line) in o.lines.iter().enumerate() {
-        let field = |f: &str| format!("lines[{i}].{f}");
-        if !exists(tx, "SELECT 1 FROM skus WHERE code = ?", &line.sku)? {
-            return Err(AppError::invalid(
-                field("sku"),
-                format!("unknown SKU `{}`", line.sku),
-            ));
-        }
-        if let Some(serial) = &line.serial
-            && !exists(tx, "SELECT 1 FROM units WHERE serial = ?", serial)?
+    let lines: Vec<Vec<Val>> = orders
+        .iter()
+        .flat_map(|o| {
+            o.lines.iter().zip(1i64..).map(|(line, line_no)| {
+                vec![
+                    (&o.order_no).into(),
+                    Val::Int(line_no),
+                    (&line.sku).into(),
+                    line.serial.clone().into(),
+                    Val::Int(line.quantity),
+                    Val::Int(line.price_minor),
+                ]
+            })
+        })
+        .collect();
+    insert_many(
+        tx,
+        "INSERT INTO order_lines (order_no, line_no, sku, serial, quantity, price_minor)",
+        6,
+        "ON CONFLICT (order_no, line_no) DO UPDATE SET sku = excluded.sku,
+           serial = excluded.serial, quantity = excluded.quantity,
+           price_minor = excluded.price_minor",
+        &lines,
+        &mut |_| {},
+    )?;
+    // Lines an order no longer has (only orders that had more lines before).
+    for o in orders {
+        let count = i64::try_from(o.lines.len()).unwrap_or(i64::MAX);
+        if let Some(row) = before.get(&o.order_no)
+            && row.int(2)? > count
         {
-            return Err(AppError::invalid(
-                field("serial"),
-                format!("unknown serial `{serial}`"),
-            ));
+            tx.exec(
+                "DELETE FROM order_lines WHERE order_no = ? AND line_no > ?",
+                &[(&o.order_no).into(), Val::Int(count)],
+            )?;
         }
-        if line.price_minor < 0 || line.quantity <= 0 {
-            return Err(AppError::invalid(
-                field("price_minor"),
-                "price must not be negative and quantity must be positive",
-            ));
-        }
-        let line_no = i64::try_from(i + 1).unwrap_or(i64::MAX);
-        tx.exec(
-            "INSERT INTO order_lines (order_no, line_no, sku, serial, quantity, price_minor)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (order_no, line_no) DO UPDATE SET sku = excluded.sku,
-               serial = excluded.serial, quantity = excluded.quantity,
-               price_minor = excluded.price_minor",
-            &[
-                (&o.order_no).into(),
-                Val::Int(line_no),
-                (&line.sku).into(),
-                line.serial.clone().into(),
-                Val::Int(line.quantity),
-                Val::Int(line.price_minor),
-            ],
-        )?;
     }
-    tx.exec(
-        "DELETE FROM order_lines WHERE order_no = ? AND line_no > ?",
-        &[
-            (&o.order_no).into(),
-            Val::Int(i64::try_from(o.lines.len()).unwrap_or(i64::MAX)),
-        ],
-    )?;
-    Ok(())
+    Ok(problems)
 }
 
 pub fn upsert_invoice(tx: &mut dyn Tx, inv: &Invoice, today: Date) -> Result<(), AppError> {
-    not_empty("invoice_no", &inv.invoice_no)?;
-    if inv.issued_on > today {
-        return Err(AppError::invalid(
-            "issued_on",
-            format!("{} is in the future", inv.issued_on),
-        ));
-    }
-    if let Some(order) = &inv.order_no
-        && !exists(tx, "SELECT 1 FROM orders WHERE order_no = ?", order)?
-    {
-        return Err(AppError::invalid(
-            "order_no",
-            format!("unknown order `{order}`"),
-        ));
-    }
-    tx.exec(
-        "INSERT INTO invoices (invoice_no, order_no, issued_on, valid) VALUES (?, ?, ?, ?)
-         ON CONFLICT (invoice_no) DO UPDATE SET order_no = excluded.order_no,
-           issued_on = excluded.issued_on, valid = excluded.valid",
-        &[
-            (&inv.invoice_no).into(),
-            inv.order_no.clone().into(),
-            inv.issued_on.to_string().into(),
-            inv.valid.into(),
-        ],
+    first_refusal(upsert_invoices(
+        tx,
+        std::slice::from_ref(inv),
+        today,
+        &mut |_| {},
+    )?)
+}
+
+/// Checks every invoice, then, if all are good, writes them and their lines many to a
+/// statement. Returns each refused invoice's index and reason; nothing is written when there
+/// is any.
+pub fn upsert_invoices(
+    tx: &mut dyn Tx,
+    invoices: &[Invoice],
+    today: Date,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<(usize, AppError)>, AppError> {
+    let orders = rows_by_key(
+        tx,
+        "SELECT order_no FROM orders WHERE order_no IN",
+        invoices.iter().filter_map(|v| v.order_no.as_deref()),
     )?;
-    for (i, line) in inv.lines.iter().enumerate() {
-        let line_no = i64::try_from(i + 1).unwrap_or(i64::MAX);
-        tx.exec(
-            "INSERT INTO invoice_lines (invoice_no, line_no, model, serial) VALUES (?, ?, ?, ?)
-             ON CONFLICT (invoice_no, line_no) DO UPDATE SET model = excluded.model,
-               serial = excluded.serial",
-            &[
-                (&inv.invoice_no).into(),
-                Val::Int(line_no),
-                (&line.model).into(),
-                line.serial.clone().into(),
-            ],
-        )?;
+    let before = rows_by_key(
+        tx,
+        "SELECT i.invoice_no,
+           (SELECT count(*) FROM invoice_lines l WHERE l.invoice_no = i.invoice_no)
+         FROM invoices i WHERE invoice_no IN",
+        invoices.iter().map(|v| v.invoice_no.as_str()),
+    )?;
+    let mut problems = Vec::new();
+    for (i, inv) in invoices.iter().enumerate() {
+        let checked = not_empty("invoice_no", &inv.invoice_no).and_then(|()| {
+            if inv.issued_on > today {
+                return Err(AppError::invalid(
+                    "issued_on",
+                    format!("{} is in the future", inv.issued_on),
+                ));
+            }
+            match &inv.order_no {
+                Some(order) if !orders.contains_key(order) => Err(AppError::invalid(
+                    "order_no",
+                    format!("unknown order `{order}`"),
+                )),
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = checked {
+            problems.push((i, e));
+        }
     }
-    Ok(())
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let rows: Vec<Vec<Val>> = invoices
+        .iter()
+        .map(|inv| {
+            vec![
+                (&inv.invoice_no).into(),
+                inv.order_no.clone().into(),
+                inv.issued_on.to_string().into(),
+                inv.valid.into(),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
+        "INSERT INTO invoices (invoice_no, order_no, issued_on, valid)",
+        4,
+        "ON CONFLICT (invoice_no) DO UPDATE SET order_no = excluded.order_no,
+           issued_on = excluded.issued_on, valid = excluded.valid",
+        &rows,
+        progress,
+    )?;
+    let lines: Vec<Vec<Val>> = invoices
+        .iter()
+        .flat_map(|inv| {
+            inv.lines.iter().zip(1i64..).map(|(line, line_no)| {
+                vec![
+                    (&inv.invoice_no).into(),
+                    Val::Int(line_no),
+                    (&line.model).into(),
+                    line.serial.clone().into(),
+                ]
+            })
+        })
+        .collect();
+    insert_many(
+        tx,
+        "INSERT INTO invoice_lines (invoice_no, line_no, model, serial)",
+        4,
+        "ON CONFLICT (invoice_no, line_no) DO UPDATE SET model = excluded.model,
+           serial = excluded.serial",
+        &lines,
+        &mut |_| {},
+    )?;
+    for inv in invoices {
+        let count = i64::try_from(inv.lines.len()).unwrap_or(i64::MAX);
+        if let Some(row) = before.get(&inv.invoice_no)
+            && row.int(1)? > count
+        {
+            tx.exec(
+                "DELETE FROM invoice_lines WHERE invoice_no = ? AND line_no > ?",
+                &[(&inv.invoice_no).into(), Val::Int(count)],
+            )?;
+        }
+    }
+    Ok(problems)
 }

@@ -168,9 +168,22 @@ pub fn sweep(
                         format!("unknown timer kind `{}`", t.text(2).unwrap_or_default()),
                     )
                 })?;
-                let outcome = fire(tx, policies, case_id, kind, now)?;
+                // A timer whose action is refused (its case moved on in a way the timer did
+                // not foresee) is cancelled with the reason, and the sweep goes on: one such
+                // timer must not hold back every other. The savepoint undoes whatever its
+                // action wrote before it was refused.
+                tx.batch("SAVEPOINT fire")?;
+                let (column, outcome) = match fire(tx, policies, case_id, kind, now) {
+                    Ok(outcome) => ("fired_at", outcome),
+                    Err(e) if e.is_callers() => {
+                        tx.batch("ROLLBACK TO SAVEPOINT fire")?;
+                        ("cancelled_at", format!("not fired: {e}"))
+                    }
+                    Err(e) => return Err(e),
+                };
+                tx.batch("RELEASE SAVEPOINT fire")?;
                 tx.exec(
-                    "UPDATE timers SET fired_at = ?, outcome = ? WHERE id = ?",
+                    &format!("UPDATE timers SET {column} = ?, outcome = ? WHERE id = ?"),
                     &[Val::Int(micros(now)), (&outcome).into(), Val::Int(id)],
                 )?;
                 fired.push(Fired {
@@ -268,4 +281,75 @@ pub(crate) fn of_case(tx: &mut dyn Tx, case_id: i64) -> Result<Vec<J>, AppError>
             }))
         })
         .collect()
+}
+
+/// How a background sweeper runs: every `every`, at most `rounds` sweeps (none: until
+/// stopped), and `stop` ends it between sweeps.
+#[derive(Debug)]
+pub struct Sweeper<'a> {
+    pub every: std::time::Duration,
+    pub batch: i64,
+    pub rounds: Option<u64>,
+    pub stop: &'a std::sync::atomic::AtomicBool,
+}
+
+/// What one round of a background sweeper did.
+#[derive(Debug)]
+pub enum Round {
+    Swept(Vec<Fired>),
+    /// The sweep failed (for instance the database went away); the sweeper reconnects and
+    /// tries again at the next round, and nothing of the failed sweep was kept.
+    Failed(AppError),
+}
+
+/// The background sweeper (`aftercare tick --every`, and a server's): sweeps at `clock()`
+/// every `s.every` until stopped. Any number may run against one PostgreSQL: each due timer
+/// fires once (see [`sweep`]). A failed sweep is reported and retried with a new connection
+/// from `connect`, so a sweeper outlives a database restart. Returns how many timers fired.
+pub fn run_sweeper(
+    connect: &dyn Fn() -> Result<Store, AppError>,
+    policies: &Policies,
+    clock: &dyn Fn() -> Timestamp,
+    s: &Sweeper<'_>,
+    report: &mut dyn FnMut(&Round),
+) -> u64 {
+    use std::sync::atomic::Ordering;
+    let mut store: Option<Store> = None;
+    let mut fired = 0u64;
+    let mut round = 0u64;
+    while !s.stop.load(Ordering::Relaxed) && s.rounds.is_none_or(|n| round < n) {
+        round += 1;
+        let result = match store.as_mut() {
+            Some(st) => sweep(st, policies, clock(), s.batch),
+            None => connect().and_then(|mut st| {
+                let r = sweep(&mut st, policies, clock(), s.batch);
+                store = Some(st);
+                r
+            }),
+        };
+        let outcome = match result {
+            Ok(f) => {
+                fired += u64::try_from(f.len()).unwrap_or(u64::MAX);
+                Round::Swept(f)
+            }
+            Err(e) => {
+                store = None;
+                Round::Failed(e)
+            }
+        };
+        report(&outcome);
+        if s.rounds.is_some_and(|n| round >= n) {
+            break;
+        }
+        // Sleep in short steps, so that a stop is seen soon.
+        let until = std::time::Instant::now() + s.every;
+        while !s.stop.load(Ordering::Relaxed) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+        }
+    }
+    fired
 }

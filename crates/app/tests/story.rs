@@ -1047,3 +1047,230 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         }
     }
 }
+
+#[test]
+fn a_batch_of_orders_is_checked_whole_and_a_reimport_drops_lines_an_order_lost() {
+    use aftercare_app::import::{self, Batch};
+    let order = |no: &str, lines: usize| Order {
+        order_no: no.into(),
+        customer: "cust-1".into(),
+        channel: "official".into(),
+        ordered_on: date("2023-11-01"),
+        shipped_on: None,
+        delivered_on: None,
+        currency: "USD".into(),
+        shipping_fee_minor: 0,
+        paid_minor: 1_000,
+        payment_method: None,
+        lines: (0..lines)
+            .map(|_| OrderLine {
+                sku: "MX-1".into(),
+                serial: None,
+                quantity: 1,
+                price_minor: 500,
+            })
+            .collect(),
+    };
+    let invoice = |no: &str, order_no: &str, lines: usize| Invoice {
+        invoice_no: no.into(),
+        order_no: Some(order_no.into()),
+        issued_on: date("2023-11-01"),
+        valid: true,
+        lines: (0..lines)
+            .map(|i| InvoiceLine {
+                model: format!("MX-1 #{i}"),
+                serial: None,
+            })
+            .collect(),
+    };
+    let load = |store: &mut Store, batch: &Batch| {
+        import::load(
+            store,
+            batch,
+            &format!("{batch:?}"),
+            "test",
+            at("2024-01-22T08:00:00Z"),
+            date("2024-01-22"),
+            &mut |_, _| {},
+        )
+    };
+    let count = |store: &mut Store, sql: &str| -> i64 {
+        store
+            .tx(|tx| -> Result<i64, AppError> { Ok(tx.query_one(sql, &[])?.int(0)?) })
+            .unwrap()
+    };
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        // 1,200 orders: more than one statement's worth of rows (500), each with two lines.
+        let mut batch = Batch {
+            orders: (0..1_200).map(|i| order(&format!("B-{i}"), 2)).collect(),
+            invoices: vec![invoice("BI-1", "B-7", 3)],
+            ..Batch::default()
+        };
+        load(&mut store, &batch).unwrap();
+        let lines = "SELECT count(*) FROM order_lines WHERE order_no LIKE 'B-%'";
+        assert_eq!(count(&mut store, lines), 2_400, "{}", db.name);
+
+        // Every bad order is named, by place and key; nothing of the batch is written.
+        let mut bad = batch.orders.clone();
+        if let Some(o) = bad.get_mut(3) {
+            o.customer = "nobody".into();
+        }
+        if let Some(o) = bad.get_mut(900) {
+            o.lines.push(OrderLine {
+                sku: "NO-SUCH".into(),
+                serial: Some("NO-SERIAL".into()),
+                quantity: 1,
+                price_minor: 1,
+            });
+        }
+        bad.push(order("B-new", 1));
+        let refused = load(
+            &mut store,
+            &Batch {
+                orders: bad,
+                ..Batch::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.problems,
+            vec![
+                "orders[3] (order_no `B-3`): customer: unknown customer `nobody`".to_string(),
+                "orders[900] (order_no `B-900`): lines[2].sku: unknown SKU `NO-SUCH`".to_string(),
+            ],
+            "{}",
+            db.name
+        );
+        let orders = "SELECT count(*) FROM orders WHERE order_no LIKE 'B-%'";
+        assert_eq!(count(&mut store, orders), 1_200, "{}", db.name);
+        assert_eq!(count(&mut store, lines), 2_400, "{}", db.name);
+
+        // Re-imported with one line less, an order and an invoice lose that line; the others
+        // are unchanged.
+        if let Some(o) = batch.orders.get_mut(5) {
+            o.lines.pop();
+        }
+        batch.invoices = vec![invoice("BI-1", "B-7", 1)];
+        load(&mut store, &batch).unwrap();
+        assert_eq!(count(&mut store, lines), 2_399, "{}", db.name);
+        let b5 = "SELECT count(*) FROM order_lines WHERE order_no = 'B-5'";
+        assert_eq!(count(&mut store, b5), 1, "{}", db.name);
+        let inv = "SELECT count(*) FROM invoice_lines WHERE invoice_no = 'BI-1'";
+        assert_eq!(count(&mut store, inv), 1, "{}", db.name);
+    }
+}
+
+#[test]
+fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+    use timers::{Round, Sweeper};
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let n = 120;
+        let ids: Vec<i64> = (0..n)
+            .map(|_| open_repair(&mut store, &policies, "2024-01-22T08:00:00Z"))
+            .collect();
+        // A ship-by reminder due on every case, and one timer whose action the case refuses
+        // (a draft cannot be closed as not received): it must not hold the others back.
+        let poison = ids[0];
+        store
+            .tx(|tx| -> Result<(), AppError> {
+                for id in &ids {
+                    tx.exec(
+                        "INSERT INTO timers (case_id, kind, due_at) VALUES (?, 'ship_by_reminder', ?)",
+                        &[(*id).into(), at("2024-01-23T00:00:00Z").as_microsecond().into()],
+                    )?;
+                }
+                tx.exec(
+                    "INSERT INTO timers (case_id, kind, due_at) VALUES (?, 'not_received', ?)",
+                    &[poison.into(), at("2024-01-23T00:00:00Z").as_microsecond().into()],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+
+        // Four sweepers, each with its own connection, in small batches, all at once.
+        let stop = AtomicBool::new(false);
+        let reports: Vec<Vec<timers::Fired>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut got = Vec::new();
+                        let connect = || Ok(db.open());
+                        let sweeper = Sweeper {
+                            every: std::time::Duration::ZERO,
+                            batch: 7,
+                            rounds: Some(3),
+                            stop: &stop,
+                        };
+                        timers::run_sweeper(
+                            &connect,
+                            &policies,
+                            &|| at("2024-01-23T12:00:00Z"),
+                            &sweeper,
+                            &mut |r| match r {
+                                Round::Swept(f) => got.extend(f.iter().cloned()),
+                                Round::Failed(e) => panic!("{}: sweep failed: {e}", db.name),
+                            },
+                        );
+                        got
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let mut per_timer: BTreeMap<(i64, &str), usize> = BTreeMap::new();
+        for f in reports.iter().flatten() {
+            *per_timer.entry((f.case_id, f.kind)).or_default() += 1;
+        }
+        assert_eq!(per_timer.len(), n + 1, "{}: every timer fired", db.name);
+        assert!(
+            per_timer.values().all(|c| *c == 1),
+            "{}: a timer fired twice: {per_timer:?}",
+            db.name
+        );
+        let poisoned = reports
+            .iter()
+            .flatten()
+            .find(|f| f.kind == "not_received")
+            .unwrap();
+        assert!(
+            poisoned.outcome.starts_with("not fired:"),
+            "{}: {}",
+            db.name,
+            poisoned.outcome
+        );
+        let counts = store
+            .tx(|tx| -> Result<(i64, i64, String), AppError> {
+                let reminders = tx
+                    .query_one(
+                        "SELECT count(*) FROM audit_events WHERE action = 'ship_by_reminder'",
+                        &[],
+                    )?
+                    .int(0)?;
+                let pending = tx
+                    .query_one(
+                        "SELECT count(*) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL",
+                        &[],
+                    )?
+                    .int(0)?;
+                let state = tx
+                    .query_one("SELECT state FROM cases WHERE id = ?", &[poison.into()])?
+                    .text(0)?;
+                Ok((reminders, pending, state))
+            })
+            .unwrap();
+        assert_eq!(
+            counts,
+            (i64::try_from(n).unwrap(), 0, "draft".to_string()),
+            "{}",
+            db.name
+        );
+        audit::verify(&mut store).unwrap();
+    }
+}

@@ -42,10 +42,18 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
-    /// Fire every timer that is due.
+    /// Fire every timer that is due; with `--every`, keep sweeping (a background sweeper: any
+    /// number may run against one PostgreSQL, and each timer still fires once).
     Tick {
         #[arg(long, default_value_t = 500)]
         batch: i64,
+        /// Sweep again every this many seconds, until stopped (Ctrl-C between sweeps is safe:
+        /// each sweep is one transaction).
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<f64>,
+        /// With `--every`: stop after this many sweeps.
+        #[arg(long, requires = "every")]
+        rounds: Option<u64>,
         #[command(flatten)]
         service: ServiceArgs,
     },
@@ -89,6 +97,7 @@ fn service_env(a: ServiceArgs) -> Result<service::Env, Output> {
     };
     Ok(service::Env {
         db: a.db,
+        fixed_clock: a.now.is_some(),
         now,
         actor: a.actor,
         policies_dir: policies_dir(a.policies.as_deref()),
@@ -289,7 +298,20 @@ fn main() -> ExitCode {
             ..
         } => service::case_diagram(),
         Command::Import { file, service } => with_env(service, |env| service::import(env, &file)),
-        Command::Tick { batch, service } => with_env(service, |env| service::tick(env, batch)),
+        Command::Tick {
+            batch,
+            every: None,
+            service,
+            ..
+        } => with_env(service, |env| service::tick(env, batch)),
+        Command::Tick {
+            batch,
+            every: Some(every),
+            rounds,
+            service,
+        } => with_env(service, |env| {
+            service::tick_every(env, batch, every, rounds)
+        }),
         Command::Refund { command, service } => with_env(service, |env| match command {
             RefundCommand::Record {
                 order,

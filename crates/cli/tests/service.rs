@@ -554,3 +554,52 @@ fn csv_files_load_and_every_bad_row_is_named_by_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn the_background_sweeper_fires_each_due_timer_once_over_its_rounds() {
+    let db = fresh_db();
+    setup(&db);
+    let id = open(&db, "MX1-0001", "SO-MX-1");
+    ok(
+        &db,
+        "2024-01-22T08:05:00Z",
+        &["case", "transition", &id, "submit"],
+    );
+    ok(
+        &db,
+        "2024-01-22T09:00:00Z",
+        &["case", "transition", &id, "approve"],
+    );
+    // Three sweeps at a time when the reminder and the not-received deadline have passed.
+    let out = ok(
+        &db,
+        "2024-02-07T00:00:00Z",
+        &["tick", "--every", "0.05", "--rounds", "3"],
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("ship_by_reminder"))
+            .count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("not_received (case is now closed_not_received)"))
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.ends_with("2 timer(s) fired, 0 sweep(s) failed\n"),
+        "{out}"
+    );
+
+    // Bad flags are named.
+    let (code, _, err) = run(&db, "2024-02-07T00:00:00Z", &["tick", "--every=-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--every: `-1`"), "{err}");
+    let (code, _, err) = run(&db, "2024-02-07T00:00:00Z", &["tick", "--rounds", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--every"), "{err}");
+}

@@ -20,6 +20,8 @@ pub struct Env {
     pub db: String,
     /// The clock: `--now`/`$AFTERCARE_NOW` when given (tests, replays), else the system's.
     pub now: Timestamp,
+    /// `now` was given, rather than read from the system clock.
+    pub fixed_clock: bool,
     pub actor: String,
     pub policies_dir: std::path::PathBuf,
 }
@@ -271,6 +273,52 @@ pub fn tick(env: &Env, batch: i64) -> Output {
             ));
         }
         Ok(out)
+    })
+}
+
+/// `aftercare tick --every SECONDS [--rounds N]`: the background sweeper. Prints each sweep
+/// that fired something, and each failed sweep, as it happens; a failed sweep is retried at
+/// the next round with a new connection.
+pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Output {
+    run(|| {
+        let every = std::time::Duration::try_from_secs_f64(every)
+            .map_err(|_| format!("--every: `{every}` is not a number of seconds"))?;
+        let policies = env.policies()?;
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let sweeper = timers::Sweeper {
+            every,
+            batch,
+            rounds,
+            stop: &stop,
+        };
+        let connect = || Store::open(&env.db).map_err(aftercare_app::AppError::from);
+        let clock = || {
+            if env.fixed_clock {
+                env.now
+            } else {
+                Timestamp::now()
+            }
+        };
+        let mut failed = 0u64;
+        let fired = timers::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match r {
+                timers::Round::Swept(f) => {
+                    for f in f {
+                        let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
+                    }
+                }
+                timers::Round::Failed(e) => {
+                    failed += 1;
+                    let _ = writeln!(out, "sweep failed, retrying next round: {e}");
+                }
+            }
+            let _ = out.flush();
+        });
+        Ok(format!(
+            "{fired} timer(s) fired, {failed} sweep(s) failed\n"
+        ))
     })
 }
 
