@@ -199,29 +199,37 @@ fn event(
 /// The serials from `serial` back to the unit first sold, each replacement followed by the
 /// unit it replaced (bounded, in case of a cycle in bad data).
 pub(crate) fn chain(tx: &mut dyn Tx, serial: &str) -> Result<Vec<String>, AppError> {
+    // One statement however long the chain: a recursive walk, bounded at 100 links.
+    let rows = tx.query(
+        "WITH RECURSIVE up (serial, replaces, depth) AS (
+           SELECT serial, replaces, 0 FROM units WHERE serial = ?
+           UNION ALL
+           SELECT u.serial, u.replaces, up.depth + 1 FROM units u
+           JOIN up ON u.serial = up.replaces WHERE up.depth < 100
+         )
+         SELECT serial FROM up ORDER BY depth",
+        &[serial.into()],
+    )?;
     let mut chain = vec![serial.to_string()];
-    let mut at = serial.to_string();
-    while let Some(p) = tx.query_text(
-        "SELECT replaces FROM units WHERE serial = ?",
-        &[(&at).into()],
-    )? {
-        if chain.contains(&p) || chain.len() > 100 {
+    for r in rows.iter().skip(1) {
+        let s = r.text(0)?;
+        if chain.contains(&s) {
             break;
         }
-        chain.push(p.clone());
-        at = p;
+        chain.push(s);
     }
     Ok(chain)
 }
 
-/// A serial's first sale: order number, order date, delivery date and channel.
+/// A serial's first sale: order number, order date, delivery date and channel, then how many
+/// times it was sold.
 pub(crate) fn first_sale(
     tx: &mut dyn Tx,
     serial: &str,
 ) -> Result<Option<aftercare_store::Row>, AppError> {
     Ok(tx.query_opt(
-        "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel FROM order_lines l
-         JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
+        "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel, COUNT(*) OVER ()
+         FROM order_lines l JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
          ORDER BY o.ordered_at, o.order_no LIMIT 1",
         &[serial.into()],
     )?)
@@ -234,20 +242,23 @@ pub fn lookup(store: &mut Store, serial: &str) -> Result<J, AppError> {
     store.tx(|tx| -> Result<J, AppError> {
         let unit = tx
             .query_opt(
-                "SELECT u.serial, u.sku, k.name, k.class, u.manufactured_on, u.genuine, u.origin, u.replaces, u.warranty_until
+                "SELECT u.serial, u.sku, k.name, k.class, u.manufactured_on, u.genuine, u.origin,
+                   u.replaces, u.warranty_until,
+                   (SELECT COUNT(*) FROM repairs r WHERE r.serial = u.serial AND r.outcome = 'failed')
                  FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
                 &[serial.into()],
             )?
             .ok_or_else(|| AppError::not_found("serial", serial))?;
+        let failed = unit.int(9)?;
         let chain = chain(tx, serial)?;
         let root = chain.last().cloned().unwrap_or_else(|| serial.to_string());
-        let first_sale = match first_sale(tx, &root)? {
-            Some(s) => json!({"order_no": s.text(0)?, "ordered_on": s.text(1)?, "delivered_on": s.opt_text(2)?, "channel": s.text(3)?}),
-            None => J::Null,
+        let (first_sale, sales) = match first_sale(tx, &root)? {
+            Some(s) => (
+                json!({"order_no": s.text(0)?, "ordered_on": s.text(1)?, "delivered_on": s.opt_text(2)?, "channel": s.text(3)?}),
+                s.int(4)?,
+            ),
+            None => (J::Null, 0),
         };
-        let sales = tx
-            .query_one("SELECT COUNT(*) FROM order_lines WHERE serial = ?", &[(&root).into()])?
-            .int(0)?;
         let parts = tx
             .query(
                 "SELECT part, installed_on, warranty_until, repair_id FROM unit_parts WHERE serial = ? ORDER BY id",
@@ -256,23 +267,31 @@ pub fn lookup(store: &mut Store, serial: &str) -> Result<J, AppError> {
             .iter()
             .map(|r| Ok(json!({"part": r.text(0)?, "installed_on": r.text(1)?, "warranty_until": r.text(2)?, "repair": r.opt_int(3)?})))
             .collect::<Result<Vec<J>, AppError>>()?;
-        let failed = tx
-            .query_one("SELECT COUNT(*) FROM repairs WHERE serial = ? AND outcome = 'failed'", &[serial.into()])?
-            .int(0)?;
-        let mut history = Vec::new();
-        for s in chain.iter().rev() {
-            for r in tx.query(
-                "SELECT at, kind, case_id, detail FROM unit_events WHERE serial = ? ORDER BY id",
-                &[s.into()],
-            )? {
-                history.push(json!({
-                    "serial": s,
-                    "at": from_micros(r.int(0)?)?.to_string(),
-                    "event": r.text(1)?,
-                    "case": r.opt_int(2)?,
-                    "detail": serde_json::from_str::<J>(&r.text(3)?).unwrap_or(J::Null),
-                }));
-            }
+        // The events of every unit in the chain, the first sold first.
+        let marks = vec!["?"; chain.len()].join(", ");
+        let params: Vec<Val> = chain.iter().map(Into::into).collect();
+        let mut events = tx.query(
+            &format!(
+                "SELECT serial, at, kind, case_id, detail, id FROM unit_events
+                 WHERE serial IN ({marks})"
+            ),
+            &params,
+        )?;
+        let position = |s: &str| chain.iter().rev().position(|c| c == s);
+        let mut keyed = Vec::with_capacity(events.len());
+        for r in events.drain(..) {
+            keyed.push((position(&r.text(0)?), r.int(5)?, r));
+        }
+        keyed.sort_by_key(|(p, id, _)| (*p, *id));
+        let mut history = Vec::with_capacity(keyed.len());
+        for (_, _, r) in keyed {
+            history.push(json!({
+                "serial": r.text(0)?,
+                "at": from_micros(r.int(1)?)?.to_string(),
+                "event": r.text(2)?,
+                "case": r.opt_int(3)?,
+                "detail": serde_json::from_str::<J>(&r.text(4)?).unwrap_or(J::Null),
+            }));
         }
         let cases = tx
             .query("SELECT id, kind, state FROM cases WHERE serial = ? ORDER BY id", &[serial.into()])?

@@ -134,15 +134,21 @@ impl Policies {
 
     /// Keeps the texts of `policy` and its law layers in the database (once per hash).
     pub fn record(&self, tx: &mut dyn Tx, policy: &Policy, now: Timestamp) -> Result<(), AppError> {
-        for p in policy.layers() {
-            // Asked first, so that a decision sends the text only the first time.
-            if tx
-                .query_opt(
-                    "SELECT 1 FROM policy_texts WHERE hash = ?",
-                    &[(&p.hash).into()],
-                )?
-                .is_some()
-            {
+        // Asked first, all layers in one statement, so that a decision sends a text only the
+        // first time.
+        let layers: Vec<&Policy> = policy.layers().collect();
+        let marks = vec!["?"; layers.len()].join(", ");
+        let hashes: Vec<Val> = layers.iter().map(|p| (&p.hash).into()).collect();
+        let stored: Vec<String> = tx
+            .query(
+                &format!("SELECT hash FROM policy_texts WHERE hash IN ({marks})"),
+                &hashes,
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<_, _>>()?;
+        for p in layers {
+            if stored.contains(&p.hash) {
                 continue;
             }
             let Some(src) = self.texts.get(&p.hash) else {

@@ -97,33 +97,51 @@ pub(crate) fn sync(
                 .flatten(),
         ),
     ];
-    for (kind, due) in wanted {
-        match due {
-            Some(due) => {
-                tx.exec(
-                    "INSERT INTO timers (case_id, kind, due_at) VALUES (?, ?, ?)
-                     ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
-                       cancelled_at = NULL
-                     WHERE timers.fired_at IS NULL",
-                    &[
-                        Val::Int(case.id),
-                        kind.as_str().into(),
-                        Val::Int(micros(due)),
-                    ],
-                )?;
-            }
-            None => {
-                tx.exec(
-                    "UPDATE timers SET cancelled_at = ?
-                     WHERE case_id = ? AND kind = ? AND fired_at IS NULL AND cancelled_at IS NULL",
-                    &[
-                        Val::Int(micros(case.updated_at)),
-                        Val::Int(case.id),
-                        kind.as_str().into(),
-                    ],
-                )?;
-            }
-        }
+    // Two statements at most: one upsert of the timers that should run, one cancelling the
+    // others (each a round trip on PostgreSQL).
+    let set: Vec<(Kind, Timestamp)> = wanted
+        .iter()
+        .filter_map(|(k, due)| due.map(|d| (*k, d)))
+        .collect();
+    if !set.is_empty() {
+        let rows = vec!["(?, ?, ?)"; set.len()].join(", ");
+        let params: Vec<Val> = set
+            .iter()
+            .flat_map(|(kind, due)| {
+                [
+                    Val::Int(case.id),
+                    kind.as_str().into(),
+                    Val::Int(micros(*due)),
+                ]
+            })
+            .collect();
+        tx.exec(
+            &format!(
+                "INSERT INTO timers (case_id, kind, due_at) VALUES {rows}
+                 ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
+                   cancelled_at = NULL
+                 WHERE timers.fired_at IS NULL"
+            ),
+            &params,
+        )?;
+    }
+    let off: Vec<Val> = wanted
+        .iter()
+        .filter(|(_, due)| due.is_none())
+        .map(|(k, _)| k.as_str().into())
+        .collect();
+    if !off.is_empty() {
+        let marks = vec!["?"; off.len()].join(", ");
+        let mut params = vec![Val::Int(micros(case.updated_at)), Val::Int(case.id)];
+        params.extend(off);
+        tx.exec(
+            &format!(
+                "UPDATE timers SET cancelled_at = ?
+                 WHERE case_id = ? AND kind IN ({marks}) AND fired_at IS NULL
+                   AND cancelled_at IS NULL"
+            ),
+            &params,
+        )?;
     }
     Ok(())
 }
