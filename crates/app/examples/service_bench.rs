@@ -58,7 +58,10 @@ fn main() {
     // Raw single-row commits, each its own transaction.
     store
         .tx(|tx| {
-            tx.batch("CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY, v TEXT)")
+            tx.batch(
+                "CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY, v TEXT);
+                 DELETE FROM bench_commit",
+            )
         })
         .unwrap();
     let n = 2_000;
@@ -126,22 +129,46 @@ fn main() {
             }],
         })
         .collect();
+    // A database left by an earlier run with the same units is measured again as it is: the
+    // import is skipped (a 10 M import takes minutes on PostgreSQL).
+    let held = store
+        .tx(|tx| -> Result<i64, AppError> {
+            Ok(tx
+                .query_one("SELECT count(*) FROM units WHERE serial LIKE 'B%'", &[])?
+                .int(0)?)
+        })
+        .unwrap();
+    if held == units as i64 {
+        println!("{backend}: {units} units already loaded: import skipped");
+    } else {
+        let t = Instant::now();
+        import::load(
+            &mut store,
+            &batch,
+            "bench",
+            "bench",
+            now,
+            "2024-06-01".parse().unwrap(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{backend}: import {units} units + {} orders: {s:.1} s ({:.0} records/s)",
+            units / 10,
+            (units + units / 10) as f64 / s
+        );
+    }
+    drop(batch);
+    // Statistics, as a database in service has them: otherwise the first queries race the
+    // server's own background analyze of tables that just grew by millions of rows.
     let t = Instant::now();
-    import::load(
-        &mut store,
-        &batch,
-        "bench",
-        "bench",
-        now,
-        "2024-06-01".parse().unwrap(),
-        &mut |_, _| {},
-    )
-    .unwrap();
-    let s = t.elapsed().as_secs_f64();
+    store
+        .tx(|tx| tx.batch("ANALYZE units; ANALYZE orders; ANALYZE order_lines"))
+        .unwrap();
     println!(
-        "{backend}: import {units} units + {} orders: {s:.1} s ({:.0} records/s)",
-        units / 10,
-        (units + units / 10) as f64 / s
+        "{backend}: analyze after import: {:.1} s",
+        t.elapsed().as_secs_f64()
     );
 
     // Warranty look-ups by serial, spread over the whole range.
@@ -216,7 +243,9 @@ fn main() {
         .tx(|tx| -> Result<(), AppError> {
             tx.exec(
                 "INSERT INTO timers (case_id, kind, due_at)
-                 SELECT id, 'ship_by_reminder', CASE WHEN id <= ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END FROM cases",
+                 SELECT id, 'ship_by_reminder', CASE WHEN id <= ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END FROM cases
+                 ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
+                   fired_at = NULL, cancelled_at = NULL, outcome = NULL",
                 &[
                     Val::Int(due_n as i64),
                     Val::Int(now.as_microsecond() - 1),
@@ -225,6 +254,11 @@ fn main() {
             )?;
             Ok(())
         })
+        .unwrap();
+    // Fresh statistics after the bulk load, as a running database has: otherwise the sweep
+    // races the server's own background analyze of a table that just grew a million rows.
+    store
+        .tx(|tx| tx.batch("ANALYZE timers; ANALYZE cases"))
         .unwrap();
     let t = Instant::now();
     let fired = timers::sweep(&mut store, &policies, now, 500).unwrap();

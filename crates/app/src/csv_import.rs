@@ -7,6 +7,7 @@
 //! | units | serial, sku, manufactured_on, genuine |
 //! | orders | order_no, customer, channel, ordered_on, shipped_on, delivered_on, currency, shipping_fee_minor, paid_minor, payment_method, sku, serial, quantity, price_minor |
 //! | invoices | invoice_no, order_no, issued_on, valid, model, serial |
+//! | shipments | carrier, tracking, order_no, shipped_on, delivered_on |
 //!
 //! Orders and invoices take one row per line; the rows of one order (or invoice) must follow
 //! each other and agree on the order's own columns. Every bad row is reported with its line
@@ -16,7 +17,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::import::{Batch, ImportError};
-use crate::registry::{Customer, Invoice, InvoiceLine, Order, OrderLine, Sku, Unit};
+use crate::registry::{Customer, Invoice, InvoiceLine, Order, OrderLine, Shipment, Sku, Unit};
 
 const KINDS: &[(&str, &[&str])] = &[
     (
@@ -66,7 +67,26 @@ const KINDS: &[(&str, &[&str])] = &[
             "serial",
         ],
     ),
+    (
+        "shipments",
+        &[
+            "carrier",
+            "tracking",
+            "order_no",
+            "shipped_on",
+            "delivered_on",
+        ],
+    ),
 ];
+
+#[derive(Deserialize)]
+struct ShipmentRow {
+    carrier: String,
+    tracking: String,
+    order_no: String,
+    shipped_on: String,
+    delivered_on: Option<String>,
+}
 
 #[derive(Deserialize)]
 struct OrderRow {
@@ -274,6 +294,32 @@ pub fn parse(text: &str) -> Result<Batch, ImportError> {
                                 ..order
                             });
                         }
+                    }
+                }
+                Err(e) => problems.push(bad(e)),
+            },
+            "shipments" => match record.deserialize::<ShipmentRow>(Some(&headers)) {
+                Ok(r) => {
+                    let dates = date("shipped_on", Some(&r.shipped_on)).and_then(|shipped| {
+                        Ok((shipped, date("delivered_on", r.delivered_on.as_deref())?))
+                    });
+                    match dates {
+                        Ok((Some(shipped_on), delivered_on)) => {
+                            batch
+                                .places
+                                .insert(("shipments", batch.shipments.len()), place);
+                            batch.shipments.push(Shipment {
+                                carrier: r.carrier,
+                                tracking: r.tracking,
+                                order_no: r.order_no,
+                                shipped_on,
+                                delivered_on,
+                            });
+                        }
+                        Ok((None, _)) => {
+                            problems.push(format!("{place}: shipped_on: must not be empty"));
+                        }
+                        Err(e) => problems.push(format!("{place}: {e}")),
                     }
                 }
                 Err(e) => problems.push(bad(e)),

@@ -28,9 +28,8 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
     };
     if let Some(order_no) = first_sale.as_ref().or(case.order_no.as_ref())
         && let Some(o) = tx.query_opt(
-            "SELECT ordered_at, channel, shipped_on, delivered_on, currency, shipping_fee_minor, customer_id
-             FROM orders WHERE order_no = ?",
-            &[order_no.into()],
+            crate::registry::ORDER_WITH_DELIVERY,
+            &[order_no.into(), order_no.into()],
         )?
     {
         put("order.date", J::String(o.text(0)?));
@@ -41,8 +40,8 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
         if let Some(d) = o.opt_text(3)? {
             put("order.delivered", J::String(d));
         }
-        let currency = Currency::parse(&o.text(4)?)
-            .map_err(|e| AppError::invalid("order.currency", e))?;
+        let currency =
+            Currency::parse(&o.text(4)?).map_err(|e| AppError::invalid("order.currency", e))?;
         let money = |minor: i64| J::String(Money { minor, currency }.to_string());
         put("order.shipping_fee", money(o.int(5)?));
         let line = tx.query_opt(

@@ -1,5 +1,5 @@
 //! Loading the registry from a file: one JSON document with any of `skus`, `customers`,
-//! `units`, `orders` and `invoices`, loaded in that order in one transaction. Every bad
+//! `units`, `orders`, `invoices` and `shipments`, loaded in that order in one transaction. Every bad
 //! record is reported (up to a limit) with its place and the reason, and then nothing is
 //! written. Loading the same file again changes nothing: every write is an upsert by natural
 //! key.
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppError;
 use crate::audit::{self, Event};
-use crate::registry::{self, Customer, Invoice, Order, Sku, Unit};
+use crate::registry::{self, Customer, Invoice, Order, Shipment, Sku, Unit};
 
 /// A registry document.
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +31,8 @@ pub struct Batch {
     pub orders: Vec<Order>,
     #[serde(default)]
     pub invoices: Vec<Invoice>,
+    #[serde(default)]
+    pub shipments: Vec<Shipment>,
     /// Where each record came from, when not its index in a JSON array (a CSV line).
     #[serde(skip)]
     pub places: HashMap<(&'static str, usize), String>,
@@ -51,6 +53,7 @@ impl Batch {
             + self.units.len()
             + self.orders.len()
             + self.invoices.len()
+            + self.shipments.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,6 +69,7 @@ pub struct Loaded {
     pub units: usize,
     pub orders: usize,
     pub invoices: usize,
+    pub shipments: usize,
 }
 
 /// Why a file was not loaded: every problem found, each with where it is.
@@ -183,6 +187,18 @@ pub fn load(
             format!("invoice_no `{v}`")
         };
         bulk("invoices", &invoice_no, refused, &mut problems);
+        let mut written = 0;
+        let refused = registry::upsert_shipments(tx, &batch.shipments, today, &mut |n| {
+            counted(&mut written, n)
+        })?;
+        let tracking = |i: usize| {
+            let (c, t) = batch
+                .shipments
+                .get(i)
+                .map_or(("", ""), |s| (s.carrier.as_str(), s.tracking.as_str()));
+            format!("tracking `{c} {t}`")
+        };
+        bulk("shipments", &tracking, refused, &mut problems);
         if !problems.is_empty() {
             // Rolls the whole batch back.
             return Err(AppError::Refused(String::new()));
@@ -193,6 +209,7 @@ pub fn load(
             units: batch.units.len(),
             orders: batch.orders.len(),
             invoices: batch.invoices.len(),
+            shipments: batch.shipments.len(),
         };
         audit::append(
             tx,
@@ -209,6 +226,7 @@ pub fn load(
                     "units": loaded.units,
                     "orders": loaded.orders,
                     "invoices": loaded.invoices,
+                    "shipments": loaded.shipments,
                 })),
             },
         )?;
@@ -261,6 +279,16 @@ fn duplicates(batch: &Batch) -> Vec<String> {
         "orders",
         "order_no",
         batch.orders.iter().map(|o| o.order_no.as_str()).collect(),
+    );
+    let tracking: Vec<String> = batch
+        .shipments
+        .iter()
+        .map(|s| format!("{} {}", s.carrier, s.tracking))
+        .collect();
+    find(
+        "shipments",
+        "tracking",
+        tracking.iter().map(String::as_str).collect(),
     );
     find(
         "invoices",

@@ -56,6 +56,17 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
                 .iter()
                 .map(|i| Ok(json!({"invoice_no": i.text(0)?, "issued_on": i.text(1)?, "valid": i.bool(2)?})))
                 .collect::<Result<Vec<J>, AppError>>()?;
+            let shipments = tx
+                .query(
+                    "SELECT carrier, tracking, shipped_on, delivered_on FROM shipments
+                     WHERE order_no = ? ORDER BY shipped_on, carrier, tracking",
+                    &[(&order_no).into()],
+                )?
+                .iter()
+                .map(|s| {
+                    Ok(json!({"carrier": s.text(0)?, "tracking": s.text(1)?, "shipped_on": s.text(2)?, "delivered_on": s.opt_text(3)?}))
+                })
+                .collect::<Result<Vec<J>, AppError>>()?;
             let refunds = tx
                 .query(
                     "SELECT id, amount_minor, currency, reason, recorded_at, paid_at FROM refunds WHERE order_no = ? ORDER BY id",
@@ -74,7 +85,7 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
                 "order_no": order_no, "channel": o.text(1)?, "ordered_on": o.text(2)?,
                 "shipped_on": o.opt_text(3)?, "delivered_on": o.opt_text(4)?, "currency": o.text(5)?,
                 "shipping_fee_minor": o.int(6)?, "paid_minor": o.int(7)?, "refunded_minor": o.int(8)?,
-                "payment_method": o.opt_text(9)?, "lines": lines, "invoices": invoices, "refunds": refunds,
+                "payment_method": o.opt_text(9)?, "lines": lines, "invoices": invoices, "shipments": shipments, "refunds": refunds,
             }));
         }
         let cases = tx

@@ -94,6 +94,18 @@ fn one() -> i64 {
     1
 }
 
+/// A shipment of an order to its customer. Its natural key is the carrier and the tracking
+/// number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking: String,
+    pub order_no: String,
+    pub shipped_on: Date,
+    #[serde(default)]
+    pub delivered_on: Option<Date>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     pub invoice_no: String,
@@ -668,3 +680,101 @@ pub fn upsert_invoices(
     }
     Ok(problems)
 }
+
+/// Checks every shipment, then, if all are good, writes them many to a statement. A shipment
+/// leaves after its order was placed, arrives after it left, and neither is in the future.
+/// Returns each refused shipment's index and reason; nothing is written when there is any.
+pub fn upsert_shipments(
+    tx: &mut dyn Tx,
+    shipments: &[Shipment],
+    today: Date,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<(usize, AppError)>, AppError> {
+    let orders = rows_by_key(
+        tx,
+        "SELECT order_no, ordered_at FROM orders WHERE order_no IN",
+        shipments.iter().map(|s| s.order_no.as_str()),
+    )?;
+    let mut problems = Vec::new();
+    for (i, sh) in shipments.iter().enumerate() {
+        let checked = not_empty("carrier", &sh.carrier)
+            .and_then(|()| not_empty("tracking", &sh.tracking))
+            .and_then(|()| {
+                let order = orders.get(&sh.order_no).ok_or_else(|| {
+                    AppError::invalid("order_no", format!("unknown order `{}`", sh.order_no))
+                })?;
+                for (field, d) in [
+                    ("shipped_on", Some(sh.shipped_on)),
+                    ("delivered_on", sh.delivered_on),
+                ] {
+                    if let Some(d) = d
+                        && d > today
+                    {
+                        return Err(AppError::invalid(field, format!("{d} is in the future")));
+                    }
+                }
+                let ordered = order.text(1)?;
+                if sh.shipped_on.to_string() < ordered {
+                    return Err(AppError::invalid(
+                        "shipped_on",
+                        format!("{} is before the order's date {ordered}", sh.shipped_on),
+                    ));
+                }
+                if let Some(d) = sh.delivered_on
+                    && d < sh.shipped_on
+                {
+                    return Err(AppError::invalid(
+                        "delivered_on",
+                        format!("{d} is before shipped_on {}", sh.shipped_on),
+                    ));
+                }
+                Ok(())
+            });
+        match checked {
+            Ok(()) => {}
+            Err(e) if e.is_callers() => problems.push((i, e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let rows: Vec<Vec<Val>> = shipments
+        .iter()
+        .map(|sh| {
+            vec![
+                (&sh.carrier).into(),
+                (&sh.tracking).into(),
+                (&sh.order_no).into(),
+                sh.shipped_on.to_string().into(),
+                sh.delivered_on.map(|d| d.to_string()).into(),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
+        "INSERT INTO shipments (carrier, tracking, order_no, shipped_on, delivered_on)",
+        5,
+        "ON CONFLICT (carrier, tracking) DO UPDATE SET order_no = excluded.order_no,
+           shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on",
+        &rows,
+        progress,
+    )?;
+    Ok(problems)
+}
+
+/// An order's shipping and delivery dates as the registry knows them: from its shipments when
+/// it has any (shipped when the first left; delivered when the last arrived, and not before
+/// every one has), else the order's own. Columns: ordered_at, channel, shipped, delivered,
+/// currency, shipping_fee_minor, customer_id.
+pub(crate) const ORDER_WITH_DELIVERY: &str = "
+    SELECT o.ordered_at, o.channel,
+      CASE WHEN s.n > 0 THEN s.first_shipped ELSE o.shipped_on END,
+      CASE WHEN s.n > 0 THEN (CASE WHEN s.n = s.delivered THEN s.last_delivered END)
+           ELSE o.delivered_on END,
+      o.currency, o.shipping_fee_minor, o.customer_id
+    FROM orders o,
+      (SELECT COUNT(*) AS n, COUNT(delivered_on) AS delivered, MIN(shipped_on) AS first_shipped,
+         MAX(delivered_on) AS last_delivered
+       FROM shipments WHERE order_no = ?) s
+    WHERE o.order_no = ?";

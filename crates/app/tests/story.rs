@@ -989,7 +989,12 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
     let policies = policies();
     for db in databases() {
         let mut store = db.open();
-        assert_eq!(store.schema_versions().unwrap(), vec![1, 2], "{}", db.name);
+        assert_eq!(
+            store.schema_versions().unwrap(),
+            vec![1, 2, 3],
+            "{}",
+            db.name
+        );
         import_examples(&mut store);
         store
             .tx(|tx| -> Result<(), AppError> {
@@ -1272,5 +1277,114 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
             db.name
         );
         audit::verify(&mut store).unwrap();
+    }
+}
+
+#[test]
+fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
+    use aftercare_app::import::{self, Batch};
+    use aftercare_app::registry::Shipment;
+    let policies = policies();
+    let ship = |tracking: &str, order: &str, shipped: &str, delivered: Option<&str>| Shipment {
+        carrier: "DHL".into(),
+        tracking: tracking.into(),
+        order_no: order.into(),
+        shipped_on: date(shipped),
+        delivered_on: delivered.map(date),
+    };
+    let load = |store: &mut Store, shipments: Vec<Shipment>| {
+        import::load(
+            store,
+            &Batch {
+                shipments,
+                ..Batch::default()
+            },
+            "shipments",
+            "test",
+            at("2024-01-22T08:00:00Z"),
+            date("2024-01-22"),
+            &mut |_, _| {},
+        )
+    };
+    // The delivery date the registry gives a new case on the order.
+    let delivered = |store: &mut Store| -> Option<String> {
+        let id = open_repair(store, &policies, "2024-01-22T08:00:00Z");
+        cases::decide(store, &policies, id, "desk", at("2024-01-22T08:01:00Z")).unwrap();
+        store
+            .tx(|tx| -> Result<Option<String>, AppError> {
+                let facts = tx
+                    .query_one(
+                        "SELECT facts FROM decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1",
+                        &[id.into()],
+                    )?
+                    .text(0)?;
+                let facts: J = serde_json::from_str(&facts).unwrap();
+                Ok(facts["order.delivered"].as_str().map(String::from))
+            })
+            .unwrap()
+    };
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        // Without shipments, the order's own date.
+        assert_eq!(delivered(&mut store).as_deref(), Some("2023-10-14"));
+        // Two parcels, one still on its way: not delivered yet.
+        load(
+            &mut store,
+            vec![
+                ship("1", "SO-1", "2023-10-11", Some("2023-10-13")),
+                ship("2", "SO-1", "2023-10-12", None),
+            ],
+        )
+        .unwrap();
+        assert_eq!(delivered(&mut store), None, "{}", db.name);
+        // The second arrives (the same tracking number again: an update): the last delivery.
+        load(
+            &mut store,
+            vec![ship("2", "SO-1", "2023-10-12", Some("2023-10-20"))],
+        )
+        .unwrap();
+        assert_eq!(
+            delivered(&mut store).as_deref(),
+            Some("2023-10-20"),
+            "{}",
+            db.name
+        );
+
+        let refused = load(
+            &mut store,
+            vec![
+                ship("3", "SO-1", "2023-10-12", Some("2023-10-11")),
+                ship("6", "NOPE", "2023-10-12", None),
+                ship("4", "SO-1", "2023-10-01", None),
+                ship("5", "SO-1", "2024-02-01", None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.problems,
+            vec![
+                "shipments[0] (tracking `DHL 3`): delivered_on: 2023-10-11 is before shipped_on 2023-10-12",
+                "shipments[1] (tracking `DHL 6`): order_no: unknown order `NOPE`",
+                "shipments[2] (tracking `DHL 4`): shipped_on: 2023-10-01 is before the order's date 2023-10-10",
+                "shipments[3] (tracking `DHL 5`): shipped_on: 2024-02-01 is in the future",
+            ],
+            "{}",
+            db.name
+        );
+        let duplicate = load(
+            &mut store,
+            vec![
+                ship("7", "SO-1", "2023-10-12", None),
+                ship("7", "SO-1", "2023-10-13", None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            duplicate.problems,
+            vec!["shipments[1]: duplicate tracking `DHL 7` (also shipments[0])"],
+            "{}",
+            db.name
+        );
     }
 }

@@ -553,6 +553,31 @@ fn csv_files_load_and_every_bad_row_is_named_by_its_line() {
         ),
         "{err}"
     );
+
+    // Shipments: their own kind of file, told by its header.
+    let orders_ok = write(
+        "orders_ok.csv",
+        "order_no,customer,channel,ordered_on,shipped_on,delivered_on,currency,shipping_fee_minor,paid_minor,payment_method,sku,serial,quantity,price_minor\n\
+         SO-9,c-1,official,2023-03-01,,,USD,0,100,card,MX-1,U-1,1,100\n",
+    );
+    assert!(ok(&db, now, &["import", &orders_ok]).contains("1 orders"));
+    let shipments = write(
+        "shipments.csv",
+        "carrier,tracking,order_no,shipped_on,delivered_on\nDHL,1,SO-9,2023-03-02,2023-03-04\nUPS,9,SO-9,2023-03-03,\n",
+    );
+    assert!(ok(&db, now, &["import", &shipments]).contains("2 shipments"));
+    let shipments_bad = write(
+        "shipments_bad.csv",
+        "carrier,tracking,order_no,shipped_on,delivered_on\nDHL,2,SO-9,2023-03-32,\nDHL,3,SO-8,2023-03-02,\n",
+    );
+    let (code, _, err) = run(&db, now, &["import", &shipments_bad]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 2: shipped_on: `2023-03-32` is not a date"),
+        "{err}"
+    );
+    let export = ok(&db, now, &["customer", "export", "c-1"]);
+    assert!(export.contains("\"tracking\": \"9\""), "{export}");
 }
 
 #[test]

@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_policy_by_country.sql"),
         postgres: include_str!("../migrations/postgres/0002_policy_by_country.sql"),
     },
+    Migration {
+        version: 3,
+        name: "shipments",
+        sqlite: include_str!("../migrations/sqlite/0003_shipments.sql"),
+        postgres: include_str!("../migrations/postgres/0003_shipments.sql"),
+    },
 ];
 
 pub(crate) fn run(store: &mut Store) -> Result<(), StoreError> {

@@ -104,13 +104,14 @@ pub fn import(env: &Env, path: &Path) -> Output {
         bar.finish_and_clear();
         let l = loaded.map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(format!(
-            "imported {}: {} SKUs, {} customers, {} units, {} orders, {} invoices\n",
+            "imported {}: {} SKUs, {} customers, {} units, {} orders, {} invoices, {} shipments\n",
             path.display(),
             l.skus,
             l.customers,
             l.units,
             l.orders,
-            l.invoices
+            l.invoices,
+            l.shipments
         ))
     })
 }
