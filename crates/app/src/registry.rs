@@ -161,10 +161,6 @@ fn country(field: &str, code: &str) -> Result<(), AppError> {
     }
 }
 
-fn exists(tx: &mut dyn Tx, sql: &str, key: &str) -> Result<bool, AppError> {
-    Ok(tx.query_opt(sql, &[key.into()])?.is_some())
-}
-
 pub fn upsert_sku(tx: &mut dyn Tx, s: &Sku) -> Result<(), AppError> {
     not_empty("code", &s.code)?;
     not_empty("name", &s.name)?;
@@ -226,16 +222,11 @@ pub fn upsert_customer(tx: &mut dyn Tx, c: &Customer) -> Result<i64, AppError> {
 }
 
 pub fn upsert_unit(tx: &mut dyn Tx, u: &Unit) -> Result<(), AppError> {
-    match upsert_units(tx, std::slice::from_ref(u), &mut |_| {})?
-        .into_iter()
-        .next()
-    {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
-    }
+    first_refusal(upsert_units(tx, std::slice::from_ref(u), &mut |_| {})?)
 }
 
-/// Rows per multi-row insert: few round trips, well inside both databases' parameter limits.
+/// Rows per multi-row insert (and keys per `IN` list): few round trips, well inside both
+/// databases' parameter limits.
 const UNITS_PER_STATEMENT: usize = 500;
 
 /// Checks every unit, then, if all are good, writes them in multi-row upserts (one round trip
@@ -246,22 +237,16 @@ pub fn upsert_units(
     units: &[Unit],
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<(usize, AppError)>, AppError> {
+    let skus = rows_by_key(
+        tx,
+        "SELECT code FROM skus WHERE code IN",
+        units.iter().map(|u| u.sku.as_str()),
+    )?;
     let mut problems = Vec::new();
-    let mut skus: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     for (i, u) in units.iter().enumerate() {
         if let Err(e) = not_empty("serial", &u.serial) {
             problems.push((i, e));
-            continue;
-        }
-        let known = match skus.get(u.sku.as_str()) {
-            Some(k) => *k,
-            None => {
-                let k = exists(tx, "SELECT 1 FROM skus WHERE code = ?", &u.sku)?;
-                skus.insert(&u.sku, k);
-                k
-            }
-        };
-        if !known {
+        } else if !skus.contains_key(&u.sku) {
             problems.push((
                 i,
                 AppError::invalid("sku", format!("unknown SKU `{}`", u.sku)),
@@ -271,25 +256,21 @@ pub fn upsert_units(
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let mut done = 0;
-    for chunk in units.chunks(UNITS_PER_STATEMENT) {
-        let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO units (serial, sku, manufactured_on, genuine) VALUES {rows}
-             ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku,
-               manufactured_on = excluded.manufactured_on, genuine = excluded.genuine"
-        );
-        let mut params = Vec::with_capacity(chunk.len() * 4);
-        for u in chunk {
-            params.push((&u.serial).into());
-            params.push((&u.sku).into());
-            params.push(u.manufactured_on.map(|d| d.to_string()).into());
-            params.push(u.genuine.into());
-        }
-        tx.exec(&sql, &params)?;
-        done += chunk.len();
-        progress(done);
-    }
+    insert_many(
+        tx,
+        "INSERT INTO units (serial, sku, manufactured_on, genuine)",
+        4,
+        "ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku,
+           manufactured_on = excluded.manufactured_on, genuine = excluded.genuine",
+        units,
+        &|u, p| {
+            p.push((&u.serial).into());
+            p.push((&u.sku).into());
+            p.push(u.manufactured_on.map(|d| d.to_string()).into());
+            p.push(u.genuine.into());
+        },
+        progress,
+    )?;
     Ok(problems)
 }
 
@@ -389,24 +370,30 @@ fn rows_by_key<'k>(
     Ok(out)
 }
 
-/// Multi-row `INSERT … VALUES (…), (…) …` of `width` values per row, then `tail` (the
-/// conflict clause), [`UNITS_PER_STATEMENT`] rows to a statement.
-fn insert_many(
+/// Multi-row `INSERT … VALUES (…), (…) …` of `width` values per item (pushed by `row`), then
+/// `tail` (the conflict clause), [`UNITS_PER_STATEMENT`] items to a statement. Values are made
+/// one statement at a time, so a large import holds its records once, not twice.
+fn insert_many<T>(
     tx: &mut dyn Tx,
     head: &str,
     width: usize,
     tail: &str,
-    rows: &[Vec<Val>],
+    items: &[T],
+    row: &dyn Fn(&T, &mut Vec<Val>),
     progress: &mut dyn FnMut(usize),
 ) -> Result<(), AppError> {
-    let row = format!("({})", vec!["?"; width].join(", "));
+    let marks = format!("({})", vec!["?"; width].join(", "));
     let mut done = 0;
-    for chunk in rows.chunks(UNITS_PER_STATEMENT) {
+    let mut params = Vec::with_capacity(UNITS_PER_STATEMENT.min(items.len()) * width);
+    for chunk in items.chunks(UNITS_PER_STATEMENT) {
         let sql = format!(
             "{head} VALUES {} {tail}",
-            vec![row.as_str(); chunk.len()].join(", ")
+            vec![marks.as_str(); chunk.len()].join(", ")
         );
-        let params: Vec<Val> = chunk.iter().flatten().cloned().collect();
+        params.clear();
+        for item in chunk {
+            row(item, &mut params);
+        }
         tx.exec(&sql, &params)?;
         done += chunk.len();
         progress(done);
@@ -500,24 +487,7 @@ pub fn upsert_orders(
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let rows: Vec<Vec<Val>> = orders
-        .iter()
-        .zip(&customer_ids)
-        .map(|(o, customer)| {
-            vec![
-                (&o.order_no).into(),
-                Val::Int(*customer),
-                (&o.channel).into(),
-                o.ordered_on.to_string().into(),
-                o.shipped_on.map(|d| d.to_string()).into(),
-                o.delivered_on.map(|d| d.to_string()).into(),
-                (&o.currency).into(),
-                Val::Int(o.shipping_fee_minor),
-                Val::Int(o.paid_minor),
-                o.payment_method.clone().into(),
-            ]
-        })
-        .collect();
+    let with_customer: Vec<(&Order, i64)> = orders.iter().zip(customer_ids).collect();
     insert_many(
         tx,
         "INSERT INTO orders (order_no, customer_id, channel, ordered_at, shipped_on, delivered_on,
@@ -528,22 +498,29 @@ pub fn upsert_orders(
            shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on,
            currency = excluded.currency, shipping_fee_minor = excluded.shipping_fee_minor,
            paid_minor = excluded.paid_minor, payment_method = excluded.payment_method",
-        &rows,
+        &with_customer,
+        &|(o, customer), p| {
+            p.extend([
+                (&o.order_no).into(),
+                Val::Int(*customer),
+                (&o.channel).into(),
+                o.ordered_on.to_string().into(),
+                o.shipped_on.map(|d| d.to_string()).into(),
+                o.delivered_on.map(|d| d.to_string()).into(),
+                (&o.currency).into(),
+                Val::Int(o.shipping_fee_minor),
+                Val::Int(o.paid_minor),
+                o.payment_method.clone().into(),
+            ]);
+        },
         progress,
     )?;
-    let lines: Vec<Vec<Val>> = orders
+    let lines: Vec<(&str, i64, &OrderLine)> = orders
         .iter()
         .flat_map(|o| {
-            o.lines.iter().zip(1i64..).map(|(line, line_no)| {
-                vec![
-                    (&o.order_no).into(),
-                    Val::Int(line_no),
-                    (&line.sku).into(),
-                    line.serial.clone().into(),
-                    Val::Int(line.quantity),
-                    Val::Int(line.price_minor),
-                ]
-            })
+            (1i64..)
+                .zip(&o.lines)
+                .map(|(n, l)| (o.order_no.as_str(), n, l))
         })
         .collect();
     insert_many(
@@ -554,6 +531,16 @@ pub fn upsert_orders(
            serial = excluded.serial, quantity = excluded.quantity,
            price_minor = excluded.price_minor",
         &lines,
+        &|(order_no, line_no, line), p| {
+            p.extend([
+                (*order_no).into(),
+                Val::Int(*line_no),
+                (&line.sku).into(),
+                line.serial.clone().into(),
+                Val::Int(line.quantity),
+                Val::Int(line.price_minor),
+            ]);
+        },
         &mut |_| {},
     )?;
     // Lines an order no longer has (only orders that had more lines before).
@@ -625,37 +612,29 @@ pub fn upsert_invoices(
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let rows: Vec<Vec<Val>> = invoices
-        .iter()
-        .map(|inv| {
-            vec![
-                (&inv.invoice_no).into(),
-                inv.order_no.clone().into(),
-                inv.issued_on.to_string().into(),
-                inv.valid.into(),
-            ]
-        })
-        .collect();
     insert_many(
         tx,
         "INSERT INTO invoices (invoice_no, order_no, issued_on, valid)",
         4,
         "ON CONFLICT (invoice_no) DO UPDATE SET order_no = excluded.order_no,
            issued_on = excluded.issued_on, valid = excluded.valid",
-        &rows,
+        invoices,
+        &|inv, p| {
+            p.extend([
+                (&inv.invoice_no).into(),
+                inv.order_no.clone().into(),
+                inv.issued_on.to_string().into(),
+                inv.valid.into(),
+            ]);
+        },
         progress,
     )?;
-    let lines: Vec<Vec<Val>> = invoices
+    let lines: Vec<(&str, i64, &InvoiceLine)> = invoices
         .iter()
         .flat_map(|inv| {
-            inv.lines.iter().zip(1i64..).map(|(line, line_no)| {
-                vec![
-                    (&inv.invoice_no).into(),
-                    Val::Int(line_no),
-                    (&line.model).into(),
-                    line.serial.clone().into(),
-                ]
-            })
+            (1i64..)
+                .zip(&inv.lines)
+                .map(|(n, l)| (inv.invoice_no.as_str(), n, l))
         })
         .collect();
     insert_many(
@@ -665,6 +644,14 @@ pub fn upsert_invoices(
         "ON CONFLICT (invoice_no, line_no) DO UPDATE SET model = excluded.model,
            serial = excluded.serial",
         &lines,
+        &|(invoice_no, line_no, line), p| {
+            p.extend([
+                (*invoice_no).into(),
+                Val::Int(*line_no),
+                (&line.model).into(),
+                line.serial.clone().into(),
+            ]);
+        },
         &mut |_| {},
     )?;
     for inv in invoices {
@@ -739,25 +726,22 @@ pub fn upsert_shipments(
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let rows: Vec<Vec<Val>> = shipments
-        .iter()
-        .map(|sh| {
-            vec![
-                (&sh.carrier).into(),
-                (&sh.tracking).into(),
-                (&sh.order_no).into(),
-                sh.shipped_on.to_string().into(),
-                sh.delivered_on.map(|d| d.to_string()).into(),
-            ]
-        })
-        .collect();
     insert_many(
         tx,
         "INSERT INTO shipments (carrier, tracking, order_no, shipped_on, delivered_on)",
         5,
         "ON CONFLICT (carrier, tracking) DO UPDATE SET order_no = excluded.order_no,
            shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on",
-        &rows,
+        shipments,
+        &|sh, p| {
+            p.extend([
+                (&sh.carrier).into(),
+                (&sh.tracking).into(),
+                (&sh.order_no).into(),
+                sh.shipped_on.to_string().into(),
+                sh.delivered_on.map(|d| d.to_string()).into(),
+            ]);
+        },
         progress,
     )?;
     Ok(problems)
