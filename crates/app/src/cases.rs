@@ -356,7 +356,7 @@ pub(crate) fn transition_in(
     let before = load(tx, id)?;
     let to = case::next(before.kind, before.state, step.action)?;
     let policy = policies.get(&before.policy_id)?;
-    let today = policy.tz.to_datetime(now).date();
+    let today = policy.day_of(now);
     let mut after = before.clone();
     after.state = to;
     for (k, v) in &step.facts {
@@ -378,7 +378,7 @@ pub(crate) fn transition_in(
                 .iter()
                 .map(|l| QuoteLine::parse(l, currency))
                 .collect::<Result<Vec<_>, _>>()?;
-            record_quote(tx, &after, &lines, currency, &decision, &policy.tz, now)?;
+            record_quote(tx, &after, &lines, currency, &decision, policy.tz(), now)?;
         }
         Action::Pay | Action::DeclineQuote | Action::ExpireQuote => {
             let status = match step.action {
@@ -428,7 +428,7 @@ pub(crate) fn transition_in(
             after: Some(after_view),
         },
     )?;
-    timers::sync(tx, &after, &decision, &policy.tz)?;
+    timers::sync(tx, &after, &decision, policy.tz())?;
     Ok(after)
 }
 

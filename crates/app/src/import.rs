@@ -147,58 +147,48 @@ pub fn load(
                 &mut problems,
             )?;
         }
-        // Units, orders and invoices come in bulk: checked one by one, written many to a
-        // statement.
-        let bulk = |kind: &'static str,
-                    key: &dyn Fn(usize) -> String,
-                    refused: Vec<(usize, AppError)>,
-                    problems: &mut Vec<String>| {
-            for (i, e) in refused {
-                if problems.len() < MAX_PROBLEMS {
-                    problems.push(format!("{} ({}): {e}", batch.place(kind, i), key(i)));
-                }
-            }
-        };
-        let counted = |written: &mut usize, n: usize| {
-            advance(u64::try_from(n - *written).unwrap_or(0));
-            *written = n;
-        };
-        let mut written = 0;
-        let refused = registry::upsert_units(tx, &batch.units, &mut |n| counted(&mut written, n))?;
-        let serial = |i: usize| {
-            let u = batch.units.get(i).map_or("", |u| u.serial.as_str());
-            format!("serial `{u}`")
-        };
-        bulk("units", &serial, refused, &mut problems);
-        let mut written = 0;
-        let refused =
-            registry::upsert_orders(tx, &batch.orders, today, &mut |n| counted(&mut written, n))?;
-        let order_no = |i: usize| {
-            let o = batch.orders.get(i).map_or("", |o| o.order_no.as_str());
-            format!("order_no `{o}`")
-        };
-        bulk("orders", &order_no, refused, &mut problems);
-        let mut written = 0;
-        let refused = registry::upsert_invoices(tx, &batch.invoices, today, &mut |n| {
-            counted(&mut written, n)
-        })?;
-        let invoice_no = |i: usize| {
-            let v = batch.invoices.get(i).map_or("", |v| v.invoice_no.as_str());
-            format!("invoice_no `{v}`")
-        };
-        bulk("invoices", &invoice_no, refused, &mut problems);
-        let mut written = 0;
-        let refused = registry::upsert_shipments(tx, &batch.shipments, today, &mut |n| {
-            counted(&mut written, n)
-        })?;
-        let tracking = |i: usize| {
-            let (c, t) = batch
-                .shipments
-                .get(i)
-                .map_or(("", ""), |s| (s.carrier.as_str(), s.tracking.as_str()));
-            format!("tracking `{c} {t}`")
-        };
-        bulk("shipments", &tracking, refused, &mut problems);
+        // Units, orders, invoices and shipments come in bulk: checked one by one, written many
+        // to a statement.
+        let refused = [
+            bulk(
+                tx,
+                batch,
+                "units",
+                &batch.units,
+                |u| format!("serial `{}`", u.serial),
+                registry::upsert_units,
+                &advance,
+            )?,
+            bulk(
+                tx,
+                batch,
+                "orders",
+                &batch.orders,
+                |o| format!("order_no `{}`", o.order_no),
+                |tx, x, p| registry::upsert_orders(tx, x, today, p),
+                &advance,
+            )?,
+            bulk(
+                tx,
+                batch,
+                "invoices",
+                &batch.invoices,
+                |v| format!("invoice_no `{}`", v.invoice_no),
+                |tx, x, p| registry::upsert_invoices(tx, x, today, p),
+                &advance,
+            )?,
+            bulk(
+                tx,
+                batch,
+                "shipments",
+                &batch.shipments,
+                |s| format!("tracking `{} {}`", s.carrier, s.tracking),
+                |tx, x, p| registry::upsert_shipments(tx, x, today, p),
+                &advance,
+            )?,
+        ];
+        let room = MAX_PROBLEMS.saturating_sub(problems.len());
+        problems.extend(refused.into_iter().flatten().take(room));
         if !problems.is_empty() {
             // Rolls the whole batch back.
             return Err(AppError::Refused(String::new()));
@@ -239,6 +229,35 @@ pub fn load(
             problems: vec![e.to_string()],
         }),
     }
+}
+
+/// One bulk step of a load: `upsert` checks and writes `items`, progress advances as it
+/// writes, and each refused record comes back as a message naming its place and key.
+fn bulk<T>(
+    tx: &mut dyn Tx,
+    batch: &Batch,
+    kind: &'static str,
+    items: &[T],
+    key: impl Fn(&T) -> String,
+    upsert: impl FnOnce(
+        &mut dyn Tx,
+        &[T],
+        &mut dyn FnMut(usize),
+    ) -> Result<Vec<(usize, AppError)>, AppError>,
+    advance: &dyn Fn(u64),
+) -> Result<Vec<String>, AppError> {
+    let mut written = 0;
+    let refused = upsert(tx, items, &mut |n| {
+        advance(u64::try_from(n - written).unwrap_or(0));
+        written = n;
+    })?;
+    Ok(refused
+        .into_iter()
+        .map(|(i, e)| {
+            let key = items.get(i).map(&key).unwrap_or_default();
+            format!("{} ({key}): {e}", batch.place(kind, i))
+        })
+        .collect())
 }
 
 /// The same natural key twice in one file is a mistake, not an update.

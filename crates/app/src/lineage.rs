@@ -50,7 +50,7 @@ pub fn record_repair(
             .clone()
             .ok_or_else(|| AppError::invalid("serial", format!("case {case_id} names no unit")))?;
         let policy = policies.get(&case.policy_id)?;
-        let today = policy.tz.to_datetime(now).date();
+        let today = policy.day_of(now);
         // The repair is done today: the warranty it gives counts from here.
         case.facts
             .insert("repair.date".into(), J::String(today.to_string()));

@@ -99,13 +99,11 @@ impl Policies {
             .and_then(|path| facts.get(path))
             .and_then(serde_json::Value::as_str)
             .and_then(|s| {
-                s.parse::<jiff::civil::Date>().ok().or_else(|| {
-                    s.parse::<Timestamp>()
-                        .ok()
-                        .map(|t| latest.tz.to_datetime(t).date())
-                })
+                s.parse::<jiff::civil::Date>()
+                    .ok()
+                    .or_else(|| s.parse::<Timestamp>().ok().map(|t| latest.day_of(t)))
             })
-            .unwrap_or_else(|| latest.tz.to_datetime(now).date());
+            .unwrap_or_else(|| latest.day_of(now));
         let first = self
             .set
             .versions(id)

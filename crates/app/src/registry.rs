@@ -401,6 +401,27 @@ fn insert_many<T>(
     Ok(())
 }
 
+/// Deletes the lines a re-imported record no longer has: only for records that had more
+/// before (`before`: rows by key, with the old line count in column `count_col`). `delete`
+/// takes the key and the new line count.
+fn drop_lost_lines<'k>(
+    tx: &mut dyn Tx,
+    delete: &str,
+    before: &HashMap<String, Row>,
+    count_col: usize,
+    records: impl Iterator<Item = (&'k str, usize)>,
+) -> Result<(), AppError> {
+    for (key, lines) in records {
+        let count = i64::try_from(lines).unwrap_or(i64::MAX);
+        if let Some(row) = before.get(key)
+            && row.int(count_col)? > count
+        {
+            tx.exec(delete, &[key.into(), Val::Int(count)])?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks every order, then, if all are good, writes them and their lines many to a statement
 /// (references are looked up the same way). Returns each refused order's index and reason;
 /// nothing is written when there is any. `progress` gets the number of orders written so far.
@@ -543,18 +564,13 @@ pub fn upsert_orders(
         },
         &mut |_| {},
     )?;
-    // Lines an order no longer has (only orders that had more lines before).
-    for o in orders {
-        let count = i64::try_from(o.lines.len()).unwrap_or(i64::MAX);
-        if let Some(row) = before.get(&o.order_no)
-            && row.int(2)? > count
-        {
-            tx.exec(
-                "DELETE FROM order_lines WHERE order_no = ? AND line_no > ?",
-                &[(&o.order_no).into(), Val::Int(count)],
-            )?;
-        }
-    }
+    drop_lost_lines(
+        tx,
+        "DELETE FROM order_lines WHERE order_no = ? AND line_no > ?",
+        &before,
+        2,
+        orders.iter().map(|o| (o.order_no.as_str(), o.lines.len())),
+    )?;
     Ok(problems)
 }
 
@@ -654,17 +670,15 @@ pub fn upsert_invoices(
         },
         &mut |_| {},
     )?;
-    for inv in invoices {
-        let count = i64::try_from(inv.lines.len()).unwrap_or(i64::MAX);
-        if let Some(row) = before.get(&inv.invoice_no)
-            && row.int(1)? > count
-        {
-            tx.exec(
-                "DELETE FROM invoice_lines WHERE invoice_no = ? AND line_no > ?",
-                &[(&inv.invoice_no).into(), Val::Int(count)],
-            )?;
-        }
-    }
+    drop_lost_lines(
+        tx,
+        "DELETE FROM invoice_lines WHERE invoice_no = ? AND line_no > ?",
+        &before,
+        1,
+        invoices
+            .iter()
+            .map(|v| (v.invoice_no.as_str(), v.lines.len())),
+    )?;
     Ok(problems)
 }
 

@@ -337,23 +337,19 @@ pub fn run_sweeper(
     let mut round = 0u64;
     while !s.stop.load(Ordering::Relaxed) && s.rounds.is_none_or(|n| round < n) {
         round += 1;
-        let result = match store.as_mut() {
-            Some(st) => sweep(st, policies, clock(), s.batch),
-            None => connect().and_then(|mut st| {
-                let r = sweep(&mut st, policies, clock(), s.batch);
-                store = Some(st);
-                r
-            }),
-        };
+        // The connection is kept while sweeps succeed; after a failure the next round opens a
+        // new one.
+        let result = store.take().map_or_else(connect, Ok).and_then(|mut st| {
+            let r = sweep(&mut st, policies, clock(), s.batch);
+            store = r.is_ok().then_some(st);
+            r
+        });
         let outcome = match result {
             Ok(f) => {
                 fired += u64::try_from(f.len()).unwrap_or(u64::MAX);
                 Round::Swept(f)
             }
-            Err(e) => {
-                store = None;
-                Round::Failed(e)
-            }
+            Err(e) => Round::Failed(e),
         };
         report(&outcome);
         if s.rounds.is_some_and(|n| round >= n) {

@@ -120,7 +120,7 @@ impl Scenario {
     pub fn now_in(&self, policy: &Policy) -> Option<Timestamp> {
         match self.now {
             When::Instant(t) => Some(t),
-            When::Day(d) => crate::value::start_of_day(d, &policy.tz),
+            When::Day(d) => crate::value::start_of_day(d, policy.tz()),
         }
     }
 

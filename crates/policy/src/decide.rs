@@ -87,11 +87,11 @@ fn class_id() -> Option<FactId> {
 
 /// Decides what the customer can get, and why.
 pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision<'p> {
-    let today = policy.zone.date(now);
+    let today = policy.day_of(now);
     let resolved: Vec<(FactId, Date)> = facts
         .instants()
         .iter()
-        .map(|(id, t)| (*id, policy.zone.date(*t)))
+        .map(|(id, t)| (*id, policy.day_of(*t)))
         .collect();
     let claim = claim_id()
         .and_then(|id| match facts.when(id) {
@@ -496,7 +496,7 @@ impl<'p> Decision<'p> {
     }
 
     fn decide_deadlines(&mut self, facts: &Facts) {
-        let tz = &self.policy.tz;
+        let tz = self.policy.tz();
         let mut found: Vec<DeadlineResult> = Vec::with_capacity(
             self.layers
                 .iter()
@@ -543,7 +543,7 @@ impl<'p> Decision<'p> {
                         start.and_then(|s| {
                             let until = s.checked_add(i64::from(within.n).hours()).ok()?;
                             Some(Due {
-                                last_day: self.policy.zone.date(until),
+                                last_day: self.policy.day_of(until),
                                 at: Some(until),
                             })
                         })
@@ -687,7 +687,7 @@ fn make_cx<'a>(
 ) -> Cx<'a> {
     Cx {
         facts,
-        tz: &layer.policy.tz,
+        tz: layer.policy.tz(),
         resolved,
         today,
         claim,

@@ -184,9 +184,9 @@ impl Decision<'_> {
                     continue;
                 };
                 let when = match d.due {
-                    Some(due) if within.unit == crate::value::Unit::Hour => {
-                        due.until(&p.tz).map_or_else(String::new, |t| t.to_string())
-                    }
+                    Some(due) if within.unit == crate::value::Unit::Hour => due
+                        .until(p.tz())
+                        .map_or_else(String::new, |t| t.to_string()),
                     Some(due) => format!("end of {}", due.last_day),
                     None => format!("{within} after {from_text}, once that is known"),
                 };

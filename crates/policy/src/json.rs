@@ -99,7 +99,7 @@ impl Decision<'_> {
                     "name": d.name.name(),
                     "label": d.name.label(),
                     "last_day": d.due.map(|x| x.last_day.to_string()),
-                    "until": d.due.and_then(|x| x.until(&p.tz)).map(|t| t.to_string()),
+                    "until": d.due.and_then(|x| x.until(p.tz())).map(|t| t.to_string()),
                     "from": from,
                     "within": within,
                     "cites": self.ref_json(d.at),

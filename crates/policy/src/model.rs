@@ -31,8 +31,7 @@ pub struct Policy {
     pub version_by: Option<FactId>,
     pub jurisdiction: String,
     pub time_zone: String,
-    pub tz: TimeZone,
-    /// The same zone, tabulated for fast instant → date.
+    /// The policy's time zone (`time_zone`), tabulated for fast instant → date.
     pub zone: crate::value::Zone,
     pub currency: Currency,
     pub source: Option<String>,
@@ -151,6 +150,16 @@ impl Policy {
         }
         self.leaves = atoms.iter().map(crate::expr::Leaf::compile).collect();
         self.atoms = atoms;
+    }
+
+    /// The policy's time zone.
+    pub fn tz(&self) -> &TimeZone {
+        self.zone.tz()
+    }
+
+    /// The day an instant falls on in the policy's time zone.
+    pub fn day_of(&self, t: jiff::Timestamp) -> Date {
+        self.zone.date(t)
     }
 
     pub fn clause(&self, index: u16) -> Option<&Clause> {

@@ -169,7 +169,7 @@ fn a_timestamp_fact_counts_from_its_day_in_the_policy_zone() {
         d.deadlines[0]
             .due
             .unwrap()
-            .until(&p.tz)
+            .until(p.tz())
             .unwrap()
             .to_string(),
         "2024-03-09T23:00:00Z"

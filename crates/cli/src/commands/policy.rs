@@ -203,7 +203,7 @@ fn parse_now(s: &str, policy: &aftercare_policy::Policy) -> Result<Timestamp, St
         format!("`{s}` is neither a timestamp with an offset nor a date (YYYY-MM-DD)")
     })?;
     let _ = When::Day(d);
-    d.to_zoned(policy.tz.clone())
+    d.to_zoned(policy.tz().clone())
         .map(|z| z.timestamp())
         .map_err(|e| e.to_string())
 }
