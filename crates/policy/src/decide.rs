@@ -370,7 +370,7 @@ impl<'p> Decision<'p> {
                         .get(usize::from(c.at.rule))
                         .and_then(|r| r.when.as_ref())
                     {
-                        w.expr.unknown_facts(&cx, &mut out.pending_on);
+                        w.unknown_facts(&cx, &mut out.pending_on);
                     }
                 }
             }
@@ -764,7 +764,7 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
             None => {
                 let mut pending_on = FactList::new();
                 if let Some(c) = &r.when {
-                    c.expr.unknown_facts(cx, &mut pending_on);
+                    c.unknown_facts(cx, &mut pending_on);
                 }
                 return Some(OutputResult {
                     output,

@@ -220,10 +220,31 @@ pub struct Cond {
 
 impl Cond {
     /// Three-valued: the masks when the condition has them, else the expression.
+    #[inline]
     pub(crate) fn eval<E: crate::expr::Env + ?Sized>(&self, env: &E) -> Option<bool> {
         match &self.logic {
             Some(l) => l.eval(env.atoms()),
             None => self.expr.eval_bool(env),
+        }
+    }
+
+    /// The facts whose absence leaves the condition unknown: from the masks, the leaves of
+    /// its undecided atoms, else the expression's walk.
+    pub(crate) fn unknown_facts<E: crate::expr::Env + ?Sized>(
+        &self,
+        env: &E,
+        out: &mut crate::expr::FactList,
+    ) {
+        let Some(l) = &self.logic else {
+            return self.expr.unknown_facts(env, out);
+        };
+        let mut atoms = l.undecided(env.atoms());
+        while atoms != 0 {
+            let i = atoms.trailing_zeros();
+            atoms &= atoms - 1;
+            if let Some(leaf) = u16::try_from(i).ok().and_then(|i| env.leaf(i)) {
+                leaf.unknown_facts(env, out);
+            }
         }
     }
 

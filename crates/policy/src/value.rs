@@ -201,6 +201,17 @@ impl Period {
         })
     }
 
+    /// Whether `day` falls within this period of `from`: `day <= from + self`, the test of
+    /// every window. Day periods compare day numbers instead of building the last day;
+    /// `None` where [`Period::add_to`] gives none.
+    pub fn reaches(self, from: Date, day: Date) -> Option<bool> {
+        if self.unit != Unit::Day {
+            return self.add_to(from, 1).map(|last| day <= last);
+        }
+        let last = days_from_civil(from).checked_add(i64::from(self.n))?;
+        (last <= MAX_DAY).then(|| days_from_civil(day) <= last)
+    }
+
     /// `date + self`, clamped to the month's end for months and years. Hours are not
     /// calendar arithmetic and give `None`, as does leaving jiff's range of dates.
     pub fn add_to(self, date: Date, sign: i64) -> Option<Date> {
@@ -227,32 +238,41 @@ impl Period {
     }
 }
 
+/// The day number of 9999-12-31, jiff's last date.
+const MAX_DAY: i64 = 2_932_896;
+
+/// Years are shifted by this many (25 eras of 400 years) so that day arithmetic is unsigned:
+/// jiff's years run from -9999, and unsigned division by a constant is a multiply where
+/// `div_euclid` on signed values is not.
+const SHIFT_YEARS: i32 = 10_000;
+/// The day number of the shifted calendar's 0000-03-01, relative to 1970-01-01.
+const SHIFT_DAYS: i64 = 719_468 + 25 * 146_097;
+
 /// Days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's `days_from_civil`.
 fn days_from_civil(d: Date) -> i64 {
-    let (y, m, day) = (
-        i64::from(d.year()),
-        i64::from(d.month()),
-        i64::from(d.day()),
+    let (m, day) = (
+        u32::from(d.month().unsigned_abs()),
+        u32::from(d.day().unsigned_abs()),
     );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
+    let y = u32::try_from(i32::from(d.year()) + SHIFT_YEARS).unwrap_or(0) - u32::from(m <= 2);
+    let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    i64::from(era) * 146_097 + i64::from(doe) - SHIFT_DAYS
 }
 
 /// The inverse of [`days_from_civil`]; `None` outside jiff's range of dates.
 fn civil_from_days(z: i64) -> Option<Date> {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
+    let z = u32::try_from(z.checked_add(SHIFT_DAYS)?).ok()?;
+    let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = i64::from(yoe + era * 400 + u32::from(month <= 2)) - i64::from(SHIFT_YEARS);
     Date::new(
         i16::try_from(year).ok()?,
         i8::try_from(month).ok()?,
@@ -523,6 +543,52 @@ mod tests {
             }
             .add_to(date(9999, 12, 31), 1),
             None
+        );
+    }
+
+    #[test]
+    fn day_numbers_count_days_across_the_whole_range() {
+        assert_eq!(days_from_civil(date(1970, 1, 1)), 0);
+        let mut d = date(-9999, 1, 1);
+        let mut n = days_from_civil(d);
+        while let Ok(next) = d.checked_add(jiff::Span::new().days(37)) {
+            let m = days_from_civil(next);
+            assert_eq!(m - n, 37, "{d} to {next}");
+            assert_eq!(civil_from_days(m), Some(next));
+            (d, n) = (next, m);
+        }
+        assert_eq!(
+            days_from_civil(date(2000, 3, 1)) - days_from_civil(date(2000, 2, 28)),
+            2
+        );
+        assert_eq!(
+            days_from_civil(date(1900, 3, 1)) - days_from_civil(date(1900, 2, 28)),
+            1
+        );
+    }
+
+    #[test]
+    fn a_window_reaches_the_days_its_last_day_does() {
+        assert_eq!(days_from_civil(date(9999, 12, 31)), MAX_DAY);
+        let mut from = date(2023, 12, 20);
+        for step in 0..400 {
+            for p in ["0 days", "7 days", "14 days", "1 month", "2 years"] {
+                let p = Period::parse(p).unwrap();
+                for k in [-1i64, 0, 1, 13, 14, 15, 40, 800] {
+                    let day = from.checked_add(jiff::Span::new().days(k)).unwrap();
+                    let by_last = p.add_to(from, 1).map(|last| day <= last);
+                    assert_eq!(p.reaches(from, day), by_last, "{day} within {p} of {from}");
+                }
+            }
+            from = from
+                .checked_add(jiff::Span::new().days(step % 5 + 1))
+                .unwrap();
+        }
+        let edge = Period::parse("1 day").unwrap();
+        assert_eq!(edge.reaches(date(9999, 12, 31), date(9999, 12, 31)), None);
+        assert_eq!(
+            edge.reaches(date(9999, 12, 30), date(9999, 12, 31)),
+            Some(true)
         );
     }
 

@@ -197,6 +197,29 @@ impl Logic {
         }
     }
 
+    /// The atoms whose being unknown leaves this condition unknown: none when it is known;
+    /// else its unknown atoms, less those under a part that is decided anyway (`b` in `a
+    /// and (b or c)` when `c` holds). The same atoms the expression's own walk visits.
+    pub fn undecided(&self, a: Atoms) -> u64 {
+        if self.eval(a).is_some() {
+            return 0;
+        }
+        let open = |pos: u64, neg: u64| (pos | neg) & !a.known;
+        match self {
+            Logic::Const(_) => 0,
+            Logic::All { pos, neg } | Logic::Any { pos, neg } => open(*pos, *neg),
+            Logic::AllOfAny { pos, neg, clauses } => clauses
+                .iter()
+                .filter(|&&(p, n)| Logic::Any { pos: p, neg: n }.eval(a).is_none())
+                .fold(open(*pos, *neg), |m, &(p, n)| m | open(p, n)),
+            Logic::AnyOfAll { pos, neg, clauses } => clauses
+                .iter()
+                .filter(|&&(p, n)| Logic::All { pos: p, neg: n }.eval(a).is_none())
+                .fold(open(*pos, *neg), |m, &(p, n)| m | open(p, n)),
+            Logic::And(items) | Logic::Or(items) => items.iter().fold(0, |m, l| m | l.undecided(a)),
+        }
+    }
+
     #[inline(never)]
     fn eval_nested(&self, a: Atoms) -> Option<bool> {
         match self {
@@ -317,9 +340,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn masks_agree_with_kleene_logic() {
-        let shapes = [
+    /// Conditions of every compiled shape, over atoms 0 to 2.
+    fn shapes() -> Vec<Expr> {
+        vec![
             Expr::And(vec![atom(0), not(atom(1)), atom(2)]),
             Expr::Or(vec![atom(0), not(atom(1)), atom(2)]),
             not(Expr::And(vec![
@@ -346,13 +369,51 @@ mod tests {
             ]),
             Expr::And(vec![atom(0), not(atom(0))]),
             Expr::Or(vec![Expr::Const(Value::Bool(false)), atom(2)]),
-        ];
+            Expr::And(vec![
+                Expr::Or(vec![Expr::And(vec![atom(0), atom(1)]), atom(2)]),
+                Expr::Or(vec![Expr::And(vec![atom(1), not(atom(2))]), atom(0)]),
+            ]),
+        ]
+    }
+
+    #[test]
+    fn masks_agree_with_kleene_logic() {
+        let shapes = shapes();
         for e in &shapes {
             let logic = Logic::compile(e);
             assert!(logic.is_some(), "{e:?} compiles");
             let Some(logic) = logic else { continue };
             for (atoms, v) in assignments() {
                 assert_eq!(logic.eval(atoms), kleene(e, &v), "{e:?} under {v:?}");
+            }
+        }
+    }
+
+    /// The atoms the expression's walk finds unknown and undecided (its reference).
+    fn walk_undecided(e: &Expr, v: &[Option<bool>; 3]) -> u64 {
+        if kleene(e, v).is_some() {
+            return 0;
+        }
+        match e {
+            Expr::Atom(i) => 1 << i,
+            Expr::Not(x) => walk_undecided(x, v),
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().fold(0, |m, x| m | walk_undecided(x, v)),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn undecided_atoms_are_the_ones_the_walk_finds() {
+        for e in &shapes() {
+            let Some(logic) = Logic::compile(e) else {
+                continue;
+            };
+            for (atoms, v) in assignments() {
+                assert_eq!(
+                    logic.undecided(atoms),
+                    walk_undecided(e, &v),
+                    "{e:?} under {v:?}"
+                );
             }
         }
     }

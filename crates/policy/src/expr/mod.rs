@@ -88,6 +88,15 @@ impl Leaf {
         match e {
             Expr::Fact(id) => Leaf::IsTrue(*id),
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => match (&**a, &**b) {
+                // An enumeration value is a bit of a mask: `x == a` is `x in [a]`, and
+                // `x != a` is `x` in every name but `a`.
+                (Expr::Fact(id), Expr::Const(Value::Enum(_, i)))
+                | (Expr::Const(Value::Enum(_, i)), Expr::Fact(id))
+                    if u32::from(*i) < u64::BITS =>
+                {
+                    let bit = 1u64 << i;
+                    Leaf::OneOf(*id, if *op == CmpOp::Eq { bit } else { !bit })
+                }
                 // Dates may be stored as instants, so they take the general path.
                 (Expr::Fact(id), Expr::Const(v)) | (Expr::Const(v), Expr::Fact(id))
                     if !matches!(v, Value::Date(_)) =>
@@ -145,7 +154,9 @@ impl Leaf {
             },
             Leaf::Equals(id, v, eq) => env.fact_ref(*id).map(|f| (f == v) == *eq),
             Leaf::OneOf(id, mask) => match env.fact_ref(*id)? {
-                Value::Enum(_, i) => Some(mask & (1u64 << i) != 0),
+                Value::Enum(_, i) => {
+                    Some(mask.checked_shr(u32::from(*i)).is_some_and(|m| m & 1 != 0))
+                }
                 _ => None,
             },
             Leaf::Contains(id, mask) => match env.fact_ref(*id)? {
@@ -160,7 +171,7 @@ impl Leaf {
                         _ => return None,
                     },
                 };
-                p.add_to(d, 1).map(|last| env.claim() <= last)
+                p.reaches(d, env.claim())
             }
             Leaf::Known(id) => Some(env.fact_ref(*id).is_some() || env.fact(*id).is_some()),
             Leaf::IsTrueOr(id, default) => match env.fact_ref(*id) {
@@ -184,7 +195,7 @@ impl Leaf {
 
 impl Leaf {
     /// The facts whose absence makes this leaf unknown (it is known to be unknown).
-    fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut FactList) {
+    pub(crate) fn unknown_facts<E: Env + ?Sized>(&self, env: &E, out: &mut FactList) {
         let fact = match self {
             Leaf::IsTrue(id)
             | Leaf::Equals(id, ..)
@@ -381,7 +392,7 @@ impl Expr {
                 _ => None,
             },
             Expr::Within(e, p) => match e.eval(env)? {
-                Value::Date(d) => p.add_to(d, 1).map(|last| env.claim() <= last),
+                Value::Date(d) => p.reaches(d, env.claim()),
                 _ => None,
             },
             Expr::Known(e) => Some(e.eval(env).is_some()),
