@@ -242,11 +242,12 @@ impl<'p> Decision<'p> {
         }
         layer.atoms = atoms;
         let cx = make_cx(&self.resolved, self.today, self.claim, &layer, facts);
-        let verdicts: crate::decision::Verdicts = policy
-            .rules
-            .iter()
-            .map(|r| r.when.as_ref().map_or(Some(true), |c| c.eval(&cx)))
-            .collect();
+        let mut verdicts: crate::decision::Verdicts = vec![Some(true); policy.rules.len()];
+        for (v, r) in verdicts.iter_mut().zip(&policy.rules) {
+            if let Some(c) = &r.when {
+                *v = c.eval(&cx);
+            }
+        }
         // Requirements not met.
         for &ri in &policy.index.all_requires {
             if let Some(Action::Require { test, remedies, .. }) =
@@ -477,6 +478,10 @@ impl<'p> Decision<'p> {
             }
             let cx = self.cx(layer, facts);
             for (output, result) in Output::ALL.iter().zip(results.iter_mut()) {
+                // Most layers set few outputs: skip the others before making a result.
+                if layer.policy.index.sets_for(*output).is_empty() {
+                    continue;
+                }
                 let Some(found) = first_set(layer, *output, &cx, li) else {
                     continue;
                 };
@@ -725,11 +730,7 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
 }
 
 fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
-    let rules = layer.policy.index.sets_for(output);
-    if rules.is_empty() {
-        return None;
-    }
-    for &ri in rules {
+    for &ri in layer.policy.index.sets_for(output) {
         let ri = usize::from(ri);
         let Some(r) = layer.policy.rules.get(ri) else {
             continue;
