@@ -406,7 +406,8 @@ impl<'p> Decision<'p> {
             let Some(layer) = self.layers.get(usize::from(li)) else {
                 break;
             };
-            if layer.applies == Some(false) {
+            // A law that says nothing of this remedy (not offered) leaves the outcome as it is.
+            if layer.applies == Some(false) || layer.policy.index.considered & remedy.bit() == 0 {
                 continue;
             }
             // Unmet law grants are never cited (see below), so do not collect them.

@@ -76,6 +76,9 @@ pub enum Leaf {
     Warranty(Derived),
     /// `allowed(remedy)`: what the seller offers, for a law layer.
     SellerAllows(Remedy),
+    /// Two dates compared (`claim <= warranty.end`, `claim >= warranty.end - 3 months`):
+    /// both sides evaluated as dates, without building values.
+    Dates(CmpOp, Expr, Expr),
     Other(Expr),
 }
 
@@ -87,6 +90,9 @@ impl Leaf {
         };
         match e {
             Expr::Fact(id) => Leaf::IsTrue(*id),
+            Expr::Cmp(op, a, b) if a.is_date() && b.is_date() => {
+                Leaf::Dates(*op, (**a).clone(), (**b).clone())
+            }
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => match (&**a, &**b) {
                 // An enumeration value is a bit of a mask: `x == a` is `x in [a]`, and
                 // `x != a` is `x` in every name but `a`.
@@ -188,6 +194,10 @@ impl Leaf {
                 _ => None,
             },
             Leaf::SellerAllows(r) => Some(env.seller_allows(*r)),
+            Leaf::Dates(op, a, b) => {
+                let (x, y) = (a.eval_date(env)?, b.eval_date(env)?);
+                Some(op.holds(x.cmp(&y)))
+            }
             Leaf::Other(e) => e.eval_bool(env),
         }
     }
@@ -206,6 +216,15 @@ impl Leaf {
             | Leaf::Compare(id, ..) => *id,
             Leaf::Known(_) | Leaf::SellerAllows(_) => return,
             Leaf::Warranty(_) => return env.warranty_unknowns(out),
+            Leaf::Dates(..) => {
+                if let Leaf::Dates(_, a, b) = self
+                    && self.eval(env).is_none()
+                {
+                    a.unknown_facts(env, out);
+                    b.unknown_facts(env, out);
+                }
+                return;
+            }
             Leaf::Other(e) => return e.unknown_facts(env, out),
         };
         if env.fact_ref(fact).is_none() && env.fact(fact).is_none() && !out.contains(&fact) {
@@ -304,6 +323,50 @@ pub trait Env {
 }
 
 impl Expr {
+    /// Whether this is certainly a date: the shapes [`Expr::eval_date`] evaluates itself.
+    fn is_date(&self) -> bool {
+        match self {
+            Expr::Const(v) => matches!(v, Value::Date(_)),
+            Expr::Derived(d) => matches!(
+                d,
+                Derived::Today | Derived::Claim | Derived::WarrantyStart | Derived::WarrantyEnd
+            ),
+            Expr::DateShift(..) => true,
+            // Both sides have one type (the checker says so).
+            Expr::Coalesce(a, b) => a.is_date() || b.is_date(),
+            Expr::Fact(id) => crate::schema::FACTS
+                .get(usize::from(*id))
+                .is_some_and(|f| f.ty == crate::schema::Type::Date),
+            _ => false,
+        }
+    }
+
+    /// A date, or `None` when unknown or not a date: [`Expr::eval`] for date expressions,
+    /// without building a [`Value`] at every node.
+    pub fn eval_date<E: Env + ?Sized>(&self, env: &E) -> Option<Date> {
+        match self {
+            Expr::Const(Value::Date(d)) => Some(*d),
+            Expr::Fact(id) => match env.fact_ref(*id) {
+                Some(Value::Date(d)) => Some(*d),
+                Some(_) => None,
+                None => match env.fact(*id)? {
+                    Value::Date(d) => Some(d),
+                    _ => None,
+                },
+            },
+            Expr::Derived(Derived::Today) => Some(env.today()),
+            Expr::Derived(Derived::Claim) => Some(env.claim()),
+            Expr::Derived(Derived::WarrantyStart) => env.warranty().start,
+            Expr::Derived(Derived::WarrantyEnd) => env.warranty().end,
+            Expr::Coalesce(a, b) => a.eval_date(env).or_else(|| b.eval_date(env)),
+            Expr::DateShift(e, p, sign) => p.add_to(e.eval_date(env)?, *sign),
+            _ => match self.eval(env)? {
+                Value::Date(d) => Some(d),
+                _ => None,
+            },
+        }
+    }
+
     /// Evaluates to a value, or `None` when unknown.
     pub fn eval<E: Env + ?Sized>(&self, env: &E) -> Option<Value> {
         match self {
@@ -500,13 +563,10 @@ fn compare(op: CmpOp, x: &Value, y: &Value) -> Option<bool> {
         (Value::Fraction(a), Value::Fraction(b)) => Some(a.cmp(b)),
         _ => None,
     };
-    Some(match (op, ord) {
-        (CmpOp::Eq, _) => x == y,
-        (CmpOp::Ne, _) => x != y,
-        (CmpOp::Lt, Some(o)) => o == Ordering::Less,
-        (CmpOp::Le, Some(o)) => o != Ordering::Greater,
-        (CmpOp::Gt, Some(o)) => o == Ordering::Greater,
-        (CmpOp::Ge, Some(o)) => o != Ordering::Less,
-        _ => return None,
-    })
+    match (op, ord) {
+        (CmpOp::Eq, _) => Some(x == y),
+        (CmpOp::Ne, _) => Some(x != y),
+        (_, Some(o)) => Some(op.holds(o)),
+        _ => None,
+    }
 }

@@ -205,6 +205,19 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// Whether two values in this order satisfy the comparison.
+    pub fn holds(self, o: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            Self::Eq => o == Equal,
+            Self::Ne => o != Equal,
+            Self::Lt => o == Less,
+            Self::Le => o != Greater,
+            Self::Gt => o == Greater,
+            Self::Ge => o != Less,
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Eq => "==",
