@@ -126,42 +126,39 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
 
     d.add_layer(policy, facts, 0);
     let considered = policy.considered();
-    let seller: smallvec::SmallVec<[(Remedy, LayerOutcome); 12]> = Remedy::ALL
-        .iter()
-        .filter(|r| considered & r.bit() != 0)
-        .map(|r| (*r, d.layer_outcome(0, *r, facts, true)))
-        .collect();
+    // Each remedy's outcome is built where it stays: first the seller's, then the laws'.
+    let mut remedies = std::mem::take(&mut d.remedies);
+    for r in Remedy::ALL.iter().filter(|r| considered & r.bit() != 0) {
+        let mut out = RemedyOutcome::new(*r);
+        d.layer_outcome(0, true, facts, &mut out);
+        remedies.push(out);
+    }
     // What the seller offers, for law layers' `allowed()`: allowed, or allowed once missing
     // documents arrive (an offer subject to an invoice is still the seller's offer).
-    let seller_allowed = seller
+    let seller_allowed = remedies
         .iter()
-        .filter(|(_, o)| {
+        .filter(|o| {
             o.status == Status::Allowed
                 || (o.status == Status::Pending && o.pending_on.is_empty() && !o.missing.is_empty())
         })
-        .fold(0u16, |m, (r, _)| m | r.bit());
+        .fold(0u16, |m, o| m | o.remedy.bit());
 
     for law in &policy.laws {
         d.add_layer(law, facts, seller_allowed);
     }
 
-    for (remedy, outcome) in seller {
-        let combined = d.combine(remedy, outcome, facts);
-        d.remedies.push(combined);
+    if d.layers.len() > 1 {
+        let mut law = RemedyOutcome::new(Remedy::Return);
+        for out in &mut remedies {
+            d.apply_laws(out, &mut law, facts);
+        }
     }
+    d.remedies = remedies;
     d.decide_outputs(facts);
     d.decide_deadlines(facts);
     d.collect_flags_and_notices();
     d.decide_refund(facts);
     d
-}
-
-/// A remedy's outcome within one layer.
-struct LayerOutcome {
-    status: Status,
-    citations: crate::decision::Citations,
-    pending_on: FactList,
-    missing: smallvec::SmallVec<[usize; 2]>,
 }
 
 impl<'p> Decision<'p> {
@@ -268,19 +265,15 @@ impl<'p> Decision<'p> {
         self.layers.push(layer);
     }
 
-    /// One layer's outcome for one remedy; `unmet` also cites allow rules that do not hold.
-    fn layer_outcome(&self, li: u8, remedy: Remedy, facts: &Facts, unmet: bool) -> LayerOutcome {
-        let mut out = LayerOutcome {
-            status: Status::NotOffered,
-            citations: crate::decision::Citations::new(),
-            pending_on: FactList::new(),
-            missing: smallvec::SmallVec::new(),
-        };
+    /// One layer's outcome for `out.remedy`, written into `out` (fresh: not offered, nothing
+    /// cited); `unmet` also cites allow rules that do not hold.
+    fn layer_outcome(&self, li: u8, unmet: bool, facts: &Facts, out: &mut RemedyOutcome) {
+        let remedy = out.remedy;
         let Some(layer) = self.layers.get(usize::from(li)) else {
-            return out;
+            return;
         };
         if layer.applies == Some(false) {
-            return out;
+            return;
         }
         let bit = remedy.bit();
         // Each rule touching this remedy, with whether it allows, and its verdict.
@@ -316,7 +309,7 @@ impl<'p> Decision<'p> {
         };
         // Cites, in rule order, the rules touching this remedy for which `pick` holds.
         let cite_where =
-            |out: &mut LayerOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
+            |out: &mut RemedyOutcome, pick: &dyn Fn(bool, Option<bool>) -> Option<Role>| {
                 for (ri, is_allow, v) in touching() {
                     if let Some(role) = pick(is_allow, v) {
                         out.citations.push(Citation { at: at(ri), role });
@@ -325,29 +318,29 @@ impl<'p> Decision<'p> {
             };
         if deny_t {
             out.status = Status::Denied;
-            cite_where(&mut out, &|a, v| match (a, v) {
+            cite_where(out, &|a, v| match (a, v) {
                 (false, Some(true)) => Some(Role::Denies),
                 (true, Some(true)) => Some(Role::Allows),
                 (true, Some(false)) if unmet && !allow_t => Some(Role::Unmet),
                 _ => None,
             });
-            return out;
+            return;
         }
         if allow_t || allow_u {
             // An allow that holds makes undecided allows irrelevant; undecided denies still matter.
-            cite_where(&mut out, &|a, v| match (a, v) {
+            cite_where(out, &|a, v| match (a, v) {
                 (true, Some(true)) => Some(Role::Allows),
                 (false, None) => Some(Role::Undecided),
                 (true, None) if !allow_t => Some(Role::Undecided),
                 _ => None,
             });
-            out.missing = self
-                .missing
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.at.layer == li && m.remedies & bit != 0)
-                .map(|(i, _)| i)
-                .collect();
+            out.missing.extend(
+                self.missing
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.at.layer == li && m.remedies & bit != 0)
+                    .map(|(i, _)| i),
+            );
             let requires = layer.policy.index.requires_for(remedy);
             for &ri in requires {
                 if layer.verdicts.get(usize::from(ri)) == Some(&Some(true)) {
@@ -375,32 +368,21 @@ impl<'p> Decision<'p> {
                     }
                 }
             }
-            return out;
+            return;
         }
         if allow_f {
             out.status = Status::Denied;
-            cite_where(&mut out, &|a, v| {
-                (a && v == Some(false)).then_some(Role::Unmet)
-            });
+            cite_where(out, &|a, v| (a && v == Some(false)).then_some(Role::Unmet));
         } else if deny_u {
             // Only deny rules speak of it, and they are undecided: it is not offered anyway.
-            cite_where(&mut out, &|a, v| {
-                (!a && v.is_none()).then_some(Role::Undecided)
-            });
+            cite_where(out, &|a, v| (!a && v.is_none()).then_some(Role::Undecided));
         }
-        out
     }
 
-    /// Folds the law layers into the seller's outcome for one remedy.
-    fn combine(&self, remedy: Remedy, seller: LayerOutcome, facts: &Facts) -> RemedyOutcome {
-        let mut out = RemedyOutcome {
-            remedy,
-            status: seller.status,
-            by_law: false,
-            citations: seller.citations,
-            pending_on: seller.pending_on,
-            missing: seller.missing,
-        };
+    /// Folds the law layers into the seller's outcome for one remedy; `law` is scratch space
+    /// for each law layer's own outcome.
+    fn apply_laws(&self, out: &mut RemedyOutcome, law: &mut RemedyOutcome, facts: &Facts) {
+        let remedy = out.remedy;
         for li in 1..self.layers.len() {
             let Ok(li) = u8::try_from(li) else { break };
             let Some(layer) = self.layers.get(usize::from(li)) else {
@@ -410,8 +392,9 @@ impl<'p> Decision<'p> {
             if layer.applies == Some(false) || layer.policy.index.considered & remedy.bit() == 0 {
                 continue;
             }
+            law.reset(remedy);
             // Unmet law grants are never cited (see below), so do not collect them.
-            let law = self.layer_outcome(li, remedy, facts, false);
+            self.layer_outcome(li, false, facts, law);
             let law_applies = layer.applies == Some(true);
             match (law.status, out.status) {
                 (_, Status::Allowed) if !out.by_law => {}
@@ -440,34 +423,34 @@ impl<'p> Decision<'p> {
                         out.by_law = true;
                     }
                     out.status = Status::Pending;
-                    out.citations.extend(law.citations);
-                    for f in law.pending_on {
-                        if !out.pending_on.contains(&f) {
-                            out.pending_on.push(f);
+                    out.citations.extend(law.citations.iter().copied());
+                    for f in &law.pending_on {
+                        if !out.pending_on.contains(f) {
+                            out.pending_on.push(*f);
                         }
                     }
                     if !law_applies && let Some(a) = &layer.policy.applies {
                         a.expr
                             .unknown_facts(&self.cx(layer, facts), &mut out.pending_on);
                     }
-                    out.missing.extend(law.missing);
+                    out.missing.extend(law.missing.iter().copied());
                 }
                 (Status::Denied, Status::Denied | Status::NotOffered) if law_applies => {
                     // A law exception that holds is worth citing; unmet law grants are not.
-                    let exceptions: Vec<Citation> = law
-                        .citations
-                        .into_iter()
-                        .filter(|c| c.role == Role::Denies)
-                        .collect();
-                    if !exceptions.is_empty() {
-                        out.citations.extend(exceptions);
+                    let before = out.citations.len();
+                    out.citations.extend(
+                        law.citations
+                            .iter()
+                            .filter(|c| c.role == Role::Denies)
+                            .copied(),
+                    );
+                    if out.citations.len() > before {
                         out.status = Status::Denied;
                     }
                 }
                 _ => {}
             }
         }
-        out
     }
 
     fn decide_outputs(&mut self, facts: &Facts) {

@@ -87,6 +87,30 @@ pub struct RemedyOutcome {
     pub missing: smallvec::SmallVec<[usize; 2]>,
 }
 
+impl RemedyOutcome {
+    /// Not offered, nothing cited: where a layer's outcome starts.
+    pub(crate) fn new(remedy: Remedy) -> Self {
+        Self {
+            remedy,
+            status: Status::NotOffered,
+            by_law: false,
+            citations: Citations::new(),
+            pending_on: FactList::new(),
+            missing: smallvec::SmallVec::new(),
+        }
+    }
+
+    /// Back to [`RemedyOutcome::new`], keeping any space the lists took.
+    pub(crate) fn reset(&mut self, remedy: Remedy) {
+        self.remedy = remedy;
+        self.status = Status::NotOffered;
+        self.by_law = false;
+        self.citations.clear();
+        self.pending_on.clear();
+        self.missing.clear();
+    }
+}
+
 /// The warranty of one component in one layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
