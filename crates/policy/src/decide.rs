@@ -454,34 +454,55 @@ impl<'p> Decision<'p> {
     }
 
     fn decide_outputs(&mut self, facts: &Facts) {
-        // Layer by layer, so that each layer's environment is made once.
-        let mut results: [Option<OutputResult>; Output::ALL.len()] = Default::default();
+        // Layer by layer, so that each layer's environment is made once; each result is
+        // written where it stays.
+        let mut outputs = std::mem::take(&mut self.outputs);
         for (li, layer) in self.layers.iter().enumerate() {
             if layer.applies != Some(true) {
                 continue;
             }
             let cx = self.cx(layer, facts);
-            for (output, result) in Output::ALL.iter().zip(results.iter_mut()) {
-                // Most layers set few outputs: skip the others before making a result.
-                if layer.policy.index.sets_for(*output).is_empty() {
-                    continue;
-                }
-                let Some(found) = first_set(layer, *output, &cx, li) else {
+            for output in Output::ALL {
+                let Some((at, rule, set)) = first_set(layer, output, li) else {
                     continue;
                 };
-                *result = Some(match result.take() {
-                    None => found,
+                let mut pending_on = FactList::new();
+                let value = if layer.verdicts.get(usize::from(at.rule)) == Some(&Some(true)) {
+                    let value = set.expr.eval(&cx);
+                    if value.is_none() {
+                        set.expr.unknown_facts(&cx, &mut pending_on);
+                    }
+                    value
+                } else {
+                    if let Some(c) = &rule.when {
+                        c.unknown_facts(&cx, &mut pending_on);
+                    }
+                    None
+                };
+                let result = OutputResult {
+                    output,
+                    value,
+                    by: Some(at),
+                    overridden: None,
+                    agrees: false,
+                    pending_on,
+                };
+                match outputs.iter_mut().find(|r| r.output == output) {
+                    None => outputs.push(result),
                     // A law layer's decided value overrides the seller's.
-                    Some(prev) if found.value.is_some() => OutputResult {
-                        overridden: prev.by,
-                        agrees: prev.value == found.value,
-                        ..found
-                    },
-                    Some(prev) => prev,
-                });
+                    Some(prev) if result.value.is_some() => {
+                        *prev = OutputResult {
+                            overridden: prev.by,
+                            agrees: prev.value == result.value,
+                            ..result
+                        };
+                    }
+                    Some(_) => {}
+                }
             }
         }
-        self.outputs.extend(results.into_iter().flatten());
+        outputs.sort_unstable_by_key(|r| r.output as u8);
+        self.outputs = outputs;
     }
 
     fn decide_deadlines(&mut self, facts: &Facts) {
@@ -713,10 +734,18 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
     }
 }
 
-fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Option<OutputResult> {
+/// The first rule of a layer that sets `output` and holds or is undecided (a later one
+/// cannot be known to apply), with the setting itself.
+fn first_set<'p>(
+    layer: &Layer<'p>,
+    output: Output,
+    li: usize,
+) -> Option<(RuleRef, &'p crate::model::Rule, &'p crate::model::SetOutput)> {
     for &ri in layer.policy.index.sets_for(output) {
-        let ri = usize::from(ri);
-        let Some(r) = layer.policy.rules.get(ri) else {
+        if layer.verdicts.get(usize::from(ri)) == Some(&Some(false)) {
+            continue;
+        }
+        let Some(r) = layer.policy.rules.get(usize::from(ri)) else {
             continue;
         };
         let Action::Set(outs) = &r.action else {
@@ -727,40 +756,9 @@ fn first_set(layer: &Layer<'_>, output: Output, cx: &Cx<'_>, li: usize) -> Optio
         };
         let at = RuleRef {
             layer: u8::try_from(li).unwrap_or(u8::MAX),
-            rule: u16::try_from(ri).unwrap_or(u16::MAX),
+            rule: ri,
         };
-        match layer.verdicts.get(ri).copied().flatten() {
-            Some(false) => continue,
-            Some(true) => {
-                let value = o.expr.eval(cx);
-                let mut pending_on = FactList::new();
-                if value.is_none() {
-                    o.expr.unknown_facts(cx, &mut pending_on);
-                }
-                return Some(OutputResult {
-                    output,
-                    value,
-                    by: Some(at),
-                    overridden: None,
-                    agrees: false,
-                    pending_on,
-                });
-            }
-            None => {
-                let mut pending_on = FactList::new();
-                if let Some(c) = &r.when {
-                    c.unknown_facts(cx, &mut pending_on);
-                }
-                return Some(OutputResult {
-                    output,
-                    value: None,
-                    by: Some(at),
-                    overridden: None,
-                    agrees: false,
-                    pending_on,
-                });
-            }
-        }
+        return Some((at, r, o));
     }
     None
 }
