@@ -177,8 +177,21 @@ impl<'p> Decision<'p> {
             seller_allowed,
             atoms: Atoms::default(),
         };
-        if let Some(applies) = &policy.applies {
-            layer.applies = applies.expr.eval_bool(&self.cx(&layer, facts));
+        if policy.applies.is_some() {
+            // Kleene `and` of the parts: false wins, then unknown.
+            let cx = self.cx(&layer, facts);
+            let mut applies = Some(true);
+            for part in &policy.applies_parts {
+                match part.eval(&cx) {
+                    Some(false) => {
+                        applies = Some(false);
+                        break;
+                    }
+                    None => applies = None,
+                    Some(true) => {}
+                }
+            }
+            layer.applies = applies;
         }
         if layer.applies == Some(false) {
             self.layers.push(layer);

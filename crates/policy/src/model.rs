@@ -55,6 +55,9 @@ pub struct Policy {
     pub atoms: Vec<Expr>,
     /// The same leaves, compiled for evaluation.
     pub leaves: Vec<crate::expr::Leaf>,
+    /// The `and` parts of `applies`, compiled: whether a law layer applies is decided
+    /// before its atoms can be (they may read `allowed()`), on every decision.
+    pub applies_parts: Vec<crate::expr::Leaf>,
 }
 
 /// Rule indexes by remedy and by output, built once at load.
@@ -149,6 +152,11 @@ impl Policy {
             }
         }
         self.leaves = atoms.iter().map(crate::expr::Leaf::compile).collect();
+        self.applies_parts = match self.applies.as_ref().map(|c| &c.expr) {
+            Some(Expr::And(items)) => items.iter().map(crate::expr::Leaf::compile).collect(),
+            Some(e) => vec![crate::expr::Leaf::compile(e)],
+            None => Vec::new(),
+        };
         self.atoms = atoms;
     }
 

@@ -76,10 +76,40 @@ pub enum Leaf {
     Warranty(Derived),
     /// `allowed(remedy)`: what the seller offers, for a law layer.
     SellerAllows(Remedy),
+    /// A country fact is one of a set of codes, held as a bit per code (26 × 26 of them).
+    InCountries(FactId, Box<CountrySet>),
     /// Two dates compared (`claim <= warranty.end`, `claim >= warranty.end - 3 months`):
     /// both sides evaluated as dates, without building values.
     Dates(CmpOp, Expr, Expr),
     Other(Expr),
+}
+
+/// A set of two-letter country codes (`A`–`Z` each), a bit per code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountrySet([u64; 11]);
+
+impl CountrySet {
+    fn index(c: [u8; 2]) -> Option<usize> {
+        let [a, b] = c;
+        (a.is_ascii_uppercase() && b.is_ascii_uppercase())
+            .then(|| usize::from(a - b'A') * 26 + usize::from(b - b'A'))
+    }
+
+    /// The set of these codes; `None` when one is not two capital letters.
+    pub fn of(codes: &[[u8; 2]]) -> Option<Self> {
+        let mut words = [0u64; 11];
+        for c in codes {
+            let i = Self::index(*c)?;
+            *words.get_mut(i / 64)? |= 1 << (i % 64);
+        }
+        Some(Self(words))
+    }
+
+    pub fn contains(&self, c: [u8; 2]) -> bool {
+        Self::index(c)
+            .and_then(|i| self.0.get(i / 64).map(|w| w >> (i % 64) & 1 != 0))
+            .unwrap_or(false)
+    }
 }
 
 impl Leaf {
@@ -114,6 +144,10 @@ impl Leaf {
             Expr::EnumIn(inner, mask) => {
                 fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::OneOf(id, *mask))
             }
+            Expr::CountryIn(inner, codes) => match (fact(inner), CountrySet::of(codes)) {
+                (Some(id), Some(set)) => Leaf::InCountries(id, Box::new(set)),
+                _ => Leaf::Other(e.clone()),
+            },
             Expr::SetHas(inner, mask) => {
                 fact(inner).map_or_else(|| Leaf::Other(e.clone()), |id| Leaf::Contains(id, *mask))
             }
@@ -194,6 +228,10 @@ impl Leaf {
                 _ => None,
             },
             Leaf::SellerAllows(r) => Some(env.seller_allows(*r)),
+            Leaf::InCountries(id, set) => match env.fact_ref(*id)? {
+                Value::Country(c) => Some(set.contains(*c)),
+                _ => None,
+            },
             Leaf::Dates(op, a, b) => {
                 let (x, y) = (a.eval_date(env)?, b.eval_date(env)?);
                 Some(op.holds(x.cmp(&y)))
@@ -213,6 +251,7 @@ impl Leaf {
             | Leaf::Contains(id, _)
             | Leaf::Within(id, _)
             | Leaf::IsTrueOr(id, _)
+            | Leaf::InCountries(id, _)
             | Leaf::Compare(id, ..) => *id,
             Leaf::Known(_) | Leaf::SellerAllows(_) => return,
             Leaf::Warranty(_) => return env.warranty_unknowns(out),
@@ -568,5 +607,24 @@ fn compare(op: CmpOp, x: &Value, y: &Value) -> Option<bool> {
         (CmpOp::Ne, _) => Some(x != y),
         (_, Some(o)) => Some(op.holds(o)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_country_set_holds_exactly_its_codes() {
+        let set = CountrySet::of(&[*b"AT", *b"ZZ", *b"DE", *b"AA"]);
+        assert!(set.is_some());
+        let Some(set) = set else { return };
+        for c in [*b"AT", *b"ZZ", *b"DE", *b"AA"] {
+            assert!(set.contains(c), "{c:?}");
+        }
+        for c in [*b"AU", *b"FR", *b"ZY", *b"BA", *b"de", *b"D1"] {
+            assert!(!set.contains(c), "{c:?}");
+        }
+        assert_eq!(CountrySet::of(&[*b"A1"]), None);
     }
 }

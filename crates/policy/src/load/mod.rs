@@ -228,6 +228,7 @@ impl Loader<'_> {
             index,
             atoms: Vec::new(),
             leaves: Vec::new(),
+            applies_parts: Vec::new(),
         })
     }
 
