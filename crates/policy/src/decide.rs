@@ -107,7 +107,9 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         today,
         claim,
         layers: Vec::with_capacity(1 + policy.laws.len()),
-        remedies: Vec::with_capacity(Remedy::ALL.len()),
+        remedies: Vec::with_capacity(
+            usize::try_from(policy.considered().count_ones()).unwrap_or(0),
+        ),
         warranty: Vec::with_capacity(
             policy
                 .layers()
