@@ -186,6 +186,9 @@ impl Leaf {
         }
     }
 
+    // Inlined into the loop that evaluates a layer's leaves: a call per leaf cost more than
+    // most leaves do (measured: 660 of 18.2 k instructions per CryptKi decision).
+    #[inline(always)]
     pub fn eval<E: Env + ?Sized>(&self, env: &E) -> Option<bool> {
         match self {
             Leaf::IsTrue(id) => match env.fact_ref(*id)? {
