@@ -561,10 +561,7 @@ impl<'p> Decision<'p> {
                             Some(When::Instant(t)) => Some(t),
                             _ => None,
                         });
-                        let start = instant.or_else(|| match from.eval(&cx) {
-                            Some(Value::Date(d)) => start_of_day(d, tz),
-                            _ => None,
-                        });
+                        let start = instant.or_else(|| start_of_day(from.eval_date(&cx)?, tz));
                         start.and_then(|s| {
                             let until = s.checked_add(i64::from(within.n).hours()).ok()?;
                             Some(Due {
@@ -573,13 +570,13 @@ impl<'p> Decision<'p> {
                             })
                         })
                     }
-                    _ => match from.eval(&cx) {
-                        Some(Value::Date(d)) => within.add_to(d, 1).map(|last| Due {
+                    _ => from
+                        .eval_date(&cx)
+                        .and_then(|d| within.add_to(d, 1))
+                        .map(|last| Due {
                             last_day: last,
                             at: None,
                         }),
-                        _ => None,
-                    },
                 };
                 let new = DeadlineResult {
                     name: *name,
@@ -736,12 +733,12 @@ fn pick_start(starts: &[StartRule], cx: &Cx<'_>, a: &mut Assessment) {
                 return;
             }
             Some(true) => {
-                match s.from.eval(cx) {
-                    Some(Value::Date(d)) => {
+                match s.from.eval_date(cx) {
+                    Some(d) => {
                         a.start = Some(d);
                         a.start_rule = u16::try_from(i).ok();
                     }
-                    _ => s.from.unknown_facts(cx, &mut a.pending_on),
+                    None => s.from.unknown_facts(cx, &mut a.pending_on),
                 }
                 return;
             }
