@@ -27,10 +27,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, 
         None => None,
     };
     if let Some(order_no) = first_sale.as_ref().or(case.order_no.as_ref())
-        && let Some(o) = tx.query_opt(
-            crate::registry::ORDER_WITH_DELIVERY,
-            &[order_no.into(), order_no.into()],
-        )?
+        && let Some(o) = tx.query_opt(crate::registry::ORDER_WITH_DELIVERY, &[order_no.into()])?
     {
         put("order.date", J::String(o.text(0)?));
         put("order.channel", J::String(o.text(1)?));

@@ -221,16 +221,20 @@ pub(crate) fn chain(tx: &mut dyn Tx, serial: &str) -> Result<Vec<String>, AppErr
     Ok(chain)
 }
 
-/// A serial's first sale: order number, order date, delivery date and channel, then how many
-/// times it was sold.
+/// A serial's first sale: order number, order date, delivery date (from the order's shipments
+/// when it has any, as decisions take it) and channel, then how many times it was sold.
 pub(crate) fn first_sale(
     tx: &mut dyn Tx,
     serial: &str,
 ) -> Result<Option<aftercare_store::Row>, AppError> {
     Ok(tx.query_opt(
-        "SELECT o.order_no, o.ordered_at, o.delivered_on, o.channel, COUNT(*) OVER ()
-         FROM order_lines l JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
-         ORDER BY o.ordered_at, o.order_no LIMIT 1",
+        concat!(
+            "SELECT o.order_no, o.ordered_at, ",
+            crate::registry::order_delivered_sql!(),
+            ", o.channel, COUNT(*) OVER ()
+             FROM order_lines l JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
+             ORDER BY o.ordered_at, o.order_no LIMIT 1"
+        ),
         &[serial.into()],
     )?)
 }

@@ -761,18 +761,33 @@ pub fn upsert_shipments(
     Ok(problems)
 }
 
-/// An order's shipping and delivery dates as the registry knows them: from its shipments when
-/// it has any (shipped when the first left; delivered when the last arrived, and not before
-/// every one has), else the order's own. Columns: ordered_at, channel, shipped, delivered,
-/// currency, shipping_fee_minor, customer_id.
-pub(crate) const ORDER_WITH_DELIVERY: &str = "
-    SELECT o.ordered_at, o.channel,
-      CASE WHEN s.n > 0 THEN s.first_shipped ELSE o.shipped_on END,
-      CASE WHEN s.n > 0 THEN (CASE WHEN s.n = s.delivered THEN s.last_delivered END)
-           ELSE o.delivered_on END,
-      o.currency, o.shipping_fee_minor, o.customer_id
-    FROM orders o,
-      (SELECT COUNT(*) AS n, COUNT(delivered_on) AS delivered, MIN(shipped_on) AS first_shipped,
-         MAX(delivered_on) AS last_delivered
-       FROM shipments WHERE order_no = ?) s
-    WHERE o.order_no = ?";
+/// An order's shipping date as the registry knows it, over an order `o`: when its first
+/// shipment left if it has any, else the order's own.
+macro_rules! order_shipped_sql {
+    () => {
+        "(SELECT CASE WHEN COUNT(*) = 0 THEN o.shipped_on ELSE MIN(s.shipped_on) END
+          FROM shipments s WHERE s.order_no = o.order_no)"
+    };
+}
+
+/// An order's delivery date as the registry knows it, over an order `o`: when its last
+/// shipment arrived, and not before every one has, if it has any; else the order's own.
+macro_rules! order_delivered_sql {
+    () => {
+        "(SELECT CASE WHEN COUNT(*) = 0 THEN o.delivered_on
+                      WHEN COUNT(*) = COUNT(s.delivered_on) THEN MAX(s.delivered_on) END
+          FROM shipments s WHERE s.order_no = o.order_no)"
+    };
+}
+pub(crate) use order_delivered_sql;
+
+/// An order's dates and terms, with shipping and delivery as the registry knows them (see
+/// `order_shipped_sql!` and `order_delivered_sql!`). Columns: ordered_at, channel, shipped,
+/// delivered, currency, shipping_fee_minor, customer_id. Parameter: the order number.
+pub(crate) const ORDER_WITH_DELIVERY: &str = concat!(
+    "SELECT o.ordered_at, o.channel, ",
+    order_shipped_sql!(),
+    ", ",
+    order_delivered_sql!(),
+    ", o.currency, o.shipping_fee_minor, o.customer_id FROM orders o WHERE o.order_no = ?"
+);

@@ -1323,11 +1323,17 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
             })
             .unwrap()
     };
+    // The delivery date the serial's look-up shows for its first sale: the same one.
+    let shown = |store: &mut Store| -> J {
+        aftercare_app::lineage::lookup(store, "MX1-0001").unwrap()["first_sale"]["delivered_on"]
+            .clone()
+    };
     for db in databases() {
         let mut store = db.open();
         seed_maintenance(&mut store);
         // Without shipments, the order's own date.
         assert_eq!(delivered(&mut store).as_deref(), Some("2023-10-14"));
+        assert_eq!(shown(&mut store), "2023-10-14", "{}", db.name);
         // Two parcels, one still on its way: not delivered yet.
         load(
             &mut store,
@@ -1338,6 +1344,7 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
         )
         .unwrap();
         assert_eq!(delivered(&mut store), None, "{}", db.name);
+        assert_eq!(shown(&mut store), J::Null, "{}", db.name);
         // The second arrives (the same tracking number again: an update): the last delivery.
         load(
             &mut store,
@@ -1350,6 +1357,7 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
             "{}",
             db.name
         );
+        assert_eq!(shown(&mut store), "2023-10-20", "{}", db.name);
 
         let refused = load(
             &mut store,
