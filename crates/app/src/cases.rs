@@ -189,36 +189,26 @@ pub fn open(
         .kind
         .ok_or_else(|| AppError::invalid("kind", "a case needs a kind"))?;
     store.tx(|tx| -> Result<_, AppError> {
-        let customer_id = match &new.customer {
-            Some(r) => Some(
-                tx.query_opt("SELECT id FROM customers WHERE ref = ?", &[r.into()])?
-                    .ok_or_else(|| AppError::invalid("customer", format!("unknown customer `{r}`")))?
-                    .int(0)?,
-            ),
-            None => None,
-        };
+        let refs = References::resolve(tx, new)?;
+        if let Some(r) = &new.customer
+            && refs.customer_id.is_none()
+        {
+            return Err(AppError::invalid("customer", format!("unknown customer `{r}`")));
+        }
         if let Some(o) = &new.order_no
-            && tx
-                .query_opt("SELECT 1 FROM orders WHERE order_no = ?", &[o.into()])?
-                .is_none()
+            && !refs.order_known
         {
             return Err(AppError::invalid("order", format!("unknown order `{o}`")));
         }
         if let Some(s) = &new.serial
-            && tx
-                .query_opt("SELECT 1 FROM units WHERE serial = ?", &[s.into()])?
-                .is_none()
+            && refs.unit_sku.is_none()
         {
             return Err(AppError::invalid("serial", format!("unknown serial `{s}`")));
         }
+        let customer_id = refs.customer_id;
         let policy_id = match &new.policy {
             Some(p) => p.clone(),
-            None => policy_of(
-                tx,
-                new.serial.as_deref(),
-                new.order_no.as_deref(),
-                customer_id,
-            )?,
+            None => refs.policy(tx)?,
         };
         policies.get(&policy_id)?;
         check_facts(&new.facts)?;
@@ -265,45 +255,75 @@ pub fn open(
     })
 }
 
-/// The policy the unit's SKU names for the buyer's country (else its default), else the one
-/// of the order's first line.
-fn policy_of(
-    tx: &mut dyn Tx,
-    serial: Option<&str>,
-    order: Option<&str>,
-    customer: Option<i64>,
-) -> Result<String, AppError> {
-    // The buyer: the case's customer, else the order's.
-    let country = match (customer, order) {
-        (Some(c), _) => {
-            tx.query_text("SELECT country FROM customers WHERE id = ?", &[Val::Int(c)])?
-        }
-        (None, Some(o)) => tx.query_text(
-            "SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.order_no = ?",
-            &[o.into()],
-        )?,
-        (None, None) => None,
-    };
-    let pick = "SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
-                LEFT JOIN sku_policies p ON p.sku = k.code AND p.country = ?
-                WHERE k.code = ?";
-    let sku = match (serial, order) {
-        (Some(s), _) => tx.query_text("SELECT sku FROM units WHERE serial = ?", &[s.into()])?,
-        (None, Some(o)) => tx.query_text(
-            "SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1",
-            &[o.into()],
-        )?,
-        (None, None) => None,
-    };
-    if let Some(sku) = sku
-        && let Some(policy) = tx.query_text(pick, &[country.into(), sku.into()])?
-    {
-        return Ok(policy);
+/// What a new case refers to, looked up in one statement: the customer, whether the order
+/// exists, the buyer's country and the SKU its policy comes from.
+struct References {
+    customer_id: Option<i64>,
+    order_known: bool,
+    /// The unit's SKU; `None` when no serial is given or it is unknown.
+    unit_sku: Option<String>,
+    /// The buyer's country: the case's customer's, else the order's customer's.
+    country: Option<String>,
+    /// The SKU that names the policy: the unit's, else the order's first line's.
+    sku: Option<String>,
+}
+
+impl References {
+    fn resolve(tx: &mut dyn Tx, new: &NewCase) -> Result<Self, AppError> {
+        let row = tx.query_one(
+            "SELECT
+               (SELECT id FROM customers WHERE ref = ?),
+               (SELECT country FROM customers WHERE ref = ?),
+               (SELECT COUNT(*) FROM orders WHERE order_no = ?),
+               (SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id
+                 WHERE o.order_no = ?),
+               (SELECT sku FROM units WHERE serial = ?),
+               (SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1)",
+            &[
+                new.customer.clone().into(),
+                new.customer.clone().into(),
+                new.order_no.clone().into(),
+                new.order_no.clone().into(),
+                new.serial.clone().into(),
+                new.order_no.clone().into(),
+            ],
+        )?;
+        let customer_id = row.opt_int(0)?;
+        let unit_sku = row.opt_text(4)?;
+        Ok(Self {
+            customer_id,
+            order_known: row.int(2)? > 0,
+            country: if new.customer.is_some() {
+                row.opt_text(1)?
+            } else {
+                row.opt_text(3)?
+            },
+            sku: if new.serial.is_some() {
+                unit_sku.clone()
+            } else {
+                row.opt_text(5)?
+            },
+            unit_sku,
+        })
     }
-    Err(AppError::invalid(
-        "policy",
-        "cannot tell which policy applies: name one, or give a serial or order whose SKU names one",
-    ))
+
+    /// The policy the SKU names for the buyer's country, else its default.
+    fn policy(&self, tx: &mut dyn Tx) -> Result<String, AppError> {
+        if let Some(sku) = &self.sku
+            && let Some(policy) = tx.query_text(
+                "SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
+                 LEFT JOIN sku_policies p ON p.sku = k.code AND p.country = ?
+                 WHERE k.code = ?",
+                &[self.country.clone().into(), sku.into()],
+            )?
+        {
+            return Ok(policy);
+        }
+        Err(AppError::invalid(
+            "policy",
+            "cannot tell which policy applies: name one, or give a serial or order whose SKU names one",
+        ))
+    }
 }
 
 fn check_facts(facts: &Map<String, J>) -> Result<Facts, AppError> {

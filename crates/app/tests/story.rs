@@ -1013,6 +1013,23 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                         policy_by_country: by_country,
                     },
                 )?;
+                // Sold in China, IMASK's masks fall under imKey's terms (a made-up rule for
+                // the test): the order's buyer decides, unless the case names another.
+                let mut by_country = std::collections::BTreeMap::new();
+                by_country.insert("CN".to_string(), "imkey".to_string());
+                registry::upsert_sku(
+                    tx,
+                    &Sku {
+                        code: "IMASK-M1".into(),
+                        name: "IMASK M1".into(),
+                        class: "main".into(),
+                        components: String::new(),
+                        security_sensitive: false,
+                        seller: "IMASK".into(),
+                        policy: "imask".into(),
+                        policy_by_country: by_country,
+                    },
+                )?;
                 for serial in ["W2-DE", "W2-CN"] {
                     registry::upsert_unit(
                         tx,
@@ -1049,6 +1066,69 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 "{}",
                 db.name
             );
+        }
+        // By order alone: its first line's SKU, for the order's buyer (in China); with a
+        // customer named, for that customer (in Germany: the SKU's default).
+        for (customer, policy) in [(None, "imkey"), (Some("cust-de"), "imask")] {
+            let id = cases::open(
+                &mut store,
+                &policies,
+                &NewCase {
+                    kind: Some(CaseKind::Return),
+                    customer: customer.map(Into::into),
+                    order_no: Some("SO-IMA-1".into()),
+                    ..NewCase::default()
+                },
+                "desk",
+                at("2024-03-01T00:00:00Z"),
+            )
+            .unwrap();
+            assert_eq!(
+                cases::show(&mut store, id).unwrap()["policy"],
+                policy,
+                "{} {customer:?}",
+                db.name
+            );
+        }
+        // What a case names must exist; each unknown one is named.
+        for (new, said) in [
+            (
+                NewCase {
+                    customer: Some("nobody".into()),
+                    serial: Some("W2-DE".into()),
+                    ..NewCase::default()
+                },
+                "customer: unknown customer `nobody`",
+            ),
+            (
+                NewCase {
+                    order_no: Some("SO-NONE".into()),
+                    ..NewCase::default()
+                },
+                "order: unknown order `SO-NONE`",
+            ),
+            (
+                NewCase {
+                    customer: Some("cust-de".into()),
+                    serial: Some("W2-XX".into()),
+                    ..NewCase::default()
+                },
+                "serial: unknown serial `W2-XX`",
+            ),
+        ] {
+            let new = NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                ..new
+            };
+            let err = cases::open(
+                &mut store,
+                &policies,
+                &new,
+                "desk",
+                at("2024-03-01T00:00:00Z"),
+            )
+            .unwrap_err();
+            assert_eq!(err.to_string(), said, "{}", db.name);
         }
     }
 }
