@@ -180,20 +180,9 @@ impl<'p> Decision<'p> {
             atoms: Atoms::default(),
         };
         if policy.applies.is_some() {
-            // Kleene `and` of the parts: false wins, then unknown.
             let cx = self.cx(&layer, facts);
-            let mut applies = Some(true);
-            for part in &policy.applies_parts {
-                match part.eval(&cx) {
-                    Some(false) => {
-                        applies = Some(false);
-                        break;
-                    }
-                    None => applies = None,
-                    Some(true) => {}
-                }
-            }
-            layer.applies = applies;
+            layer.applies =
+                crate::expr::kleene(false, policy.applies_parts.iter().map(|p| p.eval(&cx)));
         }
         if layer.applies == Some(false) {
             self.layers.push(layer);

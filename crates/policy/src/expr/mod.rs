@@ -84,6 +84,24 @@ pub enum Leaf {
     Other(Expr),
 }
 
+/// Three-valued `and` (`decisive` false) or `or` (`decisive` true) of values computed in turn:
+/// the decisive value as soon as one is it, else unknown if one was, else the other value.
+#[inline]
+pub(crate) fn kleene(
+    decisive: bool,
+    values: impl IntoIterator<Item = Option<bool>>,
+) -> Option<bool> {
+    let mut unknown = false;
+    for v in values {
+        match v {
+            Some(v) if v == decisive => return Some(decisive),
+            None => unknown = true,
+            Some(_) => {}
+        }
+    }
+    (!unknown).then_some(!decisive)
+}
+
 /// A set of two-letter country codes (`A`–`Z` each), a bit per code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CountrySet([u64; 11]);
@@ -258,10 +276,8 @@ impl Leaf {
             | Leaf::Compare(id, ..) => *id,
             Leaf::Known(_) | Leaf::SellerAllows(_) => return,
             Leaf::Warranty(_) => return env.warranty_unknowns(out),
-            Leaf::Dates(..) => {
-                if let Leaf::Dates(_, a, b) = self
-                    && self.eval(env).is_none()
-                {
+            Leaf::Dates(_, a, b) => {
+                if self.eval(env).is_none() {
                     a.unknown_facts(env, out);
                     b.unknown_facts(env, out);
                 }
@@ -453,28 +469,8 @@ impl Expr {
         match self {
             Expr::Const(Value::Bool(b)) => Some(*b),
             Expr::Not(e) => e.eval_bool(env).map(|b| !b),
-            Expr::And(items) => {
-                let mut unknown = false;
-                for e in items {
-                    match e.eval_bool(env) {
-                        Some(false) => return Some(false),
-                        None => unknown = true,
-                        Some(true) => {}
-                    }
-                }
-                if unknown { None } else { Some(true) }
-            }
-            Expr::Or(items) => {
-                let mut unknown = false;
-                for e in items {
-                    match e.eval_bool(env) {
-                        Some(true) => return Some(true),
-                        None => unknown = true,
-                        Some(false) => {}
-                    }
-                }
-                if unknown { None } else { Some(false) }
-            }
+            Expr::And(items) => kleene(false, items.iter().map(|e| e.eval_bool(env))),
+            Expr::Or(items) => kleene(true, items.iter().map(|e| e.eval_bool(env))),
             Expr::Cmp(op, a, b) => {
                 let (x, y) = (a.operand(env)?, b.operand(env)?);
                 compare(*op, &x, &y)
