@@ -24,6 +24,27 @@ pub struct Event<'a> {
     pub after: Option<J>,
 }
 
+impl<'a> Event<'a> {
+    /// An event with what is now (`after`) and no `before`: most are; set `before` with
+    /// struct update syntax where there is one.
+    pub fn new(
+        actor: &'a str,
+        entity: &'a str,
+        entity_id: impl ToString,
+        action: &'a str,
+        after: impl Into<Option<J>>,
+    ) -> Self {
+        Self {
+            actor,
+            entity,
+            entity_id: entity_id.to_string(),
+            action,
+            before: None,
+            after: after.into(),
+        }
+    }
+}
+
 /// The chain's value before the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

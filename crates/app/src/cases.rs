@@ -233,13 +233,7 @@ pub fn open(
         audit::append(
             tx,
             now,
-            &Event {
-                actor,
-                entity: "case",
-                entity_id: id.to_string(),
-                action: "open",
-                before: None,
-                after: Some(json!({
+            &Event::new(actor, "case", id, "open", json!({
                     "kind": kind.as_str(),
                     "state": "draft",
                     "customer_id": customer_id,
@@ -248,7 +242,6 @@ pub fn open(
                     "policy": policy_id,
                     "facts": new.facts,
                 })),
-            },
         )
         ?;
         Ok(id)
@@ -440,12 +433,8 @@ pub(crate) fn transition_in(
         tx,
         now,
         &Event {
-            actor,
-            entity: "case",
-            entity_id: id.to_string(),
-            action: step.action.as_str(),
             before: Some(before.audit_view()),
-            after: Some(after_view),
+            ..Event::new(actor, "case", id, step.action.as_str(), after_view)
         },
     )?;
     timers::sync(tx, &after, &decision, policy.tz())?;
@@ -690,20 +679,19 @@ pub(crate) fn decide_in(
     audit::append(
         tx,
         now,
-        &Event {
+        &Event::new(
             actor,
-            entity: "case",
-            entity_id: case.id.to_string(),
-            action: "decide",
-            before: None,
-            after: Some(json!({
+            "case",
+            case.id,
+            "decide",
+            json!({
                 "decision": decision_id,
                 "policy": policy.id,
                 "version": policy.version,
                 "hash": policy.hash,
                 "remedies": statuses,
-            })),
-        },
+            }),
+        ),
     )?;
     let deadlines: Vec<(&'static str, Due)> = decision
         .deadlines

@@ -204,21 +204,20 @@ pub fn load(
         audit::append(
             tx,
             now,
-            &Event {
+            &Event::new(
                 actor,
-                entity: "import",
-                entity_id: aftercare_store::hex(&Sha256::digest(source.as_bytes())),
-                action: "import",
-                before: None,
-                after: Some(json!({
+                "import",
+                aftercare_store::hex(&Sha256::digest(source.as_bytes())),
+                "import",
+                json!({
                     "skus": loaded.skus,
                     "customers": loaded.customers,
                     "units": loaded.units,
                     "orders": loaded.orders,
                     "invoices": loaded.invoices,
                     "shipments": loaded.shipments,
-                })),
-            },
+                }),
+            ),
         )?;
         Ok(loaded)
     });

@@ -162,14 +162,7 @@ pub fn record_repair(
         audit::append(
             tx,
             now,
-            &Event {
-                actor,
-                entity: "unit",
-                entity_id: serial.clone(),
-                action: "repair",
-                before: None,
-                after: Some(detail.clone()),
-            },
+            &Event::new(actor, "unit", serial, "repair", detail.clone()),
         )?;
         Ok(detail)
     })

@@ -162,19 +162,18 @@ pub(crate) fn record_in(
         audit::append(
             tx,
             now,
-            &Event {
+            &Event::new(
                 actor,
-                entity: "refund",
-                entity_id: id.to_string(),
-                action: "record",
-                before: None,
-                after: Some(json!({
+                "refund",
+                id,
+                "record",
+                json!({
                     "order_no": r.order_no,
                     "case_id": r.case_id,
                     "amount": show(r.amount_minor),
                     "reason": r.reason,
-                })),
-            },
+                }),
+            ),
         )?;
         Ok(Refund {
             id,
@@ -219,17 +218,6 @@ fn mark_paid_in(tx: &mut dyn Tx, id: i64, actor: &str, now: Timestamp) -> Result
             None => Err(AppError::not_found("refund", id.to_string())),
         };
     }
-    audit::append(
-        tx,
-        now,
-        &Event {
-            actor,
-            entity: "refund",
-            entity_id: id.to_string(),
-            action: "paid",
-            before: None,
-            after: None,
-        },
-    )?;
+    audit::append(tx, now, &Event::new(actor, "refund", id, "paid", None))?;
     Ok(())
 }

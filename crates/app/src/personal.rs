@@ -133,14 +133,7 @@ pub fn erase(
         audit::append(
             tx,
             now,
-            &Event {
-                actor,
-                entity: "customer",
-                entity_id: id.to_string(),
-                action: "erase",
-                before: None,
-                after: Some(json!({"ref": placeholder})),
-            },
+            &Event::new(actor, "customer", id, "erase", json!({"ref": placeholder})),
         )?;
         Ok(placeholder)
     })

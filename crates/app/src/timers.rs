@@ -261,18 +261,7 @@ fn fire(
             )
         }
     };
-    audit::append(
-        tx,
-        now,
-        &Event {
-            actor: "timer",
-            entity: "case",
-            entity_id: case_id.to_string(),
-            action: event,
-            before: None,
-            after: Some(after),
-        },
-    )?;
+    audit::append(tx, now, &Event::new("timer", "case", case_id, event, after))?;
     Ok(outcome)
 }
 
