@@ -129,24 +129,7 @@ struct ServiceArgs {
 #[derive(Subcommand)]
 enum CaseCommand {
     /// Open a case (in `draft`); prints its id.
-    Open {
-        /// return, delivery_damage, wrong_item, warranty_service, paid_repair, service_withdrawal
-        #[arg(long)]
-        kind: String,
-        /// The customer's ref.
-        #[arg(long)]
-        customer: Option<String>,
-        #[arg(long)]
-        order: Option<String>,
-        #[arg(long)]
-        serial: Option<String>,
-        /// The seller policy (default: the one the unit's or order's SKU names).
-        #[arg(long)]
-        policy: Option<String>,
-        /// A fact about the case, PATH=VALUE (repeatable), e.g. problem.reported=defect.
-        #[arg(long = "fact")]
-        facts: Vec<String>,
-    },
+    Open(OpenArgs),
     /// A case with its latest decision, timers and history, as JSON.
     Show { id: i64 },
     /// Cases, newest first.
@@ -161,24 +144,7 @@ enum CaseCommand {
     /// Make a recorded decision again from its stored policy texts and facts.
     Reexplain { decision: i64 },
     /// Move a case: submit, approve, receive, inspect, quote, pay, … (see `case diagram`).
-    Transition {
-        id: i64,
-        action: String,
-        /// A fact this step establishes, PATH=VALUE (repeatable).
-        #[arg(long = "fact")]
-        facts: Vec<String>,
-        /// For approve: the authorisation number (default RA-<id>).
-        #[arg(long)]
-        authorisation: Option<String>,
-        /// For approve: the ship-by date (default: the decision's).
-        #[arg(long)]
-        ship_by: Option<String>,
-        #[arg(long)]
-        note: Option<String>,
-        /// For quote: a line KIND:DESCRIPTION:AMOUNT, e.g. part:Fan:25.00 (repeatable).
-        #[arg(long = "line")]
-        lines: Vec<String>,
-    },
+    Transition(TransitionArgs),
     /// Record the repair or replacement of a case in `repairing` or `replacing`.
     Repaired {
         id: i64,
@@ -334,48 +300,12 @@ fn main() -> ExitCode {
             service,
         } => with_env(service, service::audit_verify),
         Command::Case { command, service } => with_env(service, |env| match command {
-            CaseCommand::Open {
-                kind,
-                customer,
-                order,
-                serial,
-                policy,
-                facts,
-            } => service::case_open(
-                env,
-                &OpenArgs {
-                    kind,
-                    customer,
-                    order,
-                    serial,
-                    policy,
-                    facts,
-                },
-            ),
+            CaseCommand::Open(a) => service::case_open(env, &a),
             CaseCommand::Show { id } => service::case_show(env, id),
             CaseCommand::List { state, limit } => service::case_list(env, state.as_deref(), limit),
             CaseCommand::Decide { id } => service::case_decide(env, id),
             CaseCommand::Reexplain { decision } => service::case_reexplain(env, decision),
-            CaseCommand::Transition {
-                id,
-                action,
-                facts,
-                authorisation,
-                ship_by,
-                note,
-                lines,
-            } => service::case_transition(
-                env,
-                &TransitionArgs {
-                    id,
-                    action,
-                    facts,
-                    authorisation,
-                    ship_by,
-                    note,
-                    quote_lines: lines,
-                },
-            ),
+            CaseCommand::Transition(a) => service::case_transition(env, &a),
             CaseCommand::Repaired {
                 id,
                 failed,

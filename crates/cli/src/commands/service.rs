@@ -116,13 +116,24 @@ pub fn import(env: &Env, path: &Path) -> Output {
     })
 }
 
-#[derive(Debug)]
+/// `case open`: the command line's arguments are the service's.
+#[derive(Debug, clap::Args)]
 pub struct OpenArgs {
+    /// return, delivery_damage, wrong_item, warranty_service, paid_repair, service_withdrawal
+    #[arg(long)]
     pub kind: String,
+    /// The customer's ref.
+    #[arg(long)]
     pub customer: Option<String>,
+    #[arg(long)]
     pub order: Option<String>,
+    #[arg(long)]
     pub serial: Option<String>,
+    /// The seller policy (default: the one the unit's or order's SKU names).
+    #[arg(long)]
     pub policy: Option<String>,
+    /// A fact about the case, PATH=VALUE (repeatable), e.g. problem.reported=defect.
+    #[arg(long = "fact")]
     pub facts: Vec<String>,
 }
 
@@ -214,14 +225,24 @@ pub fn case_reexplain(env: &Env, decision: i64) -> Output {
     })
 }
 
-#[derive(Debug)]
+/// `case transition`: the command line's arguments are the service's.
+#[derive(Debug, clap::Args)]
 pub struct TransitionArgs {
     pub id: i64,
     pub action: String,
+    /// A fact this step establishes, PATH=VALUE (repeatable).
+    #[arg(long = "fact")]
     pub facts: Vec<String>,
+    /// For approve: the authorisation number (default RA-<id>).
+    #[arg(long)]
     pub authorisation: Option<String>,
+    /// For approve: the ship-by date (default: the decision's).
+    #[arg(long)]
     pub ship_by: Option<String>,
+    #[arg(long)]
     pub note: Option<String>,
+    /// For quote: a line KIND:DESCRIPTION:AMOUNT, e.g. part:Fan:25.00 (repeatable).
+    #[arg(long = "line")]
     pub quote_lines: Vec<String>,
 }
 
