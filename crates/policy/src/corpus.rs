@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use crate::decide::{Decision, Status, decide};
+use crate::decide::{Decision, Role, Status, decide};
 use crate::diag::{Diagnostics, Source};
 use crate::facts::{Facts, When, parse_toml, toml_when};
 use crate::model::{Action, Policy};
@@ -53,6 +53,10 @@ pub struct Expect {
     pub deadlines: BTreeMap<String, toml::value::Datetime>,
     #[serde(default)]
     pub outputs: BTreeMap<String, toml::Value>,
+    /// Per remedy, per role (`allows`, `denies`, `not_binding`…), the clauses that must be
+    /// cited for that remedy in that role.
+    #[serde(default)]
+    pub citations: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -140,6 +144,44 @@ impl Scenario {
     }
 }
 
+/// Each remedy's citations by role: `expect.citations.<remedy>.<role> = [clauses]`.
+fn check_citations(
+    d: &Decision<'_>,
+    want: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    fails: &mut Vec<String>,
+) {
+    for (name, roles) in want {
+        let Some(remedy) = Remedy::parse(name) else {
+            fails.push(format!("expect.citations: `{name}` is not a remedy"));
+            continue;
+        };
+        let cited = d.remedy(remedy).map_or(&[][..], |r| r.citations.as_slice());
+        for (role_name, clauses) in roles {
+            let Some(role) = Role::parse(role_name) else {
+                let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+                fails.push(format!(
+                    "expect.citations.{name}: `{role_name}` is not a role ({})",
+                    names.join(", ")
+                ));
+                continue;
+            };
+            let got: Vec<&str> = cited
+                .iter()
+                .filter(|c| c.role == role)
+                .filter_map(|c| d.clause_id(c.at))
+                .collect();
+            for c in clauses {
+                if !got.contains(&c.as_str()) {
+                    fails.push(format!(
+                        "{name}: expected `{c}` cited as {role_name}; cited as {role_name}: [{}]",
+                        got.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Compares a decision with what is expected.
 pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     let mut fails = Vec::new();
@@ -161,6 +203,7 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             ));
         }
     }
+    check_citations(d, &e.citations, &mut fails);
     let cited = d.cited_clauses();
     for c in &e.cites {
         if !cited.contains(&c.as_str()) {

@@ -173,6 +173,7 @@ impl<'p> Decision<'p> {
         let mut layer = Layer {
             policy,
             applies: Some(true),
+            binds: Some(true),
             verdicts: crate::decision::Verdicts::new(),
             warranty: WarrantyView::default(),
             warranty_unknowns: FactList::new(),
@@ -188,6 +189,14 @@ impl<'p> Decision<'p> {
             self.layers.push(layer);
             return;
         }
+        if policy.binds.is_some() {
+            let cx = self.cx(&layer, facts);
+            layer.binds =
+                crate::expr::kleene(false, policy.binds_parts.iter().map(|p| p.eval(&cx)));
+        }
+        // A law that binds another trader is still evaluated, to say what it gives against
+        // that trader; its warranty and requirements are not this seller's.
+        let owed_here = layer.binds != Some(false);
         if let Some(w) = &policy.warranty {
             let claimed_class = class_id().and_then(|id| match facts.get(id) {
                 Some(Value::Enum(_, i)) => Some(*i),
@@ -227,7 +236,9 @@ impl<'p> Decision<'p> {
                     };
                     layer.warranty_unknowns = a.pending_on.clone();
                 }
-                self.warranty.push(a);
+                if owed_here {
+                    self.warranty.push(a);
+                }
             }
             if claimed_class.is_none() {
                 layer.warranty_unknowns.extend(class_id());
@@ -250,7 +261,7 @@ impl<'p> Decision<'p> {
             }
         }
         // Requirements not met.
-        for &ri in &policy.index.all_requires {
+        for &ri in policy.index.all_requires.iter().filter(|_| owed_here) {
             if let Some(Action::Require { test, remedies, .. }) =
                 policy.rules.get(usize::from(ri)).map(|r| &r.action)
                 && verdicts.get(usize::from(ri)) == Some(&Some(true))
@@ -399,7 +410,25 @@ impl<'p> Decision<'p> {
             law.reset(remedy);
             // Unmet law grants are never cited (see below), so do not collect them.
             self.layer_outcome(li, false, facts, law);
-            let law_applies = layer.applies == Some(true);
+            if layer.binds == Some(false) {
+                // The law gives this consumer the remedy against the trader who sold the
+                // goods, not against this seller: cite it as such where this seller does
+                // not grant it anyway.
+                if matches!(law.status, Status::Allowed | Status::Pending)
+                    && out.status != Status::Allowed
+                {
+                    let grants = law.citations.iter().filter(|c| {
+                        matches!(c.role, Role::Allows | Role::Undecided)
+                            && matches!(self.rule(c.at), Some((_, r)) if matches!(r.action, Action::Allow(_)))
+                    });
+                    out.citations.extend(grants.map(|c| Citation {
+                        at: c.at,
+                        role: Role::NotBinding,
+                    }));
+                }
+                continue;
+            }
+            let law_applies = layer.in_force() == Some(true);
             match (law.status, out.status) {
                 (_, Status::Allowed) if !out.by_law => {}
                 (Status::Allowed, _) if law_applies => {
@@ -433,9 +462,16 @@ impl<'p> Decision<'p> {
                             out.pending_on.push(*f);
                         }
                     }
-                    if !law_applies && let Some(a) = &layer.policy.applies {
-                        a.expr
-                            .unknown_facts(&self.cx(layer, facts), &mut out.pending_on);
+                    if !law_applies {
+                        let cx = self.cx(layer, facts);
+                        for (c, v) in [
+                            (&layer.policy.applies, layer.applies),
+                            (&layer.policy.binds, layer.binds),
+                        ] {
+                            if let (Some(c), None) = (c, v) {
+                                c.expr.unknown_facts(&cx, &mut out.pending_on);
+                            }
+                        }
                     }
                     out.missing.extend(law.missing.iter().copied());
                 }
@@ -462,7 +498,7 @@ impl<'p> Decision<'p> {
         // written where it stays.
         let mut outputs = std::mem::take(&mut self.outputs);
         for (li, layer) in self.layers.iter().enumerate() {
-            if layer.applies != Some(true) {
+            if layer.in_force() != Some(true) {
                 continue;
             }
             let cx = self.cx(layer, facts);
@@ -518,7 +554,7 @@ impl<'p> Decision<'p> {
                 .sum(),
         );
         for (li, layer) in self.layers.iter().enumerate() {
-            if layer.applies != Some(true) {
+            if layer.in_force() != Some(true) {
                 continue;
             }
             let cx = self.cx(layer, facts);
@@ -593,7 +629,7 @@ impl<'p> Decision<'p> {
         let holds =
             |layer: &Layer<'_>, ri: u16| layer.verdicts.get(usize::from(ri)) == Some(&Some(true));
         for (li, layer) in self.layers.iter().enumerate() {
-            if layer.applies != Some(true) {
+            if layer.in_force() != Some(true) {
                 continue;
             }
             let li = u8::try_from(li).unwrap_or(u8::MAX);

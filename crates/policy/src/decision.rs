@@ -66,6 +66,39 @@ pub enum Role {
     Satisfied,
     /// A law's allow rule that prevails over the seller's terms.
     Prevails,
+    /// A law's allow rule that holds (or may) for this consumer, but against the trader who
+    /// sold the goods, not this seller: said, not granted.
+    NotBinding,
+}
+
+impl Role {
+    pub const ALL: [Self; 8] = [
+        Self::Allows,
+        Self::Denies,
+        Self::Unmet,
+        Self::Undecided,
+        Self::Requires,
+        Self::Satisfied,
+        Self::Prevails,
+        Self::NotBinding,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Allows => "allows",
+            Self::Denies => "denies",
+            Self::Unmet => "unmet",
+            Self::Undecided => "undecided",
+            Self::Requires => "requires",
+            Self::Satisfied => "satisfied",
+            Self::Prevails => "prevails",
+            Self::NotBinding => "not_binding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,8 +219,11 @@ pub struct Refund {
 #[derive(Clone, Debug)]
 pub struct Layer<'p> {
     pub policy: &'p Policy,
-    /// Whether a law layer applies (always `Some(true)` for the seller).
+    /// Whether a law layer applies to this buyer (always `Some(true)` for the seller).
     pub applies: Option<bool>,
+    /// Whether a law layer that applies binds this seller, as the trader who sold the goods
+    /// to this consumer (always `Some(true)` for the seller).
+    pub binds: Option<bool>,
     /// The `when` of each rule: true, false, or unknown .
     pub verdicts: Verdicts,
     pub warranty: WarrantyView,
@@ -195,6 +231,13 @@ pub struct Layer<'p> {
     pub(crate) seller_allowed: u16,
     /// The shared atoms' values, evaluated once the warranty view is final.
     pub(crate) atoms: crate::expr::logic::Atoms,
+}
+
+impl Layer<'_> {
+    /// Whether the layer's rights and outputs hold against this seller: it applies and binds.
+    pub fn in_force(&self) -> Option<bool> {
+        crate::expr::kleene(false, [self.applies, self.binds])
+    }
 }
 
 /// Everything decided about one case at one moment.
@@ -239,6 +282,57 @@ impl<'p> Decision<'p> {
     pub fn clause_id(&self, at: RuleRef) -> Option<&'p str> {
         let (p, r) = self.rule(at)?;
         p.clause(r.clause).map(|c| c.id.as_str())
+    }
+
+    /// Every rule this decision cites (remedies, outputs, requirements, deadlines, flags and
+    /// notices), in first-cited order.
+    pub fn cited_rules(&self) -> Vec<RuleRef> {
+        let mut out: Vec<RuleRef> = Vec::new();
+        let all = self
+            .remedies
+            .iter()
+            .flat_map(|r| r.citations.iter().map(|c| c.at))
+            .chain(
+                self.outputs
+                    .iter()
+                    .flat_map(|o| o.by.into_iter().chain(o.overridden)),
+            )
+            .chain(self.missing.iter().map(|m| m.at))
+            .chain(
+                self.deadlines
+                    .iter()
+                    .flat_map(|d| std::iter::once(d.at).chain(d.overridden)),
+            )
+            .chain(self.flags.iter().chain(&self.notices).copied());
+        for at in all {
+            if !out.contains(&at) {
+                out.push(at);
+            }
+        }
+        out
+    }
+
+    /// The named definitions the cited rules use (directly or through other definitions),
+    /// layer by layer in the file's order.
+    pub fn used_definitions(&self) -> Vec<(&'p Policy, &'p crate::model::Definition)> {
+        let mut uses = vec![0u64; self.layers.len()];
+        for at in self.cited_rules() {
+            if let (Some(u), Some((_, rule))) = (uses.get_mut(usize::from(at.layer)), self.rule(at))
+            {
+                *u |= rule.uses();
+            }
+        }
+        // Whom a law binds is explained by its `binds` where it does not bind.
+        for (u, l) in uses.iter_mut().zip(&self.layers) {
+            if l.applies == Some(true) && l.binds != Some(true) {
+                *u |= l.policy.binds.as_ref().map_or(0, |b| b.uses);
+            }
+        }
+        self.layers
+            .iter()
+            .zip(uses)
+            .flat_map(|(l, u)| l.policy.definitions(u).map(|d| (l.policy, d)))
+            .collect()
     }
 
     /// Every clause id this decision cites, in first-cited order.

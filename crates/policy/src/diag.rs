@@ -142,6 +142,10 @@ impl<'a> Source<'a> {
     pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
         self.diag(Severity::Error, span, message)
     }
+
+    pub fn warning(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        self.diag(Severity::Warning, span, message)
+    }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

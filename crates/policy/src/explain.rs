@@ -10,9 +10,19 @@ use crate::schema::{self, FactId};
 /// Longest clause quotation before it is cut with an ellipsis.
 const QUOTE: usize = 240;
 
+/// What an explanation shows beyond the decision itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExplainOptions {
+    /// Also list remedies the policy never offers.
+    pub all: bool,
+    /// Also say what each named definition the cited rules use stands for.
+    pub meanings: bool,
+}
+
 impl Decision<'_> {
-    /// Explains the decision for a person. `all` also lists remedies the policy never offers.
-    pub fn explain(&self, facts: &Facts, all: bool) -> String {
+    /// Explains the decision for a person.
+    pub fn explain(&self, facts: &Facts, options: ExplainOptions) -> String {
+        let all = options.all;
         let mut s = String::new();
         let mut quoted: Vec<(u8, u16)> = Vec::new();
         let p = self.policy;
@@ -24,16 +34,33 @@ impl Decision<'_> {
         if self.claim != self.today {
             let _ = writeln!(s, "Claim made on {}", self.claim);
         }
-        for l in self.layers.iter().skip(1) {
-            let state = match l.applies {
-                Some(true) => "applies",
-                Some(false) => "does not apply",
-                None => "may apply (facts missing)",
+        for (li, l) in self.layers.iter().enumerate().skip(1) {
+            let state = match (l.applies, l.binds) {
+                (Some(false), _) => "does not apply".to_string(),
+                (None, _) => "may apply (facts missing)".to_string(),
+                (Some(true), Some(true)) => "applies".to_string(),
+                (Some(true), None) => format!(
+                    "applies; whether it binds {} depends on facts not known yet",
+                    seller_name(p)
+                ),
+                (Some(true), Some(false)) => {
+                    let failed = l.policy.binds.as_ref().map_or_else(Vec::new, |b| {
+                        self.failed_parts(u8::try_from(li).unwrap_or(u8::MAX), b, facts)
+                    });
+                    format!(
+                        "applies to this buyer but does not bind {who}: {who} did not sell \
+                         these goods to this consumer (not met: {}). The rights it gives are \
+                         owed by the trader who sold them.",
+                        failed.join("; "),
+                        who = seller_name(p)
+                    )
+                }
             };
             let _ = writeln!(s, "Law: {} {state}", l.policy.title);
         }
         for r in &self.remedies {
-            if r.status == Status::NotOffered && !all {
+            let elsewhere = r.citations.iter().any(|c| c.role == Role::NotBinding);
+            if r.status == Status::NotOffered && !all && !elsewhere {
                 continue;
             }
             let verdict = match (r.status, r.by_law) {
@@ -41,6 +68,10 @@ impl Decision<'_> {
                 (Status::Allowed, true) => "YES, by law".to_string(),
                 (Status::Pending, _) => "NOT YET DECIDED".to_string(),
                 (Status::Denied, _) => "NO".to_string(),
+                (Status::NotOffered, _) if elsewhere => format!(
+                    "NOT OFFERED by {}; the law gives it against the trader who sold the goods",
+                    seller_name(p)
+                ),
                 (Status::NotOffered, _) => "NOT OFFERED".to_string(),
             };
             let _ = writeln!(s, "\n{}: {verdict}", r.remedy.label());
@@ -213,6 +244,9 @@ impl Decision<'_> {
                 }
             }
         }
+        if options.meanings {
+            self.explain_meanings(&mut s);
+        }
         if !self.notices.is_empty() {
             let _ = writeln!(s, "\nPlease note");
             for at in &self.notices {
@@ -239,6 +273,7 @@ impl Decision<'_> {
         let Some(clause) = lp.clause(rule.clause) else {
             return;
         };
+        let not_binding;
         let (mark, how) = match c.role {
             Role::Allows => ("+", "allows it"),
             Role::Prevails => ("+", "mandatory law, prevails"),
@@ -247,6 +282,13 @@ impl Decision<'_> {
             Role::Undecided => ("?", "depends on facts not known yet"),
             Role::Requires => ("?", "requires a document or evidence"),
             Role::Satisfied => ("+", "its requirement is met"),
+            Role::NotBinding => {
+                not_binding = format!(
+                    "a statutory right against the trader who sold the goods; it does not bind {}",
+                    seller_name(self.policy)
+                );
+                ("~", not_binding.as_str())
+            }
         };
         let _ = writeln!(
             s,
@@ -283,6 +325,20 @@ impl Decision<'_> {
         }
     }
 
+    /// The definitions used by the rules this decision cites, with what they stand for.
+    fn explain_meanings(&self, s: &mut String) {
+        for (i, (p, d)) in self.used_definitions().into_iter().enumerate() {
+            if i == 0 {
+                let _ = writeln!(s, "\nWhat the names in these rules mean");
+            }
+            let _ = writeln!(
+                s,
+                "  {} = {}  [{}, line {}]",
+                d.name, d.text, p.file, d.line
+            );
+        }
+    }
+
     fn output_words(&self, o: &crate::decide::OutputResult) -> String {
         let value = match &o.value {
             Some(v) => v.to_string(),
@@ -305,6 +361,11 @@ impl Decision<'_> {
             .unwrap_or_default();
         format!("{}: {value} [{by}{over}]", o.output.label())
     }
+}
+
+/// The seller's name, or the policy id when it has none.
+fn seller_name(p: &Policy) -> &str {
+    p.seller.as_deref().unwrap_or(&p.id)
 }
 
 /// How a clause is named in brackets: law ids carry their instrument ("CRD 9(1)"); a seller's

@@ -15,7 +15,7 @@ impl Decision<'_> {
             .layers
             .iter()
             .skip(1)
-            .map(|l| json!({"id": l.policy.id, "title": l.policy.title, "applies": l.applies}))
+            .map(|l| json!({"id": l.policy.id, "title": l.policy.title, "applies": l.applies, "binds": l.binds}))
             .collect();
         let remedies: Vec<J> = self
             .remedies
@@ -133,7 +133,13 @@ impl Decision<'_> {
             .iter()
             .map(|at| self.clause_json(*at))
             .collect();
+        let definitions: Vec<J> = self
+            .used_definitions()
+            .into_iter()
+            .map(|(lp, d)| json!({"policy": lp.id, "name": d.name, "means": d.text}))
+            .collect();
         json!({
+            "definitions": definitions,
             "policy": {
                 "id": p.id, "title": p.title, "version": p.version, "hash": p.hash,
                 "time_zone": p.time_zone, "jurisdiction": p.jurisdiction,
@@ -193,15 +199,7 @@ impl Decision<'_> {
 
     fn citation_json(&self, c: &Citation, facts: &Facts) -> J {
         let mut j = self.clause_json(c.at);
-        let role = match c.role {
-            Role::Allows => "allows",
-            Role::Denies => "denies",
-            Role::Unmet => "unmet",
-            Role::Undecided => "undecided",
-            Role::Requires => "requires",
-            Role::Satisfied => "satisfied",
-            Role::Prevails => "prevails",
-        };
+        let role = c.role.name();
         if let (J::Object(map), Some((_, r))) = (&mut j, self.rule(c.at)) {
             map.insert("role".into(), J::from(role));
             map.insert(

@@ -39,8 +39,14 @@ pub struct Policy {
     pub law_ids: Vec<String>,
     /// The law layers themselves, once linked (see [`crate::PolicySet`]).
     pub laws: Vec<Arc<Policy>>,
-    /// When a law layer applies at all.
+    /// When a law layer applies at all (jurisdiction, kind of buyer).
     pub applies: Option<Cond>,
+    /// When a law layer binds this seller: the seller is the trader who sold these goods to
+    /// this consumer. Where it applies but does not bind, its rights are owed by another
+    /// trader, and a decision only says so.
+    pub binds: Option<Cond>,
+    /// The file's named definitions, as written (`[define]`).
+    pub defines: Vec<Definition>,
     pub params: Vec<Param>,
     pub clauses: Vec<Clause>,
     pub rules: Vec<Rule>,
@@ -58,6 +64,17 @@ pub struct Policy {
     /// The `and` parts of `applies`, compiled: whether a law layer applies is decided
     /// before its atoms can be (they may read `allowed()`), on every decision.
     pub applies_parts: Vec<crate::expr::Leaf>,
+    /// The `and` parts of `binds`, compiled like `applies_parts`.
+    pub binds_parts: Vec<crate::expr::Leaf>,
+}
+
+/// A named definition of a policy file, as written.
+#[derive(Debug)]
+pub struct Definition {
+    pub name: String,
+    pub text: String,
+    /// 1-based line in its file.
+    pub line: usize,
 }
 
 /// Rule indexes by remedy and by output, built once at load.
@@ -139,6 +156,17 @@ impl RuleIndex {
 }
 
 impl Policy {
+    /// The definitions in `uses` (a bit per definition), for showing what names mean.
+    pub fn definitions(&self, uses: u64) -> impl Iterator<Item = &Definition> {
+        self.defines
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| {
+                u32::try_from(*i).is_ok_and(|i| uses.checked_shr(i).is_some_and(|m| m & 1 != 0))
+            })
+            .map(|(_, d)| d)
+    }
+
     /// Shares the boolean leaves of rule conditions and requirements (not of `applies` or
     /// warranty start rules, which are evaluated before the warranty is known).
     pub fn intern_atoms(&mut self) {
@@ -152,11 +180,13 @@ impl Policy {
             }
         }
         self.leaves = atoms.iter().map(crate::expr::Leaf::compile).collect();
-        self.applies_parts = match self.applies.as_ref().map(|c| &c.expr) {
+        let parts = |c: Option<&Cond>| match c.map(|c| &c.expr) {
             Some(Expr::And(items)) => items.iter().map(crate::expr::Leaf::compile).collect(),
             Some(e) => vec![crate::expr::Leaf::compile(e)],
             None => Vec::new(),
         };
+        self.applies_parts = parts(self.applies.as_ref());
+        self.binds_parts = parts(self.binds.as_ref());
         self.atoms = atoms;
     }
 
@@ -224,6 +254,9 @@ pub struct Cond {
     /// The expression as masks over the policy's atoms, once interned (see
     /// [`crate::expr::logic`]); `None` when it has other parts.
     pub logic: Option<crate::expr::logic::Logic>,
+    /// The definitions it names, directly or through others: a bit per entry of
+    /// [`Policy::defines`].
+    pub uses: u64,
 }
 
 impl Cond {
@@ -273,6 +306,17 @@ pub struct Rule {
     pub note: Option<String>,
     /// 1-based line of the rule in its file.
     pub line: usize,
+}
+
+impl Rule {
+    /// The definitions its condition and requirement use, a bit each.
+    pub fn uses(&self) -> u64 {
+        let test = match &self.action {
+            Action::Require { test, .. } => test.uses,
+            _ => 0,
+        };
+        self.when.as_ref().map_or(0, |w| w.uses) | test
+    }
 }
 
 #[derive(Debug)]

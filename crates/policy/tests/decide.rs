@@ -87,6 +87,7 @@ effective_from = 2024-01-01
 jurisdiction = "EU"
 time_zone = "Europe/Brussels"
 applies = "buyer.kind == 'consumer'"
+binds = "coalesce(order.channel, 'official') == 'official' and coalesce(buyer.original, true)"
 
 [[clause]]
 id = "CRD 9"
@@ -312,4 +313,80 @@ fn decide_is_deterministic() {
     let a = decide(p, &f, now).to_json(&f);
     let b = decide(p, &f, now).to_json(&f);
     assert_eq!(a, b);
+}
+
+#[test]
+fn a_law_that_binds_another_trader_is_cited_as_such_and_grants_nothing() {
+    let set = set();
+    let p = set.get("shop").unwrap();
+    for who in ["order.channel = \"other\"", "buyer.original = false"] {
+        let f = facts(&format!(
+            "order.delivered = 2024-03-02\ncondition.packaging_opened = true\nbuyer.kind = \"consumer\"\norder.price = \"100.00 EUR\"\norder.shipping_fee = \"5.00 EUR\"\n{who}\n"
+        ));
+        let d = decide(p, &f, at("2024-03-12T12:00:00Z"));
+        assert_eq!(
+            (d.layers[1].applies, d.layers[1].binds),
+            (Some(true), Some(false))
+        );
+        let r = d.remedy(Remedy::Return).unwrap();
+        // The seller's own deny stands; the law's right is owed by the trader who sold it.
+        assert_eq!(r.status, Status::Denied, "{who}");
+        assert!(!r.by_law);
+        let roles: Vec<(Option<&str>, Role)> = r
+            .citations
+            .iter()
+            .map(|c| (d.clause_id(c.at), c.role))
+            .collect();
+        assert!(roles.contains(&(Some("2"), Role::Denies)), "{roles:?}");
+        assert!(
+            roles.contains(&(Some("CRD 9"), Role::NotBinding)),
+            "{roles:?}"
+        );
+        // Nor does the law's output bind the seller: its own clause 4 decides the refund.
+        assert_eq!(d.refund, None);
+        let shipping = d
+            .output(aftercare_policy::schema::Output::RefundShipping)
+            .unwrap();
+        assert_eq!(shipping.overridden, None);
+        assert_eq!(d.clause_id(shipping.by.unwrap()), Some("4"));
+        let text = d.explain(&f, Default::default());
+        assert!(
+            text.contains("applies to this buyer but does not bind Shop"),
+            "{text}"
+        );
+        assert!(text.contains("~ [CRD 9] Withdrawal — a statutory right against the trader who sold the goods; it does not bind Shop"), "{text}");
+    }
+}
+
+#[test]
+fn a_law_whose_binding_is_not_known_yet_leaves_its_rights_pending_on_it() {
+    let law = LAW.replace(
+        "binds = \"coalesce(order.channel, 'official') == 'official' and coalesce(buyer.original, true)\"",
+        "binds = \"order.channel == 'official'\"",
+    );
+    let set = PolicySet::from_sources(&[
+        SourceFile {
+            name: "shop.toml".into(),
+            text: SELLER.into(),
+        },
+        SourceFile {
+            name: "eu.toml".into(),
+            text: law,
+        },
+    ])
+    .unwrap();
+    let p = set.get("shop").unwrap();
+    let f = facts(
+        "order.delivered = 2024-03-02\ncondition.packaging_opened = true\nbuyer.kind = \"consumer\"\n",
+    );
+    let d = decide(p, &f, at("2024-03-12T12:00:00Z"));
+    assert_eq!(d.layers[1].binds, None);
+    let r = d.remedy(Remedy::Return).unwrap();
+    assert_eq!(r.status, Status::Pending);
+    let waits: Vec<&str> = r
+        .pending_on
+        .iter()
+        .map(|id| aftercare_policy::schema::fact(*id).path)
+        .collect();
+    assert_eq!(waits, ["order.channel"]);
 }

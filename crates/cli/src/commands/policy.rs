@@ -125,7 +125,7 @@ pub struct ExplainArgs<'a> {
     pub facts: &'a Path,
     pub now: Option<&'a str>,
     pub json: bool,
-    pub all: bool,
+    pub options: aftercare_policy::explain::ExplainOptions,
 }
 
 /// Explains the decision for a facts file (or a scenario file).
@@ -190,7 +190,7 @@ pub fn explain(a: &ExplainArgs<'_>) -> Output {
         let text = serde_json::to_string_pretty(&d.to_json(&facts)).unwrap_or_default();
         Output::ok(text + "\n")
     } else {
-        Output::ok(d.explain(&facts, a.all))
+        Output::ok(d.explain(&facts, a.options))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The type checker: resolves names against the fact schema, parameters and derived values,
 //! resolves enumeration names in string literals, and compiles to [`Expr`].
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -11,14 +12,44 @@ use crate::schema::{self, Derived, EnumKind, FACTS, Remedy, Type};
 use crate::value::{Fraction, Period, Unit, Value};
 
 /// What names an expression may use.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Scope<'a> {
     pub params: &'a [(String, Value)],
     pub has_warranty: bool,
     pub is_law: bool,
+    /// The file's definitions checked so far (`[define]`).
+    pub defines: &'a [Defined],
+    /// Every name in the file's `[define]` table, checked or not: a name whose definition has
+    /// an error is not reported again as an unknown fact where it is used.
+    pub define_names: &'a [String],
+    /// The definitions named since [`Scope::take_uses`] was last called, each with the ones it
+    /// names in turn (a bit per definition).
+    pub uses: Cell<u64>,
+}
+
+/// A named definition, checked: what it stands for wherever its name is used.
+#[derive(Clone, Debug)]
+pub struct Defined {
+    pub name: String,
+    pub expr: Expr,
+    pub ty: Type,
+    /// This definition's bit and the bits of the definitions it names, transitively.
+    pub closure: u64,
+}
+
+impl Scope<'_> {
+    /// The definitions named since the last call (see [`Scope::uses`]).
+    pub fn take_uses(&self) -> u64 {
+        self.uses.replace(0)
+    }
 }
 
 type Checked = Result<(Expr, Type), SyntaxError>;
+
+/// The functions an expression may call.
+pub const FUNCTIONS: &[&str] = &[
+    "within", "known", "max", "min", "coalesce", "allowed", "has_any", "date",
+];
 
 fn err(span: &Span, message: impl Into<String>) -> SyntaxError {
     SyntaxError {
@@ -64,15 +95,17 @@ impl Scope<'_> {
                 Ok((Expr::Not(Box::new(e)), Type::Bool))
             }
             Ast::And(items) | Ast::Or(items) => {
+                let is_or = matches!(node.ast, Ast::Or(_));
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.check_as(item, Type::Bool)?);
+                    match self.check_as(item, Type::Bool)? {
+                        // A definition that is itself an `or` joins this one, so that its
+                        // set tests fuse with the others (`has_any` of both name lists).
+                        Expr::Or(inner) if is_or => out.extend(inner),
+                        e => out.push(e),
+                    }
                 }
-                let e = if matches!(node.ast, Ast::And(_)) {
-                    Expr::And(out)
-                } else {
-                    fuse_or(out)
-                };
+                let e = if !is_or { Expr::And(out) } else { fuse_or(out) };
                 Ok((e, Type::Bool))
             }
             Ast::Cmp(op, l, r) => self.compare(*op, l, r, span),
@@ -149,6 +182,17 @@ impl Scope<'_> {
     }
 
     fn path(&self, p: &str, span: &Span) -> Checked {
+        if let Some(d) = self.defines.iter().find(|d| d.name == p) {
+            self.uses.set(self.uses.get() | d.closure);
+            return Ok((d.expr.clone(), d.ty));
+        }
+        if self.define_names.iter().any(|n| n == p) {
+            return Err(err(
+                span,
+                format!("definition `{p}` cannot be used: it has an error of its own"),
+            )
+            .with_hint("see the error reported at its line in [define]"));
+        }
         if let Some(name) = p.strip_prefix("params.") {
             let Some((_, v)) = self.params.iter().find(|(n, _)| n == name) else {
                 let hint = schema::suggest(name, self.params.iter().map(|(n, _)| n.as_str()))
@@ -173,12 +217,17 @@ impl Scope<'_> {
         let names = FACTS
             .iter()
             .map(|f| f.path)
-            .chain(Derived::ALL.iter().map(|d| d.name()));
+            .chain(Derived::ALL.iter().map(|d| d.name()))
+            .chain(self.define_names.iter().map(String::as_str));
         let hint = match schema::suggest(p, names) {
             Some(s) => format!("did you mean `{s}`?"),
+            None if !p.contains('.') => {
+                "a name without a dot must be defined in the file's [define] table".to_string()
+            }
             None => "see the fact table in docs/policy-language.md".to_string(),
         };
-        Err(err(span, format!("unknown fact `{p}`")).with_hint(hint))
+        let what = if p.contains('.') { "fact" } else { "name" };
+        Err(err(span, format!("unknown {what} `{p}`")).with_hint(hint))
     }
 
     fn call(&self, name: &str, args: &[Node], span: &Span) -> Checked {
@@ -262,6 +311,29 @@ impl Scope<'_> {
                 let remedy = remedy(r, &a.span)?;
                 Ok((Expr::SellerAllowed(remedy), Type::Bool))
             }
+            "has_any" => {
+                arity(2)?;
+                let [set, names] = args else {
+                    return Err(err(span, "wrong number of arguments"));
+                };
+                let (set, ty) = self.check(set, None)?;
+                let Type::Set(kind) = ty else {
+                    return Err(err(
+                        span,
+                        format!("`has_any` takes a set such as `diagnosis.causes`, found {ty}"),
+                    ));
+                };
+                match self.check(names, Some(Type::Enum(kind)))? {
+                    (Expr::Const(Value::Set(_, mask)), _) if mask != 0 => {
+                        Ok((Expr::SetHas(Box::new(set), mask), Type::Bool))
+                    }
+                    _ => Err(err(
+                        &names.span,
+                        format!("`has_any` takes a list of {} names", kind.name()),
+                    )
+                    .with_hint("write has_any(diagnosis.causes, ['drop', 'crush'])")),
+                }
+            }
             "date" => {
                 arity(1)?;
                 let [a] = args else {
@@ -276,16 +348,9 @@ impl Scope<'_> {
                 Ok((Expr::Const(Value::Date(d)), Type::Date))
             }
             _ => {
-                let hint = schema::suggest(
-                    name,
-                    [
-                        "within", "known", "max", "min", "coalesce", "allowed", "date",
-                    ],
-                )
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| {
-                    "functions are within, known, max, min, coalesce, allowed, date".to_string()
-                });
+                let hint = schema::suggest(name, FUNCTIONS.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("functions are {}", FUNCTIONS.join(", ")));
                 Err(err(span, format!("unknown function `{name}`")).with_hint(hint))
             }
         }

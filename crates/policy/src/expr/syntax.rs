@@ -260,6 +260,29 @@ pub struct Node {
     pub span: Span,
 }
 
+impl Node {
+    /// Calls `f` with every name (fact, parameter or definition) the expression mentions.
+    pub fn for_each_path(&self, f: &mut impl FnMut(&str, &Span)) {
+        match &self.ast {
+            Ast::Path(p) => f(p, &self.span),
+            Ast::Bool(_) | Ast::Int(_) | Ast::Decimal(_) | Ast::Period(_) | Ast::Str(_) => {}
+            Ast::List(items) | Ast::Call(_, items) | Ast::And(items) | Ast::Or(items) => {
+                items.iter().for_each(|i| i.for_each_path(f));
+            }
+            Ast::Not(inner) => inner.for_each_path(f),
+            Ast::Cmp(_, a, b)
+            | Ast::Add(a, b)
+            | Ast::Sub(a, b)
+            | Ast::In {
+                item: a, within: b, ..
+            } => {
+                a.for_each_path(f);
+                b.for_each_path(f);
+            }
+        }
+    }
+}
+
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     let toks = lex(src)?;
     if toks.is_empty() {
@@ -290,7 +313,7 @@ struct Parser {
     end: usize,
 }
 
-fn is_keyword(word: &str) -> bool {
+pub(crate) fn is_keyword(word: &str) -> bool {
     matches!(word, "and" | "or" | "not" | "in" | "true" | "false")
 }
 

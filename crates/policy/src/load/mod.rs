@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+mod define;
 mod raw;
 
 use crate::diag::{Diagnostic, Diagnostics, Source, WithHint};
@@ -38,6 +39,7 @@ pub fn load(name: &str, text: &str) -> Result<(Policy, Vec<Diagnostic>), Diagnos
     let mut cx = Loader {
         src: &src,
         diags: Vec::new(),
+        define_uses: 0,
     };
     let policy = cx.policy(raw);
     let mut diags = cx.diags;
@@ -59,6 +61,8 @@ pub fn load(name: &str, text: &str) -> Result<(Policy, Vec<Diagnostic>), Diagnos
 struct Loader<'a> {
     src: &'a Source<'a>,
     diags: Vec<Diagnostic>,
+    /// The definitions any expression of the file named, a bit each.
+    define_uses: u64,
 }
 
 impl Loader<'_> {
@@ -145,6 +149,20 @@ impl Loader<'_> {
             }
             None => None,
         };
+        match (kind, &m.binds) {
+            (Kind::Seller, Some(b)) => self.error(b.span(), "`binds` is only for law layers"),
+            (Kind::Law, None) => {
+                let d = self
+                    .src
+                    .error(
+                        m.kind.span(),
+                        "a law layer needs `binds = \"...\"`: when is this seller the trader the law binds?",
+                    )
+                    .hint("e.g. binds = \"order.channel == 'official' and buyer.original\"");
+                self.push(d);
+            }
+            _ => {}
+        }
         match (kind, &m.seller, &m.applies, m.law.is_empty()) {
             (Kind::Seller, None, _, _) => {
                 self.error(m.id.span(), "a seller policy needs `seller = \"...\"`")
@@ -184,12 +202,20 @@ impl Loader<'_> {
             .iter()
             .map(|p| (p.name.clone(), p.value.clone()))
             .collect();
-        let scope = Scope {
+        let base = Scope {
             params: &scope_params,
             has_warranty: raw.warranty.is_some(),
             is_law: kind == Kind::Law,
+            ..Scope::default()
+        };
+        let defines = self.defines(&base, &raw.define);
+        let scope = Scope {
+            defines: &defines.checked,
+            define_names: &defines.names,
+            ..base
         };
         let applies = m.applies.as_ref().and_then(|a| self.cond(&scope, a));
+        let binds = m.binds.as_ref().and_then(|b| self.cond(&scope, b));
         let warranty = raw
             .warranty
             .as_ref()
@@ -202,6 +228,7 @@ impl Loader<'_> {
         }
         let law_ids = m.law.iter().map(|l| l.get_ref().clone()).collect();
         let index = RuleIndex::build(&rules);
+        self.unused_defines(&raw.define, self.define_uses);
         Some(Policy {
             id,
             kind,
@@ -219,6 +246,8 @@ impl Loader<'_> {
             law_ids,
             laws: Vec::new(),
             applies,
+            binds,
+            defines: defines.listed,
             params,
             clauses,
             rules,
@@ -229,6 +258,7 @@ impl Loader<'_> {
             atoms: Vec::new(),
             leaves: Vec::new(),
             applies_parts: Vec::new(),
+            binds_parts: Vec::new(),
         })
     }
 
@@ -342,42 +372,44 @@ impl Loader<'_> {
         s: &Spanned<String>,
         want: Option<Type>,
     ) -> Option<(Expr, Type, syntax::Node)> {
-        let text = s.get_ref();
-        let base = expr_base(self.src.text, &s.span(), text);
-        let locate = |e: &SyntaxError| match base {
-            Some(b) => b + e.span.start..b + e.span.end.max(e.span.start + 1),
-            None => s.span(),
-        };
-        let node = match syntax::parse(text) {
-            Ok(n) => n,
-            Err(e) => {
-                self.push_syntax(locate(&e), e);
-                return None;
-            }
-        };
+        let node = self.parse_expr(s)?;
         let checked = match want {
             Some(t) => scope.check_as(&node, t).map(|e| (e, t)),
             None => scope.check(&node, None),
         };
+        self.define_uses |= scope.uses.get();
         match checked {
             Ok((e, t)) => Some((e, t, node)),
             Err(e) => {
-                self.push_syntax(locate(&e), e);
+                let span = self.locate(s, &e.span);
+                self.push_syntax(span, e);
                 None
             }
         }
     }
 
+    /// Where a span inside an expression's text is in the file: exact when the TOML string
+    /// holds the text verbatim, else the whole string.
+    fn locate(&self, s: &Spanned<String>, inner: &Range<usize>) -> Range<usize> {
+        match expr_base(self.src.text, &s.span(), s.get_ref()) {
+            Some(b) => b + inner.start..b + inner.end.max(inner.start + 1),
+            None => s.span(),
+        }
+    }
+
     fn cond(&mut self, scope: &Scope<'_>, s: &Spanned<String>) -> Option<Cond> {
+        scope.take_uses();
         let (expr, _, node) = self.expr(scope, s, Some(Type::Bool))?;
         let text = s.get_ref().trim().to_string();
-        let parts = match (&node.ast, &expr) {
-            (Ast::And(items), Expr::And(compiled)) => items
+        // Each top-level `and` part on its own, as written (a definition by its name), to say
+        // which one failed.
+        let parts = match &node.ast {
+            Ast::And(items) => items
                 .iter()
-                .zip(compiled)
-                .map(|(n, e)| {
+                .filter_map(|n| {
+                    let e = scope.check_as(n, Type::Bool).ok()?;
                     let t = s.get_ref().get(n.span.clone()).unwrap_or("").to_string();
-                    (e.clone(), t)
+                    Some((e, t))
                 })
                 .collect(),
             _ => vec![(expr.clone(), text.clone())],
@@ -387,6 +419,7 @@ impl Loader<'_> {
             text,
             parts,
             logic: None,
+            uses: scope.take_uses(),
         })
     }
 

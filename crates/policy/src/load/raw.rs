@@ -11,6 +11,8 @@ use toml::Spanned;
 pub(super) struct RawFile {
     pub(super) policy: RawMeta,
     #[serde(default)]
+    pub(super) define: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
     pub(super) params: BTreeMap<String, Spanned<RawParam>>,
     #[serde(default)]
     pub(super) clause: Vec<Spanned<RawClause>>,
@@ -36,6 +38,7 @@ pub(super) struct RawMeta {
     #[serde(default)]
     pub(super) law: Vec<Spanned<String>>,
     pub(super) applies: Option<Spanned<String>>,
+    pub(super) binds: Option<Spanned<String>>,
     pub(super) version_by: Option<Spanned<String>>,
 }
 
