@@ -265,7 +265,9 @@ fn main() {
         .tx(|tx| tx.batch("ANALYZE timers; ANALYZE cases"))
         .unwrap();
     let t = Instant::now();
-    let fired = timers::sweep(&mut store, &policies, now, 500).unwrap();
+    let fired = timers::sweep(&mut store, &policies, now, 500)
+        .unwrap()
+        .fired;
     let s = t.elapsed().as_secs_f64();
     println!(
         "{backend}: sweep with {} due among {cases_n} pending timers: {:.1} ms ({} fired)",
@@ -274,7 +276,9 @@ fn main() {
         fired.len()
     );
     let t = Instant::now();
-    let none = timers::sweep(&mut store, &policies, now, 500).unwrap();
+    let none = timers::sweep(&mut store, &policies, now, 500)
+        .unwrap()
+        .fired;
     println!(
         "{backend}: sweep with none due among {} pending: {:.2} ms ({} fired)",
         cases_n - due_n,

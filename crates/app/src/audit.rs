@@ -214,14 +214,17 @@ pub fn history(tx: &mut dyn Tx, entity: &str, entity_id: &str) -> Result<Vec<J>,
     )?;
     rows.iter()
         .map(|r| {
-            let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str::<J>(&s).ok());
+            let parse = |s: Option<String>| -> Result<Option<J>, AppError> {
+                s.map(|s| crate::error::stored_json("audit event", &s))
+                    .transpose()
+            };
             Ok(serde_json::json!({
                 "seq": r.int(0)?,
                 "at": crate::time::from_micros(r.int(1)?)?.to_string(),
                 "actor": r.text(2)?,
                 "action": r.text(3)?,
-                "before": parse(r.opt_text(4)?),
-                "after": parse(r.opt_text(5)?),
+                "before": parse(r.opt_text(4)?)?,
+                "after": parse(r.opt_text(5)?)?,
             }))
         })
         .collect()

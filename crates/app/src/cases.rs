@@ -4,14 +4,17 @@
 //! sets the case's timers from its deadlines, all in one transaction with its audit events.
 
 use aftercare_domain::case::{self, Action, CaseKind, State};
-use aftercare_policy::decision::Due;
+use aftercare_policy::decision::{Due, Status};
 use aftercare_policy::facts::Facts;
+use aftercare_policy::schema::{DeadlineName, Output, Remedy};
+use aftercare_policy::value::{Money, Value};
 use aftercare_store::{Dialect, Row, Store, Tx, Val};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value as J, json};
 
 use crate::audit::{self, Event};
+use crate::error::stored_json;
 use crate::time::{from_micros, micros};
 use crate::{AppError, Policies, timers};
 
@@ -119,7 +122,7 @@ const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, poli
 
 impl Case {
     fn from_row(r: &Row) -> Result<Case, AppError> {
-        let bad = |field: &str, e: String| AppError::invalid(format!("stored case.{field}"), e);
+        let bad = |field: &str, e: String| AppError::corrupt(format!("case.{field}"), e);
         let facts = match serde_json::from_str::<J>(&r.text(7)?) {
             Ok(J::Object(m)) => m,
             Ok(_) => return Err(bad("facts", "not an object".into())),
@@ -207,10 +210,20 @@ pub fn open(
         }
         let customer_id = refs.customer_id;
         let policy_id = match &new.policy {
-            Some(p) => p.clone(),
-            None => refs.policy(tx)?,
+            // A policy the caller names is the caller's to get right.
+            Some(p) => {
+                policies.get(p).map_err(|e| match e {
+                    AppError::Config(m) => AppError::invalid("policy", m),
+                    e => e,
+                })?;
+                p.clone()
+            }
+            None => {
+                let p = refs.policy(tx)?;
+                policies.get(&p)?;
+                p
+            }
         };
-        policies.get(&policy_id)?;
         check_facts(&new.facts)?;
         let at = micros(now);
         let id = tx
@@ -449,25 +462,11 @@ fn refund_case(
     actor: &str,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    let Some(amount) = decision
-        .summary
-        .get("refund")
-        .and_then(|r| r.get("amount_minor"))
-        .and_then(J::as_i64)
-    else {
+    let Some(amount) = decision.refund.map(|m| m.minor) else {
         let statuses: Vec<String> = decision
-            .summary
-            .get("remedies")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .map(|r| {
-                format!(
-                    "{} {}",
-                    r.get("remedy").and_then(J::as_str).unwrap_or("?"),
-                    r.get("status").and_then(J::as_str).unwrap_or("?")
-                )
-            })
+            .remedies
+            .iter()
+            .map(|(r, s)| format!("{} {}", r.name(), s.name()))
             .collect();
         return Err(AppError::Refused(format!(
             "the decision for case {} gives no refund ({})",
@@ -549,7 +548,7 @@ fn record_quote(
         .try_fold(0i64, |t, l| t.checked_add(l.amount_minor))
         .ok_or_else(|| AppError::invalid("quote", "the total overflows"))?;
     // It expires when the policy's payment deadline ends (none: it does not expire).
-    let expires = decision.passes("quote_pay_by", tz);
+    let expires = decision.passes(DeadlineName::QuotePayBy, tz);
     let quote_id = tx
         .query_one(
             "INSERT INTO quotes (case_id, currency, total_minor, created_at, expires_at, status)
@@ -599,23 +598,74 @@ fn lifecycle_facts(action: Action, today: Date, now: Timestamp) -> Vec<(&'static
     }
 }
 
-/// What a decision on record says, as the service needs it.
+/// What a decision on record says, as the service acts on it: typed values taken from the
+/// decision itself when it was made. The JSON `summary` is what is stored and shown; nothing
+/// the service does reads it back by key.
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub id: i64,
     pub summary: J,
+    /// The customer's last day to send the device: the decision's ship-by, else send-back-by.
     pub ship_by: Option<Date>,
-    /// The decision's deadlines by name.
-    pub deadlines: Vec<(&'static str, Due)>,
+    /// The decision's deadlines that have a date.
+    pub deadlines: Vec<(DeadlineName, Due)>,
+    /// Each remedy the policy speaks of, with its status.
+    pub remedies: Vec<(Remedy, Status)>,
+    /// The money the decision refunds, if it refunds any.
+    pub refund: Option<Money>,
+    /// The outputs the decision settled (freight payers, warranties of parts and units…).
+    pub outputs: Vec<(Output, Value)>,
+    /// The warranty end of the component that covers the item claimed, in the first layer
+    /// that dates it (the seller's before the laws').
+    pub claimed_warranty_end: Option<Date>,
 }
 
 impl Recorded {
+    fn of(id: i64, decision: &aftercare_policy::Decision<'_>, summary: J) -> Recorded {
+        let deadlines: Vec<(DeadlineName, Due)> = decision
+            .deadlines
+            .iter()
+            .filter_map(|d| d.due.map(|due| (d.name, due)))
+            .collect();
+        let ship_by = [DeadlineName::ShipBy, DeadlineName::SendBackBy]
+            .iter()
+            .find_map(|name| deadlines.iter().find(|(n, _)| n == name))
+            .map(|(_, due)| due.last_day);
+        Recorded {
+            id,
+            summary,
+            ship_by,
+            remedies: decision
+                .remedies
+                .iter()
+                .map(|r| (r.remedy, r.status))
+                .collect(),
+            refund: decision.refund.as_ref().map(|r| r.amount),
+            outputs: decision
+                .outputs
+                .iter()
+                .filter_map(|o| o.value.clone().map(|v| (o.output, v)))
+                .collect(),
+            claimed_warranty_end: decision
+                .warranty
+                .iter()
+                .filter(|a| a.claimed)
+                .find_map(|a| a.end),
+            deadlines,
+        }
+    }
+
     /// The instant deadline `name` passes, if the decision sets it.
-    pub fn passes(&self, name: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+    pub fn passes(&self, name: DeadlineName, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
         self.deadlines
             .iter()
             .find(|(n, _)| *n == name)
             .and_then(|(_, due)| due.until(tz))
+    }
+
+    /// The value the decision gives output `o`, if it settled it.
+    pub fn output(&self, o: Output) -> Option<&Value> {
+        self.outputs.iter().find(|(x, _)| *x == o).map(|(_, v)| v)
     }
 }
 
@@ -693,22 +743,7 @@ pub(crate) fn decide_in(
             }),
         ),
     )?;
-    let deadlines: Vec<(&'static str, Due)> = decision
-        .deadlines
-        .iter()
-        .filter_map(|d| d.due.map(|due| (d.name.name(), due)))
-        .collect();
-    // The customer's last day to send the device: the policy's ship-by, else its send-back-by.
-    let ship_by = ["ship_by", "send_back_by"]
-        .iter()
-        .find_map(|name| deadlines.iter().find(|(n, _)| n == name))
-        .map(|(_, due)| due.last_day);
-    Ok(Recorded {
-        id: decision_id,
-        summary,
-        ship_by,
-        deadlines,
-    })
+    Ok(Recorded::of(decision_id, &decision, summary))
 }
 
 /// A decision on record, made again from the stored policy texts, facts and `now`: the
@@ -733,14 +768,12 @@ fn reexplain_in(tx: &mut dyn Tx, decision_id: i64) -> Result<(J, J), AppError> {
     );
     let policies = Policies::from_record(tx, &hashes)?;
     let policy = policies.get(&r.text(0)?)?;
-    let facts_json: J = serde_json::from_str(&r.text(3)?)
-        .map_err(|e| AppError::invalid("stored decision.facts", e.to_string()))?;
+    let facts_json = stored_json("decision.facts", &r.text(3)?)?;
     let facts = Facts::from_json(&facts_json)
-        .map_err(|e| AppError::invalid(format!("stored facts.{}", e.path), e.message))?;
+        .map_err(|e| AppError::corrupt(format!("decision facts.{}", e.path), e.message))?;
     let now = from_micros(r.int(4)?)?;
     let again = aftercare_policy::decide(policy, &facts, now).to_json(&facts);
-    let stored: J = serde_json::from_str(&r.text(5)?)
-        .map_err(|e| AppError::invalid("stored decision.summary", e.to_string()))?;
+    let stored = stored_json("decision.summary", &r.text(5)?)?;
     Ok((stored, again))
 }
 
@@ -788,7 +821,7 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
                 "decided_at": from_micros(r.int(1)?)?.to_string(),
                 "policy": r.text(2)?,
                 "version": r.text(3)?,
-                "decision": serde_json::from_str::<J>(&r.text(4)?).unwrap_or(J::Null),
+                "decision": stored_json("decision.summary", &r.text(4)?)?,
             })),
             None => None,
         };

@@ -1,5 +1,8 @@
-//! The service's errors: the caller's mistakes, named by field and value, apart from
-//! failures of the database itself.
+//! The service's errors. The caller's mistakes (bad input, an unknown reference, a move the
+//! case's state does not allow) are told apart from the system's (a policy not configured,
+//! stored data that no longer reads, the database failing): the first are answered to the
+//! caller (a 4xx at the HTTP edge), the second are the operator's to fix (a 500 that shows
+//! nothing internal) and never settle anything, such as cancelling a timer.
 
 use aftercare_store::StoreError;
 
@@ -13,6 +16,13 @@ pub enum AppError {
     Transition(#[from] aftercare_domain::TransitionError),
     #[error("{0}")]
     Refused(String),
+    /// Missing or wrong configuration: a policy the data names is not loaded, a policy text
+    /// not at hand. The operator fixes it; the same request then works.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Stored data that can no longer be read.
+    #[error("stored {what} cannot be read: {message}")]
+    Corrupt { what: String, message: String },
     #[error("the audit log is broken at event {seq}: {problem}")]
     AuditBroken { seq: i64, problem: String },
     #[error(transparent)]
@@ -34,9 +44,35 @@ impl AppError {
         }
     }
 
-    /// Whether the caller can fix it (bad input, wrong state), as opposed to a failure of
-    /// the database.
-    pub fn is_callers(&self) -> bool {
-        !matches!(self, AppError::Store(_) | AppError::AuditBroken { .. })
+    pub fn corrupt(what: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Corrupt {
+            what: what.into(),
+            message: message.into(),
+        }
     }
+
+    /// Whether the caller can fix it (bad input, an unknown reference, a move the state does
+    /// not allow), as opposed to a failure of the configuration, the stored data or the
+    /// database.
+    pub fn is_callers(&self) -> bool {
+        matches!(
+            self,
+            AppError::NotFound { .. }
+                | AppError::Invalid { .. }
+                | AppError::Transition(_)
+                | AppError::Refused(_)
+        )
+    }
+
+    /// Whether the case's own state machine refused the move: the only refusal that settles
+    /// a timer for good (the case moved on in a way the timer did not foresee).
+    pub fn is_state_refusal(&self) -> bool {
+        matches!(self, AppError::Transition(_))
+    }
+}
+
+/// JSON the service stored itself, read back: text that no longer parses is corrupt data,
+/// reported as such, never shown as `null`.
+pub(crate) fn stored_json(what: &str, text: &str) -> Result<serde_json::Value, AppError> {
+    serde_json::from_str(text).map_err(|e| AppError::corrupt(what, e.to_string()))
 }

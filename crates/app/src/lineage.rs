@@ -6,14 +6,15 @@
 //! (`history.failed_repairs`). A serial's look-up shows its whole chain and history.
 
 use aftercare_domain::case::State;
-use aftercare_policy::value::Period;
+use aftercare_policy::schema::Output;
+use aftercare_policy::value::Value;
 use aftercare_store::{Store, Tx, Val};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use serde_json::{Value as J, json};
 
 use crate::audit::{self, Event};
 use crate::cases;
+use crate::error::stored_json;
 use crate::time::{from_micros, micros};
 use crate::{AppError, Policies};
 
@@ -63,32 +64,19 @@ pub fn record_repair(
             ],
         )?;
         let decision = cases::decide_in(tx, policies, &case, actor, now)?;
-        let output = |name: &str| -> Option<String> {
-            decision
-                .summary
-                .get("outputs")
-                .and_then(|o| o.get(name))
-                .and_then(|o| o.get("value"))
-                .and_then(J::as_str)
-                .map(str::to_string)
+        let date_output = |o: Output| match decision.output(o) {
+            Some(Value::Date(d)) => Some(*d),
+            _ => None,
         };
-        let date_output = |name: &str| output(name).and_then(|s| s.parse::<Date>().ok());
         let paid = case.facts.contains_key("quote.paid");
-        let warranty_end = decision
-            .summary
-            .get("warranty")
-            .and_then(J::as_array)
-            .and_then(|ws| ws.iter().find(|w| w.get("claimed") == Some(&J::Bool(true))))
-            .and_then(|w| w.get("end"))
-            .and_then(J::as_str)
-            .and_then(|s| s.parse::<Date>().ok());
         // The policy's answer, else the unit's own warranty end, else nothing is promised.
         let part_until = if paid {
-            output("paid_repair.parts_warranty")
-                .and_then(|p| Period::parse(&p).ok())
-                .and_then(|p| p.add_to(today, 1))
+            match decision.output(Output::PaidRepairPartsWarranty) {
+                Some(Value::Duration(p)) => p.add_to(today, 1),
+                _ => None,
+            }
         } else {
-            date_output("replacement.part_warranty_end").or(warranty_end)
+            date_output(Output::PartWarrantyEnd).or(decision.claimed_warranty_end)
         };
         let repair_id = tx
             .query_one(
@@ -134,12 +122,12 @@ pub fn record_repair(
                 )?;
             let (class, sku) = (class.text(0)?, class.text(1)?);
             let accessory = matches!(class.as_str(), "accessory" | "adapter" | "cable" | "strap" | "buckle");
-            let until = if accessory {
-                date_output("replacement.accessory_warranty_end")
+            let until = date_output(if accessory {
+                Output::AccessoryWarrantyEnd
             } else {
-                date_output("replacement.unit_warranty_end")
-            }
-            .or(warranty_end);
+                Output::UnitWarrantyEnd
+            })
+            .or(decision.claimed_warranty_end);
             if tx
                 .query_opt("SELECT 1 FROM units WHERE serial = ?", &[new.into()])?
                 .is_some()
@@ -287,7 +275,7 @@ pub fn lookup(store: &mut Store, serial: &str) -> Result<J, AppError> {
                 "at": from_micros(r.int(1)?)?.to_string(),
                 "event": r.text(2)?,
                 "case": r.opt_int(3)?,
-                "detail": serde_json::from_str::<J>(&r.text(4)?).unwrap_or(J::Null),
+                "detail": stored_json("unit_events.detail", &r.text(4)?)?,
             }));
         }
         let cases = tx

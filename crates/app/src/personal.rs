@@ -10,6 +10,7 @@ use serde_json::{Value as J, json};
 
 use crate::AppError;
 use crate::audit::{self, Event};
+use crate::error::stored_json;
 use crate::time::{from_micros, micros};
 
 fn customer_id(tx: &mut dyn Tx, reference: &str) -> Result<i64, AppError> {
@@ -99,7 +100,7 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
                 Ok(json!({
                     "id": r.int(0)?, "kind": r.text(1)?, "state": r.text(2)?, "order_no": r.opt_text(3)?,
                     "serial": r.opt_text(4)?, "policy": r.text(5)?,
-                    "facts": serde_json::from_str::<J>(&r.text(6)?).unwrap_or(J::Null),
+                    "facts": stored_json("case.facts", &r.text(6)?)?,
                     "opened_at": from_micros(r.int(7)?)?.to_string(),
                 }))
             })

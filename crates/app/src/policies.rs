@@ -56,7 +56,7 @@ impl Policies {
     /// Loads and links the files; errors are the checker's, located.
     pub fn from_sources(files: Vec<SourceFile>) -> Result<Policies, AppError> {
         let set = PolicySet::from_sources(&files)
-            .map_err(|d| AppError::invalid("policies", d.to_string()))?;
+            .map_err(|d| AppError::Config(format!("the policies do not load:\n{d}")))?;
         let mut texts = HashMap::new();
         for f in files {
             if let Some(p) = set.iter().find(|p| p.file == f.name) {
@@ -73,10 +73,10 @@ impl Policies {
             .filter(|p| p.kind == Kind::Seller)
             .ok_or_else(|| {
                 let known: Vec<&str> = self.set.sellers().map(|p| p.id.as_str()).collect();
-                AppError::invalid(
-                    "policy",
-                    format!("no seller policy `{id}`; known: {}", known.join(", ")),
-                )
+                AppError::Config(format!(
+                    "no seller policy `{id}` is loaded; known: {}",
+                    known.join(", ")
+                ))
             })
     }
 
@@ -119,14 +119,11 @@ impl Policies {
                     None => format!("{} from {}", p.version, p.effective_from),
                 })
                 .collect();
-            AppError::invalid(
-                "policy",
-                format!(
-                    "no version of policy `{id}` was in force on {day} ({}: {})",
-                    by.unwrap_or("today"),
-                    versions.join("; ")
-                ),
-            )
+            AppError::Config(format!(
+                "no version of policy `{id}` was in force on {day} ({}: {})",
+                by.unwrap_or("today"),
+                versions.join("; ")
+            ))
         })
     }
 
@@ -150,7 +147,7 @@ impl Policies {
                 continue;
             }
             let Some(src) = self.texts.get(&p.hash) else {
-                return Err(AppError::Refused(format!(
+                return Err(AppError::Config(format!(
                     "the text of policy `{}` ({}) is not loaded",
                     p.id, p.hash
                 )));
@@ -187,7 +184,9 @@ impl Policies {
                     "SELECT file, text FROM policy_texts WHERE hash = ?",
                     &[h.into()],
                 )?
-                .ok_or_else(|| AppError::not_found("policy text with hash", h))?;
+                .ok_or_else(|| {
+                    AppError::corrupt("policy texts", format!("no text with hash `{h}`"))
+                })?;
             files.push(SourceFile {
                 name: row.text(0)?,
                 text: row.text(1)?,

@@ -10,5 +10,5 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 
 pub(crate) fn from_micros(us: i64) -> Result<Timestamp, AppError> {
     Timestamp::from_microsecond(us)
-        .map_err(|e| AppError::invalid("timestamp", format!("`{us}` µs is out of range: {e}")))
+        .map_err(|e| AppError::corrupt("timestamp", format!("`{us}` µs is out of range: {e}")))
 }

@@ -5,6 +5,7 @@
 //! holds only pending timers, so a sweep reads the due ones and not every case.
 
 use aftercare_domain::case::{Action, State};
+use aftercare_policy::schema::DeadlineName;
 use aftercare_policy::value::start_of_day;
 use aftercare_store::{Dialect, Store, Tx, Val};
 use jiff::Timestamp;
@@ -63,7 +64,7 @@ pub(crate) fn sync(
     decision: &Recorded,
     tz: &TimeZone,
 ) -> Result<(), AppError> {
-    let deadline = |name: &str| decision.passes(name, tz);
+    let deadline = |name: DeadlineName| decision.passes(name, tz);
     let awaiting = matches!(case.state, State::Approved | State::AwaitingDevice);
     let unrepaired = matches!(
         case.state,
@@ -72,23 +73,25 @@ pub(crate) fn sync(
     let wanted = [
         (
             Kind::NotReceived,
-            awaiting.then(|| deadline("arrive_by")).flatten(),
+            awaiting.then(|| deadline(DeadlineName::ArriveBy)).flatten(),
         ),
         (
             Kind::QuoteExpired,
             (case.state == State::AwaitingPayment)
-                .then(|| deadline("quote_pay_by"))
+                .then(|| deadline(DeadlineName::QuotePayBy))
                 .flatten(),
         ),
         (
             Kind::InspectByBreached,
             (case.state == State::Received)
-                .then(|| deadline("inspect_by"))
+                .then(|| deadline(DeadlineName::InspectBy))
                 .flatten(),
         ),
         (
             Kind::RepairByBreached,
-            unrepaired.then(|| deadline("repair_by")).flatten(),
+            unrepaired
+                .then(|| deadline(DeadlineName::RepairBy))
+                .flatten(),
         ),
         (
             Kind::ShipByReminder,
@@ -154,50 +157,97 @@ pub struct Fired {
     pub outcome: String,
 }
 
+/// A due timer that could not fire for a reason the case does not decide (a policy not
+/// loaded, stored data that no longer reads, a failing statement): it stays pending and the
+/// next sweep tries it again.
+#[derive(Debug)]
+pub struct Failed {
+    pub case_id: i64,
+    pub timer_id: i64,
+    pub kind: String,
+    pub error: AppError,
+}
+
+/// What a sweep did: the timers it fired (or cancelled, when their case's state refused
+/// them) and those it could not fire.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub fired: Vec<Fired>,
+    pub failed: Vec<Failed>,
+}
+
 /// Fires every timer due at `now`, in batches of `batch`, each batch one transaction.
+///
+/// Each timer acts under a savepoint. Refused by its case's state machine (the case moved
+/// on in a way the timer did not foresee), it is cancelled with the reason. Failing for any
+/// other reason, it is left pending, reported in [`Swept::failed`] and not tried again in
+/// this sweep: a misconfiguration never cancels a deadline, and one broken case does not
+/// hold back the others.
 pub fn sweep(
     store: &mut Store,
     policies: &Policies,
     now: Timestamp,
     batch: i64,
-) -> Result<Vec<Fired>, AppError> {
-    let mut all = Vec::new();
+) -> Result<Swept, AppError> {
+    let mut all = Swept::default();
     loop {
-        let fired = store.tx(|tx| -> Result<Vec<Fired>, AppError> {
+        let skip: Vec<Val> = all.failed.iter().map(|f| Val::Int(f.timer_id)).collect();
+        let (fired, failed) = store.tx(|tx| -> Result<(Vec<Fired>, Vec<Failed>), AppError> {
             let lock = if tx.dialect() == Dialect::Postgres {
                 " FOR UPDATE SKIP LOCKED"
             } else {
                 ""
             };
+            let not_failed = if skip.is_empty() {
+                String::new()
+            } else {
+                format!(" AND id NOT IN ({})", vec!["?"; skip.len()].join(", "))
+            };
+            let mut params = vec![Val::Int(micros(now))];
+            params.extend(skip.iter().cloned());
+            params.push(Val::Int(batch));
             let due = tx.query(
                 &format!(
                     "SELECT id, case_id, kind FROM timers
-                     WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?
+                     WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?{not_failed}
                      ORDER BY due_at, id LIMIT ?{lock}"
                 ),
-                &[Val::Int(micros(now)), Val::Int(batch)],
+                &params,
             )?;
             let mut fired = Vec::with_capacity(due.len());
+            let mut failed = Vec::new();
             for t in &due {
-                let (id, case_id) = (t.int(0)?, t.int(1)?);
-                let kind = Kind::parse(&t.text(2)?).ok_or_else(|| {
-                    AppError::invalid(
-                        "timers.kind",
-                        format!("unknown timer kind `{}`", t.text(2).unwrap_or_default()),
-                    )
-                })?;
-                // A timer whose action is refused (its case moved on in a way the timer did
-                // not foresee) is cancelled with the reason, and the sweep goes on: one such
-                // timer must not hold back every other. The savepoint undoes whatever its
-                // action wrote before it was refused.
+                let (id, case_id, kind_name) = (t.int(0)?, t.int(1)?, t.text(2)?);
                 tx.batch("SAVEPOINT fire")?;
-                let (column, outcome) = match fire(tx, policies, case_id, kind, now) {
-                    Ok(outcome) => ("fired_at", outcome),
-                    Err(e) if e.is_callers() => {
+                let result = Kind::parse(&kind_name)
+                    .ok_or_else(|| {
+                        AppError::corrupt(
+                            "timers.kind",
+                            format!("unknown timer kind `{kind_name}`"),
+                        )
+                    })
+                    .and_then(|kind| Ok((kind, fire(tx, policies, case_id, kind, now)?)));
+                let (column, kind, outcome) = match result {
+                    Ok((kind, outcome)) => ("fired_at", kind, outcome),
+                    Err(e) => {
+                        // Undo whatever the action wrote before it failed.
                         tx.batch("ROLLBACK TO SAVEPOINT fire")?;
-                        ("cancelled_at", format!("not fired: {e}"))
+                        match Kind::parse(&kind_name) {
+                            Some(kind) if e.is_state_refusal() => {
+                                ("cancelled_at", kind, format!("not fired: {e}"))
+                            }
+                            _ => {
+                                tx.batch("RELEASE SAVEPOINT fire")?;
+                                failed.push(Failed {
+                                    case_id,
+                                    timer_id: id,
+                                    kind: kind_name,
+                                    error: e,
+                                });
+                                continue;
+                            }
+                        }
                     }
-                    Err(e) => return Err(e),
                 };
                 tx.batch("RELEASE SAVEPOINT fire")?;
                 tx.exec(
@@ -210,10 +260,11 @@ pub fn sweep(
                     outcome,
                 });
             }
-            Ok(fired)
+            Ok((fired, failed))
         })?;
-        let n = fired.len();
-        all.extend(fired);
+        let n = fired.len() + failed.len();
+        all.fired.extend(fired);
+        all.failed.extend(failed);
         if i64::try_from(n).unwrap_or(i64::MAX) < batch {
             return Ok(all);
         }
@@ -303,7 +354,8 @@ pub struct Sweeper<'a> {
 /// What one round of a background sweeper did.
 #[derive(Debug)]
 pub enum Round {
-    Swept(Vec<Fired>),
+    /// The sweep ran; some timers may have failed and wait for the next round.
+    Swept(Swept),
     /// The sweep failed (for instance the database went away); the sweeper reconnects and
     /// tries again at the next round, and nothing of the failed sweep was kept.
     Failed(AppError),
@@ -335,7 +387,7 @@ pub fn run_sweeper(
         });
         let outcome = match result {
             Ok(f) => {
-                fired += u64::try_from(f.len()).unwrap_or(u64::MAX);
+                fired += u64::try_from(f.fired.len()).unwrap_or(u64::MAX);
                 Round::Swept(f)
             }
             Err(e) => Round::Failed(e),

@@ -11,7 +11,7 @@ use aftercare_app::{AppError, Policies, audit, timers};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_store::Store;
 use serde_json::{Map, Value as J, json};
-use support::{at, databases, date, policies};
+use support::{at, databases, date, policies, policies_without};
 
 fn facts(v: J) -> Map<String, J> {
     match v {
@@ -99,6 +99,13 @@ fn seed_maintenance(store: &mut Store) {
 }
 
 /// Opens a warranty case for a reported defect.
+/// One sweep that must fire without failures; what fired.
+fn sweep(store: &mut Store, policies: &Policies, now: jiff::Timestamp) -> Vec<timers::Fired> {
+    let swept = timers::sweep(store, policies, now, 100).unwrap();
+    assert!(swept.failed.is_empty(), "{:?}", swept.failed);
+    swept.fired
+}
+
 fn open_defect(
     store: &mut Store,
     policies: &Policies,
@@ -175,7 +182,7 @@ fn a_device_that_never_arrives_closes_the_case_once_its_deadline_passes() {
         assert_eq!(c.ship_by, Some(date("2024-01-25")), "{}", db.name);
 
         // On the 15th day after acceptance nothing is due yet (only the ship-by reminder).
-        let early = timers::sweep(&mut store, &policies, at("2024-02-06T12:00:00Z"), 100).unwrap();
+        let early = sweep(&mut store, &policies, at("2024-02-06T12:00:00Z"));
         assert_eq!(
             early.iter().map(|f| f.kind).collect::<Vec<_>>(),
             vec!["ship_by_reminder"],
@@ -190,7 +197,7 @@ fn a_device_that_never_arrives_closes_the_case_once_its_deadline_passes() {
         );
 
         // The 15-day window ends at the end of 6 February; the sweep just after closes it.
-        let fired = timers::sweep(&mut store, &policies, at("2024-02-07T00:00:01Z"), 100).unwrap();
+        let fired = sweep(&mut store, &policies, at("2024-02-07T00:00:01Z"));
         assert_eq!(fired.len(), 1, "{}: {fired:?}", db.name);
         assert_eq!(fired[0].kind, "not_received");
         let shown = cases::show(&mut store, id).unwrap();
@@ -206,9 +213,78 @@ fn a_device_that_never_arrives_closes_the_case_once_its_deadline_passes() {
         assert_eq!(free["status"], "denied", "{}", db.name);
 
         // Exactly once: a later sweep finds nothing.
-        let again = timers::sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"), 100).unwrap();
+        let again = sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"));
         assert!(again.is_empty(), "{}: {again:?}", db.name);
         assert_eq!(audit::verify(&mut store).unwrap().events, 8, "{}", db.name);
+    }
+}
+
+#[test]
+fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back() {
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        for (action, when) in [
+            (Action::Submit, "2024-01-22T08:05:00Z"),
+            (Action::Approve, "2024-01-22T09:00:00Z"),
+        ] {
+            step(&mut store, &policies, id, action, json!({}), when);
+        }
+        let late = at("2024-02-07T00:00:01Z");
+
+        // Started without maintenance.toml: the sweep cannot decide the case. The timer stays
+        // pending, the failure names the case and the cause, and the case does not move.
+        let misconfigured = policies_without(&["maintenance.toml"]);
+        let swept = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
+        assert_eq!(swept.failed.len(), 1, "{}: {swept:?}", db.name);
+        let failed = &swept.failed[0];
+        assert_eq!((failed.case_id, failed.kind.as_str()), (id, "not_received"));
+        assert!(!failed.error.is_callers(), "{}: {}", db.name, failed.error);
+        assert!(
+            failed
+                .error
+                .to_string()
+                .contains("no seller policy `maintenance`"),
+            "{}: {}",
+            db.name,
+            failed.error
+        );
+        // Only the ship-by reminder, which needs no policy, fired.
+        assert!(
+            swept.fired.iter().all(|f| f.kind == "ship_by_reminder"),
+            "{}: {swept:?}",
+            db.name
+        );
+        let shown = cases::show(&mut store, id).unwrap();
+        assert_eq!(shown["state"], "approved", "{}", db.name);
+        let pending: Vec<&J> = shown["timers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "not_received")
+            .collect();
+        assert_eq!(pending.len(), 1, "{}: {shown}", db.name);
+        assert_eq!(pending[0]["fired_at"], J::Null, "{}", db.name);
+        assert_eq!(pending[0]["cancelled_at"], J::Null, "{}", db.name);
+
+        // A second sweep with the file still missing fails the same way, and changes nothing.
+        let again = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
+        assert_eq!(again.failed.len(), 1, "{}", db.name);
+        assert!(again.fired.is_empty(), "{}: {again:?}", db.name);
+
+        // With the file restored the deadline acts: the device never arrived.
+        let fired = sweep(&mut store, &policies, late);
+        assert_eq!(
+            fired.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            ["not_received"],
+            "{}",
+            db.name
+        );
+        let shown = cases::show(&mut store, id).unwrap();
+        assert_eq!(shown["state"], "closed_not_received", "{}", db.name);
+        audit::verify(&mut store).unwrap();
     }
 }
 
@@ -274,10 +350,9 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
 
         // Maintenance 2.6: one month from the notice on 31 January is 29 February (clamped);
         // paying on that day is in time, so nothing fires during it.
-        let on_last_day =
-            timers::sweep(&mut store, &policies, at("2024-02-29T23:59:59Z"), 100).unwrap();
+        let on_last_day = sweep(&mut store, &policies, at("2024-02-29T23:59:59Z"));
         assert!(on_last_day.is_empty(), "{}: {on_last_day:?}", db.name);
-        let fired = timers::sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"), 100).unwrap();
+        let fired = sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"));
         assert_eq!(fired.len(), 1, "{}", db.name);
         assert_eq!(fired[0].kind, "quote_expired");
         let c = cases::list(&mut store, Some(State::ReturnedUnrepaired), 10).unwrap();
@@ -947,13 +1022,13 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
             json!({}),
             "2024-11-05T03:00:00Z",
         );
-        let before = timers::sweep(&mut store, &policies, at("2024-11-05T03:29:59Z"), 100).unwrap();
+        let before = sweep(&mut store, &policies, at("2024-11-05T03:29:59Z"));
         assert!(
             before.iter().all(|f| f.kind != "inspect_by_breached"),
             "{}: {before:?}",
             db.name
         );
-        let fired = timers::sweep(&mut store, &policies, at("2024-11-05T03:30:00Z"), 100).unwrap();
+        let fired = sweep(&mut store, &policies, at("2024-11-05T03:30:00Z"));
         let breaches: Vec<_> = fired
             .iter()
             .filter(|f| f.kind == "inspect_by_breached")
@@ -975,7 +1050,7 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
             "{}",
             db.name
         );
-        let again = timers::sweep(&mut store, &policies, at("2024-11-06T00:00:00Z"), 100).unwrap();
+        let again = sweep(&mut store, &policies, at("2024-11-06T00:00:00Z"));
         assert!(
             again.iter().all(|f| f.kind != "inspect_by_breached"),
             "{}: {again:?}",
@@ -1299,7 +1374,10 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
                             &|| at("2024-01-23T12:00:00Z"),
                             &sweeper,
                             &mut |r| match r {
-                                Round::Swept(f) => got.extend(f.iter().cloned()),
+                                Round::Swept(f) => {
+                                    assert!(f.failed.is_empty(), "{}: {:?}", db.name, f.failed);
+                                    got.extend(f.fired.iter().cloned());
+                                }
                                 Round::Failed(e) => panic!("{}: sweep failed: {e}", db.name),
                             },
                         );

@@ -17,6 +17,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the data is, when it is and who acts: before or after the subcommand.
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 #[derive(Subcommand)]
@@ -25,22 +28,16 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
-        /// The policies directory (default: $AFTERCARE_POLICIES, else ./policies).
-        #[arg(long, global = true)]
-        policies: Option<PathBuf>,
     },
+    /// Bring the database's schema up to date (the service's other commands do it too; a
+    /// server runs it once at start).
+    Migrate,
     /// Load the registry (SKUs, customers, units, orders, invoices) from a JSON or CSV file.
-    Import {
-        file: PathBuf,
-        #[command(flatten)]
-        service: ServiceArgs,
-    },
+    Import { file: PathBuf },
     /// Cases: open, show, list, decide, transition.
     Case {
         #[command(subcommand)]
         command: CaseCommand,
-        #[command(flatten)]
-        service: ServiceArgs,
     },
     /// Fire every timer that is due; with `--every`, keep sweeping (a background sweeper: any
     /// number may run against one PostgreSQL, and each timer still fires once).
@@ -54,35 +51,23 @@ enum Command {
         /// With `--every`: stop after this many sweeps.
         #[arg(long, requires = "every")]
         rounds: Option<u64>,
-        #[command(flatten)]
-        service: ServiceArgs,
     },
     /// Refunds: recorded with an idempotency key, never over what was paid.
     Refund {
         #[command(subcommand)]
         command: RefundCommand,
-        #[command(flatten)]
-        service: ServiceArgs,
     },
     /// A serial's warranty and whole history: lineage, first sale, parts, repairs, cases.
-    Warranty {
-        serial: String,
-        #[command(flatten)]
-        service: ServiceArgs,
-    },
+    Warranty { serial: String },
     /// Personal data: export or erase a customer.
     Customer {
         #[command(subcommand)]
         command: CustomerCommand,
-        #[command(flatten)]
-        service: ServiceArgs,
     },
     /// The audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
-        #[command(flatten)]
-        service: ServiceArgs,
     },
 }
 
@@ -115,7 +100,8 @@ struct ServiceArgs {
         global = true
     )]
     db: String,
-    /// The time to act at (RFC 3339 or a date); default: the system clock.
+    /// The time to act or decide at: an RFC 3339 timestamp, or a date (the start of that day
+    /// in the policy's zone); default: the system clock (`policy explain`: the scenario's).
     #[arg(long, env = "AFTERCARE_NOW", global = true)]
     now: Option<String>,
     /// Who acts, for the audit log.
@@ -212,15 +198,15 @@ enum PolicyCommand {
         /// Facts: a TOML or JSON facts file, or a scenario file.
         #[arg(long)]
         facts: PathBuf,
-        /// When to decide: RFC 3339 timestamp or a date (default: the scenario's, else now).
-        #[arg(long)]
-        now: Option<String>,
         /// Print the decision as JSON.
         #[arg(long)]
         json: bool,
         /// Also list remedies the policy does not offer.
         #[arg(long)]
         all: bool,
+        /// Also say what the named definitions in the cited rules stand for.
+        #[arg(long)]
+        meanings: bool,
     },
     /// Run the scenario corpus and check clause coverage.
     Test {
@@ -233,24 +219,25 @@ enum PolicyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let service = cli.service;
     let out = match cli.command {
-        Command::Policy { command, policies } => {
-            let dir = policies_dir(policies.as_deref());
+        Command::Policy { command } => {
+            let dir = policies_dir(service.policies.as_deref());
             match command {
                 PolicyCommand::Check { files } => policy::check(&files, &dir),
                 PolicyCommand::Explain {
                     policy,
                     facts,
-                    now,
                     json,
                     all,
+                    meanings,
                 } => policy::explain(&ExplainArgs {
                     dir: &dir,
                     policy: policy.as_deref(),
                     facts: &facts,
-                    now: now.as_deref(),
+                    now: service.now.as_deref(),
                     json,
-                    all,
+                    options: aftercare_policy::explain::ExplainOptions { all, meanings },
                 }),
                 PolicyCommand::Test { dir: cases } => {
                     let cases = cases.unwrap_or_else(|| dir.join("cases"));
@@ -261,24 +248,20 @@ fn main() -> ExitCode {
         }
         Command::Case {
             command: CaseCommand::Diagram,
-            ..
         } => service::case_diagram(),
-        Command::Import { file, service } => with_env(service, |env| service::import(env, &file)),
+        Command::Migrate => with_env(service, service::migrate),
+        Command::Import { file } => with_env(service, |env| service::import(env, &file)),
         Command::Tick {
-            batch,
-            every: None,
-            service,
-            ..
+            batch, every: None, ..
         } => with_env(service, |env| service::tick(env, batch)),
         Command::Tick {
             batch,
             every: Some(every),
             rounds,
-            service,
         } => with_env(service, |env| {
             service::tick_every(env, batch, every, rounds)
         }),
-        Command::Refund { command, service } => with_env(service, |env| match command {
+        Command::Refund { command } => with_env(service, |env| match command {
             RefundCommand::Record {
                 order,
                 amount,
@@ -288,18 +271,15 @@ fn main() -> ExitCode {
             } => service::refund_record(env, &order, &amount, &key, case, &reason),
             RefundCommand::Paid { id } => service::refund_paid(env, id),
         }),
-        Command::Warranty { serial, service } => {
-            with_env(service, |env| service::warranty(env, &serial))
-        }
-        Command::Customer { command, service } => with_env(service, |env| match command {
+        Command::Warranty { serial } => with_env(service, |env| service::warranty(env, &serial)),
+        Command::Customer { command } => with_env(service, |env| match command {
             CustomerCommand::Export { reference } => service::customer_export(env, &reference),
             CustomerCommand::Erase { reference } => service::customer_erase(env, &reference),
         }),
         Command::Audit {
             command: AuditCommand::Verify,
-            service,
         } => with_env(service, service::audit_verify),
-        Command::Case { command, service } => with_env(service, |env| match command {
+        Command::Case { command } => with_env(service, |env| match command {
             CaseCommand::Open(a) => service::case_open(env, &a),
             CaseCommand::Show { id } => service::case_show(env, id),
             CaseCommand::List { state, limit } => service::case_list(env, state.as_deref(), limit),

@@ -28,10 +28,15 @@ fn fresh_db() -> String {
 
 /// Runs the binary at `now`; returns (exit code, stdout, stderr).
 fn run(db: &str, now: &str, args: &[&str]) -> (i32, String, String) {
+    run_with(&root().join("policies"), db, now, args)
+}
+
+/// [`run`] with another policies directory.
+fn run_with(policies: &Path, db: &str, now: &str, args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_aftercare"))
         .args(args)
         .arg("--policies")
-        .arg(root().join("policies"))
+        .arg(policies)
         .env("AFTERCARE_DB", db)
         .env("AFTERCARE_NOW", now)
         .env("AFTERCARE_ACTOR", "test")
@@ -123,6 +128,52 @@ fn maintenance_device_never_sent_closes_by_tick() {
     assert_eq!(out.lines().count(), 2, "{out}");
     let out = ok(&db, "2024-02-08T00:00:00Z", &["audit", "verify"]);
     assert!(out.starts_with("audit log intact:"), "{out}");
+}
+
+#[test]
+fn a_tick_without_the_cases_policy_fails_loudly_and_leaves_the_deadline_for_later() {
+    let db = fresh_db();
+    setup(&db);
+    let id = open(&db, "MX1-0001", "SO-MX-1");
+    for (action, now) in [
+        ("submit", "2024-01-22T08:05:00Z"),
+        ("approve", "2024-01-22T09:00:00Z"),
+    ] {
+        ok(&db, now, &["case", "transition", &id, action]);
+    }
+    // A policies folder that lacks maintenance.toml.
+    let partial = std::env::temp_dir().join(format!(
+        "aftercare_partial_policies_{}_{id}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(partial.join("law")).unwrap();
+    for sub in ["", "law"] {
+        for e in std::fs::read_dir(root().join("policies").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_owned();
+            if p.extension().is_some_and(|x| x == "toml") && name != "maintenance.toml" {
+                std::fs::copy(&p, partial.join(sub).join(name)).unwrap();
+            }
+        }
+    }
+    let (code, out, err) = run_with(&partial, &db, "2024-02-07T00:00:00Z", &["tick"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "error: case {id}: timer not_received not fired, left pending for the next sweep: configuration: no seller policy `maintenance` is loaded"
+        )),
+        "{err}"
+    );
+    let shown = ok(&db, "2024-02-07T00:00:00Z", &["case", "show", &id]);
+    assert!(shown.contains("\"state\": \"approved\""), "{shown}");
+    // With the policy back, the deadline acts.
+    let out = ok(&db, "2024-02-07T00:00:00Z", &["tick"]);
+    assert!(
+        out.contains("not_received (case is now closed_not_received)"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&partial);
 }
 
 #[test]
@@ -616,7 +667,7 @@ fn the_background_sweeper_fires_each_due_timer_once_over_its_rounds() {
         "{out}"
     );
     assert!(
-        out.ends_with("2 timer(s) fired, 0 sweep(s) failed\n"),
+        out.ends_with("2 timer(s) fired, 0 sweep(s) failed, 0 timer failure(s)\n"),
         "{out}"
     );
 
@@ -627,4 +678,34 @@ fn the_background_sweeper_fires_each_due_timer_once_over_its_rounds() {
     let (code, _, err) = run(&db, "2024-02-07T00:00:00Z", &["tick", "--rounds", "2"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--every"), "{err}");
+}
+
+#[test]
+fn service_flags_work_before_the_subcommand_as_well_as_after() {
+    let db = fresh_db();
+    let registry = root().join("examples/registry.json");
+    // `--db` and `--now` before the subcommand, no environment.
+    let o = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(["--db", &db, "--now", "2024-01-22T08:00:00Z", "--policies"])
+        .arg(root().join("policies"))
+        .arg("import")
+        .arg(&registry)
+        .env_remove("AFTERCARE_DB")
+        .env_remove("AFTERCARE_NOW")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // The same database, named after the subcommand this time, holds what was imported.
+    let out = ok(&db, "2024-01-22T08:00:00Z", &["warranty", "MX1-0001"]);
+    assert!(out.contains("MX1-0001"), "{out}");
+}
+
+#[test]
+fn migrate_brings_a_new_database_up_to_date_and_can_run_again() {
+    let db = fresh_db();
+    let first = ok(&db, "2024-01-22T08:00:00Z", &["migrate"]);
+    assert!(first.contains(": schema at version "), "{first}");
+    let again = ok(&db, "2024-01-22T08:00:00Z", &["migrate"]);
+    assert_eq!(first, again);
 }

@@ -12,6 +12,10 @@ pub enum StoreError {
     Open { path: String, message: String },
     #[error("migration {version} ({name}) was changed after it was applied: its checksum differs")]
     MigrationChanged { version: i64, name: String },
+    #[error(
+        "the database schema is at version {at}, this build needs {needs}: run `aftercare migrate`"
+    )]
+    NotMigrated { at: i64, needs: i64 },
     /// A service-level refusal raised inside a transaction (it rolls the transaction back).
     #[error("{0}")]
     Refused(String),

@@ -74,22 +74,47 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (and creates, for SQLite) the database at `url` and brings its schema up to date.
+    /// Opens (and creates, for SQLite) the database at `url` and brings its schema up to date:
+    /// [`Store::connect`] then [`Store::migrate`], for a command that runs once.
     /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite://PATH`, `sqlite::memory:` or
     /// a plain path is SQLite.
     pub fn open(url: &str) -> Result<Store, StoreError> {
+        let mut store = Self::connect_unmigrated(url)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Connects to a database whose schema is already up to date (a server's pool, after one
+    /// [`Store::migrate`] at start): one query checks the schema version, none changes it.
+    pub fn connect(url: &str) -> Result<Store, StoreError> {
+        let mut store = Self::connect_unmigrated(url)?;
+        let at = migrate::version(&mut store)?;
+        let needs = migrate::latest();
+        if at != needs {
+            return Err(StoreError::NotMigrated { at, needs });
+        }
+        Ok(store)
+    }
+
+    /// Brings the schema up to date; returns its version. Several processes may run it at
+    /// once against one PostgreSQL: one migrates, the others wait and find nothing to do.
+    pub fn migrate(&mut self) -> Result<i64, StoreError> {
+        migrate::run(self)?;
+        Ok(migrate::latest())
+    }
+
+    /// Connects without looking at the schema: for [`Store::migrate`] to follow.
+    pub fn connect_unmigrated(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(Box::new(postgres_backend::Postgres::connect(url)?))
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
             Backend::Sqlite(sqlite_backend::Sqlite::open(path)?)
         };
-        let mut store = Store {
+        Ok(Store {
             backend,
             url: url.to_string(),
-        };
-        migrate::run(&mut store)?;
-        Ok(store)
+        })
     }
 
     pub fn dialect(&self) -> Dialect {

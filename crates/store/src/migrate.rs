@@ -1,4 +1,5 @@
-//! Embedded migrations, one list per backend, applied in order when a database is opened.
+//! Embedded migrations, one list per backend, applied in order by `Store::migrate` (and
+//! `Store::open`); `Store::connect` only checks that they all ran.
 //! Each applied migration's checksum is kept: a migration edited after it ran is an error,
 //! not a silent drift between databases.
 
@@ -33,6 +34,36 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_shipments.sql"),
     },
 ];
+
+/// The schema version this build needs: its last migration's.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The schema version of the database: its last applied migration's (0 when none ran).
+pub(crate) fn version(store: &mut Store) -> Result<i64, StoreError> {
+    store.tx(|tx| -> Result<i64, StoreError> {
+        let exists = match tx.dialect() {
+            Dialect::Sqlite => tx.query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+                &[],
+            )?,
+            Dialect::Postgres => tx.query(
+                "SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_migrations'
+                   AND table_schema = current_schema()",
+                &[],
+            )?,
+        };
+        if exists.is_empty() {
+            return Ok(0);
+        }
+        let row = tx.query(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?;
+        row.first().map_or(Ok(0), |r| r.int(0))
+    })
+}
 
 pub(crate) fn run(store: &mut Store) -> Result<(), StoreError> {
     store.tx(|tx| -> Result<(), StoreError> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::error::Error;
 
-use postgres::types::private::BytesMut;
+use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 

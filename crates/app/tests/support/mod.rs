@@ -89,8 +89,15 @@ pub fn databases() -> Vec<TestDb> {
 
 /// The shipped policies.
 pub fn policies() -> Policies {
+    policies_without(&[])
+}
+
+/// The shipped policies but the files named: a server started with a policy missing.
+pub fn policies_without(files: &[&str]) -> Policies {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-    Policies::from_sources(aftercare_app::policies::read_dir(&dir).unwrap()).unwrap()
+    let mut sources = aftercare_app::policies::read_dir(&dir).unwrap();
+    sources.retain(|f| !files.iter().any(|x| f.name.ends_with(x)));
+    Policies::from_sources(sources).unwrap()
 }
 
 pub fn at(s: &str) -> jiff::Timestamp {

@@ -196,14 +196,8 @@ pub fn case_decide(env: &Env, id: i64) -> Output {
         let mut store = env.store()?;
         let rec = cases::decide(&mut store, &policies, id, &env.actor, env.now).map_err(app)?;
         let mut out = format!("decision {} for case {id}\n", rec.id);
-        let field = |r: &J, k: &str| r.get(k).and_then(J::as_str).unwrap_or("").to_string();
-        let remedies = rec.summary.get("remedies").and_then(J::as_array);
-        for r in remedies.into_iter().flatten() {
-            out.push_str(&format!(
-                "  {:<26} {}\n",
-                field(r, "remedy"),
-                field(r, "status")
-            ));
+        for (remedy, status) in &rec.remedies {
+            out.push_str(&format!("  {:<26} {}\n", remedy.name(), status.name()));
         }
         Ok(out)
     })
@@ -282,20 +276,45 @@ pub fn case_diagram() -> Output {
     Output::ok(aftercare_domain::case::mermaid())
 }
 
+/// `aftercare tick`: one sweep. Timers that could not fire (a policy not loaded, stored data
+/// that no longer reads) stay pending and are named on stderr with their case and cause; the
+/// command then exits 1, after firing every other due timer.
 pub fn tick(env: &Env, batch: i64) -> Output {
-    run(|| {
+    let swept = (|| -> Result<timers::Swept, String> {
         let policies = env.policies()?;
         let mut store = env.store()?;
-        let fired = timers::sweep(&mut store, &policies, env.now, batch).map_err(app)?;
-        let mut out = format!("{} timer(s) fired\n", fired.len());
-        for f in fired {
-            out.push_str(&format!(
-                "  case {}: {} ({})\n",
-                f.case_id, f.kind, f.outcome
-            ));
-        }
-        Ok(out)
-    })
+        timers::sweep(&mut store, &policies, env.now, batch).map_err(app)
+    })();
+    let swept = match swept {
+        Ok(s) => s,
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    };
+    let mut out = format!("{} timer(s) fired\n", swept.fired.len());
+    for f in &swept.fired {
+        out.push_str(&format!(
+            "  case {}: {} ({})\n",
+            f.case_id, f.kind, f.outcome
+        ));
+    }
+    let stderr = failures(&swept.failed);
+    Output {
+        code: i32::from(!swept.failed.is_empty()),
+        stdout: out,
+        stderr,
+    }
+}
+
+/// Each timer that could not fire, a line each.
+fn failures(failed: &[timers::Failed]) -> String {
+    failed
+        .iter()
+        .map(|f| {
+            format!(
+                "error: case {}: timer {} not fired, left pending for the next sweep: {}\n",
+                f.case_id, f.kind, f.error
+            )
+        })
+        .collect()
 }
 
 /// `aftercare tick --every SECONDS [--rounds N]`: the background sweeper. Prints each sweep
@@ -321,15 +340,17 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
                 Timestamp::now()
             }
         };
-        let mut failed = 0u64;
+        let (mut failed, mut not_fired) = (0u64, 0u64);
         let fired = timers::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             match r {
-                timers::Round::Swept(f) => {
-                    for f in f {
+                timers::Round::Swept(s) => {
+                    for f in &s.fired {
                         let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
                     }
+                    not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
+                    let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
                 }
                 timers::Round::Failed(e) => {
                     failed += 1;
@@ -338,9 +359,23 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
             }
             let _ = out.flush();
         });
-        Ok(format!(
-            "{fired} timer(s) fired, {failed} sweep(s) failed\n"
-        ))
+        let summary = format!(
+            "{fired} timer(s) fired, {failed} sweep(s) failed, {not_fired} timer failure(s)\n"
+        );
+        if not_fired > 0 {
+            return Err(summary.trim_end().to_string());
+        }
+        Ok(summary)
+    })
+}
+
+/// `aftercare migrate`
+pub fn migrate(env: &Env) -> Output {
+    run(|| {
+        let mut store = Store::connect_unmigrated(&env.db)
+            .map_err(|e| format!("cannot open the database `{}`: {e}", env.db))?;
+        let version = store.migrate().map_err(|e| e.to_string())?;
+        Ok(format!("{}: schema at version {version}\n", store.url()))
     })
 }
 
