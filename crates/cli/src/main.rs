@@ -212,6 +212,10 @@ enum PolicyCommand {
     Test {
         /// Directory of scenarios (default: <policies>/cases).
         dir: Option<PathBuf>,
+        /// Also delete each rule of each seller policy in turn and report the deletions no
+        /// scenario notices (untested or redundant rules); exit 1 if any.
+        #[arg(long)]
+        mutate: bool,
     },
     /// List the policies.
     List,
@@ -239,9 +243,14 @@ fn main() -> ExitCode {
                     json,
                     options: aftercare_policy::explain::ExplainOptions { all, meanings },
                 }),
-                PolicyCommand::Test { dir: cases } => {
+                PolicyCommand::Test { dir: cases, mutate } => {
                     let cases = cases.unwrap_or_else(|| dir.join("cases"));
-                    policy::test(&cases, &dir)
+                    let tested = policy::test(&cases, &dir);
+                    if mutate && tested.code == 0 {
+                        policy::mutate(&cases, &dir, tested)
+                    } else {
+                        tested
+                    }
                 }
                 PolicyCommand::List => policy::list(&dir),
             }

@@ -43,6 +43,9 @@ pub struct Expect {
     pub missing: Vec<String>,
     #[serde(default)]
     pub flags: Vec<String>,
+    /// Clauses the decision must show the customer as a notice.
+    #[serde(default)]
+    pub notices: Vec<String>,
     #[serde(default)]
     pub pending_on: Vec<String>,
     pub warranty: Option<ExpectWarranty>,
@@ -256,6 +259,15 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             fails.push(format!(
                 "expected flag `{f}`; raised: [{}]",
                 flags.join(", ")
+            ));
+        }
+    }
+    let notices: Vec<&str> = d.notices.iter().filter_map(|at| d.clause_id(*at)).collect();
+    for n in &e.notices {
+        if !notices.contains(&n.as_str()) {
+            fails.push(format!(
+                "expected a notice of clause `{n}`; shown: [{}]",
+                notices.join(", ")
             ));
         }
     }

@@ -186,6 +186,8 @@ impl<'p> Decision<'p> {
                 crate::expr::kleene(false, policy.applies_parts.iter().map(|p| p.eval(&cx)));
         }
         if layer.applies == Some(false) {
+            // Whom it would bind is not asked of a law that does not apply.
+            layer.binds = None;
             self.layers.push(layer);
             return;
         }

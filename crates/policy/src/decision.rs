@@ -222,7 +222,8 @@ pub struct Layer<'p> {
     /// Whether a law layer applies to this buyer (always `Some(true)` for the seller).
     pub applies: Option<bool>,
     /// Whether a law layer that applies binds this seller, as the trader who sold the goods
-    /// to this consumer (always `Some(true)` for the seller).
+    /// to this consumer (always `Some(true)` for the seller; `None` for a law that does not
+    /// apply, where it is not asked).
     pub binds: Option<bool>,
     /// The `when` of each rule: true, false, or unknown .
     pub verdicts: Verdicts,

@@ -15,6 +15,7 @@ pub mod json;
 mod lint;
 pub mod load;
 pub mod model;
+pub mod mutate;
 pub mod schema;
 pub mod set;
 pub mod value;

@@ -277,3 +277,31 @@ pub fn test(cases: &Path, dir: &Path) -> Output {
         code,
     }
 }
+
+/// `policy test --mutate`: after a passing run, deletes each seller rule in turn and names the
+/// deletions no scenario notices. `tested` is the passing run's output, kept in front.
+pub fn mutate(cases: &Path, dir: &Path, tested: Output) -> Output {
+    let (files, scenarios) = match (files::policy_files(dir), files::load_scenarios(cases)) {
+        (Ok(f), Ok(s)) => (f, s),
+        (Err(e), _) | (_, Err(e)) => return Output::fail(format!("{e}\n")),
+    };
+    let outcome = aftercare_policy::mutate::rule_deletions(&files, &scenarios);
+    let mut out = tested.stdout;
+    for s in &outcome.survivors {
+        out.push_str(&format!(
+            "SURVIVED {}:{}: deleting rule `{}` (clause {}) changes no scenario's outcome\n",
+            s.file, s.line, s.rule, s.clause
+        ));
+    }
+    out.push_str(&format!(
+        "{} rules deleted one at a time, {} noticed, {} survived\n",
+        outcome.deleted,
+        outcome.deleted - outcome.survivors.len(),
+        outcome.survivors.len()
+    ));
+    Output {
+        stdout: out,
+        stderr: String::new(),
+        code: i32::from(!outcome.survivors.is_empty()),
+    }
+}
