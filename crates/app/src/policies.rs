@@ -66,6 +66,11 @@ impl Policies {
         Ok(Policies { set, texts })
     }
 
+    /// The seller policies, every version.
+    pub fn sellers(&self) -> impl Iterator<Item = &Arc<Policy>> {
+        self.set.iter().filter(|p| p.kind == Kind::Seller)
+    }
+
     /// The seller policy `id`.
     pub fn get(&self, id: &str) -> Result<&Arc<Policy>, AppError> {
         self.set

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use aftercare_cli::commands::policy::{self, ExplainArgs, Output};
 use aftercare_cli::commands::service::{self, OpenArgs, TransitionArgs};
 use aftercare_cli::files::policies_dir;
+use aftercare_policy::facts::When;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -72,18 +73,17 @@ enum Command {
 }
 
 fn service_env(a: ServiceArgs) -> Result<service::Env, Output> {
-    let now = match a.now.as_deref() {
-        Some(s) => service::parse_now(s).map_err(|e| Output {
+    let clock = match a.now.as_deref() {
+        Some(s) => Some(When::parse(s).map_err(|e| Output {
             stdout: String::new(),
-            stderr: format!("error: {e}\n"),
+            stderr: format!("error: --now: {e}\n"),
             code: 2,
-        })?,
-        None => jiff::Timestamp::now(),
+        })?),
+        None => None,
     };
     Ok(service::Env {
         db: a.db,
-        fixed_clock: a.now.is_some(),
-        now,
+        clock,
         actor: a.actor,
         policies_dir: policies_dir(a.policies.as_deref()),
     })

@@ -709,3 +709,61 @@ fn migrate_brings_a_new_database_up_to_date_and_can_run_again() {
     let again = ok(&db, "2024-01-22T08:00:00Z", &["migrate"]);
     assert_eq!(first, again);
 }
+
+#[test]
+fn a_date_alone_in_now_is_the_start_of_that_day_in_the_policys_zone_everywhere() {
+    let db = fresh_db();
+    setup(&db);
+    // imKey decides in Asia/Shanghai: 2024-03-09 begins there at 16:00 UTC the day before.
+    let id = ok(
+        &db,
+        "2024-03-09",
+        &[
+            "case",
+            "open",
+            "--kind",
+            "warranty_service",
+            "--policy",
+            "imkey",
+            "--order",
+            "SO-IMK-1",
+            "--serial",
+            "IMK-0001",
+        ],
+    );
+    let id = id.trim();
+    let shown = ok(&db, "2024-03-09", &["case", "show", id]);
+    assert!(
+        shown.contains("\"opened_at\": \"2024-03-08T16:00:00Z\""),
+        "{shown}"
+    );
+    // A move of that case takes the same meaning.
+    ok(&db, "2024-03-10", &["case", "transition", id, "submit"]);
+    let shown = ok(&db, "2024-03-10", &["case", "show", id]);
+    assert!(
+        shown.contains("\"updated_at\": \"2024-03-09T16:00:00Z\""),
+        "{shown}"
+    );
+    // `policy explain` reads it the same way.
+    let facts = root().join("policies/cases/imkey/001-unactivated-change-of-mind-refunded.toml");
+    let out = ok(
+        &db,
+        "2024-03-12",
+        &[
+            "policy",
+            "explain",
+            "--json",
+            "--facts",
+            facts.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("\"now\": \"2024-03-11T16:00:00Z\""), "{out}");
+    // A sweep concerns every policy: they are in two zones, so a date alone is refused,
+    // naming them, and nothing is swept.
+    let (code, _, err) = run(&db, "2024-03-10", &["tick"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("alone is ambiguous here: the policies are in Asia/Shanghai, Europe/Brussels"),
+        "{err}"
+    );
+}

@@ -125,10 +125,7 @@ impl Scenario {
 
     /// The moment of deciding: a date means the start of that day in the policy's zone.
     pub fn now_in(&self, policy: &Policy) -> Option<Timestamp> {
-        match self.now {
-            When::Instant(t) => Some(t),
-            When::Day(d) => crate::value::start_of_day(d, policy.tz()),
-        }
+        self.now.at(policy.tz())
     }
 
     /// Decides the scenario and compares; the failures, empty when it passes.
@@ -246,19 +243,29 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             ));
         }
     }
-    let flags: Vec<&str> = d
+    // A flag is expected by name (`manual_review`), or by name and the clause that raises it
+    // (`manual_review [6.2]`).
+    let flags: Vec<(&str, &str)> = d
         .flags
         .iter()
         .filter_map(|at| match d.rule(*at).map(|(_, r)| &r.action) {
-            Some(Action::Flag(f)) => Some(f.as_str()),
+            Some(Action::Flag(f)) => Some((f.as_str(), d.clause_id(*at).unwrap_or(""))),
             _ => None,
         })
         .collect();
     for f in &e.flags {
-        if !flags.contains(&f.as_str()) {
+        let found = match f.split_once(" [") {
+            Some((name, clause)) => {
+                let clause = clause.trim_end_matches(']');
+                flags.iter().any(|(n, c)| *n == name && *c == clause)
+            }
+            None => flags.iter().any(|(n, _)| n == f),
+        };
+        if !found {
+            let raised: Vec<String> = flags.iter().map(|(n, c)| format!("{n} [{c}]")).collect();
             fails.push(format!(
                 "expected flag `{f}`; raised: [{}]",
-                flags.join(", ")
+                raised.join(", ")
             ));
         }
     }

@@ -713,6 +713,35 @@ impl<'p> Decision<'p> {
         out
     }
 
+    /// Each rule's verdict (and each requirement's test) worked out again by walking its
+    /// expression as written, instead of through the compiled masks over shared leaves: the
+    /// two evaluators must agree (a property test checks it over random facts). Returns
+    /// (layer, rule, compiled, walked) for every condition.
+    pub fn walked_verdicts(&self, facts: &Facts) -> Vec<(u8, u16, Option<bool>, Option<bool>)> {
+        let walk = |c: &Cond, cx: &Cx<'_>| {
+            crate::expr::kleene(false, c.parts.iter().map(|(e, _)| e.eval_bool(cx)))
+        };
+        let mut out = Vec::new();
+        for (li, layer) in self.layers.iter().enumerate() {
+            if layer.applies == Some(false) {
+                continue;
+            }
+            let cx = self.cx(layer, facts);
+            let li = u8::try_from(li).unwrap_or(u8::MAX);
+            for (ri, r) in layer.policy.rules.iter().enumerate() {
+                let ri = u16::try_from(ri).unwrap_or(u16::MAX);
+                if let Some(c) = &r.when {
+                    let compiled = layer.verdicts.get(usize::from(ri)).copied().flatten();
+                    out.push((li, ri, compiled, walk(c, &cx)));
+                }
+                if let Action::Require { test, .. } = &r.action {
+                    out.push((li, ri, test.eval(&cx), walk(test, &cx)));
+                }
+            }
+        }
+        out
+    }
+
     /// The parts of a condition that are false, for explaining an unmet rule.
     pub fn failed_parts<'c>(&self, layer: u8, cond: &'c Cond, facts: &Facts) -> Vec<&'c str> {
         let Some(l) = self.layers.get(usize::from(layer)) else {

@@ -22,6 +22,28 @@ pub enum When {
     Instant(Timestamp),
 }
 
+impl When {
+    /// A moment as a person writes it (`--now`, a scenario's `now`): an RFC 3339 timestamp
+    /// with its offset, or a date alone.
+    pub fn parse(s: &str) -> Result<When, String> {
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Ok(When::Instant(t));
+        }
+        s.parse::<Date>().map(When::Day).map_err(|_| {
+            format!("`{s}` is neither a timestamp with an offset nor a date (YYYY-MM-DD)")
+        })
+    }
+
+    /// The instant it names in zone `tz`: a date alone is the start of that day there (as
+    /// for a scenario's `now`: the policy's zone).
+    pub fn at(self, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+        match self {
+            When::Instant(t) => Some(t),
+            When::Day(d) => crate::value::start_of_day(d, tz),
+        }
+    }
+}
+
 /// The facts of one case.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts {

@@ -167,8 +167,14 @@ pub fn explain(a: &ExplainArgs<'_>) -> Output {
         ));
     };
     let now = match (a.now, &scenario) {
-        (Some(t), _) => match parse_now(t, policy) {
-            Ok(t) => t,
+        (Some(t), _) => match When::parse(t).map(|w| w.at(policy.tz())) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                return Output::fail(format!(
+                    "error: --now: `{t}` cannot be placed in {}\n",
+                    policy.time_zone
+                ));
+            }
             Err(e) => return Output::fail(format!("error: --now: {e}\n")),
         },
         (None, Some(s)) => match s.now_in(policy) {
@@ -192,20 +198,6 @@ pub fn explain(a: &ExplainArgs<'_>) -> Output {
     } else {
         Output::ok(d.explain(&facts, a.options))
     }
-}
-
-/// `--now`: an RFC 3339 timestamp, or a date meaning the start of that day in the policy's zone.
-fn parse_now(s: &str, policy: &aftercare_policy::Policy) -> Result<Timestamp, String> {
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    let d: jiff::civil::Date = s.parse().map_err(|_| {
-        format!("`{s}` is neither a timestamp with an offset nor a date (YYYY-MM-DD)")
-    })?;
-    let _ = When::Day(d);
-    d.to_zoned(policy.tz().clone())
-        .map(|z| z.timestamp())
-        .map_err(|e| e.to_string())
 }
 
 /// Runs the scenario corpus and reports clause coverage.

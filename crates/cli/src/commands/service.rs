@@ -7,6 +7,7 @@ use std::path::Path;
 use aftercare_app::cases::{self, NewCase, Step};
 use aftercare_app::{AppError, Policies, audit, import, timers};
 use aftercare_domain::case::{Action, CaseKind, State};
+use aftercare_policy::facts::When;
 use aftercare_store::Store;
 use jiff::Timestamp;
 use serde_json::{Map, Value as J};
@@ -18,10 +19,8 @@ use crate::files;
 #[derive(Debug, Clone)]
 pub struct Env {
     pub db: String,
-    /// The clock: `--now`/`$AFTERCARE_NOW` when given (tests, replays), else the system's.
-    pub now: Timestamp,
-    /// `now` was given, rather than read from the system clock.
-    pub fixed_clock: bool,
+    /// `--now`/`$AFTERCARE_NOW` when given (tests, replays), else the system clock.
+    pub clock: Option<When>,
     pub actor: String,
     pub policies_dir: std::path::PathBuf,
 }
@@ -35,19 +34,51 @@ impl Env {
         let files = files::policy_files(&self.policies_dir)?;
         Policies::from_sources(files).map_err(|e| e.to_string())
     }
-}
 
-/// Parses `--now`: an RFC 3339 timestamp, or a date (its start, UTC).
-pub fn parse_now(s: &str) -> Result<Timestamp, String> {
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Ok(t);
+    /// The moment to act at, for a command about seller policy `policy` (or about no one
+    /// policy). `--now` with a date alone means the start of that day in the policy's zone, as
+    /// for `policy explain` and scenarios ([`When::at`]); for a command about no one policy,
+    /// in the zone all loaded seller policies share, and a date alone is refused when they do
+    /// not share one.
+    fn now(&self, policy: Option<&str>) -> Result<Timestamp, String> {
+        let day = match self.clock {
+            None => return Ok(Timestamp::now()),
+            Some(When::Instant(t)) => return Ok(t),
+            Some(When::Day(d)) => d,
+        };
+        let policies = self.policies()?;
+        let zone = match policy {
+            Some(id) => policies.get(id).map_err(app)?.tz().clone(),
+            None => {
+                let mut zones: Vec<&str> =
+                    policies.sellers().map(|p| p.time_zone.as_str()).collect();
+                zones.sort_unstable();
+                zones.dedup();
+                match zones.as_slice() {
+                    [one] => jiff::tz::TimeZone::get(one).map_err(|e| e.to_string())?,
+                    _ => {
+                        return Err(format!(
+                            "--now: `{day}` alone is ambiguous here: the policies are in {}; \
+                             give a timestamp with an offset, like {day}T00:00:00+08:00",
+                            zones.join(", ")
+                        ));
+                    }
+                }
+            }
+        };
+        When::Day(day)
+            .at(&zone)
+            .ok_or_else(|| format!("--now: `{day}` cannot be placed in its policy's zone"))
     }
-    let d: jiff::civil::Date = s
-        .parse()
-        .map_err(|_| format!("--now: `{s}` is neither a timestamp with an offset nor a date"))?;
-    d.to_zoned(jiff::tz::TimeZone::UTC)
-        .map(|z| z.timestamp())
-        .map_err(|e| e.to_string())
+
+    /// [`Env::now`] for a command about case `id`: a date alone is placed in its policy's zone.
+    fn now_for_case(&self, store: &mut Store, id: i64) -> Result<Timestamp, String> {
+        if !matches!(self.clock, Some(When::Day(_))) {
+            return self.now(None);
+        }
+        let case = store.tx(|tx| cases::load(tx, id)).map_err(app)?;
+        self.now(Some(&case.policy_id))
+    }
 }
 
 /// `path=value` pairs: the value is JSON when it parses as JSON (`true`, `3`, `["drop"]`),
@@ -91,13 +122,19 @@ pub fn import(env: &Env, path: &Path) -> Output {
         .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut store = env.store()?;
         let bar = indicatif::ProgressBar::new(u64::try_from(batch.len()).unwrap_or(0));
-        let today = env.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let now = env.now(None)?;
+        // Dates in the registry may not be later than today: the day `--now` names, else
+        // today in UTC.
+        let today = match env.clock {
+            Some(When::Day(d)) => d,
+            _ => now.to_zoned(jiff::tz::TimeZone::UTC).date(),
+        };
         let loaded = import::load(
             &mut store,
             &batch,
             &text,
             &env.actor,
-            env.now,
+            now,
             today,
             &mut |done, _| bar.set_position(done),
         );
@@ -150,7 +187,8 @@ pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
         };
         let policies = env.policies()?;
         let mut store = env.store()?;
-        let id = cases::open(&mut store, &policies, &new, &env.actor, env.now).map_err(app)?;
+        let now = env.now(new.policy.as_deref())?;
+        let id = cases::open(&mut store, &policies, &new, &env.actor, now).map_err(app)?;
         Ok(format!("{id}\n"))
     })
 }
@@ -194,7 +232,8 @@ pub fn case_decide(env: &Env, id: i64) -> Output {
     run(|| {
         let policies = env.policies()?;
         let mut store = env.store()?;
-        let rec = cases::decide(&mut store, &policies, id, &env.actor, env.now).map_err(app)?;
+        let now = env.now_for_case(&mut store, id)?;
+        let rec = cases::decide(&mut store, &policies, id, &env.actor, now).map_err(app)?;
         let mut out = format!("decision {} for case {id}\n", rec.id);
         for (remedy, status) in &rec.remedies {
             out.push_str(&format!("  {:<26} {}\n", remedy.name(), status.name()));
@@ -256,8 +295,9 @@ pub fn case_transition(env: &Env, a: &TransitionArgs) -> Output {
         step.quote_lines = a.quote_lines.clone();
         let policies = env.policies()?;
         let mut store = env.store()?;
-        let c = cases::transition(&mut store, &policies, a.id, &step, &env.actor, env.now)
-            .map_err(app)?;
+        let now = env.now_for_case(&mut store, a.id)?;
+        let c =
+            cases::transition(&mut store, &policies, a.id, &step, &env.actor, now).map_err(app)?;
         let mut out = format!("case {} is {}\n", c.id, c.state);
         if let Some(ra) = &c.authorisation
             && action == Action::Approve
@@ -283,7 +323,7 @@ pub fn tick(env: &Env, batch: i64) -> Output {
     let swept = (|| -> Result<timers::Swept, String> {
         let policies = env.policies()?;
         let mut store = env.store()?;
-        timers::sweep(&mut store, &policies, env.now, batch).map_err(app)
+        timers::sweep(&mut store, &policies, env.now(None)?, batch).map_err(app)
     })();
     let swept = match swept {
         Ok(s) => s,
@@ -333,13 +373,11 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
             stop: &stop,
         };
         let connect = || Store::open(&env.db).map_err(aftercare_app::AppError::from);
-        let clock = || {
-            if env.fixed_clock {
-                env.now
-            } else {
-                Timestamp::now()
-            }
+        let fixed = match env.clock {
+            Some(_) => Some(env.now(None)?),
+            None => None,
         };
+        let clock = || fixed.unwrap_or_else(Timestamp::now);
         let (mut failed, mut not_fired) = (0u64, 0u64);
         let fired = timers::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
             use std::io::Write;
@@ -414,7 +452,7 @@ pub fn refund_record(
                 reason: reason.to_string(),
             },
             &env.actor,
-            env.now,
+            env.now(None)?,
         )
         .map_err(app)?;
         Ok(if r.replayed {
@@ -435,7 +473,8 @@ pub fn refund_record(
 pub fn refund_paid(env: &Env, id: i64) -> Output {
     run(|| {
         let mut store = env.store()?;
-        aftercare_app::money::mark_paid(&mut store, id, &env.actor, env.now).map_err(app)?;
+        let now = env.now(None)?;
+        aftercare_app::money::mark_paid(&mut store, id, &env.actor, now).map_err(app)?;
         Ok(format!("refund {id} paid\n"))
     })
 }
@@ -457,7 +496,7 @@ pub fn customer_erase(env: &Env, reference: &str) -> Output {
     run(|| {
         let mut store = env.store()?;
         let placeholder =
-            aftercare_app::personal::erase(&mut store, reference, &env.actor, env.now)
+            aftercare_app::personal::erase(&mut store, reference, &env.actor, env.now(None)?)
                 .map_err(app)?;
         Ok(format!(
             "customer `{reference}` erased; now `{placeholder}`\n"
@@ -476,6 +515,7 @@ pub fn case_repaired(
     run(|| {
         let policies = env.policies()?;
         let mut store = env.store()?;
+        let now = env.now_for_case(&mut store, id)?;
         let detail = aftercare_app::lineage::record_repair(
             &mut store,
             &policies,
@@ -486,7 +526,7 @@ pub fn case_repaired(
                 replacement_serial: replacement.map(str::to_string),
             },
             &env.actor,
-            env.now,
+            now,
         )
         .map_err(app)?;
         Ok(format!(
