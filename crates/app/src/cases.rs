@@ -690,7 +690,7 @@ pub(crate) fn decide_in(
     actor: &str,
     now: Timestamp,
 ) -> Result<Recorded, AppError> {
-    let mut facts_json = crate::facts::from_registry(tx, case)?;
+    let mut facts_json = crate::facts::from_registry(tx, &case.into())?;
     for (k, v) in &case.facts {
         facts_json.insert(k.clone(), v.clone());
     }

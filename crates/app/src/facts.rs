@@ -13,7 +13,26 @@ use serde_json::{Map, Value as J};
 use crate::AppError;
 use crate::cases::Case;
 
-pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
+/// What the registry facts are about: a case's serial, order and customer, or a serial alone
+/// (a public warranty look-up).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Subject {
+    pub serial: Option<String>,
+    pub order_no: Option<String>,
+    pub customer_id: Option<i64>,
+}
+
+impl From<&Case> for Subject {
+    fn from(c: &Case) -> Self {
+        Subject {
+            serial: c.serial.clone(),
+            order_no: c.order_no.clone(),
+            customer_id: c.customer_id,
+        }
+    }
+}
+
+pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<String, J>, AppError> {
     let mut f = Map::new();
     let mut put = |k: &str, v: J| {
         f.insert(k.to_string(), v);

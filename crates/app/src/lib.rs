@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod coverage;
 pub mod csv_import;
 mod error;
 mod facts;

@@ -66,6 +66,11 @@ impl Policies {
         Ok(Policies { set, texts })
     }
 
+    /// Every policy and law layer loaded, every version.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Policy>> {
+        self.set.iter()
+    }
+
     /// The seller policies, every version.
     pub fn sellers(&self) -> impl Iterator<Item = &Arc<Policy>> {
         self.set.iter().filter(|p| p.kind == Kind::Seller)
@@ -129,6 +134,34 @@ impl Policies {
                 by.unwrap_or("today"),
                 versions.join("; ")
             ))
+        })
+    }
+
+    /// Decides facts given by a caller (no case, nothing stored): what policy `id` would
+    /// decide at `now`, as JSON and in words. The version in force is chosen as for a case.
+    pub fn explain(
+        &self,
+        id: &str,
+        facts: &serde_json::Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> Result<Explained, AppError> {
+        let policy = self.get(id).map_err(|e| match e {
+            AppError::Config(m) => AppError::not_found("policy", format!("{id} ({m})")),
+            e => e,
+        })?;
+        let policy = self.select(&policy.id, facts, now)?;
+        let parsed = aftercare_policy::Facts::from_json(&serde_json::Value::Object(facts.clone()))
+            .map_err(|e| AppError::invalid(format!("facts.{}", e.path), e.message))?;
+        parsed
+            .check_not_after(now)
+            .map_err(|m| AppError::invalid("facts", m))?;
+        let d = aftercare_policy::decide(policy, &parsed, now);
+        Ok(Explained {
+            decision: d.to_json(&parsed),
+            explanation: d.explain(
+                &parsed,
+                aftercare_policy::explain::ExplainOptions::default(),
+            ),
         })
     }
 
@@ -199,4 +232,16 @@ impl Policies {
         }
         Policies::from_sources(files)
     }
+}
+
+/// A decision of facts given by a caller.
+#[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Explained {
+    /// The decision: every remedy with its status and the clauses that decided it, the
+    /// warranty of each component, outputs, deadlines, money (see `policy explain --json`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub decision: serde_json::Value,
+    /// The same in words.
+    pub explanation: String,
 }

@@ -30,6 +30,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Serve the JSON API over HTTP, with the timer sweeper in the same process.
+    Serve(ServeArgs),
     /// Bring the database's schema up to date (the service's other commands do it too; a
     /// server runs it once at start).
     Migrate,
@@ -87,6 +89,25 @@ fn service_env(a: ServiceArgs) -> Result<service::Env, Output> {
         actor: a.actor,
         policies_dir: policies_dir(a.policies.as_deref()),
     })
+}
+
+/// How `serve` listens.
+#[derive(clap::Args, Clone, Debug)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "AFTERCARE_BIND", default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+    /// Sweep due timers every this many seconds (0: no sweeper in this process).
+    #[arg(
+        long,
+        env = "AFTERCARE_SWEEP_EVERY",
+        default_value_t = 30.0,
+        value_name = "SECONDS"
+    )]
+    sweep_every: f64,
+    /// Database connections at most.
+    #[arg(long, env = "AFTERCARE_CONNECTIONS", default_value_t = 8)]
+    connections: usize,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -259,6 +280,23 @@ fn main() -> ExitCode {
             command: CaseCommand::Diagram,
         } => service::case_diagram(),
         Command::Migrate => with_env(service, service::migrate),
+        Command::Serve(a) => with_env(service, |env| {
+            serve(
+                env,
+                aftercare_web::Config {
+                    bind: a.bind,
+                    db: env.db.clone(),
+                    connections: a.connections,
+                    sweep_every: (a.sweep_every > 0.0)
+                        .then(|| std::time::Duration::try_from_secs_f64(a.sweep_every).ok())
+                        .flatten(),
+                    clock: match env.clock {
+                        None => aftercare_web::Clock::System,
+                        Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
+                    },
+                },
+            )
+        }),
         Command::Import { file } => with_env(service, |env| service::import(env, &file)),
         Command::Tick {
             batch, every: None, ..
@@ -305,6 +343,36 @@ fn main() -> ExitCode {
         }),
     };
     emit(out)
+}
+
+/// Runs the server until it is stopped, logging to stderr (`AFTERCARE_LOG`, default
+/// `info`).
+fn serve(env: &service::Env, config: aftercare_web::Config) -> Output {
+    let filter: tracing_subscriber::filter::Targets = std::env::var("AFTERCARE_LOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| "info".parse().unwrap_or_default());
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(filter)
+        .try_init();
+    let policies = match env.load_policies() {
+        Ok(p) => p,
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    };
+    let db = aftercare_store::redact(&config.db);
+    match aftercare_web::serve(config, policies, |addr| {
+        println!("Aftercare is serving http://{addr}/ (database {db})");
+    }) {
+        Ok(()) => Output::ok(String::new()),
+        Err(e) => Output::fail(format!("error: {e}\n")),
+    }
 }
 
 fn emit(out: Output) -> ExitCode {

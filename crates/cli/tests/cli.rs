@@ -70,6 +70,58 @@ fn every_seed_has_at_least_fifteen_scenarios_that_pass_and_cite_every_clause() {
 }
 
 #[test]
+fn every_rule_of_every_seed_is_needed_by_some_scenario() {
+    let files = files::policy_files(&policies()).unwrap();
+    let scenarios = files::load_scenarios(&policies().join("cases")).unwrap();
+    let outcome = aftercare_policy::mutate::rule_deletions(&files, &scenarios);
+    assert!(outcome.deleted >= 198, "{} rules deleted", outcome.deleted);
+    let survivors: Vec<String> = outcome
+        .survivors
+        .iter()
+        .map(|s| format!("{}:{}: `{}` (clause {})", s.file, s.line, s.rule, s.clause))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "deleting these rules changes no scenario's outcome:\n{}",
+        survivors.join("\n")
+    );
+}
+
+#[test]
+fn a_rule_no_scenario_needs_is_named_by_policy_test_mutate() {
+    // A copy of the shipped policies with one rule more: it repeats another's notice, so
+    // deleting it is noticed by nothing.
+    let dir = scratch();
+    std::fs::create_dir_all(dir.join("law")).unwrap();
+    for sub in ["", "law"] {
+        for e in std::fs::read_dir(policies().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let imkey = dir.join("imkey.toml");
+    let mut policy = std::fs::read_to_string(&imkey).unwrap();
+    policy.push_str("\n[[rule]]\nid = \"spare-notice\"\nclause = \"Closing\"\nnotice = true\nwhen = \"buyer.kind == 'consumer'\"\n");
+    std::fs::write(&imkey, policy).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(["policy", "test", "--mutate"])
+        .arg(policies().join("cases"))
+        .arg("--policies")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("deleting rule `spare-notice` (clause Closing) changes no scenario's outcome"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn policy_test_prints_the_count_and_exits_zero() {
     let o = aftercare(&["policy", "test", policies().join("cases").to_str().unwrap()]);
     let t = text(&o);

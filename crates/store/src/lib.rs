@@ -158,7 +158,7 @@ impl Store {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -19,14 +19,14 @@ pub struct Output {
 }
 
 impl Output {
-    pub(crate) fn ok(stdout: String) -> Self {
+    pub fn ok(stdout: String) -> Self {
         Self {
             stdout,
             stderr: String::new(),
             code: 0,
         }
     }
-    pub(crate) fn fail(stderr: String) -> Self {
+    pub fn fail(stderr: String) -> Self {
         Self {
             stdout: String::new(),
             stderr,

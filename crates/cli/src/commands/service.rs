@@ -31,6 +31,11 @@ impl Env {
     }
 
     fn policies(&self) -> Result<Policies, String> {
+        self.load_policies()
+    }
+
+    /// The policies directory, loaded and linked.
+    pub fn load_policies(&self) -> Result<Policies, String> {
         let files = files::policy_files(&self.policies_dir)?;
         Policies::from_sources(files).map_err(|e| e.to_string())
     }

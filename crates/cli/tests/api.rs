@@ -1,0 +1,237 @@
+//! The JSON API, black-box: the real `aftercare serve` on a random loopback port over a fresh
+//! database (SQLite, and PostgreSQL when `AFTERCARE_TEST_POSTGRES` is set), spoken to over
+//! real HTTP.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail on error"
+)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Server, databases, root, run};
+
+/// A server over a database holding `examples/registry.json`.
+fn server_with_registry(db: &str) -> Server {
+    run(
+        db,
+        &[
+            "import",
+            root().join("examples/registry.json").to_str().unwrap(),
+        ],
+    );
+    Server::start(db)
+}
+
+fn is_problem(r: &support::Response, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let j = r.json();
+    assert_eq!(j["status"], status);
+    assert!(j["type"].as_str().unwrap().starts_with("https://"), "{j}");
+    assert!(!j["detail"].as_str().unwrap().is_empty(), "{j}");
+}
+
+#[test]
+fn health_and_readiness_answer() {
+    for db in databases() {
+        let s = Server::start(&db.url);
+        assert_eq!(s.get("/healthz").json()["status"], "ok", "{}", db.name);
+        assert_eq!(s.get("/readyz").json()["status"], "ready", "{}", db.name);
+    }
+}
+
+#[test]
+fn a_warranty_is_looked_up_by_serial_with_no_personal_data() {
+    for db in databases() {
+        let s = server_with_registry(&db.url);
+        let r = s.get("/api/v1/warranty/IMK-0001");
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        let j = r.json();
+        assert_eq!(j["serial"], "IMK-0001");
+        assert_eq!(j["policy"]["id"], "imkey");
+        let own = j["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["from"] == "imkey" && c["this_item"] == true)
+            .unwrap();
+        // Delivered 2024-01-05 (examples/registry.json), one year from confirmed receipt.
+        assert_eq!(own["start"], "2024-01-05", "{}", db.name);
+        assert_eq!(own["end"], "2025-01-05");
+        assert_eq!(own["basis"], "delivery");
+        assert_eq!(own["clause"], "1");
+        // The buyer in China: the three-guarantees period of the law binds imKey too.
+        assert!(
+            j["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["from"] == "cn-consumer" && c["by_law"] == true),
+            "{j}"
+        );
+        let text = r.text();
+        for personal in [
+            "Li Wei",
+            "li@example.org",
+            "SO-IMK-1",
+            "cust-cn",
+            "CN\"",
+            "599",
+        ] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_or_malformed_serial_is_a_problem_naming_it() {
+    for db in databases() {
+        let s = server_with_registry(&db.url);
+        let r = s.get("/api/v1/warranty/NO-SUCH-1");
+        is_problem(&r, 404);
+        assert!(r.json()["detail"].as_str().unwrap().contains("NO-SUCH-1"));
+        let long = "X".repeat(65);
+        for bad in [long.as_str(), "a%20b", "%3Cscript%3E"] {
+            let r = s.get(&format!("/api/v1/warranty/{bad}"));
+            is_problem(&r, 422);
+            assert_eq!(r.json()["field"], "serial", "{bad}");
+        }
+    }
+}
+
+#[test]
+fn policies_are_listed_read_with_their_clauses_and_decide_given_facts() {
+    for db in databases() {
+        let s = Server::start(&db.url);
+        let list = s.get("/api/v1/policies").json();
+        let ids: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        for id in [
+            "imkey",
+            "imask",
+            "imiki",
+            "cryptki",
+            "maintenance",
+            "eu-consumer",
+            "cn-consumer",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+        let imask = s.get("/api/v1/policies/imask").json();
+        assert!(
+            imask["clauses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == "Restrictions 2"
+                    && c["text"].as_str().unwrap().contains("falling")),
+            "{imask}"
+        );
+        assert!(
+            imask["definitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["name"] == "human_damage"),
+            "{imask}"
+        );
+        is_problem(&s.get("/api/v1/policies/nope"), 404);
+
+        // imKey 2(2): an activated device cannot be returned for a change of mind.
+        let r = s.post_json(
+            "/api/v1/policies/imkey/explain",
+            r#"{"facts": {"order.delivered": "2024-03-01", "product.class": "main",
+                "condition.activated": true, "problem.reported": "change_of_mind",
+                "diagnosis.causes": ["no_fault"]}, "now": "2024-03-05"}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        let ret = j["decision"]["remedies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["remedy"] == "return")
+            .unwrap();
+        assert_eq!(ret["status"], "denied", "{j}");
+        assert!(j["explanation"].as_str().unwrap().contains("[imKey 2(2)]"));
+
+        // Bad facts name the fact.
+        let r = s.post_json(
+            "/api/v1/policies/imkey/explain",
+            r#"{"facts": {"order.delivered": "last tuesday"}}"#,
+        );
+        is_problem(&r, 422);
+        assert_eq!(r.json()["field"], "facts.order.delivered");
+        let r = s.post_json(
+            "/api/v1/policies/imkey/explain",
+            r#"{"facts": {"order.deliverd": "2024-03-01"}}"#,
+        );
+        is_problem(&r, 422);
+        assert!(
+            r.json()["field"].as_str().unwrap().starts_with("facts"),
+            "{}",
+            r.text()
+        );
+        let r = s.post_json(
+            "/api/v1/policies/imkey/explain",
+            r#"{"facts": {}, "now": "soon"}"#,
+        );
+        is_problem(&r, 422);
+        assert_eq!(r.json()["field"], "now");
+        is_problem(
+            &s.post_json("/api/v1/policies/imkey/explain", "{not json"),
+            400,
+        );
+        is_problem(
+            &s.post_json("/api/v1/policies/nope/explain", r#"{"facts": {}}"#),
+            404,
+        );
+    }
+}
+
+#[test]
+fn unknown_routes_and_methods_are_problems_too() {
+    let db = &databases()[0];
+    let s = Server::start(&db.url);
+    is_problem(&s.get("/api/v1/nothing-here"), 404);
+    is_problem(&s.post_json("/api/v1/policies", "{}"), 405);
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let db = &databases()[0];
+    let s = Server::start(&db.url);
+    let doc = s.get("/api/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/warranty/{serial}",
+        "/api/v1/policies",
+        "/api/v1/policies/{id}",
+        "/api/v1/policies/{id}/explain",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} not in the document");
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let db = &databases()[0];
+    let s = Server::start(&db.url);
+    assert_eq!(s.get("/healthz").status, 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(s.wait(Duration::from_secs(10)), Some(0));
+}

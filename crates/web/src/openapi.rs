@@ -1,0 +1,34 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they
+//! take and return, served at `/api/openapi.json`.
+
+use utoipa::OpenApi;
+
+use crate::routes;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Aftercare API",
+        description = "After-sales service: sellers' warranty, return and repair documents as executable policies; decisions that cite the documents' own clauses; cases through their life.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::warranty::lookup,
+        routes::policies::list,
+        routes::policies::read,
+        routes::policies::explain,
+    ),
+    tags(
+        (name = "warranty", description = "Public warranty look-up by serial"),
+        (name = "policies", description = "The policies and law layers, and what they decide"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/openapi.json`
+pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}

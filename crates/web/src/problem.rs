@@ -1,0 +1,83 @@
+//! Errors at the HTTP edge: RFC 9457 `application/problem+json`. The caller's mistakes are
+//! 4xx and name the field at fault; anything else is a 500 that shows nothing internal and is
+//! logged with its cause (crates.io's `util/errors.rs` does the same split).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use aftercare_app::AppError;
+
+/// A problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`…/problems/invalid`, `…/not-found`…).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, for a 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Where problem types are documented.
+const TYPES: &str = "https://aftercare.invalid/problems/";
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: format!("{TYPES}{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Problem {
+            field: Some(field.into()),
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// A failure that is not the caller's: logged whole, shown as nothing but its kind.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request; the failure is logged",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, axum::Json(&self)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        r
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound { .. } => Problem::not_found(e.to_string()),
+            AppError::Invalid { field, message } => Problem::invalid(field, message),
+            AppError::Transition(t) => Problem::new(StatusCode::CONFLICT, "state", t.to_string()),
+            AppError::Refused(m) => Problem::new(StatusCode::CONFLICT, "refused", m),
+            other => Problem::internal(&other),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The routes, one module per resource; each handler calls one use case of `aftercare-app`.
+
+pub mod health;
+pub mod policies;
+pub mod warranty;

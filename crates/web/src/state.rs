@@ -1,0 +1,43 @@
+//! What every handler reaches: the connection pool, the loaded policies and the clock.
+
+use std::sync::Arc;
+
+use aftercare_app::Policies;
+use jiff::Timestamp;
+
+use crate::pool::Pool;
+
+/// Shared by all requests; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub pool: Arc<Pool>,
+    pub policies: Arc<Policies>,
+    pub clock: Clock,
+}
+
+/// The time handlers act at: the system's, or a fixed moment (replays).
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    System,
+    Fixed(Timestamp),
+}
+
+impl AppState {
+    pub fn now(&self) -> Timestamp {
+        match self.0.clock {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.0.pool
+    }
+
+    pub fn policies(&self) -> Arc<Policies> {
+        Arc::clone(&self.0.policies)
+    }
+}
