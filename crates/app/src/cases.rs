@@ -46,6 +46,9 @@ pub struct Step {
     /// For `quote`: its lines, each `KIND:DESCRIPTION:AMOUNT` (`part:Fan:25.00`, `labour:Bench
     /// time:40.00`), amounts in the case's currency.
     pub quote_lines: Vec<String>,
+    /// Move only if the case is still the version the caller saw ([`Case::version`]): two
+    /// people moving one case cannot both win.
+    pub if_version: Option<String>,
 }
 
 /// One line of a repair quote.
@@ -96,6 +99,7 @@ impl Step {
             ship_by: None,
             note: None,
             quote_lines: Vec::new(),
+            if_version: None,
         }
     }
 }
@@ -117,11 +121,11 @@ pub struct Case {
     pub updated_at: Timestamp,
 }
 
-const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, policy_id, facts, \
+pub(crate) const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, policy_id, facts, \
                             authorisation, ship_by, opened_at, updated_at";
 
 impl Case {
-    fn from_row(r: &Row) -> Result<Case, AppError> {
+    pub(crate) fn from_row(r: &Row) -> Result<Case, AppError> {
         let bad = |field: &str, e: String| AppError::corrupt(format!("case.{field}"), e);
         let facts = match serde_json::from_str::<J>(&r.text(7)?) {
             Ok(J::Object(m)) => m,
@@ -158,6 +162,11 @@ impl Case {
         })
     }
 
+    /// Its version: changes with every change (an HTTP `ETag`).
+    pub fn version(&self) -> String {
+        format!("{}-{}", self.id, micros(self.updated_at))
+    }
+
     pub fn to_json(&self) -> J {
         json!({
             "id": self.id,
@@ -172,12 +181,22 @@ impl Case {
             "ship_by": self.ship_by.map(|d| d.to_string()),
             "opened_at": self.opened_at.to_string(),
             "updated_at": self.updated_at.to_string(),
+            "version": self.version(),
             "can": case::allowed_from(self.kind, self.state)
                 .filter(|a| !a.is_timer())
                 .map(Action::as_str)
                 .collect::<Vec<_>>(),
         })
     }
+}
+
+/// The seller policy a new case would be decided by: the one it names, else the one its
+/// unit's (or order's) SKU names for the buyer's country.
+pub fn policy_for(store: &mut Store, new: &NewCase) -> Result<String, AppError> {
+    if let Some(p) = &new.policy {
+        return Ok(p.clone());
+    }
+    store.tx(|tx| References::resolve(tx, new)?.policy(tx))
 }
 
 /// Opens a case in `draft`; returns its id.
@@ -380,6 +399,15 @@ pub(crate) fn transition_in(
     now: Timestamp,
 ) -> Result<Case, AppError> {
     let before = load(tx, id)?;
+    if let Some(v) = &step.if_version
+        && *v != before.version()
+    {
+        return Err(AppError::Stale(format!(
+            "case {id} changed since version {v} (it is now {}, `{}`): read it again",
+            before.version(),
+            before.state
+        )));
+    }
     let to = case::next(before.kind, before.state, step.action)?;
     let policy = policies.get(&before.policy_id)?;
     let today = policy.day_of(now);

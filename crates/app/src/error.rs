@@ -16,6 +16,18 @@ pub enum AppError {
     Transition(#[from] aftercare_domain::TransitionError),
     #[error("{0}")]
     Refused(String),
+    /// Credentials (a password, a link, a token) that do not sign anyone in.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, but not allowed this (a move the role does not take, a scope the token lacks).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing changed since the caller saw it.
+    #[error("{0}")]
+    Stale(String),
+    /// Too many attempts: try again later.
+    #[error("{0}")]
+    Throttled(String),
     /// Missing or wrong configuration: a policy the data names is not loaded, a policy text
     /// not at hand. The operator fixes it; the same request then works.
     #[error("configuration: {0}")]
@@ -61,6 +73,10 @@ impl AppError {
                 | AppError::Invalid { .. }
                 | AppError::Transition(_)
                 | AppError::Refused(_)
+                | AppError::Unauthenticated(_)
+                | AppError::Forbidden(_)
+                | AppError::Stale(_)
+                | AppError::Throttled(_)
         )
     }
 

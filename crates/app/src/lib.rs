@@ -3,6 +3,8 @@
 //! append-only, hash-chained audit log. Every change and its audit event share one
 //! transaction. Time comes in as an argument (`now`); nothing here reads a clock.
 
+pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod coverage;
@@ -12,6 +14,7 @@ mod facts;
 pub mod import;
 pub mod lineage;
 pub mod money;
+pub mod outbox;
 pub mod personal;
 pub mod policies;
 pub mod registry;

@@ -30,6 +30,16 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Staff accounts: add, list, disable.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for integrations: create (the secret is shown once), revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Serve the JSON API over HTTP, with the timer sweeper in the same process.
     Serve(ServeArgs),
     /// Bring the database's schema up to date (the service's other commands do it too; a
@@ -108,6 +118,19 @@ struct ServeArgs {
     /// Database connections at most.
     #[arg(long, env = "AFTERCARE_CONNECTIONS", default_value_t = 8)]
     connections: usize,
+    /// The address people reach the server at, for links in e-mails (default: http://BIND).
+    #[arg(long, env = "AFTERCARE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Where e-mails are delivered: a folder of `.eml` files.
+    #[arg(long, env = "AFTERCARE_MAIL_DIR", default_value = "aftercare-mail")]
+    mail_dir: PathBuf,
+    /// The `From` of e-mails.
+    #[arg(
+        long,
+        env = "AFTERCARE_MAIL_FROM",
+        default_value = "Aftercare <aftercare@localhost>"
+    )]
+    mail_from: String,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -131,6 +154,46 @@ struct ServiceArgs {
     /// The policies directory (default: $AFTERCARE_POLICIES, else ./policies).
     #[arg(long, global = true)]
     policies: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a staff account. The password is read from `$AFTERCARE_PASSWORD`, else from one
+    /// line of standard input; it is never a flag (flags show in process lists).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// agent, technician, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// The sellers they work for, comma-separated (a policy's `seller`, like `IMASK`), or `*`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        sellers: Vec<String>,
+    },
+    /// Every staff account.
+    List,
+    /// Disable an account: its sessions end and its tokens stop working.
+    Disable { email: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a staff account; prints its id and secret (shown this once).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// A scope (repeat): cases:read, cases:write, refunds:write, registry:write,
+        /// customers:read, customers:erase, webhooks:write, audit:read.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -280,6 +343,24 @@ fn main() -> ExitCode {
             command: CaseCommand::Diagram,
         } => service::case_diagram(),
         Command::Migrate => with_env(service, service::migrate),
+        Command::User { command } => with_env(service, |env| match command {
+            UserCommand::Add {
+                email,
+                name,
+                role,
+                sellers,
+            } => service::user_add(env, &email, &name, &role, &sellers),
+            UserCommand::List => service::user_list(env),
+            UserCommand::Disable { email } => service::user_disable(env, &email),
+        }),
+        Command::Token { command } => with_env(service, |env| match command {
+            TokenCommand::Create {
+                email,
+                name,
+                scopes,
+            } => service::token_create(env, &email, &name, &scopes),
+            TokenCommand::Revoke { id } => service::token_revoke(env, id),
+        }),
         Command::Serve(a) => with_env(service, |env| {
             serve(
                 env,
@@ -290,6 +371,9 @@ fn main() -> ExitCode {
                     sweep_every: (a.sweep_every > 0.0)
                         .then(|| std::time::Duration::try_from_secs_f64(a.sweep_every).ok())
                         .flatten(),
+                    public_url: a.public_url.clone(),
+                    mail_dir: a.mail_dir.clone(),
+                    mail_from: a.mail_from.clone(),
                     clock: match env.clock {
                         None => aftercare_web::Clock::System,
                         Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),

@@ -37,8 +37,8 @@ pub struct Expect {
     pub cites: Vec<String>,
     #[serde(default)]
     pub not_cites: Vec<String>,
-    #[serde(default)]
-    pub by_law: Vec<String>,
+    /// Remedies a law layer grants; `[]` asserts that the law grants none.
+    pub by_law: Option<Vec<String>>,
     #[serde(default)]
     pub missing: Vec<String>,
     #[serde(default)]
@@ -46,8 +46,8 @@ pub struct Expect {
     /// Clauses the decision must show the customer as a notice.
     #[serde(default)]
     pub notices: Vec<String>,
-    #[serde(default)]
-    pub pending_on: Vec<String>,
+    /// Facts the decision waits for; `[]` asserts that it waits for none.
+    pub pending_on: Option<Vec<String>>,
     pub warranty: Option<ExpectWarranty>,
     #[serde(default)]
     pub freight: BTreeMap<String, String>,
@@ -218,7 +218,21 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             fails.push(format!("clause `{c}` is cited but should not be"));
         }
     }
-    for name in &e.by_law {
+    if e.by_law.as_ref().is_some_and(Vec::is_empty) {
+        let granted: Vec<&str> = d
+            .remedies
+            .iter()
+            .filter(|r| r.by_law)
+            .map(|r| r.remedy.name())
+            .collect();
+        if !granted.is_empty() {
+            fails.push(format!(
+                "expected no remedy granted by law; granted by law: {}",
+                granted.join(", ")
+            ));
+        }
+    }
+    for name in e.by_law.iter().flatten() {
         match Remedy::parse(name).and_then(|r| d.remedy(r)) {
             Some(r) if r.by_law => {}
             Some(_) => fails.push(format!("{name}: expected to be granted by law, it is not")),
@@ -288,7 +302,14 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     for a in &d.warranty {
         pending.extend(a.pending_on.iter().map(|id| schema::fact(*id).path));
     }
-    for p in &e.pending_on {
+    if e.pending_on.as_ref().is_some_and(Vec::is_empty) && !pending.is_empty() {
+        let all: Vec<&str> = pending.iter().copied().collect();
+        fails.push(format!(
+            "expected the decision to wait for nothing; it waits for [{}]",
+            all.join(", ")
+        ));
+    }
+    for p in e.pending_on.iter().flatten() {
         if !pending.contains(p.as_str()) {
             let all: Vec<&str> = pending.iter().copied().collect();
             fails.push(format!(

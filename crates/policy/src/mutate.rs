@@ -4,8 +4,10 @@
 //! "survives": the rule is either untested or redundant, and one of the two must change.
 
 use crate::corpus::Scenario;
+use crate::expr::Expr;
 use crate::model::Kind;
 use crate::set::{PolicySet, SourceFile};
+use crate::value::Value;
 
 /// A rule whose deletion no scenario noticed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +25,10 @@ pub struct Survivor {
 pub struct Outcome {
     pub deleted: usize,
     pub survivors: Vec<Survivor>,
+    /// Rules switched off by the file's own parameters (`when = "not params.x"` with `x`
+    /// true): no decision can need them until a seller sets the parameter the other way, so
+    /// they are listed, not deleted.
+    pub switched_off: Vec<Survivor>,
 }
 
 /// Deletes each rule of each seller policy that has scenarios, one at a time, and runs that
@@ -47,6 +53,23 @@ pub fn rule_deletions(files: &[SourceFile], scenarios: &[Scenario]) -> Outcome {
         let blocks = rule_blocks(&f.text);
         // The loader keeps every rule in file order, so the n-th block is the n-th rule.
         for (block, rule) in blocks.iter().zip(&policy.rules) {
+            let survivor = || Survivor {
+                policy: policy.id.clone(),
+                file: f.name.clone(),
+                rule: rule.id.clone(),
+                clause: policy
+                    .clause(rule.clause)
+                    .map_or_else(String::new, |c| c.id.clone()),
+                line: line_of(&f.text, block.start),
+            };
+            if rule
+                .when
+                .as_ref()
+                .is_some_and(|c| c.expr == Expr::Const(Value::Bool(false)))
+            {
+                out.switched_off.push(survivor());
+                continue;
+            }
             out.deleted += 1;
             let mut text = String::with_capacity(f.text.len());
             text.push_str(f.text.get(..block.start).unwrap_or(""));
@@ -59,15 +82,7 @@ pub fn rule_deletions(files: &[SourceFile], scenarios: &[Scenario]) -> Outcome {
                 continue;
             };
             if own.iter().all(|s| s.run(&mset).is_empty()) {
-                out.survivors.push(Survivor {
-                    policy: policy.id.clone(),
-                    file: f.name.clone(),
-                    rule: rule.id.clone(),
-                    clause: policy
-                        .clause(rule.clause)
-                        .map_or_else(String::new, |c| c.id.clone()),
-                    line: line_of(&f.text, block.start),
-                });
+                out.survivors.push(survivor());
             }
         }
     }

@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_shipments.sql"),
         postgres: include_str!("../migrations/postgres/0003_shipments.sql"),
     },
+    Migration {
+        version: 4,
+        name: "accounts",
+        sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

@@ -19,10 +19,22 @@ use crate::routes;
         routes::policies::list,
         routes::policies::read,
         routes::policies::explain,
+        routes::session::sign_in,
+        routes::session::sign_out,
+        routes::session::me,
+        routes::session::request_link,
+        routes::session::redeem,
+        routes::cases::list,
+        routes::cases::open,
+        routes::cases::read,
+        routes::cases::transition,
+        routes::cases::decide,
     ),
     tags(
         (name = "warranty", description = "Public warranty look-up by serial"),
         (name = "policies", description = "The policies and law layers, and what they decide"),
+        (name = "cases", description = "Cases through their life, within what the caller sees"),
+        (name = "accounts", description = "Signing in: staff with a password, customers with a link"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

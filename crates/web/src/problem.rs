@@ -77,6 +77,12 @@ impl From<AppError> for Problem {
             AppError::Invalid { field, message } => Problem::invalid(field, message),
             AppError::Transition(t) => Problem::new(StatusCode::CONFLICT, "state", t.to_string()),
             AppError::Refused(m) => Problem::new(StatusCode::CONFLICT, "refused", m),
+            AppError::Unauthenticated(m) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
+            }
+            AppError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
+            AppError::Stale(m) => Problem::new(StatusCode::PRECONDITION_FAILED, "stale", m),
+            AppError::Throttled(m) => Problem::new(StatusCode::TOO_MANY_REQUESTS, "throttled", m),
             other => Problem::internal(&other),
         }
     }

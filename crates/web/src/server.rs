@@ -23,6 +23,12 @@ pub struct Config {
     /// Sweep due timers this often; `None`: no sweeper in this process.
     pub sweep_every: Option<Duration>,
     pub clock: Clock,
+    /// The address people reach the server at (links in e-mails); default `http://<bind>`.
+    pub public_url: Option<String>,
+    /// Where e-mails go: a folder of `.eml` files.
+    pub mail_dir: std::path::PathBuf,
+    /// The `From` of e-mails.
+    pub mail_from: String,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -44,6 +50,14 @@ pub fn serve(
         pool: Arc::new(Pool::new(&config.db, config.connections)),
         policies: Arc::clone(&policies),
         clock: config.clock,
+        link_base: format!(
+            "{}/portal/sign-in?token=",
+            config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.bind))
+                .trim_end_matches('/')
+        ),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {
@@ -74,6 +88,45 @@ pub fn serve(
             });
         })
     });
+    // The e-mail outbox, delivered every two seconds by one thread (each message is claimed
+    // under a row lock, so several servers deliver it once).
+    let mailer = {
+        let (db, stop) = (config.db.clone(), Arc::clone(&stop));
+        let sender = aftercare_app::outbox::Folder(config.mail_dir.clone());
+        let from = config.mail_from.clone();
+        std::thread::spawn(move || {
+            let mut store: Option<Store> = None;
+            while !stop.load(Ordering::Relaxed) {
+                let result = store
+                    .take()
+                    .map_or_else(|| Store::connect(&db).map_err(AppError::from), Ok)
+                    .and_then(|mut st| {
+                        let r = aftercare_app::outbox::deliver(
+                            &mut st,
+                            &sender,
+                            &from,
+                            jiff::Timestamp::now(),
+                            50,
+                        );
+                        store = r.is_ok().then_some(st);
+                        r
+                    });
+                match result {
+                    Ok(d) if d.sent + d.failed > 0 => {
+                        tracing::info!(sent = d.sent, failed = d.failed, "e-mails delivered");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "e-mail delivery failed; retrying"),
+                }
+                for _ in 0..20 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        })
+    };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -89,6 +142,7 @@ pub fn serve(
     if let Some(t) = sweeper {
         let _ = t.join();
     }
+    let _ = mailer.join();
     result
 }
 

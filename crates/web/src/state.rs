@@ -16,6 +16,8 @@ pub struct Inner {
     pub pool: Arc<Pool>,
     pub policies: Arc<Policies>,
     pub clock: Clock,
+    /// Where a customer's sign-in link points, up to its token.
+    pub link_base: String,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).

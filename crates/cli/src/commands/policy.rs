@@ -285,6 +285,12 @@ pub fn mutate(cases: &Path, dir: &Path, tested: Output) -> Output {
             s.file, s.line, s.rule, s.clause
         ));
     }
+    for s in &outcome.switched_off {
+        out.push_str(&format!(
+            "OFF {}:{}: rule `{}` (clause {}) is switched off by the file's parameters; not deleted\n",
+            s.file, s.line, s.rule, s.clause
+        ));
+    }
     out.push_str(&format!(
         "{} rules deleted one at a time, {} noticed, {} survived\n",
         outcome.deleted,

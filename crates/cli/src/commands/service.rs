@@ -552,3 +552,94 @@ pub fn warranty(env: &Env, serial: &str) -> Output {
         ))
     })
 }
+
+/// `aftercare user add`: the password from `$AFTERCARE_PASSWORD`, else a line of stdin.
+pub fn user_add(env: &Env, email: &str, name: &str, role: &str, sellers: &[String]) -> Output {
+    run(|| {
+        let role = aftercare_app::accounts::Role::parse(role).map_err(app)?;
+        let password = match std::env::var("AFTERCARE_PASSWORD") {
+            Ok(p) if !p.is_empty() => p,
+            _ => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        let mut store = env.store()?;
+        let id = aftercare_app::accounts::add_user(
+            &mut store,
+            &aftercare_app::accounts::NewUser {
+                email: email.to_string(),
+                name: name.to_string(),
+                role,
+                password,
+                sellers: sellers.to_vec(),
+            },
+            &env.actor,
+            env.now(None)?,
+        )
+        .map_err(app)?;
+        Ok(format!("user {id}: {email} ({})\n", role.as_str()))
+    })
+}
+
+pub fn user_list(env: &Env) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let users = aftercare_app::accounts::list_users(&mut store).map_err(app)?;
+        let mut out = String::new();
+        for u in users {
+            out.push_str(&format!(
+                "{:<5} {:<32} {:<11} {:<24} {}{}\n",
+                u.id,
+                u.email,
+                u.role.as_str(),
+                u.sellers.join(","),
+                u.name,
+                if u.disabled { " (disabled)" } else { "" }
+            ));
+        }
+        Ok(out)
+    })
+}
+
+pub fn user_disable(env: &Env, email: &str) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        aftercare_app::accounts::disable_user(&mut store, email, &env.actor, env.now(None)?)
+            .map_err(app)?;
+        Ok(format!(
+            "{email} disabled; its sessions and tokens no longer work\n"
+        ))
+    })
+}
+
+pub fn token_create(env: &Env, email: &str, name: &str, scopes: &[String]) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        let (id, secret) = aftercare_app::accounts::create_token(
+            &mut store,
+            email,
+            name,
+            scopes,
+            &env.actor,
+            env.now(None)?,
+        )
+        .map_err(app)?;
+        Ok(format!(
+            "token {id} for {email} ({})\n{secret}\nKeep it now: it is not stored and cannot be shown again.\n",
+            scopes.join(" ")
+        ))
+    })
+}
+
+pub fn token_revoke(env: &Env, id: i64) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        aftercare_app::accounts::revoke_token(&mut store, id, &env.actor, env.now(None)?)
+            .map_err(app)?;
+        Ok(format!("token {id} revoked\n"))
+    })
+}

@@ -82,11 +82,17 @@ pub fn databases() -> Vec<TestDb> {
 
 /// Runs the binary to completion (set-up commands such as `import`).
 pub fn run(db: &str, args: &[&str]) -> String {
+    run_env(db, &[], args)
+}
+
+/// [`run`] with environment variables.
+pub fn run_env(db: &str, env: &[(&str, &str)], args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_aftercare"))
         .args(["--db", db, "--policies"])
         .arg(root().join("policies"))
         .args(args)
         .env_remove("AFTERCARE_NOW")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -132,6 +138,21 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
         Server { child, addr }
+    }
+
+    /// A request with extra headers.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        if body.is_some() {
+            h.push(("Content-Type", "application/json"));
+        }
+        request(&self.addr, method, path, &h, body.map(str::as_bytes))
     }
 
     pub fn get(&self, path: &str) -> Response {

@@ -1,0 +1,740 @@
+//! Who may act: staff accounts (a role, the sellers they work for, a password kept as an
+//! argon2id hash), their sessions and API tokens, and customers' one-time sign-in links.
+//!
+//! Every secret a client holds (session cookie, API token, sign-in link) is 32 random bytes;
+//! only its SHA-256 is stored, so a copy of the database signs no one in. Signing in answers
+//! the same, in words and in time, whether the account exists or not: a missing account is
+//! checked against a dummy hash, and failures are throttled per account and per address.
+
+use aftercare_store::{Store, Tx, Val};
+use jiff::{Timestamp, ToSpan};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppError;
+use crate::audit::{self, Event};
+use crate::time::micros;
+
+/// What a staff member does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Role {
+    /// Handles cases: asks for information, approves, receives, refunds, closes.
+    Agent,
+    /// Inspects, quotes, repairs, replaces.
+    Technician,
+    /// Everything an agent and a technician do, and pays refunds out.
+    Manager,
+    /// Accounts, tokens, the registry and webhooks, and everything a manager does.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Technician, Role::Manager, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Technician => "technician",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, AppError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "role",
+                    format!("`{s}` is not a role: agent, technician, manager or admin"),
+                )
+            })
+    }
+}
+
+/// The sellers a staff member (or token) works for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sellers {
+    All,
+    Only(Vec<String>),
+}
+
+impl Sellers {
+    pub fn includes(&self, seller: &str) -> bool {
+        match self {
+            Sellers::All => true,
+            Sellers::Only(list) => list.iter().any(|s| s == seller),
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Staff {
+        user_id: i64,
+        email: String,
+        role: Role,
+        sellers: Sellers,
+        /// An API token's scopes; `None` for a signed-in person (their role decides).
+        scopes: Option<Vec<String>>,
+    },
+    Customer {
+        customer_id: i64,
+    },
+}
+
+impl Principal {
+    /// The name the audit log records.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Staff { email, scopes, .. } => match scopes {
+                Some(_) => format!("token:{email}"),
+                None => email.clone(),
+            },
+            Principal::Customer { customer_id } => format!("customer:{customer_id}"),
+        }
+    }
+}
+
+/// A staff account, as listed.
+#[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The sellers they work for; `*` is all.
+    pub sellers: Vec<String>,
+    pub disabled: bool,
+}
+
+/// A new staff account.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+    pub sellers: Vec<String>,
+}
+
+/// A session just opened: the secret for the cookie, shown once, and its CSRF token.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
+/// How long a staff session lasts, and a customer's.
+const STAFF_SESSION_HOURS: i64 = 12;
+const CUSTOMER_SESSION_HOURS: i64 = 24;
+/// How long a sign-in link works.
+const LINK_MINUTES: i64 = 30;
+/// Failed sign-ins allowed per account, and per address, in the window.
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// Passwords too common to accept, whatever their length (lowercased).
+const COMMON: &str = include_str!("common_passwords.txt");
+const MIN_PASSWORD: usize = 10;
+const MAX_PASSWORD: usize = 256;
+
+/// 32 random bytes as hex: a secret a client holds.
+pub fn secret() -> Result<String, AppError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| AppError::Config(format!("no randomness: {e}")))?;
+    Ok(aftercare_store::hex(&b))
+}
+
+/// What is stored of a secret.
+pub fn hash_secret(s: &str) -> String {
+    aftercare_store::hex(&Sha256::digest(s.as_bytes()))
+}
+
+fn normalise_email(e: &str) -> Result<String, AppError> {
+    let e = e.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(e)
+    } else {
+        Err(AppError::invalid(
+            "email",
+            format!("`{e}` is not an e-mail address"),
+        ))
+    }
+}
+
+/// Whether a password may be used; why not, if not.
+pub fn check_password(password: &str, email: &str) -> Result<(), AppError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(AppError::invalid(
+            "password",
+            format!("use at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(AppError::invalid(
+            "password",
+            format!("use at most {MAX_PASSWORD} bytes"),
+        ));
+    }
+    let lower = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    if COMMON.lines().any(|c| c.trim() == lower)
+        || (local.len() >= 4 && lower.contains(&local))
+        || lower.chars().all(|c| lower.starts_with(c))
+    {
+        return Err(AppError::invalid(
+            "password",
+            "this password is too common or too easy to guess; choose another",
+        ));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String, AppError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Config(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Config(format!("salt: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Config(format!("cannot hash a password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// An argon2id hash of nothing anyone knows: a sign-in for a missing account is checked
+/// against it, so that it takes as long as one for an account that exists.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password("no account has this password, it only takes time").unwrap_or_default()
+    })
+}
+
+/// Adds a staff account.
+pub fn add_user(
+    store: &mut Store,
+    new: &NewUser,
+    actor: &str,
+    now: Timestamp,
+) -> Result<i64, AppError> {
+    let email = normalise_email(&new.email)?;
+    if new.name.trim().is_empty() {
+        return Err(AppError::invalid("name", "a staff account needs a name"));
+    }
+    if new.sellers.is_empty() {
+        return Err(AppError::invalid(
+            "sellers",
+            "name the sellers this account works for (`*` for all)",
+        ));
+    }
+    check_password(&new.password, &email)?;
+    let hash = hash_password(&new.password)?;
+    store.tx(|tx| -> Result<i64, AppError> {
+        if tx
+            .query_opt("SELECT id FROM users WHERE email = ?", &[(&email).into()])?
+            .is_some()
+        {
+            return Err(AppError::invalid(
+                "email",
+                format!("an account for `{email}` exists already"),
+            ));
+        }
+        let id = tx
+            .query_one(
+                "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                &[
+                    (&email).into(),
+                    new.name.trim().into(),
+                    new.role.as_str().into(),
+                    hash.into(),
+                    Val::Int(micros(now)),
+                ],
+            )?
+            .int(0)?;
+        for s in &new.sellers {
+            tx.exec(
+                "INSERT INTO user_sellers (user_id, seller) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                &[Val::Int(id), s.trim().into()],
+            )?;
+        }
+        audit::append(
+            tx,
+            now,
+            &Event::new(
+                actor,
+                "user",
+                id,
+                "add",
+                json!({"email": email, "role": new.role.as_str(), "sellers": new.sellers}),
+            ),
+        )?;
+        Ok(id)
+    })
+}
+
+/// Every staff account.
+pub fn list_users(store: &mut Store) -> Result<Vec<User>, AppError> {
+    store.tx(|tx| -> Result<Vec<User>, AppError> {
+        let rows = tx.query(
+            "SELECT id, email, name, role, disabled_at FROM users ORDER BY email",
+            &[],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id = r.int(0)?;
+            out.push(User {
+                id,
+                email: r.text(1)?,
+                name: r.text(2)?,
+                role: Role::parse(&r.text(3)?)
+                    .map_err(|_| AppError::corrupt("users.role", format!("user {id}")))?,
+                sellers: sellers_of(tx, id)?,
+                disabled: r.opt_int(4)?.is_some(),
+            });
+        }
+        Ok(out)
+    })
+}
+
+fn sellers_of(tx: &mut dyn Tx, user_id: i64) -> Result<Vec<String>, AppError> {
+    tx.query(
+        "SELECT seller FROM user_sellers WHERE user_id = ? ORDER BY seller",
+        &[Val::Int(user_id)],
+    )?
+    .iter()
+    .map(|r| r.text(0).map_err(AppError::from))
+    .collect()
+}
+
+/// Disables a staff account: its sessions end and its tokens are revoked.
+pub fn disable_user(
+    store: &mut Store,
+    email: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let email = normalise_email(email)?;
+    store.tx(|tx| -> Result<(), AppError> {
+        let id = tx
+            .query_opt(
+                "UPDATE users SET disabled_at = ? WHERE email = ? AND disabled_at IS NULL RETURNING id",
+                &[Val::Int(micros(now)), (&email).into()],
+            )?
+            .ok_or_else(|| AppError::not_found("active account", &email))?
+            .int(0)?;
+        tx.exec("DELETE FROM sessions WHERE user_id = ?", &[Val::Int(id)])?;
+        tx.exec(
+            "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            &[Val::Int(micros(now)), Val::Int(id)],
+        )?;
+        audit::append(tx, now, &Event::new(actor, "user", id, "disable", json!({"email": email})))?;
+        Ok(())
+    })
+}
+
+/// Why a sign-in did not succeed. The same words whether the account exists or not.
+pub const SIGN_IN_REFUSED: &str = "the e-mail address or the password is wrong";
+
+/// Signs a staff member in with a password; `from` is the client's address (for throttling;
+/// only its hash is kept).
+pub fn sign_in(
+    store: &mut Store,
+    email: &str,
+    password: &str,
+    from: &str,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    let email = email.trim().to_lowercase();
+    let keys = [
+        (
+            hash_secret(&format!("account:{email}")),
+            MAX_FAILURES_PER_ACCOUNT,
+        ),
+        (
+            hash_secret(&format!("address:{from}")),
+            MAX_FAILURES_PER_ADDRESS,
+        ),
+    ];
+    let since = micros(
+        now.checked_sub(FAILURE_WINDOW_MINUTES.minutes())
+            .unwrap_or(now),
+    );
+    let account = store.tx(|tx| -> Result<Option<(i64, String)>, AppError> {
+        for (key, max) in &keys {
+            let n = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM sign_in_failures WHERE key_hash = ? AND at > ?",
+                    &[key.into(), Val::Int(since)],
+                )?
+                .int(0)?;
+            if n >= *max {
+                return Err(AppError::Throttled(
+                    "too many failed sign-ins: wait a quarter of an hour and try again".into(),
+                ));
+            }
+        }
+        tx.query_opt(
+            "SELECT id, password_hash FROM users WHERE email = ? AND disabled_at IS NULL",
+            &[(&email).into()],
+        )?
+        .map(|r| Ok((r.int(0)?, r.text(1)?)))
+        .transpose()
+    })?;
+    // Verified outside the transaction (it takes tens of milliseconds), against a dummy
+    // hash when there is no such account.
+    let hash = account.as_ref().map_or(dummy_hash(), |(_, h)| h.as_str());
+    let ok = verify_password(password, hash) && account.is_some();
+    store.tx(|tx| -> Result<NewSession, AppError> {
+        match (&account, ok) {
+            (Some((user_id, _)), true) => {
+                new_session(tx, Some(*user_id), None, now, STAFF_SESSION_HOURS)
+            }
+            _ => {
+                for (key, _) in &keys {
+                    tx.exec(
+                        "INSERT INTO sign_in_failures (key_hash, at) VALUES (?, ?)",
+                        &[key.into(), Val::Int(micros(now))],
+                    )?;
+                }
+                Err(AppError::Unauthenticated(SIGN_IN_REFUSED.into()))
+            }
+        }
+    })
+}
+
+fn new_session(
+    tx: &mut dyn Tx,
+    user_id: Option<i64>,
+    customer_id: Option<i64>,
+    now: Timestamp,
+    hours: i64,
+) -> Result<NewSession, AppError> {
+    let (token, csrf) = (secret()?, secret()?);
+    let expires_at = now.checked_add(hours.hours()).unwrap_or(now);
+    tx.exec(
+        "INSERT INTO sessions (token_hash, user_id, customer_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            hash_secret(&token).into(),
+            user_id.into(),
+            customer_id.into(),
+            (&csrf).into(),
+            Val::Int(micros(now)),
+            Val::Int(micros(expires_at)),
+        ],
+    )?;
+    // Expired sessions go as new ones come.
+    tx.exec(
+        "DELETE FROM sessions WHERE expires_at <= ?",
+        &[Val::Int(micros(now))],
+    )?;
+    Ok(NewSession {
+        token,
+        csrf,
+        expires_at,
+    })
+}
+
+/// Who a session cookie belongs to, and its CSRF token; `None` when unknown or expired.
+pub fn session(
+    tx: &mut dyn Tx,
+    token: &str,
+    now: Timestamp,
+) -> Result<Option<(Principal, String)>, AppError> {
+    let Some(r) = tx.query_opt(
+        "SELECT s.user_id, s.customer_id, s.csrf, u.email, u.role, u.disabled_at
+         FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ? AND s.expires_at > ?",
+        &[hash_secret(token).into(), Val::Int(micros(now))],
+    )?
+    else {
+        return Ok(None);
+    };
+    let csrf = r.text(2)?;
+    if let Some(customer_id) = r.opt_int(1)? {
+        return Ok(Some((Principal::Customer { customer_id }, csrf)));
+    }
+    let Some(user_id) = r.opt_int(0)? else {
+        return Ok(None);
+    };
+    if r.opt_int(5)?.is_some() {
+        return Ok(None);
+    }
+    let role = Role::parse(&r.text(4)?)
+        .map_err(|_| AppError::corrupt("users.role", format!("user {user_id}")))?;
+    Ok(Some((
+        Principal::Staff {
+            user_id,
+            email: r.text(3)?,
+            role,
+            sellers: scope(sellers_of(tx, user_id)?),
+            scopes: None,
+        },
+        csrf,
+    )))
+}
+
+fn scope(list: Vec<String>) -> Sellers {
+    if list.iter().any(|s| s == "*") {
+        Sellers::All
+    } else {
+        Sellers::Only(list)
+    }
+}
+
+/// Ends a session.
+pub fn sign_out(store: &mut Store, token: &str) -> Result<(), AppError> {
+    store.tx(|tx| -> Result<(), AppError> {
+        tx.exec(
+            "DELETE FROM sessions WHERE token_hash = ?",
+            &[hash_secret(token).into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// What an API token may do.
+pub const SCOPES: &[&str] = &[
+    "cases:read",
+    "cases:write",
+    "refunds:write",
+    "registry:write",
+    "customers:read",
+    "customers:erase",
+    "webhooks:write",
+    "audit:read",
+];
+
+/// A new API token for the staff account `email`, with these scopes; the secret is returned
+/// once and only its hash kept.
+pub fn create_token(
+    store: &mut Store,
+    email: &str,
+    name: &str,
+    scopes: &[String],
+    actor: &str,
+    now: Timestamp,
+) -> Result<(i64, String), AppError> {
+    let email = normalise_email(email)?;
+    if scopes.is_empty() {
+        return Err(AppError::invalid(
+            "scopes",
+            format!("name at least one scope: {}", SCOPES.join(", ")),
+        ));
+    }
+    for s in scopes {
+        if !SCOPES.contains(&s.as_str()) {
+            return Err(AppError::invalid(
+                "scopes",
+                format!("`{s}` is not a scope: {}", SCOPES.join(", ")),
+            ));
+        }
+    }
+    let secret = format!("act_{}", secret()?);
+    store.tx(|tx| -> Result<(i64, String), AppError> {
+        let user = tx
+            .query_opt(
+                "SELECT id FROM users WHERE email = ? AND disabled_at IS NULL",
+                &[(&email).into()],
+            )?
+            .ok_or_else(|| AppError::not_found("active account", &email))?
+            .int(0)?;
+        let id = tx
+            .query_one(
+                "INSERT INTO api_tokens (token_hash, name, user_id, scopes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                &[
+                    hash_secret(&secret).into(),
+                    name.into(),
+                    Val::Int(user),
+                    scopes.join(" ").into(),
+                    Val::Int(micros(now)),
+                ],
+            )?
+            .int(0)?;
+        audit::append(
+            tx,
+            now,
+            &Event::new(actor, "api_token", id, "create", json!({"user": user, "name": name, "scopes": scopes})),
+        )?;
+        Ok((id, secret))
+    })
+}
+
+/// Revokes an API token.
+pub fn revoke_token(
+    store: &mut Store,
+    id: i64,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    store.tx(|tx| -> Result<(), AppError> {
+        let n = tx.exec(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            &[Val::Int(micros(now)), Val::Int(id)],
+        )?;
+        if n == 0 {
+            return Err(AppError::not_found("active token", id.to_string()));
+        }
+        audit::append(tx, now, &Event::new(actor, "api_token", id, "revoke", None))?;
+        Ok(())
+    })
+}
+
+/// Who an API token belongs to; `None` when unknown, revoked or its account disabled.
+pub fn token(tx: &mut dyn Tx, secret: &str) -> Result<Option<Principal>, AppError> {
+    let Some(r) = tx.query_opt(
+        "SELECT t.user_id, t.scopes, u.email, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+        &[hash_secret(secret).into()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let user_id = r.int(0)?;
+    let role = Role::parse(&r.text(3)?)
+        .map_err(|_| AppError::corrupt("users.role", format!("user {user_id}")))?;
+    Ok(Some(Principal::Staff {
+        user_id,
+        email: r.text(2)?,
+        role,
+        sellers: scope(sellers_of(tx, user_id)?),
+        scopes: Some(r.text(1)?.split_whitespace().map(str::to_string).collect()),
+    }))
+}
+
+/// A customer asks to sign in with an order number and the e-mail address on it. When both
+/// match, a one-time link (valid half an hour) goes to that address through the outbox; when
+/// not, nothing happens. Either way the caller is told the same.
+pub fn request_sign_in_link(
+    store: &mut Store,
+    order_no: &str,
+    email: &str,
+    link_base: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let email = email.trim().to_lowercase();
+    let token = secret()?;
+    store.tx(|tx| -> Result<(), AppError> {
+        let Some(c) = tx.query_opt(
+            "SELECT c.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id
+             WHERE o.order_no = ? AND c.erased_at IS NULL",
+            &[order_no.trim().into()],
+        )?
+        else {
+            return Ok(());
+        };
+        let Some(on_file) = c.opt_text(1)? else {
+            return Ok(());
+        };
+        if on_file.trim().to_lowercase() != email {
+            return Ok(());
+        }
+        let expires = now.checked_add(LINK_MINUTES.minutes()).unwrap_or(now);
+        tx.exec(
+            "INSERT INTO sign_in_links (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            &[
+                hash_secret(&token).into(),
+                Val::Int(c.int(0)?),
+                Val::Int(micros(now)),
+                Val::Int(micros(expires)),
+            ],
+        )?;
+        crate::outbox::queue(
+            tx,
+            &on_file,
+            "Your sign-in link",
+            &format!(
+                "Hello,\n\nSomeone (we hope you) asked to see the after-sales cases of order {order_no}.\n\
+                 Open this link within {LINK_MINUTES} minutes to sign in; it works once:\n\n  {link_base}{token}\n\n\
+                 If you did not ask, ignore this message: nothing happens without the link.\n"
+            ),
+            now,
+        )
+    })
+}
+
+/// Exchanges a sign-in link's token for a customer session; the link works once.
+pub fn redeem_sign_in_link(
+    store: &mut Store,
+    token: &str,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    store.tx(|tx| -> Result<NewSession, AppError> {
+        let customer = tx
+            .query_opt(
+                "UPDATE sign_in_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+                 RETURNING customer_id",
+                &[Val::Int(micros(now)), hash_secret(token).into(), Val::Int(micros(now))],
+            )?
+            .ok_or_else(|| {
+                AppError::Unauthenticated(
+                    "this sign-in link is unknown, used or expired: ask for a new one".into(),
+                )
+            })?
+            .int(0)?;
+        new_session(tx, None, Some(customer), now, CUSTOMER_SESSION_HOURS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_short_and_personal_passwords_are_refused() {
+        for bad in [
+            "short",
+            "password123",
+            "qwertyuiop",
+            "1234567890",
+            "aaaaaaaaaaaa",
+            "ada.lovelace-1815",
+        ] {
+            assert!(
+                check_password(bad, "ada.lovelace@example.org").is_err(),
+                "{bad}"
+            );
+        }
+        assert!(check_password("violet tram seventeen", "ada.lovelace@example.org").is_ok());
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_hash_only() {
+        let h = hash_password("violet tram seventeen").unwrap_or_default();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("violet tram seventeen", &h));
+        assert!(!verify_password("violet tram eighteen", &h));
+        assert!(!verify_password("violet tram seventeen", dummy_hash()));
+    }
+
+    #[test]
+    fn secrets_are_random_and_stored_as_hashes() {
+        let (a, b) = (secret().unwrap_or_default(), secret().unwrap_or_default());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_ne!(hash_secret(&a), a);
+        assert_eq!(hash_secret(&a), hash_secret(&a));
+    }
+}

@@ -1,0 +1,142 @@
+//! The e-mail outbox. A message is a row written in the same transaction as the change that
+//! causes it (a sign-in link, a case approved, a quote sent), so a change is never made
+//! without its message nor a message sent for a change that rolled back. A sender delivers
+//! the rows: into a folder of `.eml` files by default, or over SMTP. Each row is claimed
+//! under a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so several servers deliver each
+//! message once; a message whose delivery fails is tried again later, up to a limit.
+
+use std::path::PathBuf;
+
+use aftercare_store::{Dialect, Store, Tx, Val};
+use jiff::Timestamp;
+
+use crate::AppError;
+use crate::time::micros;
+
+/// Delivery attempts before a message is left for an operator.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// One message.
+#[derive(Clone, Debug)]
+pub struct Email {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// Puts a message in the outbox, inside the caller's transaction.
+pub fn queue(
+    tx: &mut dyn Tx,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    tx.exec(
+        "INSERT INTO outbox_emails (to_addr, subject, body, created_at) VALUES (?, ?, ?, ?)",
+        &[
+            to.into(),
+            subject.into(),
+            body.into(),
+            Val::Int(micros(now)),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Something that delivers a message.
+pub trait Sender: Send + Sync {
+    fn send(&self, from: &str, email: &Email) -> Result<(), String>;
+}
+
+/// Writes each message as an RFC 5322 file `<id>.eml` into a folder (the default: nothing
+/// leaves the machine, and a person can open them with any mail program).
+#[derive(Debug)]
+pub struct Folder(pub PathBuf);
+
+impl Sender for Folder {
+    fn send(&self, from: &str, e: &Email) -> Result<(), String> {
+        std::fs::create_dir_all(&self.0).map_err(|err| format!("{}: {err}", self.0.display()))?;
+        let path = self.0.join(format!("{:08}.eml", e.id));
+        let text = format!(
+            "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}.{}@aftercare.invalid>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            header(&e.to),
+            header(&e.subject),
+            jiff::fmt::rfc2822::to_string(&e.created_at.to_zoned(jiff::tz::TimeZone::UTC))
+                .unwrap_or_default(),
+            e.id,
+            e.created_at.as_second(),
+            e.body.replace('\n', "\r\n"),
+        );
+        // Written aside and renamed, so a reader never sees half a message.
+        let tmp = path.with_extension("eml.part");
+        std::fs::write(&tmp, text).map_err(|err| format!("{}: {err}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|err| format!("{}: {err}", path.display()))
+    }
+}
+
+/// A header value on one line.
+fn header(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// What a delivery round did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Delivers up to `batch` waiting messages.
+pub fn deliver(
+    store: &mut Store,
+    sender: &dyn Sender,
+    from: &str,
+    now: Timestamp,
+    batch: i64,
+) -> Result<Delivered, AppError> {
+    store.tx(|tx| -> Result<Delivered, AppError> {
+        let lock = if tx.dialect() == Dialect::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let rows = tx.query(
+            &format!(
+                "SELECT id, to_addr, subject, body, created_at FROM outbox_emails
+                 WHERE sent_at IS NULL AND attempts < ? ORDER BY id LIMIT ?{lock}"
+            ),
+            &[Val::Int(MAX_ATTEMPTS), Val::Int(batch)],
+        )?;
+        let mut done = Delivered::default();
+        for r in rows {
+            let e = Email {
+                id: r.int(0)?,
+                to: r.text(1)?,
+                subject: r.text(2)?,
+                body: r.text(3)?,
+                created_at: crate::time::from_micros(r.int(4)?)?,
+            };
+            match sender.send(from, &e) {
+                Ok(()) => {
+                    tx.exec(
+                        "UPDATE outbox_emails SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                        &[Val::Int(micros(now)), Val::Int(e.id)],
+                    )?;
+                    done.sent += 1;
+                }
+                Err(why) => {
+                    tx.exec(
+                        "UPDATE outbox_emails SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                        &[why.into(), Val::Int(e.id)],
+                    )?;
+                    done.failed += 1;
+                }
+            }
+        }
+        Ok(done)
+    })
+}

@@ -1,0 +1,400 @@
+//! The role matrix: every route of the server (as `aftercare_web::routes()` lists them) ×
+//! every kind of caller × an object that belongs to someone else (another customer's case,
+//! another seller's case). No caller gets a 2xx for what is not theirs, and no 2xx body
+//! carries a field of the foreign object. A route the matrix does not classify fails it, so a
+//! new route cannot go untested.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail on error"
+)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::{Response, Server, databases, root, run, run_env};
+
+/// How a route may answer a caller about an object that is not theirs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Access {
+    /// Open to anyone; never returns personal data.
+    Public,
+    /// Signs in or out: open to anyone, grants nothing without valid credentials.
+    SignIn,
+    /// Needs credentials; answers about the caller only.
+    Caller,
+    /// Lists what the caller sees: a 2xx that must not include the foreign object.
+    List,
+    /// Acts on the foreign object (path or body names it): never a 2xx.
+    Foreign,
+}
+
+fn classify(method: &str, path: &str) -> Option<Access> {
+    use Access::*;
+    Some(match (method, path) {
+        ("GET", "/healthz" | "/readyz" | "/api/openapi.json") => Public,
+        ("GET", "/api/v1/warranty/{serial}") => Public,
+        ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
+        ("POST", "/api/v1/policies/{id}/explain") => Public,
+        ("POST" | "DELETE", "/api/v1/session") => SignIn,
+        ("POST", "/api/v1/customer/sign-in-links" | "/api/v1/customer/session") => SignIn,
+        ("GET", "/api/v1/me") => Caller,
+        ("GET", "/api/v1/cases") => List,
+        ("POST", "/api/v1/cases") => Foreign,
+        ("GET", "/api/v1/cases/{id}") => Foreign,
+        ("POST", "/api/v1/cases/{id}/transitions" | "/api/v1/cases/{id}/decide") => Foreign,
+        _ => return None,
+    })
+}
+
+/// A caller: its name, the headers it sends, and the foreign case it must not reach.
+struct Who {
+    name: &'static str,
+    headers: Vec<(String, String)>,
+    /// (case id, order, serial, customer name, customer e-mail) of someone else's case.
+    foreign: Foreign,
+}
+
+#[derive(Clone)]
+struct Foreign {
+    case: i64,
+    order: &'static str,
+    serial: &'static str,
+    name: &'static str,
+    email: &'static str,
+}
+
+const PASSWORD: &str = "violet tram seventeen";
+
+fn staff(db: &str, email: &str, role: &str, sellers: &str) {
+    run_env(
+        db,
+        &[("AFTERCARE_PASSWORD", PASSWORD)],
+        &[
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            email,
+            "--role",
+            role,
+            "--sellers",
+            sellers,
+        ],
+    );
+}
+
+fn cookie_of(r: &Response) -> String {
+    let set = r
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("no cookie: {}", r.text()));
+    set.split(';').next().unwrap().to_string()
+}
+
+fn sign_in(s: &Server, email: &str) -> Vec<(String, String)> {
+    let r = s.post_json(
+        "/api/v1/session",
+        &format!(r#"{{"email": "{email}", "password": "{PASSWORD}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{email}: {}", r.text());
+    vec![
+        ("Cookie".into(), cookie_of(&r)),
+        (
+            "X-CSRF-Token".into(),
+            r.json()["csrf"].as_str().unwrap().to_string(),
+        ),
+    ]
+}
+
+/// A customer signs in the way a person does: asks for a link, reads it in the e-mail.
+fn customer_sign_in(s: &Server, mail: &PathBuf, order: &str, email: &str) -> Vec<(String, String)> {
+    let before = std::fs::read_dir(mail).map(|d| d.count()).unwrap_or(0);
+    let r = s.post_json(
+        "/api/v1/customer/sign-in-links",
+        &format!(r#"{{"order_no": "{order}", "email": "{email}"}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let start = std::time::Instant::now();
+    let text = loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(mail)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        if files.len() > before {
+            break std::fs::read_to_string(files.last().unwrap()).unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no e-mail arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains(&format!("To: {email}")), "{text}");
+    let token = text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let r = s.post_json(
+        "/api/v1/customer/session",
+        &format!(r#"{{"token": "{token}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The link works once.
+    let again = s.post_json(
+        "/api/v1/customer/session",
+        &format!(r#"{{"token": "{token}"}}"#),
+    );
+    assert_eq!(again.status, 401, "{}", again.text());
+    vec![
+        ("Cookie".into(), cookie_of(&r)),
+        (
+            "X-CSRF-Token".into(),
+            r.json()["csrf"].as_str().unwrap().to_string(),
+        ),
+    ]
+}
+
+fn open_case(s: &Server, headers: &[(String, String)], serial: &str, order: &str) -> i64 {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.send(
+        "POST",
+        "/api/v1/cases",
+        &h,
+        Some(&format!(
+            r#"{{"kind": "warranty_service", "serial": "{serial}", "order_no": "{order}", "facts": {{"problem.reported": "defect"}}}}"#
+        )),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
+}
+
+#[test]
+fn no_caller_reaches_what_is_not_theirs_on_any_route() {
+    for db in databases() {
+        let mail = std::env::temp_dir().join(format!(
+            "aftercare_matrix_mail_{}_{}",
+            std::process::id(),
+            db.name
+        ));
+        let _ = std::fs::remove_dir_all(&mail);
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "agent@imask.test", "agent", "IMASK");
+        staff(&db.url, "tech@imask.test", "technician", "IMASK");
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        staff(&db.url, "agent@cryptki.test", "agent", "CryptKi");
+        let out = run(
+            &db.url,
+            &[
+                "token",
+                "create",
+                "--email",
+                "agent@imask.test",
+                "--name",
+                "reader",
+                "--scope",
+                "cases:read",
+            ],
+        );
+        let reader_token = out.lines().nth(1).unwrap().to_string();
+        let s = Server::start_with(&db.url, &["--mail-dir", mail.to_str().unwrap()]);
+
+        let imask_agent = sign_in(&s, "agent@imask.test");
+        let cryptki_agent = sign_in(&s, "agent@cryptki.test");
+        // One IMASK case (customer Li Wei's order) and one CryptKi case (Erika Mustermann's).
+        let imask_case = open_case(&s, &imask_agent, "IMA-0001", "SO-IMA-1");
+        let cryptki_case = open_case(&s, &cryptki_agent, "CRK-0001", "SO-CRK-1");
+        let li = customer_sign_in(&s, &mail, "SO-IMA-1", "li@example.org");
+
+        let cryptki_foreign = Foreign {
+            case: cryptki_case,
+            order: "SO-CRK-1",
+            serial: "CRK-0001",
+            name: "Erika Mustermann",
+            email: "erika@example.org",
+        };
+        let imask_foreign = Foreign {
+            case: imask_case,
+            order: "SO-IMA-1",
+            serial: "IMA-0001",
+            name: "Li Wei",
+            email: "li@example.org",
+        };
+        let callers = vec![
+            Who {
+                name: "anonymous",
+                headers: vec![],
+                foreign: imask_foreign.clone(),
+            },
+            Who {
+                name: "customer Li Wei",
+                headers: li,
+                foreign: cryptki_foreign.clone(),
+            },
+            Who {
+                name: "IMASK agent",
+                headers: imask_agent,
+                foreign: cryptki_foreign.clone(),
+            },
+            Who {
+                name: "IMASK technician",
+                headers: sign_in(&s, "tech@imask.test"),
+                foreign: cryptki_foreign.clone(),
+            },
+            Who {
+                name: "IMASK manager",
+                headers: sign_in(&s, "manager@imask.test"),
+                foreign: cryptki_foreign.clone(),
+            },
+            Who {
+                name: "IMASK read-only token",
+                headers: vec![("Authorization".into(), format!("Bearer {reader_token}"))],
+                foreign: cryptki_foreign.clone(),
+            },
+            Who {
+                name: "CryptKi agent",
+                headers: cryptki_agent,
+                foreign: imask_foreign.clone(),
+            },
+        ];
+
+        let mut unclassified = Vec::new();
+        let mut checked = 0;
+        for route in aftercare_web::routes() {
+            for method in route.methods {
+                let Some(access) = classify(method, route.path) else {
+                    unclassified.push(format!("{method} {}", route.path));
+                    continue;
+                };
+                for who in &callers {
+                    let f = &who.foreign;
+                    let path = route
+                        .path
+                        .replace(
+                            "{id}",
+                            &if route.path.starts_with("/api/v1/policies") {
+                                "imask".to_string()
+                            } else {
+                                f.case.to_string()
+                            },
+                        )
+                        .replace("{serial}", f.serial);
+                    let body = match (*method, route.path) {
+                        ("POST", "/api/v1/cases") => Some(format!(
+                            r#"{{"kind": "warranty_service", "serial": "{}", "order_no": "{}", "facts": {{}}}}"#,
+                            f.serial, f.order
+                        )),
+                        ("POST", "/api/v1/cases/{id}/transitions") => {
+                            Some(r#"{"action": "submit"}"#.to_string())
+                        }
+                        ("POST", "/api/v1/session") => Some(
+                            r#"{"email": "agent@imask.test", "password": "not the password"}"#
+                                .to_string(),
+                        ),
+                        ("POST", "/api/v1/customer/sign-in-links") => Some(format!(
+                            r#"{{"order_no": "{}", "email": "someone@example.org"}}"#,
+                            f.order
+                        )),
+                        ("POST", "/api/v1/customer/session") => {
+                            Some(r#"{"token": "0000"}"#.to_string())
+                        }
+                        ("POST", "/api/v1/policies/{id}/explain") => {
+                            Some(r#"{"facts": {}}"#.to_string())
+                        }
+                        ("POST", _) => Some("{}".to_string()),
+                        _ => None,
+                    };
+                    // Never sign the caller out in the middle of the matrix.
+                    let headers: Vec<(&str, &str)> = if *method == "DELETE" {
+                        vec![]
+                    } else {
+                        who.headers
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect()
+                    };
+                    let r = s.send(method, &path, &headers, body.as_deref());
+                    let ok = (200..300).contains(&r.status);
+                    let what = format!("{} → {method} {path}: {} {}", who.name, r.status, r.text());
+                    assert!(r.status < 500, "{what}");
+                    match access {
+                        Access::Public => {}
+                        Access::SignIn => {
+                            // Bad credentials never sign anyone in.
+                            assert!(
+                                r.header("set-cookie")
+                                    .is_none_or(|c| c.contains("Max-Age=0")),
+                                "{what}"
+                            );
+                        }
+                        Access::Caller => assert_eq!(ok, who.name != "anonymous", "{what}"),
+                        Access::List => {
+                            if who.name == "anonymous" {
+                                assert!(!ok, "{what}");
+                            }
+                        }
+                        Access::Foreign => assert!(!ok, "{what}"),
+                    }
+                    if ok {
+                        let text = r.text();
+                        for field in [f.order, f.name, f.email] {
+                            assert!(!text.contains(field), "{what}: carries `{field}`");
+                        }
+                        if access != Access::Public {
+                            assert!(!text.contains(f.serial), "{what}: carries `{}`", f.serial);
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            unclassified.is_empty(),
+            "routes the matrix does not classify (add them to `classify`): {unclassified:?}"
+        );
+        assert!(checked >= 100, "{checked}");
+
+        // And the owners do reach their own: the matrix is not passing by refusing everyone.
+        let li = &callers[1];
+        let h: Vec<(&str, &str)> = li
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = s.send("GET", &format!("/api/v1/cases/{imask_case}"), &h, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let list = s.send("GET", "/api/v1/cases", &h, None).json();
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        let agent = &callers[2];
+        let h: Vec<(&str, &str)> = agent
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = s.send(
+            "POST",
+            &format!("/api/v1/cases/{imask_case}/transitions"),
+            &h,
+            Some(r#"{"action": "submit"}"#),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let _ = std::fs::remove_dir_all(&mail);
+    }
+}

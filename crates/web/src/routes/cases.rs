@@ -1,0 +1,348 @@
+//! `/api/v1/cases`: open, list, read, decide and move cases, each within what the caller
+//! sees (their sellers' cases for staff, their own for a customer) and may do.
+
+use aftercare_app::access::{self, Filter};
+use aftercare_app::cases::{self, Case, NewCase, Step};
+use aftercare_domain::case::{Action, CaseKind, State as CaseState};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::extract::{Json, Path, Query};
+use crate::problem::Problem;
+
+/// A case, in brief.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseSummary {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub order_no: Option<String>,
+    pub serial: Option<String>,
+    pub policy: String,
+    pub authorisation: Option<String>,
+    pub ship_by: Option<String>,
+    pub opened_at: String,
+    pub updated_at: String,
+    /// Send it in `If-Match` to move the case only if nobody moved it since.
+    pub version: String,
+}
+
+fn summary(c: &Case) -> CaseSummary {
+    CaseSummary {
+        id: c.id,
+        kind: c.kind.as_str().to_string(),
+        state: c.state.as_str().to_string(),
+        order_no: c.order_no.clone(),
+        serial: c.serial.clone(),
+        policy: c.policy_id.clone(),
+        authorisation: c.authorisation.clone(),
+        ship_by: c.ship_by.map(|d| d.to_string()),
+        opened_at: c.opened_at.to_string(),
+        updated_at: c.updated_at.to_string(),
+        version: c.version(),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only cases in this state.
+    pub state: Option<String>,
+    /// Only cases of this kind.
+    pub kind: Option<String>,
+    /// Only this seller's cases (among the caller's own).
+    pub seller: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Cases per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CasePage {
+    pub items: Vec<CaseSummary>,
+    /// Pass it as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The cases the caller sees, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(ListQuery),
+    responses(
+        (status = 200, description = "a page of cases", body = CasePage),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a filter is wrong; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<CasePage>, Problem> {
+    let filter = Filter {
+        state: q
+            .state
+            .as_deref()
+            .map(|s| {
+                s.parse::<CaseState>()
+                    .map_err(|e| Problem::invalid("state", e))
+            })
+            .transpose()?,
+        kind: q
+            .kind
+            .as_deref()
+            .map(|s| {
+                s.parse::<CaseKind>()
+                    .map_err(|e| Problem::invalid("kind", e))
+            })
+            .transpose()?,
+        seller: q.seller,
+        before: q
+            .cursor
+            .as_deref()
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    Problem::invalid("cursor", "pass the `next_cursor` of the previous page")
+                })
+            })
+            .transpose()?,
+        limit: match q.limit {
+            Some(n) if (1..=200).contains(&n) => n,
+            Some(_) => return Err(Problem::invalid("limit", "from 1 to 200")),
+            None => 50,
+        },
+    };
+    let policies = state.policies();
+    let page = state
+        .pool()
+        .run(move |store| access::list(store, &policies, &who, &filter))
+        .await?;
+    Ok(axum::Json(CasePage {
+        items: page.cases.iter().map(summary).collect(),
+        next_cursor: page.next.map(|n| n.to_string()),
+    }))
+}
+
+/// A new case.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCase {
+    /// `return`, `delivery_damage`, `wrong_item`, `warranty_service`, `paid_repair` or
+    /// `service_withdrawal`.
+    pub kind: String,
+    pub order_no: Option<String>,
+    pub serial: Option<String>,
+    /// Staff only: the customer's reference (a customer opens cases as themselves).
+    pub customer: Option<String>,
+    /// Staff only: the seller policy, when the SKU does not tell.
+    pub policy: Option<String>,
+    /// What the customer reports, by fact path (`{"problem.reported": "defect"}`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Opened {
+    pub id: i64,
+}
+
+/// Opens a case in `draft`: a customer for one of their own orders, staff for a seller they
+/// work for.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = OpenCase,
+    responses(
+        (status = 201, description = "opened; `Location` names it", body = Opened),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token may not open cases", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a field is wrong; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn open(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(req): Json<OpenCase>,
+) -> Result<Response, Problem> {
+    let kind: CaseKind = req.kind.parse().map_err(|e| Problem::invalid("kind", e))?;
+    let new = NewCase {
+        kind: Some(kind),
+        customer: req.customer,
+        order_no: req.order_no,
+        serial: req.serial,
+        policy: req.policy,
+        facts: req.facts,
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let id = state
+        .pool()
+        .run(move |store| access::open(store, &policies, &who, &new, now))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/cases/{id}"))],
+        axum::Json(Opened { id }),
+    )
+        .into_response())
+}
+
+fn with_etag(body: serde_json::Value, version: &str) -> Response {
+    let mut r = axum::Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// A case with its latest decision, timers, quotes and history; `can` lists the moves the
+/// caller may take. `ETag` is its version.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+    params(("id" = i64, Path, description = "the case's number")),
+    responses(
+        (status = 200, description = "the case", body = Object),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn read(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, Problem> {
+    let policies = state.policies();
+    let shown = state
+        .pool()
+        .run(move |store| access::show(store, &policies, &who, id))
+        .await?;
+    let version = shown
+        .get("version")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Ok(with_etag(shown, &version))
+}
+
+/// A move.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Move {
+    /// `submit`, `approve`, `receive`, `inspect`, `quote`, `pay`… (see `can` on the case).
+    pub action: String,
+    /// Facts the move establishes (inspection findings, parcel condition…).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    pub note: Option<String>,
+    /// For `approve`: the authorisation number (default `RA-<case>`).
+    pub authorisation: Option<String>,
+    /// For `approve`: the ship-by date, YYYY-MM-DD (default: the decision's).
+    pub ship_by: Option<String>,
+    /// For `quote`: its lines, `KIND:DESCRIPTION:AMOUNT` (`part:Fan:25.00`).
+    #[serde(default)]
+    pub quote_lines: Vec<String>,
+}
+
+/// Moves a case. With `If-Match` (its `ETag`/`version`), only if nobody moved it since: a
+/// stale version gets 412.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/transitions", tag = "cases",
+    params(
+        ("id" = i64, Path, description = "the case's number"),
+        ("If-Match" = Option<String>, Header, description = "the case's version as last read"),
+    ),
+    request_body = Move,
+    responses(
+        (status = 200, description = "the case after the move", body = CaseSummary),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may not take this move", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the case's state does not allow the move", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "the case changed since the version in `If-Match`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a field is wrong; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn transition(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(req): Json<Move>,
+) -> Result<Response, Problem> {
+    let action: Action = req
+        .action
+        .parse()
+        .map_err(|e| Problem::invalid("action", e))?;
+    let ship_by = req
+        .ship_by
+        .as_deref()
+        .map(|d| {
+            d.parse::<jiff::civil::Date>().map_err(|_| {
+                Problem::invalid("ship_by", format!("`{d}` is not a date (YYYY-MM-DD)"))
+            })
+        })
+        .transpose()?;
+    let if_version = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        });
+    let step = Step {
+        facts: req.facts,
+        note: req.note,
+        authorisation: req.authorisation,
+        ship_by,
+        quote_lines: req.quote_lines,
+        if_version,
+        ..Step::new(action)
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let case = state
+        .pool()
+        .run(move |store| access::transition(store, &policies, &who, id, &step, now))
+        .await?;
+    let s = summary(&case);
+    let version = s.version.clone();
+    Ok(with_etag(
+        serde_json::to_value(&s).map_err(|e| Problem::internal(&e))?,
+        &version,
+    ))
+}
+
+/// Decides the case now and keeps the decision on record.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/decide", tag = "cases",
+    params(("id" = i64, Path, description = "the case's number")),
+    responses(
+        (status = 200, description = "the decision on record", body = Object),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    let policies = state.policies();
+    let now = state.now();
+    if let aftercare_app::accounts::Principal::Staff { scopes, .. } = &who
+        && !access::has_scope(scopes.as_deref(), "cases:write")
+    {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not decide cases",
+        ));
+    }
+    let rec = state
+        .pool()
+        .run(move |store| {
+            store.tx(|tx| access::load_for(tx, &policies, &who, id).map(|_| ()))?;
+            cases::decide(store, &policies, id, &who.actor(), now)
+        })
+        .await?;
+    Ok(axum::Json(
+        serde_json::json!({"id": rec.id, "decision": rec.summary}),
+    ))
+}
