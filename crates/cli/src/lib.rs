@@ -2,4 +2,5 @@
 //! `aftercare-policy` and never touches files; this crate does the reading.
 
 pub mod commands;
+pub mod demo;
 pub mod files;

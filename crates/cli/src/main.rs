@@ -42,6 +42,9 @@ enum Command {
     },
     /// Serve the JSON API over HTTP, with the timer sweeper in the same process.
     Serve(ServeArgs),
+    /// Load the demo (five sellers, accounts for every role, cases in every state) into
+    /// `./aftercare-demo.db` (or `--db`) the first time, then serve it.
+    Demo(ServeArgs),
     /// Bring the database's schema up to date (the service's other commands do it too; a
     /// server runs it once at start).
     Migrate,
@@ -94,7 +97,7 @@ fn service_env(a: ServiceArgs) -> Result<service::Env, Output> {
         None => None,
     };
     Ok(service::Env {
-        db: a.db,
+        db: a.db.unwrap_or_else(|| "sqlite://aftercare.db".to_string()),
         clock,
         actor: a.actor,
         policies_dir: policies_dir(a.policies.as_deref()),
@@ -137,13 +140,8 @@ struct ServeArgs {
 #[derive(clap::Args, Clone)]
 struct ServiceArgs {
     /// Database URL: `sqlite://PATH` (created on first use) or `postgres://…`.
-    #[arg(
-        long,
-        env = "AFTERCARE_DB",
-        default_value = "sqlite://aftercare.db",
-        global = true
-    )]
-    db: String,
+    #[arg(long, env = "AFTERCARE_DB", global = true)]
+    db: Option<String>,
     /// The time to act or decide at: an RFC 3339 timestamp, or a date (the start of that day
     /// in the policy's zone); default: the system clock (`policy explain`: the scenario's).
     #[arg(long, env = "AFTERCARE_NOW", global = true)]
@@ -361,26 +359,14 @@ fn main() -> ExitCode {
             } => service::token_create(env, &email, &name, &scopes),
             TokenCommand::Revoke { id } => service::token_revoke(env, id),
         }),
-        Command::Serve(a) => with_env(service, |env| {
-            serve(
-                env,
-                aftercare_web::Config {
-                    bind: a.bind,
-                    db: env.db.clone(),
-                    connections: a.connections,
-                    sweep_every: (a.sweep_every > 0.0)
-                        .then(|| std::time::Duration::try_from_secs_f64(a.sweep_every).ok())
-                        .flatten(),
-                    public_url: a.public_url.clone(),
-                    mail_dir: a.mail_dir.clone(),
-                    mail_from: a.mail_from.clone(),
-                    clock: match env.clock {
-                        None => aftercare_web::Clock::System,
-                        Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
-                    },
-                },
-            )
-        }),
+        Command::Demo(a) => {
+            let mut service = service;
+            service.db = service
+                .db
+                .or_else(|| Some("sqlite://aftercare-demo.db".to_string()));
+            with_env(service, |env| demo(env, &a))
+        }
+        Command::Serve(a) => with_env(service, |env| serve(env, web_config(env, &a))),
         Command::Import { file } => with_env(service, |env| service::import(env, &file)),
         Command::Tick {
             batch, every: None, ..
@@ -427,6 +413,91 @@ fn main() -> ExitCode {
         }),
     };
     emit(out)
+}
+
+fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
+    aftercare_web::Config {
+        bind: a.bind,
+        db: env.db.clone(),
+        connections: a.connections,
+        sweep_every: (a.sweep_every > 0.0)
+            .then(|| std::time::Duration::try_from_secs_f64(a.sweep_every).ok())
+            .flatten(),
+        public_url: a.public_url.clone(),
+        mail_dir: a.mail_dir.clone(),
+        mail_from: a.mail_from.clone(),
+        clock: match env.clock {
+            None => aftercare_web::Clock::System,
+            Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
+        },
+    }
+}
+
+/// `aftercare demo`: loads the demo into a new database, then serves it.
+fn demo(env: &service::Env, a: &ServeArgs) -> Output {
+    use aftercare_cli::demo;
+    let policies = match env.load_policies() {
+        Ok(p) => p,
+        Err(e) => {
+            return Output::fail(format!(
+                "error: {e}\n(run the demo from the root of the Aftercare checkout, or give --policies)\n"
+            ));
+        }
+    };
+    let mut store = match aftercare_store::Store::open(&env.db) {
+        Ok(s) => s,
+        Err(e) => {
+            return Output::fail(format!(
+                "error: cannot open the database `{}`: {e}\n",
+                env.db
+            ));
+        }
+    };
+    match demo::seeded(&mut store) {
+        Ok(true) => println!(
+            "Serving the demo in {} as it was left.",
+            aftercare_store::redact(&env.db)
+        ),
+        Ok(false) => {
+            println!(
+                "Loading the demo into {} …",
+                aftercare_store::redact(&env.db)
+            );
+            let examples = include_str!("../../../examples/registry.json");
+            match demo::seed(&mut store, &policies, examples, jiff::Timestamp::now()) {
+                Ok(what) => println!(
+                    "Loaded: five sellers' registry, {} staff accounts, {what}.",
+                    demo::STAFF.len()
+                ),
+                Err(e) => return Output::fail(format!("error: the demo did not load: {e}\n")),
+            }
+        }
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    }
+    drop(store);
+    let mut config = web_config(env, a);
+    // Timers of the demo's past (a target breached, a device never sent) act at once.
+    config.sweep_every = config
+        .sweep_every
+        .map(|d| d.min(std::time::Duration::from_secs(5)));
+    let url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.bind));
+    println!("\nStaff accounts (password `{}`):", demo::PASSWORD);
+    for (email, name, role, sellers) in demo::STAFF {
+        println!("  {email:<26} {:<11} {sellers:<14} {name}", role.as_str());
+    }
+    println!(
+        "Customer: order {} with e-mail {} (the sign-in link arrives in ./{}/)",
+        demo::CUSTOMER.0,
+        demo::CUSTOMER.1,
+        config.mail_dir.display()
+    );
+    println!(
+        "\nTry it: curl {url}/api/v1/warranty/IMA-DEMO-1   ·   API description: {url}/api/openapi.json\n"
+    );
+    serve(env, config)
 }
 
 /// Runs the server until it is stopped, logging to stderr (`AFTERCARE_LOG`, default

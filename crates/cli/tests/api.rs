@@ -235,3 +235,66 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success());
     assert_eq!(s.wait(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn the_demo_loads_once_and_serves_cases_in_every_state_to_its_accounts() {
+    for db in databases() {
+        let mail = std::env::temp_dir().join(format!(
+            "aftercare_demo_mail_{}_{}",
+            std::process::id(),
+            db.name
+        ));
+        let first = Server::demo(&db.url, mail.to_str().unwrap());
+        let r = first.post_json(
+            "/api/v1/session",
+            r#"{"email": "admin@demo.test", "password": "demo-aftercare-2026"}"#,
+        );
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        let cookie = r
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let list = |s: &Server| {
+            s.send(
+                "GET",
+                "/api/v1/cases?limit=200",
+                &[("Cookie", cookie.as_str())],
+                None,
+            )
+            .json()
+        };
+        let cases = list(&first);
+        let states: Vec<&str> = cases["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states.len(), 12, "{}: {states:?}", db.name);
+        for s in [
+            "draft",
+            "submitted",
+            "approved",
+            "received",
+            "awaiting_payment",
+            "closed",
+        ] {
+            assert!(
+                states.contains(&s),
+                "{}: no {s} case in {states:?}",
+                db.name
+            );
+        }
+        // The public look-up of the walk-through's unit.
+        assert_eq!(first.get("/api/v1/warranty/IMA-DEMO-1").status, 200);
+        drop(first);
+        // Run again: the same database is served as it was, nothing loaded twice.
+        let second = Server::demo(&db.url, mail.to_str().unwrap());
+        let again = list(&second);
+        assert_eq!(again["items"].as_array().unwrap().len(), 12, "{}", db.name);
+        let _ = std::fs::remove_dir_all(&mail);
+    }
+}

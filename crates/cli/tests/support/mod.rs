@@ -115,21 +115,38 @@ impl Server {
     }
 
     pub fn start_with(db: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--sweep-every", "0"];
+        args.extend_from_slice(extra);
+        Self::spawn(db, &args)
+    }
+
+    /// `aftercare demo` on a random loopback port.
+    pub fn demo(db: &str, mail: &str) -> Server {
+        Self::spawn(db, &["demo", "--bind", "127.0.0.1:0", "--mail-dir", mail])
+    }
+
+    fn spawn(db: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(["--db", db, "--policies"])
             .arg(root().join("policies"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--sweep-every", "0"])
-            .args(extra)
+            .args(args)
             .env_remove("AFTERCARE_NOW")
             .env("AFTERCARE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        // The line that says where it serves (the demo prints its accounts first).
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        while !line.contains("is serving") {
+            line.clear();
+            if out.read_line(&mut line).unwrap() == 0 {
+                panic!("the server ended before serving");
+            }
+        }
+        // Keep reading its output, so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         // "Aftercare is serving http://127.0.0.1:PORT/ (database …)"
         let addr = line
             .split("http://")
