@@ -126,7 +126,14 @@ impl Lcg {
 
 /// A seller's line in the demo: SKU, price (minor), currency, shipping fee, serial prefix,
 /// the countries its buyers live in.
-type SellerLine = (&'static str, i64, &'static str, i64, &'static str, &'static [&'static str]);
+type SellerLine = (
+    &'static str,
+    i64,
+    &'static str,
+    i64,
+    &'static str,
+    &'static [&'static str],
+);
 
 const SELLERS: &[SellerLine] = &[
     (

@@ -233,7 +233,7 @@ fn sigterm_stops_the_server_cleanly() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert_eq!(s.wait(Duration::from_secs(10)), Some(0));
+    assert_eq!(s.wait(Duration::from_secs(30)), Some(0));
 }
 
 #[test]
