@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod csv_import;
 mod error;
 mod facts;
+pub mod idempotency;
 pub mod import;
 pub mod lineage;
 pub mod money;

@@ -1554,3 +1554,65 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
         );
     }
 }
+
+#[test]
+fn an_idempotency_key_in_flight_makes_a_second_request_wait_until_it_is_abandoned() {
+    use aftercare_app::idempotency::{self, Claim, Kept};
+    for db in databases() {
+        let mut store = db.open();
+        let t0 = at("2024-05-01T10:00:00Z");
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r1", t0).unwrap(),
+            Claim::Proceed
+        );
+        // While the first is being done, the same request waits and another is refused.
+        let t1 = at("2024-05-01T10:00:30Z");
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r1", t1).unwrap(),
+            Claim::InFlight,
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r2", t1).unwrap(),
+            Claim::Mismatch
+        );
+        // Another caller's key of the same name is theirs.
+        assert_eq!(
+            idempotency::claim(&mut store, "o2", "k", "r2", t1).unwrap(),
+            Claim::Proceed
+        );
+        // Its server died: after a minute the claim is taken over, once.
+        let t2 = at("2024-05-01T10:01:01Z");
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r1", t2).unwrap(),
+            Claim::Proceed,
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r1", t2).unwrap(),
+            Claim::InFlight
+        );
+        let kept = Kept {
+            status: 201,
+            content_type: Some("application/json".into()),
+            location: Some("/api/v1/cases/7".into()),
+            body: "{\"id\":7}".into(),
+        };
+        idempotency::complete(&mut store, "o", "k", Some(&kept)).unwrap();
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r1", at("2024-05-01T12:00:00Z")).unwrap(),
+            Claim::Replay(kept),
+            "{}",
+            db.name
+        );
+        // A day later the key is forgotten.
+        assert_eq!(
+            idempotency::claim(&mut store, "o", "k", "r9", at("2024-05-02T12:00:01Z")).unwrap(),
+            Claim::Proceed,
+            "{}",
+            db.name
+        );
+    }
+}

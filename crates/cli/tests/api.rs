@@ -298,3 +298,93 @@ fn the_demo_loads_once_and_serves_cases_in_every_state_to_its_accounts() {
         let _ = std::fs::remove_dir_all(&mail);
     }
 }
+
+#[test]
+fn a_post_with_an_idempotency_key_is_done_once_and_replayed() {
+    for db in databases() {
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        support::run_env(
+            &db.url,
+            &[("AFTERCARE_PASSWORD", "violet tram seventeen")],
+            &[
+                "user",
+                "add",
+                "--email",
+                "a@imask.test",
+                "--name",
+                "A",
+                "--role",
+                "agent",
+                "--sellers",
+                "IMASK",
+            ],
+        );
+        let out = run(
+            &db.url,
+            &[
+                "token",
+                "create",
+                "--email",
+                "a@imask.test",
+                "--name",
+                "it",
+                "--scope",
+                "cases:write",
+                "--scope",
+                "cases:read",
+            ],
+        );
+        let token = format!("Bearer {}", out.lines().nth(1).unwrap());
+        let s = Server::start(&db.url);
+        let open = |key: &str, serial: &str| {
+            s.send(
+                "POST",
+                "/api/v1/cases",
+                &[("Authorization", token.as_str()), ("Idempotency-Key", key)],
+                Some(&format!(r#"{{"kind": "warranty_service", "serial": "{serial}", "order_no": "SO-IMA-1"}}"#)),
+            )
+        };
+        let first = open("k-1", "IMA-0001");
+        assert_eq!(first.status, 201, "{}: {}", db.name, first.text());
+        let again = open("k-1", "IMA-0001");
+        assert_eq!(again.status, 201, "{}", again.text());
+        assert_eq!(again.json()["id"], first.json()["id"], "{}", db.name);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.header("location"), first.header("location"));
+        // One case, not two.
+        let list = s
+            .send(
+                "GET",
+                "/api/v1/cases",
+                &[("Authorization", token.as_str())],
+                None,
+            )
+            .json();
+        assert_eq!(
+            list["items"].as_array().unwrap().len(),
+            1,
+            "{}: {list}",
+            db.name
+        );
+        // The same key for another request is refused, naming the header.
+        let other = open("k-1", "IMA-0002");
+        assert_eq!(other.status, 422, "{}", other.text());
+        assert_eq!(other.json()["field"], "Idempotency-Key");
+        // A new key is a new request.
+        assert_eq!(open("k-2", "IMA-0001").status, 201);
+        // The key is the caller's own: another caller's key of the same name is theirs.
+        let bad = s.send(
+            "POST",
+            "/api/v1/cases",
+            &[("Idempotency-Key", "")],
+            Some("{}"),
+        );
+        assert_eq!(bad.status, 422, "{}", bad.text());
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod idempotent;
 pub mod openapi;
 pub mod pool;
 pub mod problem;
@@ -25,7 +26,7 @@ pub use state::{AppState, Clock};
 use problem::Problem;
 
 /// Largest request body accepted (evidence uploads have their own, larger limit).
-const BODY_LIMIT: usize = 1 << 20;
+pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// One route: a path, the methods it answers, and its handlers.
 #[derive(Debug)]
@@ -103,6 +104,10 @@ pub fn router(state: AppState) -> Router {
                 "this resource does not take that method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotent::layer,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {

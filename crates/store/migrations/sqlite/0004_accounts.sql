@@ -69,3 +69,19 @@ CREATE TABLE outbox_emails (
 CREATE INDEX outbox_emails_unsent ON outbox_emails (id) WHERE sent_at IS NULL;
 
 CREATE INDEX cases_by_policy ON cases (policy_id, state);
+
+-- Responses to POSTs sent with an `Idempotency-Key`, by a hash of who sent them and the key:
+-- the same request again gets the same response, replayed; a different one with the same key
+-- is refused; one still in flight makes the second wait (409).
+CREATE TABLE idempotency (
+    owner_hash TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status INTEGER,
+    content_type TEXT,
+    location TEXT,
+    body TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (owner_hash, idem_key)
+);
+CREATE INDEX idempotency_by_age ON idempotency (created_at);

@@ -153,6 +153,7 @@ pub struct Opened {
 /// Opens a case in `draft`: a customer for one of their own orders, staff for a seller they
 /// work for.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = OpenCase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "send the same key to retry safely: the case is opened once")),
     responses(
         (status = 201, description = "opened; `Location` names it", body = Opened),
         (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
@@ -248,6 +249,7 @@ pub struct Move {
     params(
         ("id" = i64, Path, description = "the case's number"),
         ("If-Match" = Option<String>, Header, description = "the case's version as last read"),
+        ("Idempotency-Key" = Option<String>, Header, description = "send the same key to retry safely: the move is made once"),
     ),
     request_body = Move,
     responses(
