@@ -321,3 +321,153 @@ pub fn transition(
     }
     cases::transition(store, policies, id, step, &who.actor(), now)
 }
+
+/// The seller of an order: its first line's SKU's.
+fn order_seller(tx: &mut dyn Tx, order_no: &str) -> Result<Option<String>, AppError> {
+    Ok(tx.query_text(
+        "SELECT k.seller FROM order_lines l JOIN skus k ON k.code = l.sku
+         WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1",
+        &[order_no.into()],
+    )?)
+}
+
+/// A staff member of one of these roles whose token (if any) has `scope`; else forbidden.
+fn staff_with<'a>(
+    who: &'a Principal,
+    roles: &[Role],
+    scope: &str,
+    what: &str,
+) -> Result<&'a Sellers, AppError> {
+    match who {
+        Principal::Staff {
+            role,
+            sellers,
+            scopes,
+            ..
+        } if roles.contains(role) && has_scope(scopes.as_deref(), scope) => Ok(sellers),
+        _ => Err(AppError::Forbidden(format!("you may not {what}"))),
+    }
+}
+
+/// Records a refund of an order of one's own sellers (managers and admins: it moves money).
+pub fn record_refund(
+    store: &mut Store,
+    who: &Principal,
+    req: &crate::money::RefundRequest,
+    now: Timestamp,
+) -> Result<crate::money::Refund, AppError> {
+    let sellers = staff_with(
+        who,
+        &[Role::Manager, Role::Admin],
+        "refunds:write",
+        "record refunds",
+    )?;
+    let seller = store.tx(|tx| order_seller(tx, &req.order_no))?;
+    if !seller.is_some_and(|s| sellers.includes(&s)) {
+        return Err(AppError::invalid(
+            "order_no",
+            format!("unknown order `{}`", req.order_no),
+        ));
+    }
+    crate::money::record(store, req, &who.actor(), now)
+}
+
+/// Marks a refund paid out (managers and admins of its order's seller).
+pub fn mark_refund_paid(
+    store: &mut Store,
+    who: &Principal,
+    id: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let sellers = staff_with(
+        who,
+        &[Role::Manager, Role::Admin],
+        "refunds:write",
+        "pay refunds out",
+    )?;
+    let seller = store.tx(|tx| -> Result<Option<String>, AppError> {
+        let order = tx.query_text("SELECT order_no FROM refunds WHERE id = ?", &[Val::Int(id)])?;
+        match order {
+            Some(o) => order_seller(tx, &o),
+            None => Ok(None),
+        }
+    })?;
+    if !seller.is_some_and(|s| sellers.includes(&s)) {
+        return Err(AppError::not_found("refund", id.to_string()));
+    }
+    crate::money::mark_paid(store, id, &who.actor(), now)
+}
+
+/// Whether a customer bought from one of these sellers.
+fn customer_visible(tx: &mut dyn Tx, reference: &str, sellers: &Sellers) -> Result<bool, AppError> {
+    let rows = tx.query(
+        "SELECT DISTINCT k.seller FROM customers c JOIN orders o ON o.customer_id = c.id
+         JOIN order_lines l ON l.order_no = o.order_no JOIN skus k ON k.code = l.sku
+         WHERE c.ref = ?",
+        &[reference.into()],
+    )?;
+    for r in rows {
+        if sellers.includes(&r.text(0)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Everything held about a customer: for managers and admins of a seller they bought from
+/// (`customers:read`), or the customer themselves.
+pub fn export_customer(store: &mut Store, who: &Principal, reference: &str) -> Result<J, AppError> {
+    let visible = match who {
+        Principal::Customer { customer_id } => store.tx(|tx| -> Result<bool, AppError> {
+            Ok(tx
+                .query_opt(
+                    "SELECT 1 FROM customers WHERE id = ? AND ref = ?",
+                    &[Val::Int(*customer_id), reference.into()],
+                )?
+                .is_some())
+        })?,
+        Principal::Staff { .. } => {
+            let sellers = staff_with(
+                who,
+                &[Role::Manager, Role::Admin],
+                "customers:read",
+                "export customers",
+            )?;
+            store.tx(|tx| customer_visible(tx, reference, sellers))?
+        }
+    };
+    if !visible {
+        return Err(AppError::not_found("customer", reference));
+    }
+    crate::personal::export(store, reference)
+}
+
+/// Erases a customer's personal data: admins working for every seller (a customer's data is
+/// shared by every seller they bought from), with `customers:erase`.
+pub fn erase_customer(
+    store: &mut Store,
+    who: &Principal,
+    reference: &str,
+    now: Timestamp,
+) -> Result<String, AppError> {
+    let sellers = staff_with(who, &[Role::Admin], "customers:erase", "erase customers")?;
+    if *sellers != Sellers::All {
+        return Err(AppError::Forbidden(
+            "erasing a customer needs an admin who works for every seller".into(),
+        ));
+    }
+    crate::personal::erase(store, reference, &who.actor(), now)
+}
+
+/// Whether `who` may load the registry or verify the audit log: admins working for every
+/// seller (both span all sellers), with the token scope named.
+pub fn require_global_admin(who: &Principal, scope: &str, what: &str) -> Result<(), AppError> {
+    let sellers = staff_with(who, &[Role::Admin], scope, what)?;
+    if *sellers == Sellers::All {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "{what} needs an admin who works for every seller"
+        )))
+    }
+}

@@ -47,6 +47,11 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/api/v1/cases") => Foreign,
         ("GET", "/api/v1/cases/{id}") => Foreign,
         ("POST", "/api/v1/cases/{id}/transitions" | "/api/v1/cases/{id}/decide") => Foreign,
+        ("POST", "/api/v1/refunds" | "/api/v1/refunds/{id}/paid") => Foreign,
+        ("GET", "/api/v1/customers/{ref}") => Foreign,
+        ("POST", "/api/v1/customers/{ref}/erase") => Foreign,
+        // Only an admin of every seller; no caller of the matrix is one.
+        ("POST", "/api/v1/registry") | ("GET", "/api/v1/audit/verify") => Foreign,
         _ => return None,
     })
 }
@@ -62,6 +67,8 @@ struct Who {
 #[derive(Clone)]
 struct Foreign {
     case: i64,
+    refund: i64,
+    customer: &'static str,
     order: &'static str,
     serial: &'static str,
     name: &'static str,
@@ -223,8 +230,31 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
         let cryptki_case = open_case(&s, &cryptki_agent, "CRK-0001", "SO-CRK-1");
         let li = customer_sign_in(&s, &mail, "SO-IMA-1", "li@example.org");
 
+        // One refund on each order, recorded by an admin of every seller.
+        staff(&db.url, "admin@all.test", "admin", "*");
+        let admin = sign_in(&s, "admin@all.test");
+        let refund = |order: &str| {
+            let h: Vec<(&str, &str)> = admin
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = s.send(
+                "POST",
+                "/api/v1/refunds",
+                &h,
+                Some(&format!(
+                    r#"{{"order_no": "{order}", "amount": "1.00 {}", "key": "matrix-{order}"}}"#,
+                    if order == "SO-CRK-1" { "EUR" } else { "CNY" }
+                )),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_i64().unwrap()
+        };
+        let (cryptki_refund, imask_refund) = (refund("SO-CRK-1"), refund("SO-IMA-1"));
         let cryptki_foreign = Foreign {
             case: cryptki_case,
+            refund: cryptki_refund,
+            customer: "cust-de",
             order: "SO-CRK-1",
             serial: "CRK-0001",
             name: "Erika Mustermann",
@@ -232,6 +262,8 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
         };
         let imask_foreign = Foreign {
             case: imask_case,
+            refund: imask_refund,
+            customer: "cust-cn",
             order: "SO-IMA-1",
             serial: "IMA-0001",
             name: "Li Wei",
@@ -285,17 +317,18 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                 };
                 for who in &callers {
                     let f = &who.foreign;
+                    let id = if route.path.starts_with("/api/v1/policies") {
+                        "imask".to_string()
+                    } else if route.path.starts_with("/api/v1/refunds") {
+                        f.refund.to_string()
+                    } else {
+                        f.case.to_string()
+                    };
                     let path = route
                         .path
-                        .replace(
-                            "{id}",
-                            &if route.path.starts_with("/api/v1/policies") {
-                                "imask".to_string()
-                            } else {
-                                f.case.to_string()
-                            },
-                        )
-                        .replace("{serial}", f.serial);
+                        .replace("{id}", &id)
+                        .replace("{serial}", f.serial)
+                        .replace("{ref}", f.customer);
                     let body = match (*method, route.path) {
                         ("POST", "/api/v1/cases") => Some(format!(
                             r#"{{"kind": "warranty_service", "serial": "{}", "order_no": "{}", "facts": {{}}}}"#,
@@ -318,6 +351,13 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         ("POST", "/api/v1/policies/{id}/explain") => {
                             Some(r#"{"facts": {}}"#.to_string())
                         }
+                        ("POST", "/api/v1/refunds") => Some(format!(
+                            r#"{{"order_no": "{}", "amount": "1.00 EUR", "key": "x"}}"#,
+                            f.order
+                        )),
+                        ("POST", "/api/v1/registry") => Some(
+                            std::fs::read_to_string(root().join("examples/registry.json")).unwrap(),
+                        ),
                         ("POST", _) => Some("{}".to_string()),
                         _ => None,
                     };

@@ -25,8 +25,9 @@ pub use state::{AppState, Clock};
 
 use problem::Problem;
 
-/// Largest request body accepted (evidence uploads have their own, larger limit).
-pub(crate) const BODY_LIMIT: usize = 1 << 20;
+/// Largest request body at all (the registry import); each JSON body is held to axum's
+/// 2 MB default by its extractor.
+pub(crate) const BODY_LIMIT: usize = routes::admin::IMPORT_LIMIT;
 
 /// One route: a path, the methods it answers, and its handlers.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ fn route(
 /// Every route of the server. Tests read this list (the role matrix classifies each entry,
 /// and fails on one it does not know), so a route is added here or nowhere.
 pub fn routes() -> Vec<Route> {
-    use routes::{cases, health, policies, session, warranty};
+    use routes::{admin, cases, health, money, policies, session, warranty};
     vec![
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
@@ -81,6 +82,20 @@ pub fn routes() -> Vec<Route> {
             post(cases::transition),
         ),
         route("/api/v1/cases/{id}/decide", &["POST"], post(cases::decide)),
+        route("/api/v1/refunds", &["POST"], post(money::record)),
+        route("/api/v1/refunds/{id}/paid", &["POST"], post(money::paid)),
+        route("/api/v1/customers/{ref}", &["GET"], get(admin::export)),
+        route(
+            "/api/v1/customers/{ref}/erase",
+            &["POST"],
+            post(admin::erase),
+        ),
+        route(
+            "/api/v1/registry",
+            &["POST"],
+            post(admin::import).layer(axum::extract::DefaultBodyLimit::max(admin::IMPORT_LIMIT)),
+        ),
+        route("/api/v1/audit/verify", &["GET"], get(admin::verify)),
         route("/api/v1/policies", &["GET"], get(policies::list)),
         route("/api/v1/policies/{id}", &["GET"], get(policies::read)),
         route(

@@ -29,12 +29,22 @@ use crate::routes;
         routes::cases::read,
         routes::cases::transition,
         routes::cases::decide,
+        routes::money::record,
+        routes::money::paid,
+        routes::admin::export,
+        routes::admin::erase,
+        routes::admin::import,
+        routes::admin::verify,
     ),
     tags(
         (name = "warranty", description = "Public warranty look-up by serial"),
         (name = "policies", description = "The policies and law layers, and what they decide"),
         (name = "cases", description = "Cases through their life, within what the caller sees"),
         (name = "accounts", description = "Signing in: staff with a password, customers with a link"),
+        (name = "refunds", description = "Refunds: recorded once, never over what was paid"),
+        (name = "customers", description = "Personal data: export and erasure"),
+        (name = "registry", description = "SKUs, customers, units, orders, invoices, shipments"),
+        (name = "audit", description = "The hash-chained audit log"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -12,27 +12,36 @@ use aftercare_app::AppError;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem (`…/problems/invalid`, `…/not-found`…).
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    #[serde(rename = "type", serialize_with = "type_uri")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// The request field at fault, for a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem found, where there are several (a registry file's bad records).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 /// Where problem types are documented.
 const TYPES: &str = "https://aftercare.invalid/problems/";
 
+fn type_uri<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{TYPES}{kind}"))
+}
+
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
         Problem {
-            kind: format!("{TYPES}{kind}"),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            kind,
+            title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            errors: Vec::new(),
         }
     }
 

@@ -1,0 +1,176 @@
+//! Customers (export, erase), the registry (import) and the audit log (verify).
+
+use aftercare_app::{access, audit, import};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::extract::Path;
+use crate::problem::Problem;
+
+/// Everything held about a customer: their record, orders, cases and refunds.
+#[utoipa::path(get, path = "/api/v1/customers/{ref}", tag = "customers",
+    params(("ref" = String, Path, description = "the customer's reference")),
+    responses(
+        (status = 200, description = "everything held about them", body = Object),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only managers and admins export customers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such customer among the caller's", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(reference): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    let j = state
+        .pool()
+        .run(move |store| access::export_customer(store, &who, &reference))
+        .await?;
+    Ok(axum::Json(j))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// The customer's reference from now on.
+    pub reference: String,
+}
+
+/// Replaces a customer's personal fields with placeholders; cases, money and the audit log
+/// stay whole.
+#[utoipa::path(post, path = "/api/v1/customers/{ref}/erase", tag = "customers",
+    params(("ref" = String, Path, description = "the customer's reference")),
+    responses(
+        (status = 200, description = "erased", body = Erased),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only admins of every seller erase customers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such customer", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn erase(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(reference): Path<String>,
+) -> Result<axum::Json<Erased>, Problem> {
+    let now = state.now();
+    let reference = state
+        .pool()
+        .run(move |store| access::erase_customer(store, &who, &reference, now))
+        .await?;
+    Ok(axum::Json(Erased { reference }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Loaded {
+    pub skus: usize,
+    pub customers: usize,
+    pub units: usize,
+    pub orders: usize,
+    pub invoices: usize,
+    pub shipments: usize,
+}
+
+/// Largest registry file accepted in one request.
+pub const IMPORT_LIMIT: usize = 64 << 20;
+
+/// Loads registry records (SKUs, customers, units, orders, invoices, shipments): a JSON
+/// document, or a CSV file of one kind (`Content-Type: text/csv`). One transaction: every bad
+/// record is listed, and then nothing is written. Loading the same file again changes nothing.
+#[utoipa::path(post, path = "/api/v1/registry", tag = "registry",
+    request_body(content = String, description = "the registry file: JSON (application/json) or CSV (text/csv)",
+        content_type = "application/json"),
+    responses(
+        (status = 200, description = "loaded", body = Loaded),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only admins of every seller load the registry", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "neither JSON nor CSV", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "bad records, each named in `errors`; nothing was written", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    body: String,
+) -> Result<axum::Json<Loaded>, Problem> {
+    access::require_global_admin(&who, "registry:write", "loading the registry")?;
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let batch = if kind.starts_with("text/csv") {
+        aftercare_app::csv_import::parse(&body)
+    } else if kind.starts_with("application/json") {
+        import::parse_json(&body)
+    } else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "send the registry as application/json or text/csv",
+        ));
+    }
+    .map_err(bad_records)?;
+    let now = state.now();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let actor = who.actor();
+    let loaded = state
+        .pool()
+        .run(move |store| {
+            Ok(import::load(
+                store,
+                &batch,
+                &body,
+                &actor,
+                now,
+                today,
+                &mut |_, _| {},
+            ))
+        })
+        .await?
+        .map_err(bad_records)?;
+    Ok(axum::Json(Loaded {
+        skus: loaded.skus,
+        customers: loaded.customers,
+        units: loaded.units,
+        orders: loaded.orders,
+        invoices: loaded.invoices,
+        shipments: loaded.shipments,
+    }))
+}
+
+fn bad_records(e: import::ImportError) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        format!("{} problem(s); nothing was imported", e.problems.len()),
+    );
+    p.field = Some("body".into());
+    p.errors = e.problems;
+    p
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Verified {
+    pub events: i64,
+    pub head: String,
+}
+
+/// Recomputes the audit log's hash chain: names the first edited or missing event.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "the chain is intact", body = Verified),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only admins of every seller", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "the chain is broken (logged with the event at fault)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<axum::Json<Verified>, Problem> {
+    access::require_global_admin(&who, "audit:read", "verifying the audit log")?;
+    let v = state.pool().run(audit::verify).await?;
+    Ok(axum::Json(Verified {
+        events: v.events,
+        head: v.head,
+    }))
+}
