@@ -24,3 +24,8 @@ pub mod timers;
 
 pub use error::AppError;
 pub use policies::Policies;
+
+/// An instant as the database stores it (microseconds since 1970 UTC).
+pub fn time_micros(t: jiff::Timestamp) -> i64 {
+    time::micros(t)
+}

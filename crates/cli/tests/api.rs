@@ -218,6 +218,9 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/policies",
         "/api/v1/policies/{id}",
         "/api/v1/policies/{id}/explain",
+        "/metrics",
+        "/api/v1/cases",
+        "/api/v1/refunds",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} not in the document");
     }
@@ -387,4 +390,32 @@ fn a_post_with_an_idempotency_key_is_done_once_and_replayed() {
         );
         assert_eq!(bad.status, 422, "{}", bad.text());
     }
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_every_answer_has_a_request_id() {
+    let db = &databases()[0];
+    let s = Server::start(&db.url);
+    for _ in 0..3 {
+        let r = s.get("/api/v1/policies/imask");
+        assert!(
+            r.header("x-request-id").is_some_and(|v| !v.is_empty()),
+            "{:?}",
+            r.headers
+        );
+    }
+    // A caller's own request id is kept.
+    let r = s.send("GET", "/healthz", &[("X-Request-Id", "trace-42")], None);
+    assert_eq!(r.header("x-request-id"), Some("trace-42"));
+    let m = s.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    let text = m.text();
+    assert!(
+        text.contains(r#"aftercare_http_requests_total{method="GET",route="/api/v1/policies/{id}",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains("aftercare_timers_pending 0"), "{text}");
+    // Route patterns only: never a value from a path.
+    assert!(!text.contains("imask"), "{text}");
 }

@@ -36,7 +36,7 @@ enum Access {
 fn classify(method: &str, path: &str) -> Option<Access> {
     use Access::*;
     Some(match (method, path) {
-        ("GET", "/healthz" | "/readyz" | "/api/openapi.json") => Public,
+        ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
         ("POST", "/api/v1/policies/{id}/explain") => Public,

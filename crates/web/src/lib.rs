@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod extract;
 pub mod idempotent;
+pub mod metrics;
 pub mod openapi;
 pub mod pool;
 pub mod problem;
@@ -56,6 +57,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
+        route("/metrics", &["GET"], get(metrics::metrics)),
         route("/api/openapi.json", &["GET"], get(openapi::document)),
         route("/api/v1/warranty/{serial}", &["GET"], get(warranty::lookup)),
         route(
@@ -123,6 +125,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             idempotent::layer,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -130,8 +136,9 @@ pub fn router(state: AppState) -> Router {
                 Problem::internal(&"a handler panicked").into_response()
             },
         ))
-        // A span per request with its method and route only: never the path's values or
-        // the query (serials, sign-in tokens), never headers (cookies, credentials).
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        // A span per request with its id, method and route only: never the path's values or
+        // the query (serials, sign-in tokens), never other headers (cookies, credentials).
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {
@@ -139,12 +146,60 @@ pub fn router(state: AppState) -> Router {
                         .extensions()
                         .get::<axum::extract::MatchedPath>()
                         .map_or("unmatched", axum::extract::MatchedPath::as_str);
-                    tracing::info_span!("request", method = %req.method(), route)
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("request", id, method = %req.method(), route)
                 })
                 .on_request(())
                 .on_response(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
                 ),
         )
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            RequestIds::default(),
+        ))
         .with_state(state)
+}
+
+/// Request ids: the caller's `X-Request-Id` when it sends a sane one, else a new one (a
+/// random prefix per process and a counter), echoed in the response and in the logs.
+#[derive(Clone, Debug)]
+struct RequestIds {
+    prefix: String,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        RequestIds {
+            prefix: aftercare_store::hex(&b),
+            next: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(
+        &mut self,
+        req: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        let given = req.headers().get("x-request-id").filter(|v| {
+            v.len() <= 64
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        });
+        if let Some(v) = given {
+            return Some(tower_http::request_id::RequestId::new(v.clone()));
+        }
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
 }

@@ -15,6 +15,7 @@ use crate::routes;
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        crate::metrics::metrics,
         routes::warranty::lookup,
         routes::policies::list,
         routes::policies::read,

@@ -58,6 +58,7 @@ pub fn serve(
                 .unwrap_or_else(|| format!("http://{}", config.bind))
                 .trim_end_matches('/')
         ),
+        metrics: crate::metrics::Metrics::default(),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {

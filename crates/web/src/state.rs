@@ -18,6 +18,7 @@ pub struct Inner {
     pub clock: Clock,
     /// Where a customer's sign-in link points, up to its token.
     pub link_base: String,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).
