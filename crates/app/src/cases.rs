@@ -646,6 +646,8 @@ pub struct Recorded {
     /// The warranty end of the component that covers the item claimed, in the first layer
     /// that dates it (the seller's before the laws').
     pub claimed_warranty_end: Option<Date>,
+    /// The documents and evidence the decision lists as missing, by their labels.
+    pub missing: Vec<String>,
 }
 
 impl Recorded {
@@ -679,6 +681,16 @@ impl Recorded {
                 .iter()
                 .filter(|a| a.claimed)
                 .find_map(|a| a.end),
+            missing: decision
+                .missing
+                .iter()
+                .filter_map(|m| match decision.rule(m.at).map(|(_, r)| &r.action) {
+                    Some(aftercare_policy::model::Action::Require { label, .. }) => {
+                        Some(label.clone())
+                    }
+                    _ => None,
+                })
+                .collect(),
             deadlines,
         }
     }

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod coverage;
 pub mod csv_import;
 mod error;
+pub mod evidence;
 mod facts;
 pub mod idempotency;
 pub mod import;

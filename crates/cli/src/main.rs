@@ -134,6 +134,13 @@ struct ServeArgs {
         default_value = "Aftercare <aftercare@localhost>"
     )]
     mail_from: String,
+    /// Where evidence photos are kept: a folder.
+    #[arg(
+        long,
+        env = "AFTERCARE_EVIDENCE_DIR",
+        default_value = "aftercare-evidence"
+    )]
+    evidence_dir: PathBuf,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -426,6 +433,7 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         public_url: a.public_url.clone(),
         mail_dir: a.mail_dir.clone(),
         mail_from: a.mail_from.clone(),
+        evidence_dir: a.evidence_dir.clone(),
         clock: match env.clock {
             None => aftercare_web::Clock::System,
             Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),

@@ -49,6 +49,8 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/api/v1/cases/{id}/transitions" | "/api/v1/cases/{id}/decide") => Foreign,
         ("POST", "/api/v1/refunds" | "/api/v1/refunds/{id}/paid") => Foreign,
         ("GET", "/api/v1/customers/{ref}") => Foreign,
+        ("GET" | "POST", "/api/v1/cases/{id}/evidence") => Foreign,
+        ("GET", "/api/v1/evidence/{id}") => Foreign,
         ("POST", "/api/v1/customers/{ref}/erase") => Foreign,
         // Only an admin of every seller; no caller of the matrix is one.
         ("POST", "/api/v1/registry") | ("GET", "/api/v1/audit/verify") => Foreign,
@@ -68,6 +70,7 @@ struct Who {
 struct Foreign {
     case: i64,
     refund: i64,
+    photo: i64,
     customer: &'static str,
     order: &'static str,
     serial: &'static str,
@@ -251,9 +254,34 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             r.json()["id"].as_i64().unwrap()
         };
         let (cryptki_refund, imask_refund) = (refund("SO-CRK-1"), refund("SO-IMA-1"));
+        // One photo on each case, by its own seller's agent.
+        let jpeg = {
+            let img =
+                image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8 * 30, y as u8 * 30, 0]));
+            let mut c = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut c, image::ImageFormat::Jpeg).unwrap();
+            c.into_inner()
+        };
+        let photo = |who: &[(String, String)], case: i64| {
+            let h: Vec<(&str, &str)> = who.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = support::request(
+                &s.addr,
+                "POST",
+                &format!("/api/v1/cases/{case}/evidence?kind=product"),
+                &h,
+                Some(&jpeg),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["photo"]["id"].as_i64().unwrap()
+        };
+        let (cryptki_photo, imask_photo) = (
+            photo(&cryptki_agent, cryptki_case),
+            photo(&imask_agent, imask_case),
+        );
         let cryptki_foreign = Foreign {
             case: cryptki_case,
             refund: cryptki_refund,
+            photo: cryptki_photo,
             customer: "cust-de",
             order: "SO-CRK-1",
             serial: "CRK-0001",
@@ -263,6 +291,7 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
         let imask_foreign = Foreign {
             case: imask_case,
             refund: imask_refund,
+            photo: imask_photo,
             customer: "cust-cn",
             order: "SO-IMA-1",
             serial: "IMA-0001",
@@ -321,6 +350,8 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         "imask".to_string()
                     } else if route.path.starts_with("/api/v1/refunds") {
                         f.refund.to_string()
+                    } else if route.path.starts_with("/api/v1/evidence") {
+                        f.photo.to_string()
                     } else {
                         f.case.to_string()
                     };
@@ -370,7 +401,17 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                             .map(|(k, v)| (k.as_str(), v.as_str()))
                             .collect()
                     };
-                    let r = s.send(method, &path, &headers, body.as_deref());
+                    let r = if route.path == "/api/v1/cases/{id}/evidence" && *method == "POST" {
+                        support::request(
+                            &s.addr,
+                            "POST",
+                            &format!("{path}?kind=product"),
+                            &headers,
+                            Some(&jpeg),
+                        )
+                    } else {
+                        s.send(method, &path, &headers, body.as_deref())
+                    };
                     let ok = (200..300).contains(&r.status);
                     let what = format!("{} → {method} {path}: {} {}", who.name, r.status, r.text());
                     assert!(r.status < 500, "{what}");

@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "evidence",
+        sqlite: include_str!("../migrations/sqlite/0005_evidence.sql"),
+        postgres: include_str!("../migrations/postgres/0005_evidence.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

@@ -53,7 +53,7 @@ fn route(
 /// Every route of the server. Tests read this list (the role matrix classifies each entry,
 /// and fails on one it does not know), so a route is added here or nowhere.
 pub fn routes() -> Vec<Route> {
-    use routes::{admin, cases, health, money, policies, session, warranty};
+    use routes::{admin, cases, evidence, health, money, policies, session, warranty};
     vec![
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
@@ -84,6 +84,16 @@ pub fn routes() -> Vec<Route> {
             post(cases::transition),
         ),
         route("/api/v1/cases/{id}/decide", &["POST"], post(cases::decide)),
+        route(
+            "/api/v1/cases/{id}/evidence",
+            &["GET", "POST"],
+            get(evidence::list)
+                .post(evidence::attach)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    aftercare_app::evidence::MAX_BYTES + 1024,
+                )),
+        ),
+        route("/api/v1/evidence/{id}", &["GET"], get(evidence::download)),
         route("/api/v1/refunds", &["POST"], post(money::record)),
         route("/api/v1/refunds/{id}/paid", &["POST"], post(money::paid)),
         route("/api/v1/customers/{ref}", &["GET"], get(admin::export)),

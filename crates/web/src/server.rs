@@ -29,6 +29,8 @@ pub struct Config {
     pub mail_dir: std::path::PathBuf,
     /// The `From` of e-mails.
     pub mail_from: String,
+    /// Where evidence photos are kept: a folder.
+    pub evidence_dir: std::path::PathBuf,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -59,6 +61,7 @@ pub fn serve(
                 .trim_end_matches('/')
         ),
         metrics: crate::metrics::Metrics::default(),
+        blobs: Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {

@@ -19,6 +19,8 @@ pub struct Inner {
     /// Where a customer's sign-in link points, up to its token.
     pub link_base: String,
     pub metrics: crate::metrics::Metrics,
+    /// Where evidence files are kept.
+    pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).
@@ -38,6 +40,10 @@ impl AppState {
 
     pub fn pool(&self) -> &Arc<Pool> {
         &self.0.pool
+    }
+
+    pub fn blobs(&self) -> Arc<dyn aftercare_app::evidence::Blobs> {
+        Arc::clone(&self.0.blobs)
     }
 
     pub fn policies(&self) -> Arc<Policies> {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod cases;
+pub mod evidence;
 pub mod health;
 pub mod money;
 pub mod policies;
