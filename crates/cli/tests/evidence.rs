@@ -269,7 +269,7 @@ fn hostile_uploads_are_refused_or_kept_only_re_encoded() {
             "{what}"
         );
         let field = r.json()["field"].as_str().unwrap().to_string();
-        assert!(field == "file" || field == "kind", "{what}: {field}");
+        assert!(field == "file" || field == "query", "{what}: {field}");
         assert_eq!(files(&s.evidence), 0, "{what}: a file was written");
     }
     let list = s

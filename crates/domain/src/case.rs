@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// What a case is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaseKind {
     /// A return for a refund, or a withdrawal from a distance sale.
     Return,
@@ -54,6 +55,7 @@ impl CaseKind {
 /// Where a case is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum State {
     Draft,
     Submitted,
@@ -132,6 +134,7 @@ impl State {
 /// A move of a case from one state to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     Submit,
     RequestInfo,

@@ -7,6 +7,14 @@ use crate::routes;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
+    modifiers(&ProblemsEverywhere),
+    components(schemas(
+        crate::problem::Problem,
+        crate::routes::evidence::PhotoKind,
+        aftercare_domain::case::CaseKind,
+        aftercare_domain::case::State,
+        aftercare_domain::case::Action,
+    )),
     info(
         title = "Aftercare API",
         description = "After-sales service: sellers' warranty, return and repair documents as executable policies; decisions that cite the documents' own clauses; cases through their life.",
@@ -54,6 +62,44 @@ use crate::routes;
     )
 )]
 pub struct ApiDoc;
+
+/// Every operation may answer with a problem document for what it does not list one by one
+/// (a malformed body, a wrong media type, a path value out of range, too many requests…):
+/// a `default` response says so.
+#[derive(Debug)]
+struct ProblemsEverywhere;
+
+impl utoipa::Modify for ProblemsEverywhere {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = ResponseBuilder::new()
+            .description("any other outcome: an RFC 9457 problem document")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("default".to_string())
+                    .or_insert_with(|| problem.clone().into());
+            }
+        }
+    }
+}
 
 /// `GET /api/openapi.json`
 pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {

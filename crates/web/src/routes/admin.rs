@@ -77,8 +77,11 @@ pub const IMPORT_LIMIT: usize = 64 << 20;
 /// document, or a CSV file of one kind (`Content-Type: text/csv`). One transaction: every bad
 /// record is listed, and then nothing is written. Loading the same file again changes nothing.
 #[utoipa::path(post, path = "/api/v1/registry", tag = "registry",
-    request_body(content = String, description = "the registry file: JSON (application/json) or CSV (text/csv)",
-        content_type = "application/json"),
+    request_body(description = "the registry file: a JSON document of record lists, or a CSV file of one kind",
+        content(
+            (Object = "application/json"),
+            (String = "text/csv"),
+        )),
     responses(
         (status = 200, description = "loaded", body = Loaded),
         (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
@@ -90,8 +93,15 @@ pub async fn import(
     State(state): State<AppState>,
     Caller(who): Caller,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<axum::Json<Loaded>, Problem> {
+    let body = String::from_utf8(body.to_vec()).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the registry file is not UTF-8 text",
+        )
+    })?;
     access::require_global_admin(&who, "registry:write", "loading the registry")?;
     let kind = headers
         .get(header::CONTENT_TYPE)

@@ -52,14 +52,16 @@ fn summary(c: &Case) -> CaseSummary {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only cases in this state.
-    pub state: Option<String>,
+    pub state: Option<CaseState>,
     /// Only cases of this kind.
-    pub kind: Option<String>,
+    pub kind: Option<CaseKind>,
     /// Only this seller's cases (among the caller's own).
     pub seller: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
-    /// Cases per page, 1 to 200 (default 50).
+    /// Cases per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -83,22 +85,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<CasePage>, Problem> {
     let filter = Filter {
-        state: q
-            .state
-            .as_deref()
-            .map(|s| {
-                s.parse::<CaseState>()
-                    .map_err(|e| Problem::invalid("state", e))
-            })
-            .transpose()?,
-        kind: q
-            .kind
-            .as_deref()
-            .map(|s| {
-                s.parse::<CaseKind>()
-                    .map_err(|e| Problem::invalid("kind", e))
-            })
-            .transpose()?,
+        state: q.state,
+        kind: q.kind,
         seller: q.seller,
         before: q
             .cursor
@@ -130,9 +118,7 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenCase {
-    /// `return`, `delivery_damage`, `wrong_item`, `warranty_service`, `paid_repair` or
-    /// `service_withdrawal`.
-    pub kind: String,
+    pub kind: CaseKind,
     pub order_no: Option<String>,
     pub serial: Option<String>,
     /// Staff only: the customer's reference (a customer opens cases as themselves).
@@ -165,9 +151,8 @@ pub async fn open(
     Caller(who): Caller,
     Json(req): Json<OpenCase>,
 ) -> Result<Response, Problem> {
-    let kind: CaseKind = req.kind.parse().map_err(|e| Problem::invalid("kind", e))?;
     let new = NewCase {
-        kind: Some(kind),
+        kind: Some(req.kind),
         customer: req.customer,
         order_no: req.order_no,
         serial: req.serial,
@@ -227,8 +212,8 @@ pub async fn read(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Move {
-    /// `submit`, `approve`, `receive`, `inspect`, `quote`, `pay`… (see `can` on the case).
-    pub action: String,
+    /// The move (see `can` on the case for those the caller may take now).
+    pub action: Action,
     /// Facts the move establishes (inspection findings, parcel condition…).
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -236,7 +221,8 @@ pub struct Move {
     pub note: Option<String>,
     /// For `approve`: the authorisation number (default `RA-<case>`).
     pub authorisation: Option<String>,
-    /// For `approve`: the ship-by date, YYYY-MM-DD (default: the decision's).
+    /// For `approve`: the ship-by date (default: the decision's).
+    #[schema(format = Date)]
     pub ship_by: Option<String>,
     /// For `quote`: its lines, `KIND:DESCRIPTION:AMOUNT` (`part:Fan:25.00`).
     #[serde(default)]
@@ -268,10 +254,7 @@ pub async fn transition(
     headers: HeaderMap,
     Json(req): Json<Move>,
 ) -> Result<Response, Problem> {
-    let action: Action = req
-        .action
-        .parse()
-        .map_err(|e| Problem::invalid("action", e))?;
+    let action: Action = req.action;
     let ship_by = req
         .ship_by
         .as_deref()

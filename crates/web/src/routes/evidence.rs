@@ -18,8 +18,35 @@ use crate::problem::Problem;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Kind {
-    /// outer_box, inner_box, packaging_damage, product, product_damage, item_received, labels.
-    pub kind: String,
+    /// What the photo shows.
+    pub kind: PhotoKind,
+}
+
+/// The kinds of photo the policies ask for.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoKind {
+    OuterBox,
+    InnerBox,
+    PackagingDamage,
+    Product,
+    ProductDamage,
+    ItemReceived,
+    Labels,
+}
+
+impl PhotoKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PhotoKind::OuterBox => "outer_box",
+            PhotoKind::InnerBox => "inner_box",
+            PhotoKind::PackagingDamage => "packaging_damage",
+            PhotoKind::Product => "product",
+            PhotoKind::ProductDamage => "product_damage",
+            PhotoKind::ItemReceived => "item_received",
+            PhotoKind::Labels => "labels",
+        }
+    }
 }
 
 /// Attaches a photo (JPEG, PNG or WebP, at most 10 MB and 40 megapixels; the body is the file)
@@ -53,7 +80,7 @@ pub async fn attach(
                 &policies,
                 &who,
                 id,
-                &q.kind,
+                q.kind.as_str(),
                 &body,
                 now,
             )

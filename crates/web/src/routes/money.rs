@@ -17,10 +17,13 @@ use crate::problem::Problem;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRefund {
+    #[schema(min_length = 1, max_length = 100)]
     pub order_no: String,
     /// Amount and currency, like `"100.00 EUR"`; never more than was paid, over all refunds.
+    #[schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,3})? [A-Z]{3}$")]
     pub amount: String,
     /// The refund's own key: the same key again records nothing new.
+    #[schema(min_length = 1, max_length = 200)]
     pub key: String,
     pub case_id: Option<i64>,
     #[serde(default)]

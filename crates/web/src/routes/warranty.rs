@@ -13,7 +13,7 @@ const MAX_SERIAL: usize = 64;
 /// What a unit's warranty covers and until when, per component, by the seller's policy and
 /// the law that binds the seller; its repaired parts and replacements. No personal data.
 #[utoipa::path(get, path = "/api/v1/warranty/{serial}", tag = "warranty",
-    params(("serial" = String, Path, description = "the unit's serial number")),
+    params(("serial" = String, Path, description = "the unit's serial number", pattern = "^[A-Za-z0-9._/-]{1,64}$")),
     responses(
         (status = 200, description = "the unit's coverage today", body = Coverage),
         (status = 404, description = "no unit has this serial", body = Problem,
