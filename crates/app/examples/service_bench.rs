@@ -245,9 +245,11 @@ fn main() {
     let due_n = (cases_n / 100).min(1_000);
     store
         .tx(|tx| -> Result<(), AppError> {
+            // `WHERE true`: SQLite cannot tell an upsert's ON CONFLICT from a join's ON after a
+            // bare `SELECT … FROM t`, and refuses it.
             tx.exec(
                 "INSERT INTO timers (case_id, kind, due_at)
-                 SELECT id, 'ship_by_reminder', CASE WHEN id <= ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END FROM cases
+                 SELECT id, 'ship_by_reminder', CASE WHEN id <= ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END FROM cases WHERE true
                  ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
                    fired_at = NULL, cancelled_at = NULL, outcome = NULL",
                 &[

@@ -135,7 +135,7 @@ pub fn load_for(
     who: &Principal,
     id: i64,
 ) -> Result<Case, AppError> {
-    let case = cases::load(tx, id)?;
+    let case = cases::find(tx, id)?;
     if sees(tx, policies, who, &case)? {
         Ok(case)
     } else {
@@ -151,7 +151,7 @@ pub fn show(
     who: &Principal,
     id: i64,
 ) -> Result<J, AppError> {
-    store.tx(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
     let mut shown = cases::show(store, id)?;
     if let Some(J::Array(can)) = shown.get_mut("can") {
         can.retain(|a| {
@@ -238,7 +238,7 @@ pub fn list(
     }
     sql.push_str(" ORDER BY c.id DESC LIMIT ?");
     params.push(Val::Int(limit + 1));
-    store.tx(|tx| -> Result<Page, AppError> {
+    store.read(|tx| -> Result<Page, AppError> {
         let rows = tx.query(&sql, &params)?;
         let mut cases: Vec<Case> = rows.iter().map(Case::from_row).collect::<Result<_, _>>()?;
         let more = i64::try_from(cases.len()).unwrap_or(i64::MAX) > limit;
@@ -264,7 +264,7 @@ pub fn open(
     let mut new = new.clone();
     match who {
         Principal::Customer { customer_id } => {
-            let mine = store.tx(|tx| -> Result<(Option<String>, bool), AppError> {
+            let mine = store.read(|tx| -> Result<(Option<String>, bool), AppError> {
                 let r = tx.query_one(
                     "SELECT (SELECT ref FROM customers WHERE id = ?),
                             (SELECT COUNT(*) FROM orders WHERE order_no = ? AND customer_id = ?)",
@@ -312,7 +312,7 @@ pub fn transition(
     step: &Step,
     now: Timestamp,
 ) -> Result<Case, AppError> {
-    store.tx(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
     if !may_move(who, step.action) {
         return Err(AppError::Forbidden(format!(
             "you may not take `{}` on a case",
@@ -362,7 +362,7 @@ pub fn record_refund(
         "refunds:write",
         "record refunds",
     )?;
-    let seller = store.tx(|tx| order_seller(tx, &req.order_no))?;
+    let seller = store.read(|tx| order_seller(tx, &req.order_no))?;
     if !seller.is_some_and(|s| sellers.includes(&s)) {
         return Err(AppError::invalid(
             "order_no",
@@ -385,7 +385,7 @@ pub fn mark_refund_paid(
         "refunds:write",
         "pay refunds out",
     )?;
-    let seller = store.tx(|tx| -> Result<Option<String>, AppError> {
+    let seller = store.read(|tx| -> Result<Option<String>, AppError> {
         let order = tx.query_text("SELECT order_no FROM refunds WHERE id = ?", &[Val::Int(id)])?;
         match order {
             Some(o) => order_seller(tx, &o),
@@ -418,7 +418,7 @@ fn customer_visible(tx: &mut dyn Tx, reference: &str, sellers: &Sellers) -> Resu
 /// (`customers:read`), or the customer themselves.
 pub fn export_customer(store: &mut Store, who: &Principal, reference: &str) -> Result<J, AppError> {
     let visible = match who {
-        Principal::Customer { customer_id } => store.tx(|tx| -> Result<bool, AppError> {
+        Principal::Customer { customer_id } => store.read(|tx| -> Result<bool, AppError> {
             Ok(tx
                 .query_opt(
                     "SELECT 1 FROM customers WHERE id = ? AND ref = ?",
@@ -433,7 +433,7 @@ pub fn export_customer(store: &mut Store, who: &Principal, reference: &str) -> R
                 "customers:read",
                 "export customers",
             )?;
-            store.tx(|tx| customer_visible(tx, reference, sellers))?
+            store.read(|tx| customer_visible(tx, reference, sellers))?
         }
     };
     if !visible {

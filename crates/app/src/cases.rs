@@ -356,14 +356,23 @@ fn check_facts(facts: &Map<String, J>) -> Result<Facts, AppError> {
         .map_err(|e| AppError::invalid(format!("facts.{}", e.path), e.message))
 }
 
-/// Loads a case; on PostgreSQL the row stays locked until the transaction ends, so two
-/// moves of one case never interleave.
+/// Loads a case to change it; on PostgreSQL the row stays locked until the transaction ends,
+/// so two moves of one case never interleave.
 pub fn load(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
     let lock = if tx.dialect() == Dialect::Postgres {
         " FOR UPDATE"
     } else {
         ""
     };
+    fetch(tx, id, lock)
+}
+
+/// Reads a case, taking no lock (in a read-only transaction too).
+pub fn find(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
+    fetch(tx, id, "")
+}
+
+fn fetch(tx: &mut dyn Tx, id: i64, lock: &str) -> Result<Case, AppError> {
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}");
     let row = tx
         .query_opt(&sql, &[Val::Int(id)])?
@@ -848,8 +857,8 @@ fn quotes_of(tx: &mut dyn Tx, id: i64) -> Result<Vec<J>, AppError> {
 
 /// A case with its decisions and history.
 pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
-    store.tx(|tx| -> Result<_, AppError> {
-        let case = load(tx, id)?;
+    store.read(|tx| -> Result<_, AppError> {
+        let case = find(tx, id)?;
         let decisions = tx.query(
             "SELECT id, decided_at, policy_id, policy_version, summary FROM decisions
                  WHERE case_id = ? ORDER BY id DESC LIMIT 1",

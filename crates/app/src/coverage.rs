@@ -80,7 +80,7 @@ pub fn coverage(
     serial: &str,
     now: Timestamp,
 ) -> Result<Coverage, AppError> {
-    store.tx(|tx| -> Result<Coverage, AppError> {
+    store.read(|tx| -> Result<Coverage, AppError> {
         let unit = tx
             .query_opt(
                 "SELECT k.name, k.class, u.replaces, u.sku,

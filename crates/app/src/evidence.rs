@@ -200,7 +200,7 @@ pub fn attach(
             "this token may not attach evidence".into(),
         ));
     }
-    store.tx(|tx| crate::access::load_for(tx, policies, who, case_id).map(|_| ()))?;
+    store.read(|tx| crate::access::load_for(tx, policies, who, case_id).map(|_| ()))?;
     let clean = clean(upload)?;
     let name = format!("{}.jpg", crate::accounts::secret()?);
     blobs
@@ -274,7 +274,7 @@ pub fn list(
     who: &Principal,
     case_id: i64,
 ) -> Result<Vec<Photo>, AppError> {
-    store.tx(|tx| -> Result<Vec<Photo>, AppError> {
+    store.read(|tx| -> Result<Vec<Photo>, AppError> {
         crate::access::load_for(tx, policies, who, case_id)?;
         tx.query(
             "SELECT id, kind, content_type, bytes, width, height, uploaded_at FROM evidence WHERE case_id = ? ORDER BY id",
@@ -305,7 +305,7 @@ pub fn get(
     who: &Principal,
     id: i64,
 ) -> Result<(String, Vec<u8>), AppError> {
-    let (blob, content_type) = store.tx(|tx| -> Result<(String, String), AppError> {
+    let (blob, content_type) = store.read(|tx| -> Result<(String, String), AppError> {
         let r = tx
             .query_opt(
                 "SELECT case_id, blob, content_type FROM evidence WHERE id = ?",

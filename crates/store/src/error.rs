@@ -6,7 +6,7 @@
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("cannot open `{path}`: {message}")]
     Open { path: String, message: String },
@@ -86,5 +86,14 @@ impl StoreError {
             }),
             _ => false,
         }
+    }
+}
+
+/// A PostgreSQL error with the server's own message (the client's `Display` says only "db
+/// error").
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => e.to_string(),
     }
 }

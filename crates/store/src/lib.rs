@@ -138,8 +138,20 @@ impl Store {
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         match &mut self.backend {
-            Backend::Sqlite(db) => db.tx(f),
-            Backend::Postgres(db) => db.tx(f),
+            Backend::Sqlite(db) => db.tx(false, f),
+            Backend::Postgres(db) => db.tx(false, f),
+        }
+    }
+
+    /// Runs `f` in a read-only transaction: a consistent snapshot that takes no write lock,
+    /// so reads on SQLite go on beside a writer (and each other). A write in it fails.
+    pub fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.tx(true, f),
+            Backend::Postgres(db) => db.tx(true, f),
         }
     }
 

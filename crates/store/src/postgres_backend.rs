@@ -26,9 +26,15 @@ impl Postgres {
 
     pub(crate) fn tx<T, E: From<StoreError>>(
         &mut self,
+        read_only: bool,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut t = self.client.transaction().map_err(StoreError::from)?;
+        let mut t = self
+            .client
+            .build_transaction()
+            .read_only(read_only)
+            .start()
+            .map_err(StoreError::from)?;
         let out = f(&mut PgTx {
             tx: &mut t,
             statements: &mut self.statements,

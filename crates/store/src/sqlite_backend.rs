@@ -37,11 +37,19 @@ impl Sqlite {
 
     pub(crate) fn tx<T, E: From<StoreError>>(
         &mut self,
+        read_only: bool,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
+        // A writer takes the write lock at once (no upgrade deadlock between two writers); a
+        // reader takes none and reads a snapshot, beside the writer (WAL).
+        let behavior = if read_only {
+            TransactionBehavior::Deferred
+        } else {
+            TransactionBehavior::Immediate
+        };
         let t = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
         let out = f(&mut SqliteTx { tx: &t })?;
         t.commit().map_err(StoreError::from)?;

@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for Caller {
         let found = state
             .pool()
             .run(move |store| {
-                store.tx(
+                store.read(
                     |tx| -> Result<Option<(Principal, Option<String>)>, aftercare_app::AppError> {
                         if let Some(t) = bearer {
                             return Ok(accounts::token(tx, &t)?.map(|p| (p, None)));

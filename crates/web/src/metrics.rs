@@ -108,7 +108,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let waiting = state
         .pool()
         .run(move |store| {
-            store.tx(|tx| -> Result<(i64, i64, i64), AppError> {
+            store.read(|tx| -> Result<(i64, i64, i64), AppError> {
                 let r = tx.query_one(
                     "SELECT
                        (SELECT COUNT(*) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL),

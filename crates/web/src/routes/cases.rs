@@ -323,7 +323,7 @@ pub async fn decide(
     let rec = state
         .pool()
         .run(move |store| {
-            store.tx(|tx| access::load_for(tx, &policies, &who, id).map(|_| ()))?;
+            store.read(|tx| access::load_for(tx, &policies, &who, id).map(|_| ()))?;
             cases::decide(store, &policies, id, &who.actor(), now)
         })
         .await?;

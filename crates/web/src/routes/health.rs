@@ -31,7 +31,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
     state
         .pool()
         .run(|store| {
-            store.tx(|tx| tx.query("SELECT 1", &[]).map_err(AppError::from))?;
+            store.read(|tx| tx.query("SELECT 1", &[]).map_err(AppError::from))?;
             Ok(())
         })
         .await

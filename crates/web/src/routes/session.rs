@@ -116,7 +116,7 @@ pub async fn sign_in(
     let token = session.token.clone();
     let me = state
         .pool()
-        .run(move |store| store.tx(|tx| accounts::session(tx, &token, now)))
+        .run(move |store| store.read(|tx| accounts::session(tx, &token, now)))
         .await?
         .map(|(p, _)| me_of(&p))
         .ok_or_else(auth::unauthenticated)?;
