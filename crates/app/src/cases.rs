@@ -262,7 +262,7 @@ pub fn open(
                 ],
             )?
             .int(0)?;
-        audit::append(
+        let seq = audit::append(
             tx,
             now,
             &Event::new(actor, "case", id, "open", json!({
@@ -276,6 +276,8 @@ pub fn open(
                 })),
         )
         ?;
+        let case = load(tx, id)?;
+        announce(tx, policies, &case, "open", seq, now)?;
         Ok(id)
     })
 }
@@ -479,7 +481,7 @@ pub(crate) fn transition_in(
     if let (Some(note), J::Object(m)) = (&step.note, &mut after_view) {
         m.insert("note".into(), J::String(note.clone()));
     }
-    audit::append(
+    let seq = audit::append(
         tx,
         now,
         &Event {
@@ -488,6 +490,7 @@ pub(crate) fn transition_in(
         },
     )?;
     timers::sync(tx, &after, &decision, policy.tz())?;
+    announce(tx, policies, &after, step.action.as_str(), seq, now)?;
     Ok(after)
 }
 
@@ -728,7 +731,9 @@ pub fn decide(
 ) -> Result<Recorded, AppError> {
     store.tx(|tx| -> Result<_, AppError> {
         let case = load(tx, id)?;
-        decide_in(tx, policies, &case, actor, now)
+        let (recorded, seq) = decide_recorded(tx, policies, &case, actor, now)?;
+        announce(tx, policies, &case, "decide", seq, now)?;
+        Ok(recorded)
     })
 }
 
@@ -739,6 +744,17 @@ pub(crate) fn decide_in(
     actor: &str,
     now: Timestamp,
 ) -> Result<Recorded, AppError> {
+    Ok(decide_recorded(tx, policies, case, actor, now)?.0)
+}
+
+/// Decides a case and records the decision; returns it with its audit event's number.
+pub(crate) fn decide_recorded(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case: &Case,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(Recorded, i64), AppError> {
     let mut facts_json = crate::facts::from_registry(tx, &case.into())?;
     for (k, v) in &case.facts {
         facts_json.insert(k.clone(), v.clone());
@@ -775,7 +791,7 @@ pub(crate) fn decide_in(
             )
         })
         .collect();
-    audit::append(
+    let seq = audit::append(
         tx,
         now,
         &Event::new(
@@ -792,7 +808,7 @@ pub(crate) fn decide_in(
             }),
         ),
     )?;
-    Ok(Recorded::of(decision_id, &decision, summary))
+    Ok((Recorded::of(decision_id, &decision, summary), seq))
 }
 
 /// A decision on record, made again from the stored policy texts, facts and `now`: the
@@ -904,5 +920,149 @@ pub fn list(store: &mut Store, state: Option<State>, limit: i64) -> Result<Vec<C
             )?,
         };
         rows.iter().map(Case::from_row).collect()
+    })
+}
+
+/// Tells the world about a change to a case, inside the change's own transaction: the
+/// seller's webhooks (event `case.<event>`, its id the audit event's) and, for the moves a
+/// customer waits on, an e-mail to the customer.
+pub(crate) fn announce(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case: &Case,
+    event: &str,
+    audit_seq: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let policy = policies.get(&case.policy_id)?;
+    let name = format!("case.{event}");
+    if let Some(seller) = &policy.seller {
+        crate::webhooks::queue(
+            tx,
+            seller,
+            &name,
+            &format!("evt_{audit_seq}"),
+            case.id,
+            json!({"case": {
+                "id": case.id,
+                "kind": case.kind.as_str(),
+                "state": case.state.as_str(),
+                "seller": seller,
+                "policy": case.policy_id,
+                "order_no": case.order_no,
+                "serial": case.serial,
+                "authorisation": case.authorisation,
+                "ship_by": case.ship_by.map(|d| d.to_string()),
+                "updated_at": case.updated_at.to_string(),
+            }}),
+            now,
+        )?;
+    }
+    let reference = case
+        .authorisation
+        .clone()
+        .unwrap_or_else(|| format!("case {}", case.id));
+    let ship_by = case
+        .ship_by
+        .map(|d| d.strftime("%-d %B %Y").to_string())
+        .unwrap_or_else(|| "the date on your case page".into());
+    let (subject, body) = match event {
+        "approve" => (
+            format!("{reference}: approved; please ship by {ship_by}"),
+            format!(
+                "Your after-sales request {reference} ({}) is approved.\n\n\
+                 Please ship the item by {ship_by}, with the authorisation number {reference} on the parcel.\n\
+                 Your case page shows the service address, who pays the freight and how to pack.\n",
+                policy.title
+            ),
+        ),
+        "reject" => (
+            format!("{reference}: not approved"),
+            format!(
+                "Your after-sales request {reference} was not approved. Your case page shows why, \
+                 citing the clauses of {}.\n",
+                policy.title
+            ),
+        ),
+        "quote" => {
+            let q = tx.query_opt(
+                "SELECT currency, total_minor, expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
+                &[Val::Int(case.id)],
+            )?;
+            let (amount, by) = match q {
+                Some(r) => {
+                    let currency = aftercare_policy::value::Currency::parse(&r.text(0)?)
+                        .map_err(|e| AppError::corrupt("quotes.currency", e))?;
+                    let amount = aftercare_policy::value::Money {
+                        minor: r.int(1)?,
+                        currency,
+                    }
+                    .to_string();
+                    let by = match r.int(2)? {
+                        i64::MAX => String::new(),
+                        us => format!(
+                            " Please accept and pay it by {}; after that the item is returned unrepaired.",
+                            // The quote expires at the end of its last day.
+                            from_micros(us.saturating_sub(1))?
+                                .to_zoned(policy.tz().clone())
+                                .strftime("%-d %B %Y")
+                        ),
+                    };
+                    (amount, by)
+                }
+                None => ("(see your case page)".into(), String::new()),
+            };
+            (
+                format!("{reference}: repair quote {amount}"),
+                format!(
+                    "The repair of {reference} is not covered free of charge, and we quote {amount}.{by}\n\n\
+                     Accept or decline it on your case page.\n"
+                ),
+            )
+        }
+        "ship_by_reminder" => (
+            format!("{reference}: last day to ship is {ship_by}"),
+            format!(
+                "A reminder: the item for {reference} must be shipped by {ship_by}, or the request closes.\n"
+            ),
+        ),
+        "expire_quote" => (
+            format!("{reference}: the quote expired"),
+            format!(
+                "The repair quote for {reference} was not paid in time; the item is returned unrepaired.\n"
+            ),
+        ),
+        "not_received" => (
+            format!("{reference}: closed, the item did not arrive"),
+            format!(
+                "We did not receive the item for {reference} in time, so the request is closed. \
+                 Contact us if you shipped it.\n"
+            ),
+        ),
+        "ship_back" => (
+            format!("{reference}: your item is on its way back"),
+            format!("The item for {reference} has been shipped back to you.\n"),
+        ),
+        "close" => (
+            format!("{reference}: closed"),
+            format!("Your after-sales request {reference} is closed. Thank you.\n"),
+        ),
+        _ => return Ok(()),
+    };
+    if let Some(to) = customer_email(tx, case)? {
+        crate::outbox::queue(tx, &to, &subject, &body, now)?;
+    }
+    Ok(())
+}
+
+/// The address of a case's customer (the case's, else its order's), unless erased.
+fn customer_email(tx: &mut dyn Tx, case: &Case) -> Result<Option<String>, AppError> {
+    let r = tx.query_opt(
+        "SELECT email FROM customers WHERE erased_at IS NULL AND id = COALESCE(?, (SELECT customer_id FROM orders WHERE order_no = ?))",
+        &[case.customer_id.into(), case.order_no.clone().into()],
+    )?;
+    Ok(match r {
+        Some(r) => r.opt_text(0)?.filter(|e| !e.is_empty()),
+        None => None,
     })
 }

@@ -245,7 +245,8 @@ pub fn attach(
             &crate::audit::Event::new(&actor, "case", case_id, "evidence", serde_json::json!({"photo": id, "kind": kind})),
         )?;
         case.updated_at = now;
-        let decision = crate::cases::decide_in(tx, policies, &case, &actor, now)?;
+        let (decision, seq) = crate::cases::decide_recorded(tx, policies, &case, &actor, now)?;
+        crate::cases::announce(tx, policies, &case, "decide", seq, now)?;
         Ok(Attached {
             photo: Photo {
                 id,

@@ -22,6 +22,7 @@ pub mod policies;
 pub mod registry;
 mod time;
 pub mod timers;
+pub mod webhooks;
 
 pub use error::AppError;
 pub use policies::Policies;

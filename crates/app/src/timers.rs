@@ -312,7 +312,9 @@ fn fire(
             )
         }
     };
-    audit::append(tx, now, &Event::new("timer", "case", case_id, event, after))?;
+    let seq = audit::append(tx, now, &Event::new("timer", "case", case_id, event, after))?;
+    let case = cases::load(tx, case_id)?;
+    cases::announce(tx, policies, &case, event, seq, now)?;
     Ok(outcome)
 }
 

@@ -238,9 +238,15 @@ fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back
         // pending, the failure names the case and the cause, and the case does not move.
         let misconfigured = policies_without(&["maintenance.toml"]);
         let swept = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
-        assert_eq!(swept.failed.len(), 1, "{}: {swept:?}", db.name);
-        let failed = &swept.failed[0];
-        assert_eq!((failed.case_id, failed.kind.as_str()), (id, "not_received"));
+        // The ship-by reminder fails too: it tells the customer and the seller's webhooks,
+        // whose seller the policy names.
+        assert_eq!(swept.failed.len(), 2, "{}: {swept:?}", db.name);
+        let failed = swept
+            .failed
+            .iter()
+            .find(|f| f.kind == "not_received")
+            .unwrap();
+        assert_eq!(failed.case_id, id);
         assert!(!failed.error.is_callers(), "{}: {}", db.name, failed.error);
         assert!(
             failed
@@ -251,12 +257,7 @@ fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back
             db.name,
             failed.error
         );
-        // Only the ship-by reminder, which needs no policy, fired.
-        assert!(
-            swept.fired.iter().all(|f| f.kind == "ship_by_reminder"),
-            "{}: {swept:?}",
-            db.name
-        );
+        assert!(swept.fired.is_empty(), "{}: {swept:?}", db.name);
         let shown = cases::show(&mut store, id).unwrap();
         assert_eq!(shown["state"], "approved", "{}", db.name);
         let pending: Vec<&J> = shown["timers"]
@@ -271,17 +272,14 @@ fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back
 
         // A second sweep with the file still missing fails the same way, and changes nothing.
         let again = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
-        assert_eq!(again.failed.len(), 1, "{}", db.name);
+        assert_eq!(again.failed.len(), 2, "{}", db.name);
         assert!(again.fired.is_empty(), "{}: {again:?}", db.name);
 
         // With the file restored the deadline acts: the device never arrived.
         let fired = sweep(&mut store, &policies, late);
-        assert_eq!(
-            fired.iter().map(|f| f.kind).collect::<Vec<_>>(),
-            ["not_received"],
-            "{}",
-            db.name
-        );
+        let mut kinds: Vec<&str> = fired.iter().map(|f| f.kind).collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, ["not_received", "ship_by_reminder"], "{}", db.name);
         let shown = cases::show(&mut store, id).unwrap();
         assert_eq!(shown["state"], "closed_not_received", "{}", db.name);
         audit::verify(&mut store).unwrap();
@@ -380,6 +378,54 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
         );
         assert_eq!(closed.state, State::Closed);
         assert!(audit::verify(&mut store).is_ok(), "{}", db.name);
+
+        // The customer was written to at each move they wait on, in the move's transaction.
+        let dir = std::env::temp_dir().join(format!(
+            "aftercare_story_mail_{}_{}",
+            std::process::id(),
+            db.name
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sent = aftercare_app::outbox::deliver(
+            &mut store,
+            &aftercare_app::outbox::Folder(dir.clone()),
+            "desk@example.test",
+            at("2024-03-05T11:00:00Z"),
+            100,
+        )
+        .unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let mails: Vec<String> = files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        let subjects: Vec<&str> = mails
+            .iter()
+            .map(|m| m.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap())
+            .collect();
+        assert_eq!(sent.sent, mails.len());
+        assert_eq!(
+            subjects,
+            vec![
+                "RA-000001: approved; please ship by 25 January 2024",
+                "RA-000001: repair quote 120.00 USD",
+                "RA-000001: the quote expired",
+                "RA-000001: your item is on its way back",
+                "RA-000001: closed",
+            ],
+            "{}",
+            db.name
+        );
+        assert!(
+            mails[1].contains("Please accept and pay it by 29 February 2024"),
+            "{}",
+            mails[1]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -1066,7 +1112,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5],
+            vec![1, 2, 3, 4, 5, 6],
             "{}",
             db.name
         );

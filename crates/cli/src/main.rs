@@ -141,6 +141,10 @@ struct ServeArgs {
         default_value = "aftercare-evidence"
     )]
     evidence_dir: PathBuf,
+    /// Let webhooks go to loopback and private-network addresses (by default only public
+    /// ones, so a subscription cannot reach the server's own network).
+    #[arg(long, env = "AFTERCARE_WEBHOOKS_TO_PRIVATE")]
+    webhooks_to_private: bool,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -434,6 +438,7 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         mail_dir: a.mail_dir.clone(),
         mail_from: a.mail_from.clone(),
         evidence_dir: a.evidence_dir.clone(),
+        webhooks_to_private: a.webhooks_to_private,
         clock: match env.clock {
             None => aftercare_web::Clock::System,
             Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
@@ -488,6 +493,8 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
     config.sweep_every = config
         .sweep_every
         .map(|d| d.min(std::time::Duration::from_secs(5)));
+    // The demo runs on one's own machine: its webhooks may go to a receiver there.
+    config.webhooks_to_private = true;
     let url = config
         .public_url
         .clone()

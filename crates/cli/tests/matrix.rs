@@ -13,10 +13,7 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use support::{Response, Server, databases, root, run, run_env};
+use support::{Server, customer_sign_in, databases, open_case, root, run, sign_in, staff};
 
 /// How a route may answer a caller about an object that is not theirs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,6 +51,11 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/api/v1/customers/{ref}/erase") => Foreign,
         // Only an admin of every seller; no caller of the matrix is one.
         ("POST", "/api/v1/registry") | ("GET", "/api/v1/audit/verify") => Foreign,
+        ("GET", "/api/v1/webhooks") => List,
+        ("POST", "/api/v1/webhooks") => Foreign,
+        ("DELETE", "/api/v1/webhooks/{id}") => Foreign,
+        ("GET", "/api/v1/webhooks/{id}/deliveries") => Foreign,
+        ("POST", "/api/v1/webhook-deliveries/{id}/redeliver") => Foreign,
         _ => return None,
     })
 }
@@ -71,123 +73,15 @@ struct Foreign {
     case: i64,
     refund: i64,
     photo: i64,
+    webhook: i64,
+    delivery: i64,
+    seller: &'static str,
+    hook_url: &'static str,
     customer: &'static str,
     order: &'static str,
     serial: &'static str,
     name: &'static str,
     email: &'static str,
-}
-
-const PASSWORD: &str = "violet tram seventeen";
-
-fn staff(db: &str, email: &str, role: &str, sellers: &str) {
-    run_env(
-        db,
-        &[("AFTERCARE_PASSWORD", PASSWORD)],
-        &[
-            "user",
-            "add",
-            "--email",
-            email,
-            "--name",
-            email,
-            "--role",
-            role,
-            "--sellers",
-            sellers,
-        ],
-    );
-}
-
-fn cookie_of(r: &Response) -> String {
-    let set = r
-        .header("set-cookie")
-        .unwrap_or_else(|| panic!("no cookie: {}", r.text()));
-    set.split(';').next().unwrap().to_string()
-}
-
-fn sign_in(s: &Server, email: &str) -> Vec<(String, String)> {
-    let r = s.post_json(
-        "/api/v1/session",
-        &format!(r#"{{"email": "{email}", "password": "{PASSWORD}"}}"#),
-    );
-    assert_eq!(r.status, 200, "{email}: {}", r.text());
-    vec![
-        ("Cookie".into(), cookie_of(&r)),
-        (
-            "X-CSRF-Token".into(),
-            r.json()["csrf"].as_str().unwrap().to_string(),
-        ),
-    ]
-}
-
-/// A customer signs in the way a person does: asks for a link, reads it in the e-mail.
-fn customer_sign_in(s: &Server, mail: &PathBuf, order: &str, email: &str) -> Vec<(String, String)> {
-    let before = std::fs::read_dir(mail).map(|d| d.count()).unwrap_or(0);
-    let r = s.post_json(
-        "/api/v1/customer/sign-in-links",
-        &format!(r#"{{"order_no": "{order}", "email": "{email}"}}"#),
-    );
-    assert_eq!(r.status, 202, "{}", r.text());
-    let start = std::time::Instant::now();
-    let text = loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(mail)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
-        files.sort();
-        if files.len() > before {
-            break std::fs::read_to_string(files.last().unwrap()).unwrap();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no e-mail arrived"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(text.contains(&format!("To: {email}")), "{text}");
-    let token = text
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let r = s.post_json(
-        "/api/v1/customer/session",
-        &format!(r#"{{"token": "{token}"}}"#),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    // The link works once.
-    let again = s.post_json(
-        "/api/v1/customer/session",
-        &format!(r#"{{"token": "{token}"}}"#),
-    );
-    assert_eq!(again.status, 401, "{}", again.text());
-    vec![
-        ("Cookie".into(), cookie_of(&r)),
-        (
-            "X-CSRF-Token".into(),
-            r.json()["csrf"].as_str().unwrap().to_string(),
-        ),
-    ]
-}
-
-fn open_case(s: &Server, headers: &[(String, String)], serial: &str, order: &str) -> i64 {
-    let h: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let r = s.send(
-        "POST",
-        "/api/v1/cases",
-        &h,
-        Some(&format!(
-            r#"{{"kind": "warranty_service", "serial": "{serial}", "order_no": "{order}", "facts": {{"problem.reported": "defect"}}}}"#
-        )),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_i64().unwrap()
 }
 
 #[test]
@@ -278,10 +172,48 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             photo(&cryptki_agent, cryptki_case),
             photo(&imask_agent, imask_case),
         );
+        // One webhook for each seller, by the admin, with one delivery each (a decision).
+        let hook = |seller: &str, case: i64| {
+            let h: Vec<(&str, &str)> = admin
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = s.send(
+                "POST",
+                "/api/v1/webhooks",
+                &h,
+                Some(&format!(
+                    r#"{{"seller": "{seller}", "url": "http://127.0.0.1:9/hook-{seller}", "events": ["*"]}}"#
+                )),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            let id = r.json()["id"].as_i64().unwrap();
+            let r = s.send(
+                "POST",
+                &format!("/api/v1/cases/{case}/decide"),
+                &h,
+                Some("{}"),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            let r = s.send(
+                "GET",
+                &format!("/api/v1/webhooks/{id}/deliveries"),
+                &h,
+                None,
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            (id, r.json()[0]["id"].as_i64().unwrap())
+        };
+        let (cryptki_hook, cryptki_delivery) = hook("CryptKi", cryptki_case);
+        let (imask_hook, imask_delivery) = hook("IMASK", imask_case);
         let cryptki_foreign = Foreign {
             case: cryptki_case,
             refund: cryptki_refund,
             photo: cryptki_photo,
+            webhook: cryptki_hook,
+            delivery: cryptki_delivery,
+            seller: "CryptKi",
+            hook_url: "http://127.0.0.1:9/hook-CryptKi",
             customer: "cust-de",
             order: "SO-CRK-1",
             serial: "CRK-0001",
@@ -292,6 +224,10 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             case: imask_case,
             refund: imask_refund,
             photo: imask_photo,
+            webhook: imask_hook,
+            delivery: imask_delivery,
+            seller: "IMASK",
+            hook_url: "http://127.0.0.1:9/hook-IMASK",
             customer: "cust-cn",
             order: "SO-IMA-1",
             serial: "IMA-0001",
@@ -352,6 +288,10 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         f.refund.to_string()
                     } else if route.path.starts_with("/api/v1/evidence") {
                         f.photo.to_string()
+                    } else if route.path.starts_with("/api/v1/webhooks") {
+                        f.webhook.to_string()
+                    } else if route.path.starts_with("/api/v1/webhook-deliveries") {
+                        f.delivery.to_string()
                     } else {
                         f.case.to_string()
                     };
@@ -389,18 +329,23 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         ("POST", "/api/v1/registry") => Some(
                             std::fs::read_to_string(root().join("examples/registry.json")).unwrap(),
                         ),
+                        ("POST", "/api/v1/webhooks") => Some(format!(
+                            r#"{{"seller": "{}", "url": "http://127.0.0.1:9/x", "events": ["*"]}}"#,
+                            f.seller
+                        )),
                         ("POST", _) => Some("{}".to_string()),
                         _ => None,
                     };
                     // Never sign the caller out in the middle of the matrix.
-                    let headers: Vec<(&str, &str)> = if *method == "DELETE" {
-                        vec![]
-                    } else {
-                        who.headers
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.as_str()))
-                            .collect()
-                    };
+                    let headers: Vec<(&str, &str)> =
+                        if route.path == "/api/v1/session" && *method == "DELETE" {
+                            vec![]
+                        } else {
+                            who.headers
+                                .iter()
+                                .map(|(k, v)| (k.as_str(), v.as_str()))
+                                .collect()
+                        };
                     let r = if route.path == "/api/v1/cases/{id}/evidence" && *method == "POST" {
                         support::request(
                             &s.addr,
@@ -435,7 +380,7 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                     }
                     if ok {
                         let text = r.text();
-                        for field in [f.order, f.name, f.email] {
+                        for field in [f.order, f.name, f.email, f.hook_url] {
                             assert!(!text.contains(field), "{what}: carries `{field}`");
                         }
                         if access != Access::Public {

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_evidence.sql"),
         postgres: include_str!("../migrations/postgres/0005_evidence.sql"),
     },
+    Migration {
+        version: 6,
+        name: "webhooks",
+        sqlite: include_str!("../migrations/sqlite/0006_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0006_webhooks.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

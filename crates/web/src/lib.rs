@@ -4,6 +4,7 @@
 //! turns the result or the error into a response. No SQL and no business rule live here.
 
 pub mod auth;
+pub mod dispatch;
 pub mod extract;
 pub mod idempotent;
 pub mod metrics;
@@ -53,7 +54,7 @@ fn route(
 /// Every route of the server. Tests read this list (the role matrix classifies each entry,
 /// and fails on one it does not know), so a route is added here or nowhere.
 pub fn routes() -> Vec<Route> {
-    use routes::{admin, cases, evidence, health, money, policies, session, warranty};
+    use routes::{admin, cases, evidence, health, money, policies, session, warranty, webhooks};
     vec![
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
@@ -114,6 +115,26 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/policies/{id}/explain",
             &["POST"],
             post(policies::explain),
+        ),
+        route(
+            "/api/v1/webhooks",
+            &["GET", "POST"],
+            get(webhooks::list).post(webhooks::create),
+        ),
+        route(
+            "/api/v1/webhooks/{id}",
+            &["DELETE"],
+            axum::routing::delete(webhooks::disable),
+        ),
+        route(
+            "/api/v1/webhooks/{id}/deliveries",
+            &["GET"],
+            get(webhooks::deliveries),
+        ),
+        route(
+            "/api/v1/webhook-deliveries/{id}/redeliver",
+            &["POST"],
+            post(webhooks::redeliver),
         ),
     ]
 }

@@ -47,6 +47,11 @@ use crate::routes;
         routes::admin::erase,
         routes::admin::import,
         routes::admin::verify,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::disable,
+        routes::webhooks::deliveries,
+        routes::webhooks::redeliver,
     ),
     tags(
         (name = "warranty", description = "Public warranty look-up by serial"),
@@ -58,6 +63,7 @@ use crate::routes;
         (name = "customers", description = "Personal data: export and erasure"),
         (name = "registry", description = "SKUs, customers, units, orders, invoices, shipments"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "webhooks", description = "Case events posted to subscribed URLs, signed, retried, logged"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

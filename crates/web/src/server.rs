@@ -31,6 +31,8 @@ pub struct Config {
     pub mail_from: String,
     /// Where evidence photos are kept: a folder.
     pub evidence_dir: std::path::PathBuf,
+    /// Whether webhooks may go to loopback and private addresses.
+    pub webhooks_to_private: bool,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -62,6 +64,7 @@ pub fn serve(
         ),
         metrics: crate::metrics::Metrics::default(),
         blobs: Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
+        dispatch: Arc::new(tokio::sync::Notify::new()),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {
@@ -131,6 +134,9 @@ pub fn serve(
             }
         })
     };
+    // The last handle on the pool is dropped here, outside the runtime: a PostgreSQL
+    // connection closes by blocking on its own runtime, which cannot happen in an async task.
+    let pool = Arc::clone(state.pool());
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -138,12 +144,29 @@ pub fn serve(
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // The signal handlers are in place before anyone is told the server is up.
         let stop_signal = shutdown_signal()?;
+        // The webhook dispatcher, beside the requests; it stops after them, letting the
+        // sends in flight finish.
+        let (stop_dispatch, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = tokio::spawn(crate::dispatch::run(
+            Arc::clone(state.pool()),
+            Arc::clone(&state.0.dispatch),
+            stopped,
+            crate::dispatch::Settings {
+                to_private: config.webhooks_to_private,
+                every: Duration::from_secs(1),
+            },
+        ));
         ready(addr);
-        axum::serve(listener, crate::router(state))
+        let served = axum::serve(listener, crate::router(state))
             .with_graceful_shutdown(stop_signal)
             .await
-            .map_err(|e| format!("the server stopped: {e}"))
+            .map_err(|e| format!("the server stopped: {e}"));
+        let _ = stop_dispatch.send(true);
+        let _ = dispatcher.await;
+        served
     });
+    drop(runtime);
+    drop(pool);
     stop.store(true, Ordering::Relaxed);
     if let Some(t) = sweeper {
         let _ = t.join();

@@ -21,6 +21,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Where evidence files are kept.
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
+    /// Wakes the webhook dispatcher (a delivery asked for now).
+    pub dispatch: Arc<tokio::sync::Notify>,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).
@@ -44,6 +46,11 @@ impl AppState {
 
     pub fn blobs(&self) -> Arc<dyn aftercare_app::evidence::Blobs> {
         Arc::clone(&self.0.blobs)
+    }
+
+    /// Has the webhook dispatcher look for due deliveries now.
+    pub fn wake_dispatcher(&self) {
+        self.0.dispatch.notify_one();
     }
 
     pub fn policies(&self) -> Arc<Policies> {

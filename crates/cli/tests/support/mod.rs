@@ -125,7 +125,7 @@ impl Server {
         Self::spawn(db, &["demo", "--bind", "127.0.0.1:0", "--mail-dir", mail])
     }
 
-    fn spawn(db: &str, args: &[&str]) -> Server {
+    pub fn spawn(db: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(["--db", db, "--policies"])
             .arg(root().join("policies"))
@@ -303,4 +303,220 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
         b = &b[eol + 2 + size + 2..];
     }
+}
+
+// Accounts and cases, as the tests make them.
+
+pub const PASSWORD: &str = "violet tram seventeen";
+
+pub fn staff(db: &str, email: &str, role: &str, sellers: &str) {
+    run_env(
+        db,
+        &[("AFTERCARE_PASSWORD", PASSWORD)],
+        &[
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            email,
+            "--role",
+            role,
+            "--sellers",
+            sellers,
+        ],
+    );
+}
+
+pub fn cookie_of(r: &Response) -> String {
+    let set = r
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("no cookie: {}", r.text()));
+    set.split(';').next().unwrap().to_string()
+}
+
+pub fn sign_in(s: &Server, email: &str) -> Vec<(String, String)> {
+    let r = s.post_json(
+        "/api/v1/session",
+        &format!(r#"{{"email": "{email}", "password": "{PASSWORD}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{email}: {}", r.text());
+    vec![
+        ("Cookie".into(), cookie_of(&r)),
+        (
+            "X-CSRF-Token".into(),
+            r.json()["csrf"].as_str().unwrap().to_string(),
+        ),
+    ]
+}
+
+/// A customer signs in the way a person does: asks for a link, reads it in the e-mail.
+pub fn customer_sign_in(
+    s: &Server,
+    mail: &PathBuf,
+    order: &str,
+    email: &str,
+) -> Vec<(String, String)> {
+    let before = std::fs::read_dir(mail).map(|d| d.count()).unwrap_or(0);
+    let r = s.post_json(
+        "/api/v1/customer/sign-in-links",
+        &format!(r#"{{"order_no": "{order}", "email": "{email}"}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let start = std::time::Instant::now();
+    let text = loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(mail)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        if files.len() > before {
+            break std::fs::read_to_string(files.last().unwrap()).unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no e-mail arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains(&format!("To: {email}")), "{text}");
+    let token = text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let r = s.post_json(
+        "/api/v1/customer/session",
+        &format!(r#"{{"token": "{token}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The link works once.
+    let again = s.post_json(
+        "/api/v1/customer/session",
+        &format!(r#"{{"token": "{token}"}}"#),
+    );
+    assert_eq!(again.status, 401, "{}", again.text());
+    vec![
+        ("Cookie".into(), cookie_of(&r)),
+        (
+            "X-CSRF-Token".into(),
+            r.json()["csrf"].as_str().unwrap().to_string(),
+        ),
+    ]
+}
+
+pub fn open_case(s: &Server, headers: &[(String, String)], serial: &str, order: &str) -> i64 {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.send(
+        "POST",
+        "/api/v1/cases",
+        &h,
+        Some(&format!(
+            r#"{{"kind": "warranty_service", "serial": "{serial}", "order_no": "{order}", "facts": {{"problem.reported": "defect"}}}}"#
+        )),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
+}
+
+/// A request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on a loopback port: records every request and answers each with the
+/// next status of its script (200 once the script is used up).
+pub struct Receiver {
+    pub url: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    pub script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (g, sc) = (got.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut headers = Vec::new();
+                let mut length = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.trim_end().split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        let v = v.trim().to_string();
+                        if k == "content-length" {
+                            length = v.parse().unwrap_or(0);
+                        }
+                        headers.push((k, v));
+                    }
+                }
+                let mut body = vec![0u8; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let status = sc.lock().unwrap().pop_front().unwrap_or(200);
+                g.lock().unwrap().push(Received {
+                    path,
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { url, got, script }
+    }
+
+    /// Waits until it has got `n` requests (at most `limit`); what it got.
+    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let start = std::time::Instant::now();
+        loop {
+            let got = self.got.lock().unwrap().clone();
+            if got.len() >= n || start.elapsed() > limit {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Headers as `send` takes them.
+pub fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }

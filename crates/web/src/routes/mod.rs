@@ -8,3 +8,4 @@ pub mod money;
 pub mod policies;
 pub mod session;
 pub mod warranty;
+pub mod webhooks;
