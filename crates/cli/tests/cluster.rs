@@ -126,7 +126,7 @@ fn two_servers_on_one_database_share_sessions_and_fire_and_deliver_each_thing_on
     // Every event was queued once per subscription and reached the receiver once:
     // open, submit, approve, the reminder and not-received for each case.
     let want = CASES * 5;
-    let got = hook.wait_for(want, Duration::from_secs(30));
+    hook.wait_for(want, Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(1500));
     let got = hook.got.lock().unwrap().clone();
     let mut per_event: BTreeMap<String, usize> = BTreeMap::new();
