@@ -90,7 +90,12 @@ pub struct Delivered {
     pub failed: usize,
 }
 
-/// Delivers up to `batch` waiting messages.
+/// How long a claimed message is left to its sender before another may take it.
+pub const LEASE_SECONDS: i64 = 120;
+
+/// Delivers up to `batch` waiting messages. They are claimed under a lease in one short
+/// transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several servers never claim the
+/// same message), sent with no transaction open, and each outcome recorded in its own.
 pub fn deliver(
     store: &mut Store,
     sender: &dyn Sender,
@@ -98,7 +103,7 @@ pub fn deliver(
     now: Timestamp,
     batch: i64,
 ) -> Result<Delivered, AppError> {
-    store.tx(|tx| -> Result<Delivered, AppError> {
+    let claimed = store.tx(|tx| -> Result<Vec<Email>, AppError> {
         let lock = if tx.dialect() == Dialect::Postgres {
             " FOR UPDATE SKIP LOCKED"
         } else {
@@ -107,11 +112,13 @@ pub fn deliver(
         let rows = tx.query(
             &format!(
                 "SELECT id, to_addr, subject, body, created_at FROM outbox_emails
-                 WHERE sent_at IS NULL AND attempts < ? ORDER BY id LIMIT ?{lock}"
+                 WHERE sent_at IS NULL AND attempts < ? AND (lease_until IS NULL OR lease_until <= ?)
+                 ORDER BY id LIMIT ?{lock}"
             ),
-            &[Val::Int(MAX_ATTEMPTS), Val::Int(batch)],
+            &[Val::Int(MAX_ATTEMPTS), Val::Int(micros(now)), Val::Int(batch)],
         )?;
-        let mut done = Delivered::default();
+        let until = micros(now) + LEASE_SECONDS * 1_000_000;
+        let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let e = Email {
                 id: r.int(0)?,
@@ -120,23 +127,38 @@ pub fn deliver(
                 body: r.text(3)?,
                 created_at: crate::time::from_micros(r.int(4)?)?,
             };
-            match sender.send(from, &e) {
-                Ok(()) => {
-                    tx.exec(
-                        "UPDATE outbox_emails SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                        &[Val::Int(micros(now)), Val::Int(e.id)],
-                    )?;
-                    done.sent += 1;
-                }
-                Err(why) => {
-                    tx.exec(
-                        "UPDATE outbox_emails SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                        &[why.into(), Val::Int(e.id)],
-                    )?;
-                    done.failed += 1;
-                }
-            }
+            tx.exec(
+                "UPDATE outbox_emails SET lease_until = ? WHERE id = ?",
+                &[Val::Int(until), Val::Int(e.id)],
+            )?;
+            out.push(e);
         }
-        Ok(done)
-    })
+        Ok(out)
+    })?;
+    let mut done = Delivered::default();
+    for e in claimed {
+        let outcome = sender.send(from, &e);
+        store.tx(|tx| -> Result<(), AppError> {
+            match &outcome {
+                Ok(()) => tx.exec(
+                    "UPDATE outbox_emails SET sent_at = ?, attempts = attempts + 1, last_error = NULL, lease_until = NULL
+                     WHERE id = ?",
+                    &[Val::Int(micros(now)), Val::Int(e.id)],
+                )?,
+                Err(why) => tx.exec(
+                    // Tried again after a minute, then two, three… (eight tries over about
+                    // half an hour), so a mail server that is down for a while is waited for.
+                    "UPDATE outbox_emails SET attempts = attempts + 1, last_error = ?,
+                       lease_until = ? + 60000000 * (attempts + 1) WHERE id = ?",
+                    &[why.as_str().into(), Val::Int(micros(now)), Val::Int(e.id)],
+                )?,
+            };
+            Ok(())
+        })?;
+        match outcome {
+            Ok(()) => done.sent += 1,
+            Err(_) => done.failed += 1,
+        }
+    }
+    Ok(done)
 }

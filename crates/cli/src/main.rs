@@ -145,6 +145,22 @@ struct ServeArgs {
     /// ones, so a subscription cannot reach the server's own network).
     #[arg(long, env = "AFTERCARE_WEBHOOKS_TO_PRIVATE")]
     webhooks_to_private: bool,
+    /// Send e-mails over SMTP instead of into --mail-dir:
+    /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS), `smtps://USER:PASSWORD@HOST`
+    /// (TLS), or plain `smtp://HOST:25` to a relay on a trusted network.
+    #[arg(
+        long,
+        env = "AFTERCARE_SMTP",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    smtp: Option<String>,
+    /// Keep evidence in an S3-compatible bucket instead of --evidence-dir:
+    /// `s3://BUCKET[/PREFIX]`, with the store's address and keys in the standard `AWS_*`
+    /// variables (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_ALLOW_HTTP`).
+    #[arg(long, env = "AFTERCARE_EVIDENCE_S3", value_name = "URL")]
+    evidence_s3: Option<String>,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -163,6 +179,84 @@ struct ServiceArgs {
     /// The policies directory (default: $AFTERCARE_POLICIES, else ./policies).
     #[arg(long, global = true)]
     policies: Option<PathBuf>,
+    /// A TOML file of settings, keyed by the long flags' names (`db`, `bind`, `smtp`,
+    /// `mail-from`, `evidence-s3`…): for secrets and whatever is set once per installation.
+    /// A flag or environment variable given as well wins over the file.
+    #[arg(long, env = "AFTERCARE_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The settings a config file may give: the root's and `serve`'s (and `demo`'s) flags.
+const CONFIG_GLOBAL: &[&str] = &["db", "policies", "actor"];
+const CONFIG_SERVE: &[&str] = &[
+    "bind",
+    "sweep-every",
+    "connections",
+    "public-url",
+    "mail-dir",
+    "mail-from",
+    "smtp",
+    "evidence-dir",
+    "evidence-s3",
+    "webhooks-to-private",
+];
+
+/// The command line, with a config file's settings as the flags' defaults (so a flag or an
+/// environment variable still wins).
+fn parse_cli() -> Result<Cli, String> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        if a == "--config" {
+            args.get(i + 1).map(PathBuf::from)
+        } else {
+            a.strip_prefix("--config=").map(PathBuf::from)
+        }
+    });
+    let file = from_args.or_else(|| std::env::var_os("AFTERCARE_CONFIG").map(PathBuf::from));
+    let mut cmd = Cli::command();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        for (key, value) in table {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "--config {}: `{key}` must be a string, number or boolean, not {}",
+                        path.display(),
+                        other.type_str()
+                    ));
+                }
+            };
+            let id = key.replace('-', "_");
+            // Leaked once per setting, for the life of the process.
+            let value: &'static str = Box::leak(value.into_boxed_str());
+            if CONFIG_GLOBAL.contains(&key.as_str()) {
+                cmd = cmd.mut_arg(id, |a| a.default_value(value));
+            } else if CONFIG_SERVE.contains(&key.as_str()) {
+                for sub in ["serve", "demo"] {
+                    let id = id.clone();
+                    cmd = cmd.mut_subcommand(sub, |c| c.mut_arg(id, |a| a.default_value(value)));
+                }
+            } else {
+                return Err(format!(
+                    "--config {}: `{key}` is not a setting; known: {}, {}",
+                    path.display(),
+                    CONFIG_GLOBAL.join(", "),
+                    CONFIG_SERVE.join(", ")
+                ));
+            }
+        }
+    }
+    let matches = cmd.get_matches_from(args);
+    Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -315,7 +409,13 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let service = cli.service;
     let out = match cli.command {
         Command::Policy { command } => {
@@ -439,6 +539,8 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         mail_from: a.mail_from.clone(),
         evidence_dir: a.evidence_dir.clone(),
         webhooks_to_private: a.webhooks_to_private,
+        smtp: a.smtp.clone(),
+        evidence_s3: a.evidence_s3.clone(),
         clock: match env.clock {
             None => aftercare_web::Clock::System,
             Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),

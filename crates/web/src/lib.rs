@@ -4,9 +4,11 @@
 //! turns the result or the error into a response. No SQL and no business rule live here.
 
 pub mod auth;
+pub mod blobs;
 pub mod dispatch;
 pub mod extract;
 pub mod idempotent;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod pool;

@@ -33,6 +33,11 @@ pub struct Config {
     pub evidence_dir: std::path::PathBuf,
     /// Whether webhooks may go to loopback and private addresses.
     pub webhooks_to_private: bool,
+    /// Send e-mails over SMTP (`smtp://…`, `smtps://…`) instead of into `mail_dir`.
+    pub smtp: Option<String>,
+    /// Keep evidence in an S3-compatible bucket (`s3://BUCKET[/PREFIX]`) instead of
+    /// `evidence_dir`.
+    pub evidence_s3: Option<String>,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -63,7 +68,10 @@ pub fn serve(
                 .trim_end_matches('/')
         ),
         metrics: crate::metrics::Metrics::default(),
-        blobs: Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
+        blobs: match &config.evidence_s3 {
+            Some(url) => Arc::new(crate::blobs::S3::new(url, runtime.handle().clone())?),
+            None => Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
+        },
         dispatch: Arc::new(tokio::sync::Notify::new()),
     }));
     let stop = Arc::new(AtomicBool::new(false));
@@ -99,7 +107,10 @@ pub fn serve(
     // under a row lock, so several servers deliver it once).
     let mailer = {
         let (db, stop) = (config.db.clone(), Arc::clone(&stop));
-        let sender = aftercare_app::outbox::Folder(config.mail_dir.clone());
+        let sender: Box<dyn aftercare_app::outbox::Sender> = match &config.smtp {
+            Some(url) => Box::new(crate::mail::Smtp::from_url(url)?),
+            None => Box::new(aftercare_app::outbox::Folder(config.mail_dir.clone())),
+        };
         let from = config.mail_from.clone();
         std::thread::spawn(move || {
             let mut store: Option<Store> = None;
@@ -110,7 +121,7 @@ pub fn serve(
                     .and_then(|mut st| {
                         let r = aftercare_app::outbox::deliver(
                             &mut st,
-                            &sender,
+                            sender.as_ref(),
                             &from,
                             jiff::Timestamp::now(),
                             50,

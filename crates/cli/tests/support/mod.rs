@@ -126,10 +126,16 @@ impl Server {
     }
 
     pub fn spawn(db: &str, args: &[&str]) -> Server {
+        Self::spawn_env(db, args, &[])
+    }
+
+    /// `aftercare ARGS` with these environment variables, until it says it is serving.
+    pub fn spawn_env(db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(["--db", db, "--policies"])
             .arg(root().join("policies"))
             .args(args)
+            .envs(env.iter().copied())
             .env_remove("AFTERCARE_NOW")
             .env("AFTERCARE_LOG", "warn")
             .stdout(Stdio::piped())

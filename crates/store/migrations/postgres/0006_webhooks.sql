@@ -44,3 +44,7 @@ CREATE TABLE webhook_attempts (
     millis BIGINT NOT NULL
 );
 CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id);
+
+-- E-mails are claimed under a lease too, and sent outside any transaction (an SMTP server
+-- can take seconds to answer; no write waits on it).
+ALTER TABLE outbox_emails ADD COLUMN lease_until BIGINT;
