@@ -198,6 +198,7 @@ fn main() {
             &mut store,
             &policies,
             &NewCase {
+                open_key: None,
                 kind: Some(CaseKind::WarrantyService),
                 customer: Some("bench".into()),
                 order_no: Some(format!("BO{o:08}")),

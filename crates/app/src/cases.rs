@@ -30,6 +30,9 @@ pub struct NewCase {
     pub policy: Option<String>,
     /// Facts about the case itself: the problem reported, the condition, evidence…
     pub facts: Map<String, J>,
+    /// The request's own key (from its `Idempotency-Key`): opening again under the same key
+    /// returns the case already opened.
+    pub open_key: Option<String>,
 }
 
 /// One move of a case.
@@ -244,11 +247,16 @@ pub fn open(
             }
         };
         check_facts(&new.facts)?;
+        if let Some(k) = &new.open_key
+            && let Some(r) = tx.query_opt("SELECT id FROM cases WHERE open_key = ?", &[k.into()])?
+        {
+            return Ok(r.int(0)?);
+        }
         let at = micros(now);
         let id = tx
             .query_one(
-                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 &[
                     kind.as_str().into(),
                     State::Draft.as_str().into(),
@@ -259,6 +267,7 @@ pub fn open(
                     J::Object(new.facts.clone()).to_string().into(),
                     Val::Int(at),
                     Val::Int(at),
+                    new.open_key.clone().into(),
                 ],
             )?
             .int(0)?;
@@ -1017,6 +1026,31 @@ pub(crate) fn announce(
                 format!(
                     "The repair of {reference} is not covered free of charge, and we quote {amount}.{by}\n\n\
                      Accept or decline it on your case page.\n"
+                ),
+            )
+        }
+        "quote_reminder" => {
+            let by = tx
+                .query_opt(
+                    "SELECT expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
+                    &[Val::Int(case.id)],
+                )?
+                .map(|r| r.int(0))
+                .transpose()?
+                .filter(|&us| us != i64::MAX)
+                .map(|us| -> Result<String, AppError> {
+                    Ok(from_micros(us.saturating_sub(1))?
+                        .to_zoned(policy.tz().clone())
+                        .strftime("%-d %B %Y")
+                        .to_string())
+                })
+                .transpose()?
+                .unwrap_or_else(|| "the date on your case page".into());
+            (
+                format!("{reference}: the repair quote expires on {by}"),
+                format!(
+                    "A reminder: the repair quote for {reference} must be accepted and paid by {by}; \
+                     after that the item is returned unrepaired. Accept or decline it on your case page.\n"
                 ),
             )
         }

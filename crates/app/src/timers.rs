@@ -26,16 +26,19 @@ pub enum Kind {
     QuoteExpired,
     /// The customer's last day to ship: a reminder is recorded.
     ShipByReminder,
+    /// Three days before an unpaid quote expires: the customer is reminded.
+    QuoteReminder,
     /// A service-level target passed with the device not yet inspected (IMASK: 24 hours).
     InspectByBreached,
     /// A service-level target passed with the repair not yet done.
     RepairByBreached,
 }
 
-const KINDS: [Kind; 5] = [
+const KINDS: [Kind; 6] = [
     Kind::NotReceived,
     Kind::QuoteExpired,
     Kind::ShipByReminder,
+    Kind::QuoteReminder,
     Kind::InspectByBreached,
     Kind::RepairByBreached,
 ];
@@ -46,6 +49,7 @@ impl Kind {
             Kind::NotReceived => "not_received",
             Kind::QuoteExpired => "quote_expired",
             Kind::ShipByReminder => "ship_by_reminder",
+            Kind::QuoteReminder => "quote_reminder",
             Kind::InspectByBreached => "inspect_by_breached",
             Kind::RepairByBreached => "repair_by_breached",
         }
@@ -55,6 +59,9 @@ impl Kind {
         KINDS.into_iter().find(|k| k.as_str() == s)
     }
 }
+
+/// How long before an unpaid quote expires the customer is reminded.
+const QUOTE_REMINDER_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
 
 /// Sets a case's timers from its state and latest decision: each timer that should run is
 /// (re)set to its deadline, the others are cancelled.
@@ -92,6 +99,15 @@ pub(crate) fn sync(
             unrepaired
                 .then(|| deadline(DeadlineName::RepairBy))
                 .flatten(),
+        ),
+        (
+            Kind::QuoteReminder,
+            (case.state == State::AwaitingPayment)
+                .then(|| deadline(DeadlineName::QuotePayBy))
+                .flatten()
+                .and_then(|end| end.checked_sub(QUOTE_REMINDER_AHEAD).ok())
+                // Not for a quote whose time to pay is shorter than the reminder's lead.
+                .filter(|&at| at > case.updated_at),
         ),
         (
             Kind::ShipByReminder,
@@ -301,6 +317,14 @@ fn fire(
                 "service_level_breached",
                 json!({ "deadline": deadline, "state": case.state.as_str() }),
                 format!("{deadline} passed while the case was {}", case.state),
+            )
+        }
+        Kind::QuoteReminder => {
+            let case = cases::load(tx, case_id)?;
+            (
+                "quote_reminder",
+                json!({ "state": case.state.as_str() }),
+                "reminded".to_string(),
             )
         }
         Kind::ShipByReminder => {

@@ -40,6 +40,7 @@ pub fn event_names() -> Vec<String> {
         "case.decide".to_string(),
         "case.service_level_breached".to_string(),
         "case.ship_by_reminder".to_string(),
+        "case.quote_reminder".to_string(),
     ];
     v.extend(ACTIONS.iter().map(|a| format!("case.{}", a.as_str())));
     v

@@ -118,6 +118,7 @@ fn open_defect(
         store,
         policies,
         &NewCase {
+            open_key: None,
             kind: Some(CaseKind::WarrantyService),
             customer: Some(customer.into()),
             order_no: Some(order.into()),
@@ -347,9 +348,17 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
         );
 
         // Maintenance 2.6: one month from the notice on 31 January is 29 February (clamped);
-        // paying on that day is in time, so nothing fires during it.
+        // paying on that day is in time, so nothing but the reminder three days before the
+        // end fires before it is over.
+        let before_reminder = sweep(&mut store, &policies, at("2024-02-26T23:59:59Z"));
+        assert!(
+            before_reminder.is_empty(),
+            "{}: {before_reminder:?}",
+            db.name
+        );
         let on_last_day = sweep(&mut store, &policies, at("2024-02-29T23:59:59Z"));
-        assert!(on_last_day.is_empty(), "{}: {on_last_day:?}", db.name);
+        let kinds: Vec<&str> = on_last_day.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["quote_reminder"], "{}", db.name);
         let fired = sweep(&mut store, &policies, at("2024-03-01T00:00:00Z"));
         assert_eq!(fired.len(), 1, "{}", db.name);
         assert_eq!(fired[0].kind, "quote_expired");
@@ -413,6 +422,7 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
             vec![
                 "RA-000001: approved; please ship by 25 January 2024",
                 "RA-000001: repair quote 120.00 USD",
+                "RA-000001: the repair quote expires on 29 February 2024",
                 "RA-000001: the quote expired",
                 "RA-000001: your item is on its way back",
                 "RA-000001: closed",
@@ -1172,6 +1182,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 &mut store,
                 &policies,
                 &NewCase {
+                    open_key: None,
                     kind: Some(CaseKind::WarrantyService),
                     customer: Some(customer.into()),
                     serial: Some(serial.into()),
@@ -1195,6 +1206,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 &mut store,
                 &policies,
                 &NewCase {
+                    open_key: None,
                     kind: Some(CaseKind::Return),
                     customer: customer.map(Into::into),
                     order_no: Some("SO-IMA-1".into()),
@@ -1215,6 +1227,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         for (new, said) in [
             (
                 NewCase {
+                    open_key: None,
                     customer: Some("nobody".into()),
                     serial: Some("W2-DE".into()),
                     ..NewCase::default()
@@ -1223,6 +1236,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             ),
             (
                 NewCase {
+                    open_key: None,
                     order_no: Some("SO-NONE".into()),
                     ..NewCase::default()
                 },
@@ -1230,6 +1244,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             ),
             (
                 NewCase {
+                    open_key: None,
                     customer: Some("cust-de".into()),
                     serial: Some("W2-XX".into()),
                     ..NewCase::default()
@@ -1238,6 +1253,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             ),
         ] {
             let new = NewCase {
+                open_key: None,
                 kind: Some(CaseKind::WarrantyService),
                 ..new
             };
@@ -1596,6 +1612,81 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
             duplicate.problems,
             vec!["shipments[1]: duplicate tracking `DHL 7` (also shipments[0])"],
             "{}",
+            db.name
+        );
+    }
+}
+
+#[test]
+fn a_case_opened_again_under_its_request_key_is_the_same_case() {
+    // A server died after opening the case and before keeping its answer: the retry that
+    // takes the abandoned key over opens with the same request key, and finds the case.
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let new = NewCase {
+            kind: Some(CaseKind::WarrantyService),
+            customer: Some("cust-1".into()),
+            order_no: Some("SO-1".into()),
+            serial: Some("MX1-0001".into()),
+            policy: None,
+            facts: facts(json!({"problem.reported": "defect"})),
+            open_key: Some("owner-and-key-hash".into()),
+        };
+        let first = cases::open(
+            &mut store,
+            &policies,
+            &new,
+            "desk",
+            at("2024-01-22T08:00:00Z"),
+        )
+        .unwrap();
+        let again = cases::open(
+            &mut store,
+            &policies,
+            &new,
+            "desk",
+            at("2024-01-22T08:01:30Z"),
+        )
+        .unwrap();
+        assert_eq!(first, again, "{}", db.name);
+        let other = NewCase {
+            open_key: Some("another-request".into()),
+            ..new.clone()
+        };
+        let second = cases::open(
+            &mut store,
+            &policies,
+            &other,
+            "desk",
+            at("2024-01-22T08:02:00Z"),
+        )
+        .unwrap();
+        assert_ne!(first, second, "{}", db.name);
+        let no_key = NewCase {
+            open_key: None,
+            ..new
+        };
+        let third = cases::open(
+            &mut store,
+            &policies,
+            &no_key,
+            "desk",
+            at("2024-01-22T08:03:00Z"),
+        )
+        .unwrap();
+        let fourth = cases::open(
+            &mut store,
+            &policies,
+            &no_key,
+            "desk",
+            at("2024-01-22T08:03:00Z"),
+        )
+        .unwrap();
+        assert_ne!(
+            third, fourth,
+            "{}: without a key, each open is a new case",
             db.name
         );
     }

@@ -276,6 +276,7 @@ impl Story<'_> {
             store,
             policies,
             &NewCase {
+                open_key: None,
                 kind: Some(self.kind),
                 customer: Some(format!("demo-{prefix}-{n:03}")),
                 order_no: Some(format!("DEMO-{prefix}-{n}")),

@@ -15,6 +15,13 @@ use crate::AppState;
 use crate::problem::Problem;
 
 pub const HEADER: &str = "idempotency-key";
+
+/// The caller's key for this request (a hash of who they are and the key they sent), for a
+/// use case that makes its work idempotent by itself: when a server dies between the work and
+/// keeping its answer, the retry that takes the key over finds the work by this key instead
+/// of doing it twice.
+#[derive(Clone, Debug)]
+pub struct RequestKey(pub String);
 const MAX_KEY: usize = 255;
 /// Largest response kept for replay.
 const MAX_KEPT: usize = 1 << 20;
@@ -89,6 +96,10 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Prob
             ));
         }
     }
+    let mut parts = parts;
+    parts
+        .extensions
+        .insert(RequestKey(hash_secret(&format!("{owner}\n{key}"))));
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod cache;
 pub mod dispatch;
 pub mod extract;
 pub mod idempotent;

@@ -73,6 +73,7 @@ pub fn serve(
             None => Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
         },
         dispatch: Arc::new(tokio::sync::Notify::new()),
+        lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {

@@ -23,6 +23,8 @@ pub struct Inner {
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
     /// Wakes the webhook dispatcher (a delivery asked for now).
     pub dispatch: Arc<tokio::sync::Notify>,
+    /// Public warranty look-ups of the last few seconds, by serial.
+    pub lookups: crate::cache::Ttl<String, crate::routes::warranty::Kept>,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).

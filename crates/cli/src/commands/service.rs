@@ -183,6 +183,7 @@ pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
     run(|| {
         let kind: CaseKind = a.kind.parse().map_err(|e| format!("--kind: {e}"))?;
         let new = NewCase {
+            open_key: None,
             kind: Some(kind),
             customer: a.customer.clone(),
             order_no: a.order.clone(),

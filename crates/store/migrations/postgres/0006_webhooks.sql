@@ -48,3 +48,8 @@ CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id);
 -- E-mails are claimed under a lease too, and sent outside any transaction (an SMTP server
 -- can take seconds to answer; no write waits on it).
 ALTER TABLE outbox_emails ADD COLUMN lease_until BIGINT;
+
+-- A case opened under an Idempotency-Key keeps it, so a retry that takes over the key of a
+-- request whose server died finds the case instead of opening a second one.
+ALTER TABLE cases ADD COLUMN open_key TEXT;
+CREATE UNIQUE INDEX cases_by_open_key ON cases (open_key) WHERE open_key IS NOT NULL;

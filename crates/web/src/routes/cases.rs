@@ -149,9 +149,11 @@ pub struct Opened {
 pub async fn open(
     State(state): State<AppState>,
     Caller(who): Caller,
+    key: Option<axum::Extension<crate::idempotent::RequestKey>>,
     Json(req): Json<OpenCase>,
 ) -> Result<Response, Problem> {
     let new = NewCase {
+        open_key: key.map(|axum::Extension(k)| k.0),
         kind: Some(req.kind),
         customer: req.customer,
         order_no: req.order_no,

@@ -1,7 +1,13 @@
 //! `GET /api/v1/warranty/{serial}`: the public warranty look-up.
 
+use std::sync::Arc;
+
+use aftercare_app::AppError;
 use aftercare_app::coverage::{self, Coverage};
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::extract::Path;
@@ -12,6 +18,7 @@ const MAX_SERIAL: usize = 64;
 
 /// What a unit's warranty covers and until when, per component, by the seller's policy and
 /// the law that binds the seller; its repaired parts and replacements. No personal data.
+/// An answer may be up to five seconds old (`Cache-Control: public, max-age=5`).
 #[utoipa::path(get, path = "/api/v1/warranty/{serial}", tag = "warranty",
     params(("serial" = String, Path, description = "the unit's serial number", pattern = "^[A-Za-z0-9._/-]{1,64}$")),
     responses(
@@ -24,7 +31,7 @@ const MAX_SERIAL: usize = 64;
 pub async fn lookup(
     State(state): State<AppState>,
     Path(serial): Path<String>,
-) -> Result<axum::Json<Coverage>, Problem> {
+) -> Result<Response, Problem> {
     let serial = serial.trim().to_string();
     if serial.is_empty()
         || serial.len() > MAX_SERIAL
@@ -37,11 +44,44 @@ pub async fn lookup(
             format!("a serial is 1 to {MAX_SERIAL} letters, digits, '-', '_', '.' or '/'"),
         ));
     }
+    // Answers (and "no such serial") are kept a few seconds: a look-up may be that old.
+    if let Some(kept) = state.0.lookups.get(&serial) {
+        return answer(kept);
+    }
     let policies = state.policies();
     let now = state.now();
-    let c = state
+    let key = serial.clone();
+    let found = state
         .pool()
         .run(move |store| coverage::coverage(store, &policies, &serial, now))
-        .await?;
-    Ok(axum::Json(c))
+        .await;
+    let kept = match found {
+        Ok(c) => Ok(Arc::new(
+            serde_json::to_vec(&c).map_err(|e| Problem::internal(&e))?,
+        )),
+        Err(e @ AppError::NotFound { .. }) => Err(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    state.0.lookups.put(key, kept.clone());
+    answer(kept)
+}
+
+/// A kept look-up: the coverage's JSON, or why there is none.
+pub type Kept = Result<Arc<Vec<u8>>, String>;
+
+/// How long a look-up is kept.
+pub const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn answer(kept: Kept) -> Result<Response, Problem> {
+    match kept {
+        Ok(json) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=5"),
+            ],
+            Body::from(json.as_ref().clone()),
+        )
+            .into_response()),
+        Err(why) => Err(Problem::not_found(why)),
+    }
 }

@@ -1,0 +1,68 @@
+//! A small in-process cache whose entries live a few seconds: for public answers that many
+//! ask for at once and that may be a moment old (the warranty look-up). Bounded: when full,
+//! expired entries go first, then everything (a burst of new keys cannot grow it).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub struct Ttl<K, V> {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Ttl {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value kept for `key`, if younger than the time to live.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_cache_stays_bounded() {
+        let c = Ttl::new(Duration::from_millis(50), 3);
+        c.put("a", 1);
+        assert_eq!(c.get(&"a"), Some(1));
+        assert_eq!(c.get(&"b"), None);
+        for (i, k) in ["b", "c", "d", "e"].into_iter().enumerate() {
+            c.put(k, i);
+        }
+        assert!(c.entries.lock().unwrap().len() <= 3);
+        assert_eq!(c.get(&"e"), Some(3));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(&"e"), None, "expired");
+    }
+}
