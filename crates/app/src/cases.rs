@@ -285,7 +285,20 @@ pub fn open(
                 })),
         )
         ?;
-        let case = load(tx, id)?;
+        let case = Case {
+            id,
+            kind,
+            state: State::Draft,
+            customer_id,
+            order_no: new.order_no.clone(),
+            serial: new.serial.clone(),
+            policy_id: policy_id.clone(),
+            facts: new.facts.clone(),
+            authorisation: None,
+            ship_by: None,
+            opened_at: now,
+            updated_at: now,
+        };
         announce(tx, policies, &case, "open", seq, now)?;
         Ok(id)
     })

@@ -541,6 +541,7 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         webhooks_to_private: a.webhooks_to_private,
         smtp: a.smtp.clone(),
         evidence_s3: a.evidence_s3.clone(),
+        demo: None,
         clock: match env.clock {
             None => aftercare_web::Clock::System,
             Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
@@ -597,6 +598,21 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
         .map(|d| d.min(std::time::Duration::from_secs(5)));
     // The demo runs on one's own machine: its webhooks may go to a receiver there.
     config.webhooks_to_private = true;
+    config.demo = Some(aftercare_web::pages::Demo {
+        password: demo::PASSWORD.to_string(),
+        accounts: demo::STAFF
+            .iter()
+            .map(
+                |(email, _, role, sellers)| aftercare_web::pages::DemoAccount {
+                    email: (*email).to_string(),
+                    role: role.as_str().to_string(),
+                    sellers: (*sellers).to_string(),
+                },
+            )
+            .collect(),
+        customer_order: demo::CUSTOMER.0.to_string(),
+        customer_email: demo::CUSTOMER.1.to_string(),
+    });
     let url = config
         .public_url
         .clone()

@@ -33,6 +33,7 @@ enum Access {
 fn classify(method: &str, path: &str) -> Option<Access> {
     use Access::*;
     Some(match (method, path) {
+        ("GET", "/" | "/warranty" | "/assets/{file}") => Public,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
@@ -299,7 +300,8 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         .path
                         .replace("{id}", &id)
                         .replace("{serial}", f.serial)
-                        .replace("{ref}", f.customer);
+                        .replace("{ref}", f.customer)
+                        .replace("{file}", "app.css");
                     let body = match (*method, route.path) {
                         ("POST", "/api/v1/cases") => Some(format!(
                             r#"{{"kind": "warranty_service", "serial": "{}", "order_no": "{}", "facts": {{}}}}"#,

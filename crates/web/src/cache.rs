@@ -23,6 +23,24 @@ impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
         }
     }
 
+    /// The value kept for `key` and whether the caller should fetch it again: a value past
+    /// its time to live is still given (at most twice the time to live old), to one caller
+    /// with `true` (its clock restarted, so the others keep taking it meanwhile). So when
+    /// an entry expires, one request refreshes it and none waits.
+    pub fn get_or_refresh(&self, key: &K) -> Option<(V, bool)> {
+        let mut entries = self.entries.lock().ok()?;
+        let (at, v) = entries.get_mut(key)?;
+        let age = at.elapsed();
+        if age < self.ttl {
+            Some((v.clone(), false))
+        } else if age < self.ttl * 2 {
+            *at = Instant::now();
+            Some((v.clone(), true))
+        } else {
+            None
+        }
+    }
+
     /// The value kept for `key`, if younger than the time to live.
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().ok()?;
@@ -64,5 +82,10 @@ mod tests {
         assert_eq!(c.get(&"e"), Some(3));
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(c.get(&"e"), None, "expired");
+        // Past its time: given once with "refresh", then as fresh to the others meanwhile.
+        assert_eq!(c.get_or_refresh(&"e"), Some((3, true)));
+        assert_eq!(c.get_or_refresh(&"e"), Some((3, false)));
+        std::thread::sleep(Duration::from_millis(110));
+        assert_eq!(c.get_or_refresh(&"e"), None, "too old to give at all");
     }
 }

@@ -12,6 +12,7 @@ pub mod idempotent;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod pool;
 pub mod problem;
 pub mod routes;
@@ -59,6 +60,9 @@ fn route(
 pub fn routes() -> Vec<Route> {
     use routes::{admin, cases, evidence, health, money, policies, session, warranty, webhooks};
     vec![
+        route("/", &["GET"], get(crate::pages::landing)),
+        route("/warranty", &["GET"], get(crate::pages::warranty)),
+        route("/assets/{file}", &["GET"], get(crate::pages::asset)),
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
         route("/metrics", &["GET"], get(metrics::metrics)),

@@ -35,6 +35,8 @@ pub struct Config {
     pub webhooks_to_private: bool,
     /// Send e-mails over SMTP (`smtp://…`, `smtps://…`) instead of into `mail_dir`.
     pub smtp: Option<String>,
+    /// On a demo server: the accounts its landing page lists.
+    pub demo: Option<crate::pages::Demo>,
     /// Keep evidence in an S3-compatible bucket (`s3://BUCKET[/PREFIX]`) instead of
     /// `evidence_dir`.
     pub evidence_s3: Option<String>,
@@ -73,6 +75,7 @@ pub fn serve(
             None => Arc::new(aftercare_app::evidence::Folder(config.evidence_dir.clone())),
         },
         dispatch: Arc::new(tokio::sync::Notify::new()),
+        demo: config.demo.clone().map(Arc::new),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
     }));
     let stop = Arc::new(AtomicBool::new(false));

@@ -23,6 +23,8 @@ pub struct Inner {
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
     /// Wakes the webhook dispatcher (a delivery asked for now).
     pub dispatch: Arc<tokio::sync::Notify>,
+    /// On a demo server, what its landing page lists.
+    pub demo: Option<Arc<crate::pages::Demo>>,
     /// Public warranty look-ups of the last few seconds, by serial.
     pub lookups: crate::cache::Ttl<String, crate::routes::warranty::Kept>,
 }

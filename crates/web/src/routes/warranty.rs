@@ -18,7 +18,8 @@ const MAX_SERIAL: usize = 64;
 
 /// What a unit's warranty covers and until when, per component, by the seller's policy and
 /// the law that binds the seller; its repaired parts and replacements. No personal data.
-/// An answer may be up to five seconds old (`Cache-Control: public, max-age=5`).
+/// An answer may be up to ten seconds old (kept five seconds, and given while it is looked
+/// up again); `Cache-Control: public, max-age=5`.
 #[utoipa::path(get, path = "/api/v1/warranty/{serial}", tag = "warranty",
     params(("serial" = String, Path, description = "the unit's serial number", pattern = "^[A-Za-z0-9._/-]{1,64}$")),
     responses(
@@ -32,22 +33,31 @@ pub async fn lookup(
     State(state): State<AppState>,
     Path(serial): Path<String>,
 ) -> Result<Response, Problem> {
-    let serial = serial.trim().to_string();
-    if serial.is_empty()
-        || serial.len() > MAX_SERIAL
-        || !serial
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-    {
+    let Some(serial) = url_safe(serial.trim()).map(str::to_string) else {
         return Err(Problem::invalid(
             "serial",
             format!("a serial is 1 to {MAX_SERIAL} letters, digits, '-', '_', '.' or '/'"),
         ));
-    }
+    };
     // Answers (and "no such serial") are kept a few seconds: a look-up may be that old.
-    if let Some(kept) = state.0.lookups.get(&serial) {
+    // One past its time is still given while one request looks it up again in the
+    // background, so no request waits on an expired entry.
+    if let Some((kept, refresh)) = state.0.lookups.get_or_refresh(&serial) {
+        if refresh {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = look_up(&state, serial).await {
+                    tracing::warn!(error = %e.detail, "a warranty look-up was not refreshed");
+                }
+            });
+        }
         return answer(kept);
     }
+    answer(look_up(&state, serial).await?)
+}
+
+/// Looks a serial up and keeps the answer.
+async fn look_up(state: &AppState, serial: String) -> Result<Kept, Problem> {
     let policies = state.policies();
     let now = state.now();
     let key = serial.clone();
@@ -63,7 +73,17 @@ pub async fn lookup(
         Err(e) => return Err(e.into()),
     };
     state.0.lookups.put(key, kept.clone());
-    answer(kept)
+    Ok(kept)
+}
+
+/// `serial` if it has the form of one (and so needs no escaping in a URL).
+pub fn url_safe(serial: &str) -> Option<&str> {
+    (!serial.is_empty()
+        && serial.len() <= MAX_SERIAL
+        && serial
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+    .then_some(serial)
 }
 
 /// A kept look-up: the coverage's JSON, or why there is none.

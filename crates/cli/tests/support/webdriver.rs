@@ -1,0 +1,263 @@
+//! A small W3C WebDriver client over the tests' own HTTP client: Debian's `chromedriver`
+//! driving headless `chromium`, on loopback. Enough for the pages' end-to-end tests: go to a
+//! page, find, click, type, read, run a script, take a screenshot.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The key W3C WebDriver names an element by.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+/// Whether the browser tests must run (CI sets it): then a missing driver is a failure.
+pub fn required() -> bool {
+    std::env::var_os("AFTERCARE_REQUIRE_BROWSER").is_some()
+}
+
+impl Browser {
+    /// Headless Chromium through chromedriver; `None` when they are not installed (and not
+    /// required).
+    pub fn start() -> Option<Browser> {
+        let driver_bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(driver_bin) = driver_bin else {
+            assert!(!required(), "chromedriver is not installed");
+            eprintln!("chromedriver is not installed: browser tests skipped");
+            return None;
+        };
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let driver = Command::new(driver_bin)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let start = Instant::now();
+        loop {
+            let up = std::net::TcpStream::connect(&addr).is_ok()
+                && super::request(&addr, "GET", "/status", &[], None).json()["value"]["ready"]
+                    == true;
+            if up {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile =
+            std::env::temp_dir().join(format!("aftercare_chromium_{}_{port}", std::process::id()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        }}});
+        let r = super::request(
+            &addr,
+            "POST",
+            "/session",
+            &[("Content-Type", "application/json")],
+            Some(caps.to_string().as_bytes()),
+        );
+        let v = r.json();
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {v}"))
+            .to_string();
+        Some(Browser {
+            driver,
+            addr,
+            session,
+            profile,
+        })
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string());
+        let r = super::request(
+            &self.addr,
+            method,
+            &format!("/session/{}{path}", self.session),
+            &[("Content-Type", "application/json")],
+            body.as_deref().map(str::as_bytes),
+        );
+        let v = r.json();
+        assert!(
+            r.status < 300,
+            "WebDriver {method} {path}: {} {}",
+            r.status,
+            v["value"]
+        );
+        v["value"].clone()
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    pub fn url(&self) -> String {
+        self.cmd("GET", "/url", None).as_str().unwrap().to_string()
+    }
+
+    /// The first element matching a CSS selector, waiting up to five seconds for it.
+    pub fn find(&self, css: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let r = super::request(
+                &self.addr,
+                "POST",
+                &format!("/session/{}/element", self.session),
+                &[("Content-Type", "application/json")],
+                Some(
+                    json!({"using": "css selector", "value": css})
+                        .to_string()
+                        .as_bytes(),
+                ),
+            );
+            if r.status < 300 {
+                return r.json()["value"][ELEMENT].as_str().unwrap().to_string();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no `{css}` on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    pub fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    pub fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.cmd("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Presses keys on the focused element (`\u{E004}` is Tab, `\u{E007}` Enter).
+    pub fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    pub fn script(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Runs an asynchronous script; it calls `arguments[arguments.length - 1]` with its result.
+    pub fn script_async(&self, script: &str) -> Value {
+        self.cmd("POST", "/timeouts", Some(json!({"script": 30_000})));
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// A PNG of the viewport, written to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let b64 = self.cmd("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+
+    /// axe-core's serious and critical findings on the page (`AFTERCARE_AXE` names
+    /// `axe.min.js`; `.ci/run` fetches it); `None` when axe-core is not at hand.
+    pub fn accessibility_problems(&self) -> Option<Vec<String>> {
+        let path = std::env::var("AFTERCARE_AXE").ok();
+        let Some(path) = path else {
+            assert!(!required(), "AFTERCARE_AXE does not name axe.min.js");
+            return None;
+        };
+        let axe = std::fs::read_to_string(path).unwrap();
+        self.script(&format!("{axe}\n;return true;"));
+        let found = self.script_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')')
+             ));",
+        );
+        Some(
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = super::request(
+            &self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            &[],
+            None,
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}

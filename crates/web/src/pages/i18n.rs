@@ -1,0 +1,285 @@
+//! The pages' languages: English and Simplified Chinese. Every text of a page is a field of
+//! [`Texts`], so a text missing in one language is a compile error, not a blank on a page.
+//! The language is the one a `?lang=` link chose (kept in a cookie), else the browser's
+//! `Accept-Language`, else English. Dates are written the way each language writes them.
+
+use axum::http::HeaderMap;
+use axum::http::header;
+use jiff::civil::Date;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    ZhCn,
+}
+
+/// The cookie that keeps a language chosen with a link.
+pub const COOKIE: &str = "aftercare_lang";
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "en" || s.starts_with("en-") {
+            Some(Lang::En)
+        } else if s == "zh" || s.starts_with("zh-") {
+            Some(Lang::ZhCn)
+        } else {
+            None
+        }
+    }
+
+    /// From a `?lang=` value, then the cookie, then `Accept-Language` (by its q-values).
+    pub fn choose(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(l) = query.and_then(Lang::parse) {
+            return l;
+        }
+        let cookie = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+            .and_then(Lang::parse);
+        if let Some(l) = cookie {
+            return l;
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept.split(',') {
+            let mut it = part.split(';');
+            let Some(l) = it.next().and_then(Lang::parse) else {
+                continue;
+            };
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, l));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::En => &EN,
+            Lang::ZhCn => &ZH_CN,
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::ZhCn,
+            Lang::ZhCn => Lang::En,
+        }
+    }
+
+    /// A date as this language writes it: `5 March 2027`, `2027年3月5日`.
+    pub fn date(self, d: Date) -> String {
+        match self {
+            Lang::En => d.strftime("%-d %B %Y").to_string(),
+            Lang::ZhCn => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+        }
+    }
+}
+
+/// Every text of the pages, in one language.
+#[derive(Debug)]
+pub struct Texts {
+    pub lang_name: &'static str,
+    pub skip_to_content: &'static str,
+    pub nav_home: &'static str,
+    pub nav_warranty: &'static str,
+    pub nav_api: &'static str,
+    pub landing_title: &'static str,
+    pub landing_lead: &'static str,
+    pub landing_check: &'static str,
+    pub landing_check_text: &'static str,
+    pub landing_api: &'static str,
+    pub landing_api_text: &'static str,
+    pub landing_demo: &'static str,
+    pub landing_demo_text: &'static str,
+    pub landing_demo_customer: &'static str,
+    pub col_account: &'static str,
+    pub col_role: &'static str,
+    pub col_sellers: &'static str,
+    pub warranty_title: &'static str,
+    pub warranty_lead: &'static str,
+    pub serial_label: &'static str,
+    pub serial_hint: &'static str,
+    pub check: &'static str,
+    pub product: &'static str,
+    pub policy: &'static str,
+    pub as_of: &'static str,
+    pub component: &'static str,
+    pub status: &'static str,
+    pub period: &'static str,
+    pub basis: &'static str,
+    pub clause: &'static str,
+    pub covered_until: &'static str,
+    pub ended_on: &'static str,
+    pub not_covered: &'static str,
+    pub not_started: &'static str,
+    pub unknown_dates: &'static str,
+    pub by_law: &'static str,
+    pub by_seller: &'static str,
+    pub this_item: &'static str,
+    pub parts_title: &'static str,
+    pub part_fitted: &'static str,
+    pub replaces: &'static str,
+    pub replaced_by: &'static str,
+    pub no_such_serial: &'static str,
+    pub bad_serial: &'static str,
+    pub footer: &'static str,
+}
+
+pub static EN: Texts = Texts {
+    lang_name: "English",
+    skip_to_content: "Skip to content",
+    nav_home: "Aftercare",
+    nav_warranty: "Check a warranty",
+    nav_api: "API",
+    landing_title: "After-sales service that follows the seller's own document",
+    landing_lead: "Each seller's warranty, return and repair document is an executable policy. \
+        For any case, Aftercare decides what the customer can get and why, citing the document's own clauses, \
+        and runs the case through its deadlines.",
+    landing_check: "Check a warranty",
+    landing_check_text: "Enter a serial number to see what is covered, until when, and by which clause.",
+    landing_api: "JSON API",
+    landing_api_text: "Integrations use the same functions over HTTP; the OpenAPI document describes every route.",
+    landing_demo: "Demo accounts",
+    landing_demo_text: "This server runs the demo. Staff sign in with these accounts and the password",
+    landing_demo_customer: "A customer asks for a sign-in link with order number and e-mail:",
+    col_account: "Account",
+    col_role: "Role",
+    col_sellers: "Sellers",
+    warranty_title: "Check a warranty",
+    warranty_lead: "What the seller's policy and the law cover for this item, and until when.",
+    serial_label: "Serial number",
+    serial_hint: "On the box, the invoice or the back of the device, for example IMA-DEMO-1.",
+    check: "Check",
+    product: "Product",
+    policy: "Policy",
+    as_of: "As of",
+    component: "Coverage",
+    status: "Status",
+    period: "Period",
+    basis: "Counted from",
+    clause: "Clause",
+    covered_until: "Covered until",
+    ended_on: "Ended on",
+    not_covered: "Not covered",
+    not_started: "Not started yet",
+    unknown_dates: "Dates not known",
+    by_law: "by law",
+    by_seller: "seller's warranty",
+    this_item: "applies to this item",
+    parts_title: "Parts fitted in repairs",
+    part_fitted: "fitted on",
+    replaces: "This unit replaced",
+    replaced_by: "This unit was replaced by",
+    no_such_serial: "No product has this serial number. Check it and try again.",
+    bad_serial: "A serial number is 1 to 64 letters, digits, '-', '_', '.' or '/'.",
+    footer: "Aftercare: open-source after-sales service.",
+};
+
+pub static ZH_CN: Texts = Texts {
+    lang_name: "中文",
+    skip_to_content: "跳到正文",
+    nav_home: "Aftercare 售后",
+    nav_warranty: "查询保修",
+    nav_api: "接口",
+    landing_title: "按商家自己的售后条款办理的售后服务",
+    landing_lead: "每个商家的保修、退货和维修条款都是可执行的政策。对每一个售后单，Aftercare 判断顾客能得到什么以及为什么，\
+        引用条款原文的编号，并按期限推进整个流程。",
+    landing_check: "查询保修",
+    landing_check_text: "输入序列号，查看保修范围、截止日期和依据的条款。",
+    landing_api: "JSON 接口",
+    landing_api_text: "系统集成通过 HTTP 调用同样的功能；OpenAPI 文档描述了每个接口。",
+    landing_demo: "演示账号",
+    landing_demo_text: "本服务器运行的是演示数据。员工可用以下账号登录，密码为",
+    landing_demo_customer: "顾客凭订单号和电子邮箱申请登录链接：",
+    col_account: "账号",
+    col_role: "角色",
+    col_sellers: "商家",
+    warranty_title: "查询保修",
+    warranty_lead: "商家政策和法律对这件商品的保障范围及截止日期。",
+    serial_label: "序列号",
+    serial_hint: "见包装盒、发票或设备背面，例如 IMA-DEMO-1。",
+    check: "查询",
+    product: "产品",
+    policy: "政策",
+    as_of: "查询日期",
+    component: "保障项目",
+    status: "状态",
+    period: "期间",
+    basis: "起算依据",
+    clause: "条款",
+    covered_until: "保修至",
+    ended_on: "已于以下日期到期",
+    not_covered: "不在保障范围内",
+    not_started: "尚未开始",
+    unknown_dates: "日期未知",
+    by_law: "法定",
+    by_seller: "商家保修",
+    this_item: "适用于本商品",
+    parts_title: "维修中更换的零件",
+    part_fitted: "更换日期",
+    replaces: "本机替换了",
+    replaced_by: "本机已被替换为",
+    no_such_serial: "没有产品使用这个序列号，请核对后重试。",
+    bad_serial: "序列号为 1 至 64 个字母、数字或 '-'、'_'、'.'、'/'。",
+    footer: "Aftercare：开源售后服务系统。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn the_language_comes_from_the_link_then_the_cookie_then_the_browser() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::choose(None, &h), Lang::En);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("de-DE,zh-CN;q=0.8,en;q=0.5"),
+        );
+        assert_eq!(Lang::choose(None, &h), Lang::ZhCn);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("zh;q=0.3, en-GB;q=0.9"),
+        );
+        assert_eq!(Lang::choose(None, &h), Lang::En);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; aftercare_lang=zh-CN"),
+        );
+        assert_eq!(Lang::choose(None, &h), Lang::ZhCn);
+        assert_eq!(Lang::choose(Some("en"), &h), Lang::En);
+        assert_eq!(
+            Lang::choose(Some("fr"), &h),
+            Lang::ZhCn,
+            "an unknown ?lang= is ignored"
+        );
+    }
+
+    #[test]
+    fn dates_are_written_as_each_language_writes_them() {
+        let d = jiff::civil::date(2027, 3, 5);
+        assert_eq!(Lang::En.date(d), "5 March 2027");
+        assert_eq!(Lang::ZhCn.date(d), "2027年3月5日");
+    }
+}

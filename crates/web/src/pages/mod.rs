@@ -1,0 +1,305 @@
+//! The HTML pages, rendered on the server (askama) over the same use cases as the API, in
+//! English or Simplified Chinese. They work without JavaScript: forms use GET or POST and
+//! redirect; htmx (vendored, like every asset) only makes them nicer. Every page carries a
+//! strict Content-Security-Policy: scripts, styles and images from this server only.
+
+pub mod i18n;
+
+use std::sync::Arc;
+
+use aftercare_app::coverage;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use i18n::{Lang, Texts};
+
+/// What the landing page of a demo server lists.
+#[derive(Clone, Debug)]
+pub struct Demo {
+    pub password: String,
+    pub accounts: Vec<DemoAccount>,
+    pub customer_order: String,
+    pub customer_email: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DemoAccount {
+    pub email: String,
+    pub role: String,
+    pub sellers: String,
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A rendered page with its language, its headers and, when a `?lang=` link chose the
+/// language, the cookie that keeps it.
+fn page(
+    status: StatusCode,
+    html: Result<String, askama::Error>,
+    lang: Lang,
+    chosen: bool,
+) -> Response {
+    let Ok(html) = html else {
+        return crate::problem::Problem::internal(&"a page could not be rendered").into_response();
+    };
+    let mut r = (status, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    if chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            i18n::COOKIE,
+            lang.tag()
+        ))
+    {
+        h.insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LangQuery {
+    pub lang: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing<'a> {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    demo: Option<&'a Demo>,
+}
+
+/// `GET /`: what Aftercare is, the ways in, and on a demo server its accounts.
+pub async fn landing(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let html = Landing {
+        lang,
+        t,
+        title: t.nav_home,
+        switch_href: format!("/?lang={}", lang.other().tag()),
+        demo: state.0.demo.as_deref(),
+    }
+    .render();
+    page(StatusCode::OK, html, lang, q.lang.is_some())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WarrantyQuery {
+    pub serial: Option<String>,
+    pub lang: Option<String>,
+}
+
+/// One line of the coverage table, in words.
+struct Row {
+    name: String,
+    source: String,
+    this_item: bool,
+    status: String,
+    class: &'static str,
+    period: String,
+    basis: Option<String>,
+    clause: String,
+    clause_title: String,
+}
+
+struct Shown {
+    serial: String,
+    product: String,
+    policy: String,
+    today: String,
+    rows: Vec<Row>,
+    parts: Vec<String>,
+    replaces: Option<String>,
+    replaced_by: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "warranty.html")]
+struct Warranty {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    serial: String,
+    error: Option<&'static str>,
+    coverage: Option<Shown>,
+}
+
+fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
+    let t = lang.texts();
+    let rows = c
+        .components
+        .iter()
+        .map(|k| {
+            let (status, class) = match (k.covered, k.in_warranty, k.end) {
+                (false, ..) => (t.not_covered.to_string(), "no"),
+                (true, Some(true), Some(end)) => {
+                    (format!("{} {}", t.covered_until, lang.date(end)), "ok")
+                }
+                (true, Some(false), Some(end)) if end < c.today => {
+                    (format!("{} {}", t.ended_on, lang.date(end)), "no")
+                }
+                (true, Some(false), _) => (t.not_started.to_string(), "wait"),
+                _ => (t.unknown_dates.to_string(), "wait"),
+            };
+            let period = match (k.start, k.end) {
+                (Some(s), Some(e)) => format!("{} – {}", lang.date(s), lang.date(e)),
+                (Some(s), None) => format!("{} –", lang.date(s)),
+                _ => "—".to_string(),
+            };
+            Row {
+                name: k.name.clone(),
+                source: format!(
+                    "{} · {}",
+                    k.from,
+                    if k.by_law { t.by_law } else { t.by_seller }
+                ),
+                this_item: k.this_item,
+                status,
+                class,
+                period,
+                basis: k.basis.clone(),
+                clause: k.clause.clone(),
+                clause_title: k.clause_title.clone(),
+            }
+        })
+        .collect();
+    Shown {
+        serial: c.serial.clone(),
+        product: c.product.clone(),
+        policy: format!("{} ({})", c.policy.title, c.policy.version),
+        today: lang.date(c.today),
+        rows,
+        parts: c
+            .parts
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} · {} {} · {} {}",
+                    p.part, t.part_fitted, p.installed_on, t.covered_until, p.warranty_until
+                )
+            })
+            .collect(),
+        replaces: c.replaces.clone(),
+        replaced_by: c.replaced_by.clone(),
+    }
+}
+
+/// `GET /warranty?serial=…`: the public warranty check, in words.
+pub async fn warranty(
+    State(state): State<AppState>,
+    Query(q): Query<WarrantyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let serial = q.serial.unwrap_or_default().trim().to_string();
+    let switch_href = if serial.is_empty() {
+        format!("/warranty?lang={}", lang.other().tag())
+    } else {
+        format!(
+            "/warranty?serial={}&lang={}",
+            crate::routes::warranty::url_safe(&serial).unwrap_or_default(),
+            lang.other().tag()
+        )
+    };
+    let mut view = Warranty {
+        lang,
+        t,
+        title: t.warranty_title,
+        switch_href,
+        serial: serial.clone(),
+        error: None,
+        coverage: None,
+    };
+    let mut status = StatusCode::OK;
+    if !serial.is_empty() {
+        if crate::routes::warranty::url_safe(&serial).is_none() {
+            view.error = Some(t.bad_serial);
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+        } else {
+            let policies: Arc<aftercare_app::Policies> = state.policies();
+            let now = state.now();
+            let s = serial.clone();
+            match state
+                .pool()
+                .run(move |store| coverage::coverage(store, &policies, &s, now))
+                .await
+            {
+                Ok(c) => view.coverage = Some(shown(&c, lang)),
+                Err(aftercare_app::AppError::NotFound { .. }) => {
+                    view.error = Some(t.no_such_serial);
+                    status = StatusCode::NOT_FOUND;
+                }
+                Err(e) => return crate::problem::Problem::from(e).into_response(),
+            }
+        }
+    }
+    page(status, view.render(), lang, q.lang.is_some())
+}
+
+/// The vendored assets, compiled into the binary.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/app.css"),
+    ),
+    (
+        "htmx-2.0.11.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/htmx-2.0.11.min.js"),
+    ),
+];
+
+/// `GET /assets/{file}`: a vendored asset, cached for a day.
+pub async fn asset(crate::extract::Path(file): crate::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, ..)| *name == file) {
+        Some((_, content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => crate::problem::Problem::not_found(format!("no asset `{file}`")).into_response(),
+    }
+}
