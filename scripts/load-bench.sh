@@ -2,7 +2,8 @@
 # Load benchmark (wrk, from Debian): the public warranty look-up and case creation at 64
 # connections against `aftercare serve` with the demo's data, next to a bare axum hello-world
 # in the same run, on SQLite and (with a URL) PostgreSQL. Prints requests/s and latency
-# percentiles. Usage: scripts/load-bench.sh [postgres://user:pass@host/db] [SECONDS]
+# percentiles, after a three-second warm-up of each. Usage:
+# scripts/load-bench.sh [postgres://user:pass@host/db] [SECONDS]
 # The PostgreSQL database is dropped and created again: give a scratch one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,8 @@ sleep 0.5
 run() { # NAME URL [SCRIPT]
   local name=$1 url=$2 script=${3:-}
   local out
+  # Three seconds first, not counted: connections opened, caches and pools warm.
+  if [ -n "$script" ]; then wrk -t2 -c64 -d3s -s "$script" "$url" >/dev/null; else wrk -t2 -c64 -d3s "$url" >/dev/null; fi
   if [ -n "$script" ]; then out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "$url"); else out=$(wrk -t2 -c64 -d"${secs}s" --latency "$url"); fi
   printf '%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$name" \
     "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \

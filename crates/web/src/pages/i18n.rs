@@ -86,6 +86,25 @@ impl Lang {
         }
     }
 
+    /// What a warranty was counted from, in words (the policy language's `basis` values).
+    pub fn basis(self, basis: &str) -> String {
+        let words: &[(&str, &str, &str)] = &[
+            ("invoice", "the invoice date", "发票日期"),
+            ("purchase", "the purchase date", "购买日期"),
+            ("shipment", "the shipping date", "发货日期"),
+            ("delivery", "the delivery date", "签收日期"),
+            ("serial", "the date in the serial number", "序列号中的日期"),
+            ("registry", "the seller's records", "商家记录"),
+        ];
+        match words.iter().find(|(k, ..)| *k == basis) {
+            Some((_, en, zh)) => match self {
+                Lang::En => (*en).to_string(),
+                Lang::ZhCn => (*zh).to_string(),
+            },
+            None => basis.to_string(),
+        }
+    }
+
     /// A date as this language writes it: `5 March 2027`, `2027年3月5日`.
     pub fn date(self, d: Date) -> String {
         match self {

@@ -194,7 +194,7 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
                 status,
                 class,
                 period,
-                basis: k.basis.clone(),
+                basis: k.basis.as_deref().map(|b| lang.basis(b)),
                 clause: k.clause.clone(),
                 clause_title: k.clause_title.clone(),
             }
