@@ -291,6 +291,35 @@ fn the_demo_loads_once_and_serves_cases_in_every_state_to_its_accounts() {
                 db.name
             );
         }
+        // Every seller's staff see their seller's cases (a SKU's seller is its policy's).
+        for email in [
+            "agent.imask@demo.test",
+            "agent.cryptki@demo.test",
+            "agent.imkey@demo.test",
+            "agent.imiki@demo.test",
+            "tech.repair@demo.test",
+        ] {
+            let r = first.post_json(
+                "/api/v1/session",
+                &format!(r#"{{"email": "{email}", "password": "demo-aftercare-2026"}}"#),
+            );
+            assert_eq!(r.status, 200, "{email}: {}", r.text());
+            let c = r
+                .header("set-cookie")
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
+            let seen = first.send(
+                "GET",
+                "/api/v1/cases?limit=200",
+                &[("Cookie", c.as_str())],
+                None,
+            );
+            let n = seen.json()["items"].as_array().unwrap().len();
+            assert!(n > 0, "{}: {email} sees no case", db.name);
+        }
         // The public look-up of the walk-through's unit.
         assert_eq!(first.get("/api/v1/warranty/IMA-DEMO-1").status, 200);
         drop(first);

@@ -32,12 +32,7 @@ fn two_servers_on_one_database_share_sessions_and_fire_and_deliver_each_thing_on
             root().join("examples/registry.json").to_str().unwrap(),
         ],
     );
-    staff(
-        &db.url,
-        "manager@mx.test",
-        "manager",
-        "Unnamed brand (Maintenance Service Agreement)",
-    );
+    staff(&db.url, "manager@mx.test", "manager", "Unnamed brand");
     let hook = Receiver::start();
     let a = Server::start_with(&db.url, &["--webhooks-to-private"]);
     let manager = sign_in(&a, "manager@mx.test");
@@ -46,7 +41,7 @@ fn two_servers_on_one_database_share_sessions_and_fire_and_deliver_each_thing_on
         "/api/v1/webhooks",
         &refs(&manager),
         Some(&format!(
-            r#"{{"seller": "Unnamed brand (Maintenance Service Agreement)", "url": "{}", "events": ["*"]}}"#,
+            r#"{{"seller": "Unnamed brand", "url": "{}", "events": ["*"]}}"#,
             hook.url
         )),
     );
