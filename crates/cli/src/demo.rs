@@ -352,5 +352,36 @@ fn cases_in_every_state(
         // IMIKI: a defect submitted, waiting for an agent.
         Story { kind: WarrantyService, prefix: "IMI", n: 3, opened: 2 * d, report: defect.clone(), steps: &[(Submit, json!({}), 2 * d - 1)] }.tell(store, policies, now)?,
     ];
-    Ok(made.len())
+    // The demo customer's own case (order WEB-1001): a defect of the mask, approved two days
+    // ago and waiting to be shipped, for the portal.
+    let at = |hours_ago: i64| now.checked_sub(hours_ago.hours()).unwrap_or(now);
+    let li = cases::open(
+        store,
+        policies,
+        &NewCase {
+            open_key: None,
+            kind: Some(WarrantyService),
+            customer: Some("demo-li-wei".into()),
+            order_no: Some(CUSTOMER.0.into()),
+            serial: Some("IMA-DEMO-1".into()),
+            policy: None,
+            facts: facts(defect),
+        },
+        "customer",
+        at(3 * d),
+    )?;
+    for (action, hours_ago, actor) in [
+        (Submit, 3 * d - 1, "customer"),
+        (Approve, 2 * d, "demo-desk"),
+    ] {
+        cases::transition(
+            store,
+            policies,
+            li,
+            &Step::new(action),
+            actor,
+            at(hours_ago),
+        )?;
+    }
+    Ok(made.len() + 1)
 }

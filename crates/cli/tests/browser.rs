@@ -107,3 +107,94 @@ fn a_visitor_checks_a_warranty_in_english_and_chinese() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
+    let Some(b) = Browser::start() else { return };
+    let dir = std::env::temp_dir().join(format!("aftercare_browser_portal_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/demo.db", dir.display());
+    let mail = dir.join("mail");
+    let s = Server::demo(&db, mail.to_str().unwrap());
+    let base = format!("http://{}", s.addr);
+
+    // Not signed in: the portal asks for order number and e-mail.
+    b.goto(&format!("{base}/portal?lang=en"));
+    assert!(b.url().ends_with("/portal/sign-in"), "{}", b.url());
+    accessible(&b, "portal sign-in");
+    b.type_into("#order_no", "WEB-1001");
+    b.type_into("#email", "li.wei@example.org");
+    b.click("form.stacked button");
+    assert!(
+        b.text("[role=status]")
+            .contains("sign-in link is on its way")
+    );
+
+    // The link arrives by e-mail; opening it shows a button (a mail scanner opening the link
+    // does not use it up), which signs in.
+    let start = std::time::Instant::now();
+    let link = loop {
+        let found = std::fs::read_dir(&mail).ok().and_then(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .find(|t| t.contains("Subject: Your sign-in link"))
+        });
+        if let Some(text) = found {
+            break text
+                .split_whitespace()
+                .find(|w| w.contains("/portal/sign-in?token="))
+                .unwrap()
+                .to_string();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "no link"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        link.starts_with(&base),
+        "the link names the server's address: {link}"
+    );
+    b.goto(&link);
+    b.click("form button");
+    assert!(b.url().ends_with("/portal"), "{}", b.url());
+    let mine: Vec<i64> = b
+        .script(
+            "return [...document.querySelectorAll('a[href^=\"/portal/cases/\"]')]
+               .map(a => Number(a.getAttribute('href').split('/').pop()))",
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(!mine.is_empty(), "Li Wei has cases in the demo");
+    accessible(&b, "portal cases");
+    shot(&b, "portal-cases");
+
+    // A case in words: its state, what can be got by which clause, the history.
+    b.click("a[href^=\"/portal/cases/\"]");
+    assert!(b.text(".state").len() > 3);
+    assert!(b.text("ol.timeline").contains("open"));
+    accessible(&b, "portal case");
+    shot(&b, "portal-case");
+
+    // Someone else's case, by changing the URL: not found, and nothing of it shown.
+    let other = (1..=13).find(|id| !mine.contains(id)).unwrap();
+    b.goto(&format!("{base}/portal/cases/{other}"));
+    let body = b.text("body");
+    assert!(
+        body.contains("no case") || body.contains("not found") || body.contains("Not Found"),
+        "{body}"
+    );
+    assert!(!body.contains("RA-"), "{body}");
+
+    // The link worked once.
+    b.goto(&link);
+    b.click("form button");
+    assert!(b.text("[role=alert]").contains("unknown, used or expired"));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -34,6 +34,10 @@ fn classify(method: &str, path: &str) -> Option<Access> {
     use Access::*;
     Some(match (method, path) {
         ("GET", "/" | "/warranty" | "/assets/{file}") => Public,
+        ("GET" | "POST", "/portal/sign-in") => SignIn,
+        ("POST", "/portal/session" | "/portal/sign-out") => SignIn,
+        ("GET", "/portal") => List,
+        ("GET", "/portal/cases/{id}") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
@@ -339,15 +343,17 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         _ => None,
                     };
                     // Never sign the caller out in the middle of the matrix.
-                    let headers: Vec<(&str, &str)> =
-                        if route.path == "/api/v1/session" && *method == "DELETE" {
-                            vec![]
-                        } else {
-                            who.headers
-                                .iter()
-                                .map(|(k, v)| (k.as_str(), v.as_str()))
-                                .collect()
-                        };
+                    let headers: Vec<(&str, &str)> = if (route.path == "/api/v1/session"
+                        && *method == "DELETE")
+                        || route.path == "/portal/sign-out"
+                    {
+                        vec![]
+                    } else {
+                        who.headers
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect()
+                    };
                     let r = if route.path == "/api/v1/cases/{id}/evidence" && *method == "POST" {
                         support::request(
                             &s.addr,

@@ -63,6 +63,27 @@ pub fn routes() -> Vec<Route> {
         route("/", &["GET"], get(crate::pages::landing)),
         route("/warranty", &["GET"], get(crate::pages::warranty)),
         route("/assets/{file}", &["GET"], get(crate::pages::asset)),
+        route(
+            "/portal/sign-in",
+            &["GET", "POST"],
+            get(crate::pages::portal::sign_in_page).post(crate::pages::portal::request_link),
+        ),
+        route(
+            "/portal/session",
+            &["POST"],
+            post(crate::pages::portal::redeem),
+        ),
+        route(
+            "/portal/sign-out",
+            &["POST"],
+            post(crate::pages::portal::sign_out),
+        ),
+        route("/portal", &["GET"], get(crate::pages::portal::cases)),
+        route(
+            "/portal/cases/{id}",
+            &["GET"],
+            get(crate::pages::portal::case),
+        ),
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
         route("/metrics", &["GET"], get(metrics::metrics)),

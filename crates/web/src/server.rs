@@ -56,6 +56,12 @@ pub fn serve(
     // Migrations run once, here; the pool's connections only check the schema version.
     Store::open(&config.db)
         .map_err(|e| format!("cannot open the database `{}`: {e}", config.db))?;
+    // Bound before anything else, so links in e-mails name the port actually taken (with
+    // `--bind 127.0.0.1:0` too).
+    let listener = std::net::TcpListener::bind(config.bind)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let policies = Arc::new(policies);
     let state = AppState(Arc::new(Inner {
         pool: Arc::new(Pool::new(&config.db, config.connections)),
@@ -66,7 +72,7 @@ pub fn serve(
             config
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{}", config.bind))
+                .unwrap_or_else(|| format!("http://{bound}"))
                 .trim_end_matches('/')
         ),
         metrics: crate::metrics::Metrics::default(),
@@ -153,9 +159,8 @@ pub fn serve(
     // connection closes by blocking on its own runtime, which cannot happen in an async task.
     let pool = Arc::clone(state.pool());
     let result = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| format!("cannot listen on {bound}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // The signal handlers are in place before anyone is told the server is up.
         let stop_signal = shutdown_signal()?;

@@ -105,6 +105,81 @@ impl Lang {
         }
     }
 
+    /// A case state in words.
+    pub fn state(self, state: &str) -> String {
+        let words: &[(&str, &str, &str)] = &[
+            ("draft", "Draft, not sent yet", "草稿，尚未提交"),
+            ("submitted", "Sent, waiting for review", "已提交，等待审核"),
+            ("needs_info", "More information needed", "需要补充信息"),
+            (
+                "approved",
+                "Approved: please ship the item",
+                "已批准：请寄出商品",
+            ),
+            ("rejected", "Not approved", "未获批准"),
+            (
+                "awaiting_device",
+                "On its way to the service centre",
+                "寄往服务中心途中",
+            ),
+            (
+                "received",
+                "Received, waiting for inspection",
+                "已收到，等待检测",
+            ),
+            (
+                "closed_not_received",
+                "Closed: the item did not arrive",
+                "已关闭：未收到商品",
+            ),
+            ("rejected_on_arrival", "Refused on arrival", "到货拒收"),
+            ("inspecting", "Being inspected", "检测中"),
+            ("refunding", "Refund under way", "退款处理中"),
+            ("replacing", "Replacement under way", "换货处理中"),
+            ("repairing", "Being repaired", "维修中"),
+            (
+                "awaiting_payment",
+                "Quote sent: waiting for your answer",
+                "已报价：等待您的答复",
+            ),
+            ("paid", "Quote paid", "报价已支付"),
+            (
+                "returned_unrepaired",
+                "Returned without repair",
+                "未维修退回",
+            ),
+            ("shipped_back", "Shipped back to you", "已寄回给您"),
+            ("closed", "Closed", "已关闭"),
+            ("cancelled", "Cancelled", "已取消"),
+        ];
+        match words.iter().find(|(k, ..)| *k == state) {
+            Some((_, en, zh)) => match self {
+                Lang::En => (*en).to_string(),
+                Lang::ZhCn => (*zh).to_string(),
+            },
+            None => state.replace('_', " "),
+        }
+    }
+
+    /// A case kind in words.
+    pub fn kind(self, kind: &str) -> String {
+        let words: &[(&str, &str, &str)] = &[
+            ("return", "Return", "退货"),
+            ("delivery_damage", "Damaged in delivery", "运输损坏"),
+            ("wrong_item", "Wrong item", "发错商品"),
+            ("warranty_service", "Warranty service", "保修服务"),
+            ("paid_repair", "Paid repair", "付费维修"),
+            ("service_withdrawal", "Withdrawal", "撤回"),
+        ];
+        match words.iter().find(|(k, ..)| *k == kind) {
+            Some((_, en, zh)) => match self {
+                Lang::En => (*en).to_string(),
+                Lang::ZhCn => (*zh).to_string(),
+            },
+            None => kind.replace('_', " "),
+        }
+    }
+
     /// A date as this language writes it: `5 March 2027`, `2027年3月5日`.
     pub fn date(self, d: Date) -> String {
         match self {
@@ -162,6 +237,33 @@ pub struct Texts {
     pub no_such_serial: &'static str,
     pub bad_serial: &'static str,
     pub footer: &'static str,
+    pub nav_portal: &'static str,
+    pub portal_sign_in_title: &'static str,
+    pub portal_sign_in_lead: &'static str,
+    pub order_label: &'static str,
+    pub email_label: &'static str,
+    pub send_link: &'static str,
+    pub link_sent: &'static str,
+    pub sign_in_with_link: &'static str,
+    pub sign_in: &'static str,
+    pub link_invalid: &'static str,
+    pub my_cases: &'static str,
+    pub no_cases: &'static str,
+    pub col_case: &'static str,
+    pub col_kind: &'static str,
+    pub col_state: &'static str,
+    pub col_updated: &'static str,
+    pub authorisation: &'static str,
+    pub ship_by: &'static str,
+    pub what_you_can_get: &'static str,
+    pub still_needed: &'static str,
+    pub deadlines: &'static str,
+    pub history: &'static str,
+    pub status_allowed: &'static str,
+    pub status_denied: &'static str,
+    pub status_pending: &'static str,
+    pub decided_on: &'static str,
+    pub sign_out: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -212,6 +314,33 @@ pub static EN: Texts = Texts {
     no_such_serial: "No product has this serial number. Check it and try again.",
     bad_serial: "A serial number is 1 to 64 letters, digits, '-', '_', '.' or '/'.",
     footer: "Aftercare: open-source after-sales service.",
+    nav_portal: "My cases",
+    portal_sign_in_title: "Your after-sales cases",
+    portal_sign_in_lead: "Give the order number and the e-mail address you ordered with: we send a sign-in link to that address.",
+    order_label: "Order number",
+    email_label: "E-mail address",
+    send_link: "Send me a sign-in link",
+    link_sent: "If this order was placed with this address, a sign-in link is on its way to it. It works once, for 30 minutes.",
+    sign_in_with_link: "Sign in to see your cases",
+    sign_in: "Sign in",
+    link_invalid: "This sign-in link is unknown, used or expired: ask for a new one.",
+    my_cases: "Your cases",
+    no_cases: "You have no after-sales case yet.",
+    col_case: "Case",
+    col_kind: "Request",
+    col_state: "Status",
+    col_updated: "Last change",
+    authorisation: "Authorisation number",
+    ship_by: "Ship the item by",
+    what_you_can_get: "What you can get",
+    still_needed: "Still needed",
+    deadlines: "Deadlines",
+    history: "History",
+    status_allowed: "yes",
+    status_denied: "no",
+    status_pending: "to be decided",
+    decided_on: "decided on",
+    sign_out: "Sign out",
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -261,6 +390,33 @@ pub static ZH_CN: Texts = Texts {
     no_such_serial: "没有产品使用这个序列号，请核对后重试。",
     bad_serial: "序列号为 1 至 64 个字母、数字或 '-'、'_'、'.'、'/'。",
     footer: "Aftercare：开源售后服务系统。",
+    nav_portal: "我的售后",
+    portal_sign_in_title: "您的售后单",
+    portal_sign_in_lead: "请输入订单号和下单时使用的电子邮箱，我们会向该邮箱发送登录链接。",
+    order_label: "订单号",
+    email_label: "电子邮箱",
+    send_link: "发送登录链接",
+    link_sent: "如果该订单使用的是此邮箱，登录链接已发送。链接仅可使用一次，30 分钟内有效。",
+    sign_in_with_link: "登录查看您的售后单",
+    sign_in: "登录",
+    link_invalid: "该登录链接无效、已使用或已过期，请重新申请。",
+    my_cases: "您的售后单",
+    no_cases: "您还没有售后单。",
+    col_case: "售后单",
+    col_kind: "类型",
+    col_state: "状态",
+    col_updated: "最近更新",
+    authorisation: "授权号",
+    ship_by: "请在此日期前寄出",
+    what_you_can_get: "您可以获得",
+    still_needed: "仍需提供",
+    deadlines: "期限",
+    history: "处理记录",
+    status_allowed: "可以",
+    status_denied: "不可以",
+    status_pending: "待定",
+    decided_on: "取决于",
+    sign_out: "退出登录",
 };
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! strict Content-Security-Policy: scripts, styles and images from this server only.
 
 pub mod i18n;
+pub mod portal;
 
 use std::sync::Arc;
 
