@@ -181,6 +181,39 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     accessible(&b, "portal case");
     shot(&b, "portal-case");
 
+    // The approved case waits for the item: the customer says it is shipped, once. The same
+    // form sent again (a second click, an old tab) changes nothing and says so.
+    let case_url = b.url();
+    let stale_form = b.script(
+        "const f = document.querySelector('form[action$=\"/move\"] input[value=device_shipped]');
+         return f ? f.form.outerHTML : null",
+    );
+    assert!(stale_form.is_string(), "no shipping button on {case_url}");
+    b.click("form[action$='/move'] input[value=device_shipped] ~ button");
+    let body = b.script("return document.body.innerText");
+    assert!(!b.url().ends_with("/move"), "{body}");
+    assert!(
+        b.text(".state").contains("On its way"),
+        "{}",
+        b.text(".state")
+    );
+    assert!(b.text("ol.timeline").contains("device shipped"));
+    b.script(&format!(
+        "document.body.insertAdjacentHTML('beforeend', {stale_form}); \
+         document.body.lastElementChild.id = 'again'; return true;"
+    ));
+    b.click("#again button");
+    assert!(b.url().contains("stale=1"), "{}", b.url());
+    assert!(
+        b.text("[role=status]")
+            .contains("changed while you were looking")
+    );
+    assert_eq!(
+        b.text("ol.timeline").matches("device shipped").count(),
+        1,
+        "shipped once"
+    );
+
     // Someone else's case, by changing the URL: not found, and nothing of it shown.
     let other = (1..=13).find(|id| !mine.contains(id)).unwrap();
     b.goto(&format!("{base}/portal/cases/{other}"));

@@ -37,7 +37,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET" | "POST", "/portal/sign-in") => SignIn,
         ("POST", "/portal/session" | "/portal/sign-out") => SignIn,
         ("GET", "/portal") => List,
-        ("GET", "/portal/cases/{id}") => Foreign,
+        ("GET", "/portal/cases/{id}") | ("POST", "/portal/cases/{id}/move") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,

@@ -84,6 +84,11 @@ pub fn routes() -> Vec<Route> {
             &["GET"],
             get(crate::pages::portal::case),
         ),
+        route(
+            "/portal/cases/{id}/move",
+            &["POST"],
+            post(crate::pages::portal::move_case),
+        ),
         route("/healthz", &["GET"], get(health::healthz)),
         route("/readyz", &["GET"], get(health::readyz)),
         route("/metrics", &["GET"], get(metrics::metrics)),

@@ -161,6 +161,20 @@ impl Lang {
         }
     }
 
+    /// A customer's move, as its button says it.
+    pub fn action(self, action: &str) -> Option<&'static str> {
+        let t = self.texts();
+        Some(match action {
+            "submit" => t.act_submit,
+            "provide_info" => t.act_provide_info,
+            "device_shipped" => t.act_device_shipped,
+            "pay" => t.act_pay,
+            "decline_quote" => t.act_decline_quote,
+            "cancel" => t.act_cancel,
+            _ => return None,
+        })
+    }
+
     /// A case kind in words.
     pub fn kind(self, kind: &str) -> String {
         let words: &[(&str, &str, &str)] = &[
@@ -264,6 +278,14 @@ pub struct Texts {
     pub status_pending: &'static str,
     pub decided_on: &'static str,
     pub sign_out: &'static str,
+    pub actions_title: &'static str,
+    pub act_submit: &'static str,
+    pub act_provide_info: &'static str,
+    pub act_device_shipped: &'static str,
+    pub act_pay: &'static str,
+    pub act_decline_quote: &'static str,
+    pub act_cancel: &'static str,
+    pub changed_meanwhile: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -341,6 +363,14 @@ pub static EN: Texts = Texts {
     status_pending: "to be decided",
     decided_on: "decided on",
     sign_out: "Sign out",
+    actions_title: "What you can do now",
+    act_submit: "Send the request",
+    act_provide_info: "I have added the information",
+    act_device_shipped: "I have shipped the item",
+    act_pay: "Accept and pay the quote",
+    act_decline_quote: "Decline the quote",
+    act_cancel: "Cancel the request",
+    changed_meanwhile: "The case changed while you were looking at it; here it is as it is now.",
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -417,6 +447,14 @@ pub static ZH_CN: Texts = Texts {
     status_pending: "待定",
     decided_on: "取决于",
     sign_out: "退出登录",
+    actions_title: "您现在可以",
+    act_submit: "提交申请",
+    act_provide_info: "我已补充信息",
+    act_device_shipped: "我已寄出商品",
+    act_pay: "接受并支付报价",
+    act_decline_quote: "拒绝报价",
+    act_cancel: "取消申请",
+    changed_meanwhile: "在您查看期间售后单已有变化，以下是最新状态。",
 };
 
 #[cfg(test)]

@@ -21,8 +21,12 @@ use super::i18n::{Lang, Texts};
 use super::page;
 use crate::AppState;
 
-/// The signed-in customer, from the session cookie; `None` for anyone else.
-async fn customer(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+/// The signed-in customer and their session's CSRF token, from the session cookie; `None`
+/// for anyone else.
+async fn customer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Principal, String)>, Response> {
     let Some(cookie) = crate::auth::session_cookie(headers) else {
         return Ok(None);
     };
@@ -34,9 +38,7 @@ async fn customer(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
         })
         .await
         .map_err(|e| crate::problem::Problem::from(e).into_response())?;
-    Ok(found
-        .map(|(p, _)| p)
-        .filter(|p| matches!(p, Principal::Customer { .. })))
+    Ok(found.filter(|(p, _)| matches!(p, Principal::Customer { .. })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,7 +194,7 @@ pub async fn cases(
     headers: HeaderMap,
 ) -> Response {
     let who = match customer(&state, &headers).await {
-        Ok(Some(p)) => p,
+        Ok(Some((p, _))) => p,
         Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
         Err(r) => return r,
     };
@@ -251,6 +253,10 @@ struct RemedyRow {
 }
 
 struct ShownCase {
+    id: i64,
+    version: String,
+    /// The moves the customer may take now, with their buttons' words.
+    actions: Vec<(String, &'static str)>,
     reference: String,
     kind: String,
     state: String,
@@ -272,6 +278,14 @@ struct CasePage {
     title: &'static str,
     switch_href: String,
     c: ShownCase,
+    csrf: String,
+    stale: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CaseQuery {
+    pub lang: Option<String>,
+    pub stale: Option<String>,
 }
 
 /// The value at a JSON pointer, or null.
@@ -324,6 +338,17 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
         .as_str()
         .map_or_else(|| format!("#{}", at(j, "/id")), str::to_string);
     ShownCase {
+        id: at(j, "/id").as_i64().unwrap_or_default(),
+        version: text(at(j, "/version")),
+        actions: at(j, "/can")
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .filter_map(|x| Some((x.to_string(), lang.action(x)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         reference,
         kind: lang.kind(at(j, "/kind").as_str().unwrap_or_default()),
         state: lang.state(at(j, "/state").as_str().unwrap_or_default()),
@@ -361,10 +386,10 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
 pub async fn case(
     State(state): State<AppState>,
     crate::extract::Path(id): crate::extract::Path<i64>,
-    Query(q): Query<LangQuery>,
+    Query(q): Query<CaseQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match customer(&state, &headers).await {
+    let (who, csrf) = match customer(&state, &headers).await {
         Ok(Some(p)) => p,
         Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
         Err(r) => return r,
@@ -386,6 +411,60 @@ pub async fn case(
         title: t.my_cases,
         switch_href: format!("/portal/cases/{id}?lang={}", lang.other().tag()),
         c: shown_case(&shown, lang),
+        csrf,
+        stale: q.stale.is_some(),
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    pub action: String,
+    pub version: String,
+    pub csrf: String,
+}
+
+/// `POST /portal/cases/{id}/move`: a customer's move from the case page's form. The form
+/// carries the session's CSRF token and the case's version: a second click, or a move made
+/// meanwhile by someone else, changes nothing and shows the case as it now is.
+pub async fn move_case(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<MoveForm>,
+) -> Response {
+    let (who, csrf) = match customer(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+        Err(r) => return r,
+    };
+    if f.csrf != csrf {
+        return crate::problem::Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this form is not from your session: reload the page",
+        )
+        .into_response();
+    }
+    let Ok(action) = f.action.parse::<aftercare_domain::case::Action>() else {
+        return crate::problem::Problem::invalid("action", format!("`{}` is not a move", f.action))
+            .into_response();
+    };
+    let step = aftercare_app::cases::Step {
+        if_version: Some(f.version),
+        ..aftercare_app::cases::Step::new(action)
+    };
+    let policies = state.policies();
+    let now = state.now();
+    match state
+        .pool()
+        .run(move |store| access::transition(store, &policies, &who, id, &step, now))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/cases/{id}")).into_response(),
+        Err(AppError::Stale(_) | AppError::Transition(_)) => {
+            Redirect::to(&format!("/portal/cases/{id}?stale=1")).into_response()
+        }
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
 }
