@@ -471,3 +471,77 @@ pub fn require_global_admin(who: &Principal, scope: &str, what: &str) -> Result<
         )))
     }
 }
+
+/// One case of a desk's queue: the case, and its nearest pending deadline.
+#[derive(Debug)]
+pub struct Queued {
+    pub case: Case,
+    /// The nearest pending timer's due time and kind; `None` when nothing is due.
+    pub due: Option<(Timestamp, String)>,
+}
+
+/// The open cases staff work on, nearest deadline first (then the oldest): within the
+/// caller's sellers, and the filter's seller, state and kind. Closed, cancelled and rejected
+/// cases are left out.
+pub fn queue(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    f: &Filter,
+) -> Result<Vec<Queued>, AppError> {
+    let Principal::Staff { sellers, .. } = who else {
+        return Err(AppError::Forbidden("the queue is for staff".into()));
+    };
+    if !may_read_cases(who) {
+        return Ok(Vec::new());
+    }
+    let mut ids = policy_ids(policies, sellers);
+    if let Some(s) = &f.seller {
+        let only = policy_ids(policies, &Sellers::Only(vec![s.clone()]));
+        ids.retain(|i| only.contains(i));
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cols = cases::CASE_COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql = format!(
+        "SELECT {cols}, t.due_at, t.kind FROM cases c
+         LEFT JOIN timers t ON t.id = (
+           SELECT t2.id FROM timers t2 WHERE t2.case_id = c.id AND t2.fired_at IS NULL AND t2.cancelled_at IS NULL
+           ORDER BY t2.due_at LIMIT 1)
+         WHERE c.state NOT IN ('closed', 'cancelled', 'closed_not_received', 'rejected')
+           AND c.policy_id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut params: Vec<Val> = ids.into_iter().map(Val::from).collect();
+    if let Some(s) = f.state {
+        sql.push_str(" AND c.state = ?");
+        params.push(s.as_str().into());
+    }
+    if let Some(k) = f.kind {
+        sql.push_str(" AND c.kind = ?");
+        params.push(k.as_str().into());
+    }
+    sql.push_str(" ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, c.id LIMIT ?");
+    params.push(Val::Int(f.limit.clamp(1, 500)));
+    store.read(|tx| -> Result<Vec<Queued>, AppError> {
+        let n = cases::CASE_COLUMNS.split(", ").count();
+        tx.query(&sql, &params)?
+            .iter()
+            .map(|r| {
+                let due = match r.opt_int(n)? {
+                    Some(us) => Some((crate::time::from_micros(us)?, r.text(n + 1)?)),
+                    None => None,
+                };
+                Ok(Queued {
+                    case: Case::from_row(r)?,
+                    due,
+                })
+            })
+            .collect()
+    })
+}

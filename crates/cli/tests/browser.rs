@@ -231,3 +231,69 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
+    let Some(b) = Browser::start() else { return };
+    let dir = std::env::temp_dir().join(format!("aftercare_browser_desk_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/demo.db", dir.display());
+    let s = Server::demo(&db, dir.join("mail").to_str().unwrap());
+    let base = format!("http://{}", s.addr);
+
+    b.goto(&format!("{base}/desk?lang=en"));
+    assert!(b.url().ends_with("/desk/sign-in"), "{}", b.url());
+    accessible(&b, "desk sign-in");
+    // A wrong password: the same words as an unknown account.
+    b.type_into("#email", "tech.imask@demo.test");
+    b.type_into("#password", "not the password");
+    b.click("form.stacked button");
+    assert!(b.text("[role=alert]").contains("not right"));
+    b.type_into("#password", "demo-aftercare-2026");
+    b.click("form.stacked button");
+    assert!(b.url().ends_with("/desk"), "{}", b.url());
+
+    // IMASK's open cases only, nearest deadline first; the one received 20 hours ago is
+    // marked at risk of its 24-hour inspection target.
+    let policies: Vec<String> = b
+        .script("return [...document.querySelectorAll('table.queue tbody td:first-child small')].map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(!policies.is_empty());
+    assert!(policies.iter().all(|p| p == "imask"), "{policies:?}");
+    assert!(
+        b.text("table.queue").contains("due within 24 hours"),
+        "{}",
+        b.text("table.queue")
+    );
+    let dues: Vec<String> = b
+        .script(
+            "return [...document.querySelectorAll('table.queue tbody tr')].map(r => r.className)",
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_ne!(
+        dues.first().map(String::as_str),
+        Some(""),
+        "the nearest deadline comes first: {dues:?}"
+    );
+    accessible(&b, "desk queue");
+    shot(&b, "desk-queue");
+
+    // Filtered by state, without JavaScript: a GET form.
+    b.script("document.querySelector('#state').value = 'awaiting_payment'; return true;");
+    b.click("form.filters button");
+    assert!(b.url().contains("state=awaiting_payment"), "{}", b.url());
+    let states = b.text("table.queue tbody");
+    assert!(states.contains("Quote sent"), "{states}");
+    assert!(!states.contains("Received, waiting"), "{states}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

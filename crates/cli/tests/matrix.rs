@@ -37,6 +37,8 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET" | "POST", "/portal/sign-in") => SignIn,
         ("POST", "/portal/session" | "/portal/sign-out") => SignIn,
         ("GET", "/portal") => List,
+        ("GET" | "POST", "/desk/sign-in") | ("POST", "/desk/sign-out") => SignIn,
+        ("GET", "/desk") => List,
         ("GET", "/portal/cases/{id}") | ("POST", "/portal/cases/{id}/move") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
@@ -346,6 +348,7 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                     let headers: Vec<(&str, &str)> = if (route.path == "/api/v1/session"
                         && *method == "DELETE")
                         || route.path == "/portal/sign-out"
+                        || route.path == "/desk/sign-out"
                     {
                         vec![]
                     } else {

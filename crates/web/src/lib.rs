@@ -80,6 +80,17 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/portal", &["GET"], get(crate::pages::portal::cases)),
         route(
+            "/desk/sign-in",
+            &["GET", "POST"],
+            get(crate::pages::desk::sign_in_page).post(crate::pages::desk::sign_in),
+        ),
+        route(
+            "/desk/sign-out",
+            &["POST"],
+            post(crate::pages::desk::sign_out),
+        ),
+        route("/desk", &["GET"], get(crate::pages::desk::queue)),
+        route(
             "/portal/cases/{id}",
             &["GET"],
             get(crate::pages::portal::case),

@@ -3,6 +3,7 @@
 //! redirect; htmx (vendored, like every asset) only makes them nicer. Every page carries a
 //! strict Content-Security-Policy: scripts, styles and images from this server only.
 
+pub mod desk;
 pub mod i18n;
 pub mod portal;
 

@@ -1,0 +1,274 @@
+//! The service desk, first pages: staff sign in with their password, and the queue of open
+//! cases of the sellers they work for, nearest deadline first, with overdue and at-risk
+//! marks (IMASK's 24-hour targets show here), filtered by state and kind. The same use cases
+//! as the API (`accounts::sign_in`, `access::queue`).
+
+use aftercare_app::accounts::{self, Principal};
+use aftercare_app::{AppError, access};
+use aftercare_domain::case::{CaseKind, State as CaseState};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::i18n::{Lang, Texts};
+use super::page;
+use crate::AppState;
+
+/// The signed-in staff member, from the session cookie; `None` for anyone else.
+async fn staff(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+    let Some(cookie) = crate::auth::session_cookie(headers) else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let found = state
+        .pool()
+        .run(move |store| {
+            store.read(|tx| -> Result<_, AppError> { accounts::session(tx, &cookie, now) })
+        })
+        .await
+        .map_err(|e| crate::problem::Problem::from(e).into_response())?;
+    Ok(found
+        .map(|(p, _)| p)
+        .filter(|p| matches!(p, Principal::Staff { .. })))
+}
+
+#[derive(Template)]
+#[template(path = "desk_sign_in.html")]
+struct SignIn {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    email: String,
+    failed: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LangQuery {
+    pub lang: Option<String>,
+}
+
+/// `GET /desk/sign-in`.
+pub async fn sign_in_page(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let view = SignIn {
+        lang,
+        t,
+        title: t.desk_sign_in_title,
+        switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
+        email: String::new(),
+        failed: false,
+    };
+    page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    pub email: String,
+    pub password: String,
+}
+
+/// `POST /desk/sign-in`: a session, then the queue. A wrong password, an unknown account
+/// and too many tries all get the same answer.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let now = state.now();
+    let from = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("direct")
+        .trim()
+        .to_string();
+    let email = f.email.clone();
+    match state
+        .pool()
+        .run(move |store| accounts::sign_in(store, &f.email, &f.password, &from, now))
+        .await
+    {
+        Ok(session) => {
+            let mut r = Redirect::to("/desk").into_response();
+            if let Ok(v) =
+                HeaderValue::from_str(&crate::auth::set_cookie(&session.token, 12 * 3600))
+            {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) if e.is_callers() => {
+            let lang = Lang::choose(None, &headers);
+            let t = lang.texts();
+            let view = SignIn {
+                lang,
+                t,
+                title: t.desk_sign_in_title,
+                switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
+                email: email.chars().take(254).collect(),
+                failed: true,
+            };
+            page(StatusCode::UNAUTHORIZED, view.render(), lang, false)
+        }
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}
+
+/// `POST /desk/sign-out`.
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(cookie) = crate::auth::session_cookie(&headers) {
+        let _ = state
+            .pool()
+            .run(move |store| accounts::sign_out(store, &cookie))
+            .await;
+    }
+    let mut r = Redirect::to("/desk/sign-in").into_response();
+    if let Ok(v) = HeaderValue::from_str(&crate::auth::clear_cookie()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+struct Row {
+    reference: String,
+    policy: String,
+    kind: String,
+    state: String,
+    order: String,
+    due: String,
+    mark: &'static str,
+    class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "desk_queue.html")]
+struct Queue {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    who: String,
+    states: Vec<(&'static str, String)>,
+    kinds: Vec<(&'static str, String)>,
+    state: String,
+    kind: String,
+    rows: Vec<Row>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    pub lang: Option<String>,
+    pub state: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// `GET /desk`: the queue.
+pub async fn queue(
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let who = match staff(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/desk/sign-in").into_response(),
+        Err(r) => return r,
+    };
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let wanted_state = q
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| CaseState::ALL.into_iter().find(|x| x.as_str() == s));
+    let wanted_kind = q
+        .kind
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| CaseKind::ALL.into_iter().find(|x| x.as_str() == s));
+    let filter = access::Filter {
+        state: wanted_state,
+        kind: wanted_kind,
+        limit: 200,
+        ..access::Filter::default()
+    };
+    let name = match &who {
+        Principal::Staff { email, role, .. } => format!("{email} · {}", role.as_str()),
+        Principal::Customer { .. } => String::new(),
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let found = match state
+        .pool()
+        .run(move |store| access::queue(store, &policies, &who, &filter))
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return crate::problem::Problem::from(e).into_response(),
+    };
+    let soon = now + jiff::SignedDuration::from_hours(24);
+    let rows = found
+        .iter()
+        .map(|item| {
+            let c = &item.case;
+            let (due, mark, class) = match &item.due {
+                Some((at, _)) => {
+                    let zoned = at.to_zoned(jiff::tz::TimeZone::UTC);
+                    let when = format!(
+                        "{} {}",
+                        lang.date(zoned.date()),
+                        zoned.strftime("%H:%M UTC")
+                    );
+                    if *at <= now {
+                        (when, t.overdue, "overdue")
+                    } else if *at <= soon {
+                        (when, t.at_risk, "risk")
+                    } else {
+                        (when, "", "")
+                    }
+                }
+                None => (t.no_deadline.to_string(), "", ""),
+            };
+            Row {
+                reference: c
+                    .authorisation
+                    .clone()
+                    .unwrap_or_else(|| format!("#{}", c.id)),
+                policy: c.policy_id.clone(),
+                kind: lang.kind(c.kind.as_str()),
+                state: lang.state(c.state.as_str()),
+                order: c.order_no.clone().unwrap_or_default(),
+                due,
+                mark,
+                class,
+            }
+        })
+        .collect();
+    let view = Queue {
+        lang,
+        t,
+        title: t.nav_desk,
+        switch_href: format!("/desk?lang={}", lang.other().tag()),
+        who: name,
+        states: CaseState::ALL
+            .iter()
+            .map(|s| (s.as_str(), lang.state(s.as_str())))
+            .collect(),
+        kinds: CaseKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), lang.kind(k.as_str())))
+            .collect(),
+        state: wanted_state
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        kind: wanted_kind
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_default(),
+        rows,
+    };
+    page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
