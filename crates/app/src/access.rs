@@ -478,6 +478,8 @@ pub struct Queued {
     pub case: Case,
     /// The nearest pending timer's due time and kind; `None` when nothing is due.
     pub due: Option<(Timestamp, String)>,
+    /// A service-level target (inspection or repair) passed while the case waited.
+    pub breached: bool,
 }
 
 /// The open cases staff work on, nearest deadline first (then the oldest): within the
@@ -509,7 +511,10 @@ pub fn queue(
         .collect::<Vec<_>>()
         .join(", ");
     let mut sql = format!(
-        "SELECT {cols}, t.due_at, t.kind FROM cases c
+        "SELECT {cols}, t.due_at, t.kind,
+           EXISTS (SELECT 1 FROM timers b WHERE b.case_id = c.id AND b.fired_at IS NOT NULL
+                   AND b.kind IN ('inspect_by_breached', 'repair_by_breached'))
+         FROM cases c
          LEFT JOIN timers t ON t.id = (
            SELECT t2.id FROM timers t2 WHERE t2.case_id = c.id AND t2.fired_at IS NULL AND t2.cancelled_at IS NULL
            ORDER BY t2.due_at LIMIT 1)
@@ -540,6 +545,7 @@ pub fn queue(
                 Ok(Queued {
                     case: Case::from_row(r)?,
                     due,
+                    breached: r.bool(n + 2)?,
                 })
             })
             .collect()

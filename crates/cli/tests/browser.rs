@@ -270,6 +270,12 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
         "{}",
         b.text("table.queue")
     );
+    // The one received 30 hours ago missed it.
+    assert!(
+        b.text("table.queue").contains("service target missed"),
+        "{}",
+        b.text("table.queue")
+    );
     let dues: Vec<String> = b
         .script(
             "return [...document.querySelectorAll('table.queue tbody tr')].map(r => r.className)",

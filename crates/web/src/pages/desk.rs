@@ -216,6 +216,14 @@ pub async fn queue(
         .map(|item| {
             let c = &item.case;
             let (due, mark, class) = match &item.due {
+                _ if item.breached => (
+                    item.due.as_ref().map_or_else(
+                        || t.no_deadline.to_string(),
+                        |(at, _)| lang.date(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+                    ),
+                    t.target_missed,
+                    "overdue",
+                ),
                 Some((at, _)) => {
                     let zoned = at.to_zoned(jiff::tz::TimeZone::UTC);
                     let when = format!(
