@@ -177,6 +177,12 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     // A case in words: its state, what can be got by which clause, the history.
     b.click("a[href^=\"/portal/cases/\"]");
     assert!(b.text(".state").len() > 3);
+    let remedies = b.text("table.coverage");
+    assert!(
+        remedies.contains("what inspection found"),
+        "facts in words: {remedies}"
+    );
+    assert!(!remedies.contains("diagnosis.causes"), "{remedies}");
     assert!(b.text("ol.timeline").contains("open"));
     accessible(&b, "portal case");
     shot(&b, "portal-case");

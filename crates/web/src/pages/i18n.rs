@@ -161,6 +161,35 @@ impl Lang {
         }
     }
 
+    /// A fact the policy needs, in words: the schema's description in English; in Chinese
+    /// for the facts a customer meets most (others keep the English words).
+    pub fn fact(self, path: &str) -> String {
+        let zh: &[(&str, &str)] = &[
+            ("diagnosis.causes", "检测结果"),
+            ("condition.complete", "商品、配件、包装及说明书是否齐全"),
+            ("condition.activated", "是否已激活、开机或试用"),
+            ("condition.packaging_opened", "包装是否已拆封"),
+            ("condition.seal_broken", "封条是否已破损"),
+            ("order.delivered", "签收日期"),
+            ("order.distance", "是否为远程购买（网购）"),
+            ("invoice.status", "购买凭证"),
+            ("warranty_card.present", "保修卡"),
+            ("evidence.photos", "照片"),
+            ("problem.reported", "您反映的问题"),
+            ("return.received", "服务中心收货日期"),
+            ("quote.accepted", "是否同意付费维修"),
+            ("buyer.original", "是否为原始购买人"),
+        ];
+        if self == Lang::ZhCn
+            && let Some((_, w)) = zh.iter().find(|(k, _)| *k == path)
+        {
+            return (*w).to_string();
+        }
+        aftercare_policy::schema::fact_id(path)
+            .map(|id| aftercare_policy::schema::fact(id).doc.to_string())
+            .unwrap_or_else(|| path.to_string())
+    }
+
     /// A customer's move, as its button says it.
     pub fn action(self, action: &str) -> Option<&'static str> {
         let t = self.texts();
@@ -529,6 +558,18 @@ mod tests {
             Lang::ZhCn,
             "an unknown ?lang= is ignored"
         );
+    }
+
+    #[test]
+    fn facts_are_named_in_words() {
+        assert_eq!(Lang::En.fact("diagnosis.causes"), "what inspection found");
+        assert_eq!(Lang::ZhCn.fact("diagnosis.causes"), "检测结果");
+        assert_eq!(
+            Lang::ZhCn.fact("history.failed_repairs"),
+            "repairs of the same fault that did not cure it",
+            "no Chinese yet: the English words, never the path"
+        );
+        assert_eq!(Lang::En.fact("no.such"), "no.such");
     }
 
     #[test]

@@ -321,7 +321,12 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
                         class,
                         pending_on: at(r, "/pending_on")
                             .as_array()
-                            .map(|p| p.iter().map(text).collect::<Vec<_>>().join(", "))
+                            .map(|p| {
+                                p.iter()
+                                    .map(|f| lang.fact(f.as_str().unwrap_or_default()))
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            })
                             .unwrap_or_default(),
                         clause: at(r, "/citations/0/clause").as_str().map(str::to_string),
                     }
