@@ -94,6 +94,16 @@ pub fn policy_ids(policies: &Policies, sellers: &Sellers) -> Vec<String> {
     ids
 }
 
+/// The policies of `sellers`, narrowed to one seller's when a filter names one.
+fn filtered_policy_ids(policies: &Policies, sellers: &Sellers, only: Option<&str>) -> Vec<String> {
+    let mut ids = policy_ids(policies, sellers);
+    if let Some(s) = only {
+        let theirs = policy_ids(policies, &Sellers::Only(vec![s.to_string()]));
+        ids.retain(|i| theirs.contains(i));
+    }
+    ids
+}
+
 /// The seller of a case: its policy's.
 pub fn seller_of(policies: &Policies, case: &Case) -> Option<String> {
     policies
@@ -200,11 +210,7 @@ pub fn list(
                     next: None,
                 });
             }
-            let mut ids = policy_ids(policies, sellers);
-            if let Some(s) = &f.seller {
-                let only = policy_ids(policies, &Sellers::Only(vec![s.clone()]));
-                ids.retain(|i| only.contains(i));
-            }
+            let ids = filtered_policy_ids(policies, sellers, f.seller.as_deref());
             if ids.is_empty() {
                 return Ok(Page {
                     cases: Vec::new(),
@@ -332,7 +338,7 @@ fn order_seller(tx: &mut dyn Tx, order_no: &str) -> Result<Option<String>, AppEr
 }
 
 /// A staff member of one of these roles whose token (if any) has `scope`; else forbidden.
-fn staff_with<'a>(
+pub(crate) fn staff_with<'a>(
     who: &'a Principal,
     roles: &[Role],
     scope: &str,
@@ -497,11 +503,7 @@ pub fn queue(
     if !may_read_cases(who) {
         return Ok(Vec::new());
     }
-    let mut ids = policy_ids(policies, sellers);
-    if let Some(s) = &f.seller {
-        let only = policy_ids(policies, &Sellers::Only(vec![s.clone()]));
-        ids.retain(|i| only.contains(i));
-    }
+    let ids = filtered_policy_ids(policies, sellers, f.seller.as_deref());
     if ids.is_empty() {
         return Ok(Vec::new());
     }

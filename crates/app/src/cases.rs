@@ -1007,31 +1007,14 @@ pub(crate) fn announce(
             ),
         ),
         "quote" => {
-            let q = tx.query_opt(
-                "SELECT currency, total_minor, expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
-                &[Val::Int(case.id)],
-            )?;
-            let (amount, by) = match q {
-                Some(r) => {
-                    let currency = aftercare_policy::value::Currency::parse(&r.text(0)?)
-                        .map_err(|e| AppError::corrupt("quotes.currency", e))?;
-                    let amount = aftercare_policy::value::Money {
-                        minor: r.int(1)?,
-                        currency,
-                    }
-                    .to_string();
-                    let by = match r.int(2)? {
-                        i64::MAX => String::new(),
-                        us => format!(
-                            " Please accept and pay it by {}; after that the item is returned unrepaired.",
-                            // The quote expires at the end of its last day.
-                            from_micros(us.saturating_sub(1))?
-                                .to_zoned(policy.tz().clone())
-                                .strftime("%-d %B %Y")
-                        ),
-                    };
-                    (amount, by)
-                }
+            let (amount, by) = match open_quote(tx, case, policy.tz())? {
+                Some((amount, Some(last_day))) => (
+                    amount.to_string(),
+                    format!(
+                        " Please accept and pay it by {last_day}; after that the item is returned unrepaired."
+                    ),
+                ),
+                Some((amount, None)) => (amount.to_string(), String::new()),
                 None => ("(see your case page)".into(), String::new()),
             };
             (
@@ -1043,21 +1026,8 @@ pub(crate) fn announce(
             )
         }
         "quote_reminder" => {
-            let by = tx
-                .query_opt(
-                    "SELECT expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
-                    &[Val::Int(case.id)],
-                )?
-                .map(|r| r.int(0))
-                .transpose()?
-                .filter(|&us| us != i64::MAX)
-                .map(|us| -> Result<String, AppError> {
-                    Ok(from_micros(us.saturating_sub(1))?
-                        .to_zoned(policy.tz().clone())
-                        .strftime("%-d %B %Y")
-                        .to_string())
-                })
-                .transpose()?
+            let by = open_quote(tx, case, policy.tz())?
+                .and_then(|(_, last_day)| last_day)
                 .unwrap_or_else(|| "the date on your case page".into());
             (
                 format!("{reference}: the repair quote expires on {by}"),
@@ -1100,6 +1070,38 @@ pub(crate) fn announce(
         crate::outbox::queue(tx, &to, &subject, &body, now)?;
     }
     Ok(())
+}
+
+/// A case's open quote: its amount and, when it expires, its last day to pay (it expires
+/// at the end of that day), as an e-mail writes it.
+fn open_quote(
+    tx: &mut dyn Tx,
+    case: &Case,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Option<(Money, Option<String>)>, AppError> {
+    let Some(r) = tx.query_opt(
+        "SELECT currency, total_minor, expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
+        &[Val::Int(case.id)],
+    )?
+    else {
+        return Ok(None);
+    };
+    let currency = aftercare_policy::value::Currency::parse(&r.text(0)?)
+        .map_err(|e| AppError::corrupt("quotes.currency", e))?;
+    let amount = Money {
+        minor: r.int(1)?,
+        currency,
+    };
+    let last_day = match r.int(2)? {
+        i64::MAX => None,
+        us => Some(
+            from_micros(us.saturating_sub(1))?
+                .to_zoned(tz.clone())
+                .strftime("%-d %B %Y")
+                .to_string(),
+        ),
+    };
+    Ok(Some((amount, last_day)))
 }
 
 /// The address of a case's customer (the case's, else its order's), unless erased.

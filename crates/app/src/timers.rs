@@ -294,50 +294,47 @@ fn fire(
     kind: Kind,
     now: Timestamp,
 ) -> Result<String, AppError> {
-    // Timers that move the case; the others only put an event on its record.
+    // Timers that move the case (its move records and announces itself); the others put an
+    // event on its record and tell the customer and the seller's webhooks.
+    let moves = match kind {
+        Kind::NotReceived => Some(Action::NotReceived),
+        Kind::QuoteExpired => Some(Action::ExpireQuote),
+        Kind::ShipByReminder
+        | Kind::QuoteReminder
+        | Kind::InspectByBreached
+        | Kind::RepairByBreached => None,
+    };
+    if let Some(action) = moves {
+        let case = cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
+        return Ok(format!("case is now {}", case.state));
+    }
+    let case = cases::load(tx, case_id)?;
     let (event, after, outcome) = match kind {
-        Kind::NotReceived | Kind::QuoteExpired => {
-            let action = if kind == Kind::NotReceived {
-                Action::NotReceived
-            } else {
-                Action::ExpireQuote
-            };
-            let case =
-                cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
-            return Ok(format!("case is now {}", case.state));
-        }
         Kind::InspectByBreached | Kind::RepairByBreached => {
             let deadline = if kind == Kind::InspectByBreached {
                 "inspect_by"
             } else {
                 "repair_by"
             };
-            let case = cases::load(tx, case_id)?;
             (
                 "service_level_breached",
                 json!({ "deadline": deadline, "state": case.state.as_str() }),
                 format!("{deadline} passed while the case was {}", case.state),
             )
         }
-        Kind::QuoteReminder => {
-            let case = cases::load(tx, case_id)?;
-            (
-                "quote_reminder",
-                json!({ "state": case.state.as_str() }),
-                "reminded".to_string(),
-            )
-        }
-        Kind::ShipByReminder => {
-            let case = cases::load(tx, case_id)?;
-            (
-                "ship_by_reminder",
-                json!({ "ship_by": case.ship_by.map(|d| d.to_string()) }),
-                "reminded".to_string(),
-            )
-        }
+        Kind::QuoteReminder => (
+            "quote_reminder",
+            json!({ "state": case.state.as_str() }),
+            "reminded".to_string(),
+        ),
+        // (The moving kinds returned above.)
+        Kind::ShipByReminder | Kind::NotReceived | Kind::QuoteExpired => (
+            "ship_by_reminder",
+            json!({ "ship_by": case.ship_by.map(|d| d.to_string()) }),
+            "reminded".to_string(),
+        ),
     };
     let seq = audit::append(tx, now, &Event::new("timer", "case", case_id, event, after))?;
-    let case = cases::load(tx, case_id)?;
     cases::announce(tx, policies, &case, event, seq, now)?;
     Ok(outcome)
 }

@@ -102,22 +102,16 @@ pub struct Attempt {
     pub millis: i64,
 }
 
-/// Managers and admins (with `webhooks:write` on a token) manage their sellers' webhooks.
-fn manager(who: &Principal) -> Result<(&str, &Sellers), AppError> {
-    match who {
-        Principal::Staff {
-            role: Role::Manager | Role::Admin,
-            sellers,
-            scopes,
-            email,
-            ..
-        } if crate::access::has_scope(scopes.as_deref(), "webhooks:write") => {
-            Ok((email.as_str(), sellers))
-        }
-        _ => Err(AppError::Forbidden(
-            "only managers and admins manage webhooks".into(),
-        )),
-    }
+/// Managers and admins (with `webhooks:write` on a token) manage their sellers' webhooks:
+/// who acts, and for which sellers.
+fn manager(who: &Principal) -> Result<(String, &Sellers), AppError> {
+    let sellers = crate::access::staff_with(
+        who,
+        &[Role::Manager, Role::Admin],
+        "webhooks:write",
+        "manage webhooks (managers and admins do)",
+    )?;
+    Ok((who.actor(), sellers))
 }
 
 /// Subscribes `url` to `events` of `seller`'s cases. The URL is checked for form here (an
@@ -155,7 +149,6 @@ pub fn subscribe(
         }
     }
     let secret = format!("whsec_{}", crate::accounts::secret()?);
-    let actor = actor.to_string();
     store.tx(|tx| -> Result<Created, AppError> {
         let n = tx
             .query_one(
@@ -302,7 +295,7 @@ pub fn disable(
             "UPDATE webhooks SET disabled_at = ? WHERE id = ?",
             &[Val::Int(micros(now)), Val::Int(id)],
         )?;
-        audit::append(tx, now, &Event::new(actor, "webhook", id, "disable", None))?;
+        audit::append(tx, now, &Event::new(&actor, "webhook", id, "disable", None))?;
         Ok(())
     })
 }
@@ -414,7 +407,7 @@ pub fn redeliver(
         audit::append(
             tx,
             now,
-            &Event::new(actor, "webhook_delivery", delivery_id, "redeliver", None),
+            &Event::new(&actor, "webhook_delivery", delivery_id, "redeliver", None),
         )?;
         let r = tx.query_one(
             &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"),

@@ -103,3 +103,15 @@ pub fn set_cookie(token: &str, max_age_secs: i64) -> String {
 pub fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
 }
+
+/// The client's address for sign-in throttling: as the proxy in front reports it
+/// (`X-Forwarded-For`), else `direct`.
+pub fn client_address(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("direct")
+        .trim()
+        .to_string()
+}

@@ -42,7 +42,8 @@ impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
     }
 
     /// The value kept for `key`, if younger than the time to live.
-    pub fn get(&self, key: &K) -> Option<V> {
+    #[cfg(test)]
+    fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().ok()?;
         entries
             .get(key)

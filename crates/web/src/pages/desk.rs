@@ -3,8 +3,8 @@
 //! marks (IMASK's 24-hour targets show here), filtered by state and kind. The same use cases
 //! as the API (`accounts::sign_in`, `access::queue`).
 
+use aftercare_app::access;
 use aftercare_app::accounts::{self, Principal};
-use aftercare_app::{AppError, access};
 use aftercare_domain::case::{CaseKind, State as CaseState};
 use askama::Template;
 use axum::Form;
@@ -14,23 +14,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Texts};
-use super::page;
+use super::{LangQuery, page};
 use crate::AppState;
 
-/// The signed-in staff member, from the session cookie; `None` for anyone else.
+/// The signed-in staff member; `None` for anyone else.
 async fn staff(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
-    let Some(cookie) = crate::auth::session_cookie(headers) else {
-        return Ok(None);
-    };
-    let now = state.now();
-    let found = state
-        .pool()
-        .run(move |store| {
-            store.read(|tx| -> Result<_, AppError> { accounts::session(tx, &cookie, now) })
-        })
-        .await
-        .map_err(|e| crate::problem::Problem::from(e).into_response())?;
-    Ok(found
+    Ok(super::session(state, headers)
+        .await?
         .map(|(p, _)| p)
         .filter(|p| matches!(p, Principal::Staff { .. })))
 }
@@ -44,11 +34,6 @@ struct SignIn {
     switch_href: String,
     email: String,
     failed: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct LangQuery {
-    pub lang: Option<String>,
 }
 
 /// `GET /desk/sign-in`.
@@ -80,13 +65,7 @@ pub async fn sign_in(
     Form(f): Form<SignInForm>,
 ) -> Response {
     let now = state.now();
-    let from = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .unwrap_or("direct")
-        .trim()
-        .to_string();
+    let from = crate::auth::client_address(&headers);
     let email = f.email.clone();
     match state
         .pool()
@@ -121,17 +100,7 @@ pub async fn sign_in(
 
 /// `POST /desk/sign-out`.
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(cookie) = crate::auth::session_cookie(&headers) {
-        let _ = state
-            .pool()
-            .run(move |store| accounts::sign_out(store, &cookie))
-            .await;
-    }
-    let mut r = Redirect::to("/desk/sign-in").into_response();
-    if let Ok(v) = HeaderValue::from_str(&crate::auth::clear_cookie()) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    super::end_session(&state, &headers, "/desk/sign-in").await
 }
 
 struct Row {

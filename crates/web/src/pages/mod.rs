@@ -92,6 +92,50 @@ pub struct LangQuery {
     pub lang: Option<String>,
 }
 
+/// Who the session cookie signs in, with the session's CSRF token; `None` without a valid one.
+pub(crate) async fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(aftercare_app::accounts::Principal, String)>, Response> {
+    let Some(cookie) = crate::auth::session_cookie(headers) else {
+        return Ok(None);
+    };
+    let now = state.now();
+    state
+        .pool()
+        .run(move |store| {
+            store.read(|tx| -> Result<_, aftercare_app::AppError> {
+                aftercare_app::accounts::session(tx, &cookie, now)
+            })
+        })
+        .await
+        .map_err(|e| crate::problem::Problem::from(e).into_response())
+}
+
+/// A redirect to `to` that sets (or, with `None`, clears) the session cookie.
+pub(crate) fn redirect_with_session(to: &str, session: Option<(&str, i64)>) -> Response {
+    let mut r = axum::response::Redirect::to(to).into_response();
+    let cookie = match session {
+        Some((token, max_age)) => crate::auth::set_cookie(token, max_age),
+        None => crate::auth::clear_cookie(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Ends the session of the request's cookie, here and in the browser; then `to`.
+pub(crate) async fn end_session(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
+    if let Some(cookie) = crate::auth::session_cookie(headers) {
+        let _ = state
+            .pool()
+            .run(move |store| aftercare_app::accounts::sign_out(store, &cookie))
+            .await;
+    }
+    redirect_with_session(to, None)
+}
+
 #[derive(Template)]
 #[template(path = "landing.html")]
 struct Landing<'a> {

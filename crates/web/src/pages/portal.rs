@@ -18,27 +18,17 @@ use serde::Deserialize;
 use serde_json::Value as J;
 
 use super::i18n::{Lang, Texts};
-use super::page;
+use super::{LangQuery, page};
 use crate::AppState;
 
-/// The signed-in customer and their session's CSRF token, from the session cookie; `None`
-/// for anyone else.
+/// The signed-in customer and their session's CSRF token; `None` for anyone else.
 async fn customer(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(Principal, String)>, Response> {
-    let Some(cookie) = crate::auth::session_cookie(headers) else {
-        return Ok(None);
-    };
-    let now = state.now();
-    let found = state
-        .pool()
-        .run(move |store| {
-            store.read(|tx| -> Result<_, AppError> { accounts::session(tx, &cookie, now) })
-        })
-        .await
-        .map_err(|e| crate::problem::Problem::from(e).into_response())?;
-    Ok(found.filter(|(p, _)| matches!(p, Principal::Customer { .. })))
+    Ok(super::session(state, headers)
+        .await?
+        .filter(|(p, _)| matches!(p, Principal::Customer { .. })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,17 +141,7 @@ pub async fn redeem(
 
 /// `POST /portal/sign-out`: ends the session.
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(cookie) = crate::auth::session_cookie(&headers) {
-        let _ = state
-            .pool()
-            .run(move |store| accounts::sign_out(store, &cookie))
-            .await;
-    }
-    let mut r = Redirect::to("/portal/sign-in").into_response();
-    if let Ok(v) = HeaderValue::from_str(&crate::auth::clear_cookie()) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    super::end_session(&state, &headers, "/portal/sign-in").await
 }
 
 struct CaseRow {
@@ -180,11 +160,6 @@ struct Cases {
     title: &'static str,
     switch_href: String,
     rows: Vec<CaseRow>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct LangQuery {
-    pub lang: Option<String>,
 }
 
 /// `GET /portal`: the signed-in customer's cases, newest first.

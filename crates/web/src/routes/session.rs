@@ -100,14 +100,7 @@ pub async fn sign_in(
     Json(req): Json<SignIn>,
 ) -> Result<Response, Problem> {
     let now = state.now();
-    // The client's address as the proxy in front reports it, else the connection's.
-    let from = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .unwrap_or("direct")
-        .trim()
-        .to_string();
+    let from = auth::client_address(&headers);
     let email = req.email.clone();
     let session = state
         .pool()
