@@ -455,6 +455,7 @@ pub(crate) fn transition_in(
     check_facts(&after.facts)?;
     after.updated_at = now;
     let decision = decide_in(tx, policies, &after, actor, now)?;
+    hold(step.action, &decision)?;
     match step.action {
         Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
         Action::RefundPaid => crate::money::mark_case_paid_in(tx, id, actor, now)?,
@@ -514,6 +515,35 @@ pub(crate) fn transition_in(
     timers::sync(tx, &after, &decision, policy.tz())?;
     announce(tx, policies, &after, step.action.as_str(), seq, now)?;
     Ok(after)
+}
+
+/// Refuses a move the policy holds back: sending or approving a request the policy will not
+/// process yet (CryptKi 5.1: "no claim will be processed without complete photographic
+/// evidence"), and recording a parcel as sent before the customer confirmed the device's data
+/// is erased and backed up (imKey 2(5), Maintenance 3.1–3.2).
+fn hold(action: Action, decision: &Recorded) -> Result<(), AppError> {
+    let (flag, why) = match action {
+        Action::Submit | Action::Approve => (
+            "not_processed",
+            "the policy does not process this request until it has everything it asks for",
+        ),
+        Action::DeviceShipped => (
+            "hold_shipping",
+            "confirm first that the device's data is erased and backed up (recovery phrase, PIN, passwords)",
+        ),
+        _ => return Ok(()),
+    };
+    match decision.flag(flag) {
+        None => Ok(()),
+        Some(clause) => {
+            let missing = if decision.missing.is_empty() {
+                String::new()
+            } else {
+                format!("; still needed: {}", decision.missing.join(", "))
+            };
+            Err(AppError::Refused(format!("{why} ({clause}){missing}")))
+        }
+    }
 }
 
 /// Records the refund the decision gives, under the case's own idempotency key.
@@ -682,6 +712,8 @@ pub struct Recorded {
     pub claimed_warranty_end: Option<Date>,
     /// The documents and evidence the decision lists as missing, by their labels.
     pub missing: Vec<String>,
+    /// The flags the decision raises, each with the clause that raises it.
+    pub flags: Vec<(String, String)>,
 }
 
 impl Recorded {
@@ -725,8 +757,31 @@ impl Recorded {
                     _ => None,
                 })
                 .collect(),
+            flags: decision
+                .flags
+                .iter()
+                .filter_map(|at| {
+                    let (p, r) = decision.rule(*at)?;
+                    let aftercare_policy::model::Action::Flag(name) = &r.action else {
+                        return None;
+                    };
+                    let clause = p.clause(r.clause).map(|c| c.id.as_str()).unwrap_or("?");
+                    Some((
+                        name.clone(),
+                        format!("{} {clause}", p.seller.as_deref().unwrap_or(&p.id)),
+                    ))
+                })
+                .collect(),
             deadlines,
         }
+    }
+
+    /// The clause that raises flag `name`, if the decision raises it.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.as_str())
     }
 
     /// The instant deadline `name` passes, if the decision sets it.

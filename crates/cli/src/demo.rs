@@ -339,14 +339,15 @@ fn cases_in_every_state(
         // Maintenance: approved two days ago; ship within three days.
         Story { kind: WarrantyService, prefix: "MX1", n: 3, opened: 2 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 2 * d - 1), (Approve, json!({}), 2 * d - 2)] }.tell(store, policies, now)?,
         // Maintenance: paid repair quoted five days ago, unpaid (one month to pay).
-        Story { kind: WarrantyService, prefix: "MX1", n: 4, opened: 12 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 12 * d - 1), (Approve, json!({}), 11 * d), (DeviceShipped, json!({}), 10 * d),
+        Story { kind: WarrantyService, prefix: "MX1", n: 4, opened: 12 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 12 * d - 1), (Approve, json!({}), 11 * d), (DeviceShipped, json!({"customer.data_acknowledged": true}), 10 * d),
               (Receive, json!({}), 8 * d), (Inspect, json!({"diagnosis.causes": ["liquid"]}), 6 * d), (Quote, json!({}), 5 * d)] }.tell(store, policies, now)?,
         // Maintenance: approved forty days ago, never sent: the sweeper closes it.
         Story { kind: WarrantyService, prefix: "MX1", n: 5, opened: 41 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 41 * d - 1), (Approve, json!({}), 40 * d)] }.tell(store, policies, now)?,
         // CryptKi: an unopened wallet withdrawn, received and refunded.
         Story { kind: Return, prefix: "CRK", n: 3, opened: 10 * d, report: json!({"problem.reported": "change_of_mind", "condition.packaging_opened": false, "condition.seal_broken": false, "condition.activated": false, "condition.complete": true, "evidence.order_number": true}), steps: &[(Submit, json!({}), 10 * d - 1), (Approve, json!({}), 9 * d), (DeviceShipped, json!({}), 8 * d), (Receive, json!({}), 6 * d)] }.tell(store, policies, now)?,
-        // CryptKi: delivery damage reported, photos of the inner box still missing.
-        Story { kind: DeliveryDamage, prefix: "CRK", n: 4, opened: d, report: json!({"problem.reported": "delivery_damage", "evidence.photos": ["outer_box", "labels", "packaging_damage"], "evidence.description": true, "evidence.order_number": true}), steps: &[(Submit, json!({}), d - 1)] }.tell(store, policies, now)?,
+        // CryptKi: delivery damage reported, photos of the inner box still missing: the request
+        // cannot be sent until they are there (5.1).
+        Story { kind: DeliveryDamage, prefix: "CRK", n: 4, opened: d, report: json!({"problem.reported": "delivery_damage", "evidence.photos": ["outer_box", "labels", "packaging_damage"], "evidence.description": true, "evidence.order_number": true}), steps: &[] }.tell(store, policies, now)?,
         // imKey: a customer's return still in draft.
         Story { kind: Return, prefix: "IMK", n: 3, opened: 5, report: json!({"problem.reported": "change_of_mind"}), steps: &[] }.tell(store, policies, now)?,
         // IMIKI: a defect submitted, waiting for an agent.

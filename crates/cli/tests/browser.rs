@@ -77,7 +77,7 @@ fn a_visitor_checks_a_warranty_in_english_and_chinese() {
     shot(&b, "warranty");
 
     // The same page in Simplified Chinese, by the switch; the choice is kept.
-    b.click("a.lang");
+    b.click_and_wait("a.lang");
     let table = b.text("table.coverage");
     assert!(table.contains("保修至"), "{table}");
     assert_eq!(b.script("return document.documentElement.lang"), "zh-CN");
@@ -125,7 +125,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     accessible(&b, "portal sign-in");
     b.type_into("#order_no", "WEB-1001");
     b.type_into("#email", "li.wei@example.org");
-    b.click("form.stacked button");
+    b.click_and_wait("form.stacked button");
     assert!(
         b.text("[role=status]")
             .contains("sign-in link is on its way")
@@ -158,7 +158,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
         "the link names the server's address: {link}"
     );
     b.goto(&link);
-    b.click("form button");
+    b.click_and_wait("form button");
     assert!(b.url().ends_with("/portal"), "{}", b.url());
     let mine: Vec<i64> = b
         .script(
@@ -175,7 +175,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     shot(&b, "portal-cases");
 
     // A case in words: its state, what can be got by which clause, the history.
-    b.click("a[href^=\"/portal/cases/\"]");
+    b.click_and_wait("a[href^=\"/portal/cases/\"]");
     assert!(b.text(".state").len() > 3);
     let remedies = b.text("table.coverage");
     assert!(
@@ -195,7 +195,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
          return f ? f.form.outerHTML : null",
     );
     assert!(stale_form.is_string(), "no shipping button on {case_url}");
-    b.click("form[action$='/move'] input[value=device_shipped] ~ button");
+    b.click_and_wait("form[action$='/move'] input[value=device_shipped] ~ button");
     let body = b.script("return document.body.innerText");
     assert!(!b.url().ends_with("/move"), "{body}");
     assert!(
@@ -208,7 +208,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
         "document.body.insertAdjacentHTML('beforeend', {stale_form}); \
          document.body.lastElementChild.id = 'again'; return true;"
     ));
-    b.click("#again button");
+    b.click_and_wait("#again button");
     assert!(b.url().contains("stale=1"), "{}", b.url());
     assert!(
         b.text("[role=status]")
@@ -232,7 +232,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
 
     // The link worked once.
     b.goto(&link);
-    b.click("form button");
+    b.click_and_wait("form button");
     assert!(b.text("[role=alert]").contains("unknown, used or expired"));
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
@@ -254,10 +254,10 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
     // A wrong password: the same words as an unknown account.
     b.type_into("#email", "tech.imask@demo.test");
     b.type_into("#password", "not the password");
-    b.click("form.stacked button");
+    b.click_and_wait("form.stacked button");
     assert!(b.text("[role=alert]").contains("not right"));
     b.type_into("#password", "demo-aftercare-2026");
-    b.click("form.stacked button");
+    b.click_and_wait("form.stacked button");
     assert!(b.url().ends_with("/desk"), "{}", b.url());
 
     // IMASK's open cases only, nearest deadline first; the one received 20 hours ago is
@@ -301,7 +301,7 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
 
     // Filtered by state, without JavaScript: a GET form.
     b.script("document.querySelector('#state').value = 'awaiting_payment'; return true;");
-    b.click("form.filters button");
+    b.click_and_wait("form.filters button");
     assert!(b.url().contains("state=awaiting_payment"), "{}", b.url());
     let states = b.text("table.queue tbody");
     assert!(states.contains("Quote sent"), "{states}");

@@ -226,6 +226,7 @@ facts! {
     "quote.paid": Type::Date => "the quote was paid",
     "repair.date": Type::Date => "the repair or replacement was done",
     "customer.keeps_parts": Type::Bool => "asked to keep replaced parts",
+    "customer.data_acknowledged": Type::Bool => "the customer confirmed the device's data is erased and backed up (recovery phrase, PIN, passwords)",
     "abuse.suspected_fraud": Type::Bool => "fraud is suspected",
     "abuse.return_pattern": Type::Bool => "abusive pattern of returns",
     "abuse.intentional_damage": Type::Bool => "the damage was intentional",
@@ -503,6 +504,7 @@ pub static FLAGS: &[&str] = &[
     "diminished_value",
     "data_warning",
     "not_processed",
+    "hold_shipping",
 ];
 
 /// Derived values an expression may read besides facts.

@@ -152,6 +152,28 @@ impl Browser {
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
+    /// Clicks something that loads a new page (a form's button, a link) and waits, up to five
+    /// seconds, until the new page has loaded: the old document is marked and must be gone.
+    pub fn click_and_wait(&self, css: &str) {
+        self.script("window.__aftercare_old_page = true;");
+        self.click(css);
+        let start = Instant::now();
+        loop {
+            let done = self.script(
+                "return !window.__aftercare_old_page && document.readyState === 'complete';",
+            );
+            if done == Value::Bool(true) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "clicking `{css}` loaded no new page (still {})",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
