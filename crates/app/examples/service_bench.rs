@@ -199,6 +199,7 @@ fn main() {
             &policies,
             &NewCase {
                 open_key: None,
+                description: None,
                 kind: Some(CaseKind::WarrantyService),
                 customer: Some("bench".into()),
                 order_no: Some(format!("BO{o:08}")),

@@ -258,6 +258,54 @@ pub fn list(
     })
 }
 
+/// One item a customer bought: what a case can be started for.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub order_no: String,
+    pub ordered_at: String,
+    pub product: String,
+    pub serial: Option<String>,
+}
+
+/// The items of a customer's orders, newest order first (at most 100).
+pub fn items(store: &mut Store, who: &Principal) -> Result<Vec<Item>, AppError> {
+    let Principal::Customer { customer_id } = who else {
+        return Ok(Vec::new());
+    };
+    store.read(|tx| -> Result<Vec<Item>, AppError> {
+        tx.query(
+            "SELECT o.order_no, o.ordered_at, k.name, l.serial FROM orders o
+               JOIN order_lines l ON l.order_no = o.order_no
+               JOIN skus k ON k.code = l.sku
+              WHERE o.customer_id = ?
+              ORDER BY o.ordered_at DESC, o.order_no, l.line_no LIMIT 100",
+            &[Val::Int(*customer_id)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Item {
+                order_no: r.text(0)?,
+                ordered_at: r.text(1)?,
+                product: r.text(2)?,
+                serial: r.opt_text(3)?,
+            })
+        })
+        .collect()
+    })
+}
+
+/// What the policy would decide for a case `who` could open (see [`open`]), nothing written.
+pub fn preview(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    new: &NewCase,
+    now: Timestamp,
+) -> Result<(String, J), AppError> {
+    let new = as_opener(store, policies, who, new)?;
+    cases::preview(store, policies, &new, now)
+}
+
 /// Opens a case as `who`: a customer for their own order (as themselves), staff for a seller
 /// they work for.
 pub fn open(
@@ -267,6 +315,18 @@ pub fn open(
     new: &NewCase,
     now: Timestamp,
 ) -> Result<i64, AppError> {
+    let new = as_opener(store, policies, who, new)?;
+    cases::open(store, policies, &new, &who.actor(), now)
+}
+
+/// A new case as `who` may open it: a customer's names one of their own orders and is theirs
+/// (the policy is the SKU's, never one they name); staff's is for a seller they work for.
+fn as_opener(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    new: &NewCase,
+) -> Result<NewCase, AppError> {
     let mut new = new.clone();
     match who {
         Principal::Customer { customer_id } => {
@@ -306,7 +366,7 @@ pub fn open(
             new.policy = Some(policy);
         }
     }
-    cases::open(store, policies, &new, &who.actor(), now)
+    Ok(new)
 }
 
 /// Moves a case as `who`, if they see it and may take the move.

@@ -33,7 +33,12 @@ pub struct NewCase {
     /// The request's own key (from its `Idempotency-Key`): opening again under the same key
     /// returns the case already opened.
     pub open_key: Option<String>,
+    /// The customer's own words about what happened (at most [`MAX_DESCRIPTION`] characters).
+    pub description: Option<String>,
 }
+
+/// The longest description a case keeps, in characters.
+pub const MAX_DESCRIPTION: usize = 4000;
 
 /// One move of a case.
 #[derive(Clone, Debug)]
@@ -122,10 +127,12 @@ pub struct Case {
     pub ship_by: Option<Date>,
     pub opened_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The customer's own words; kept out of the audit chain (see migration 0007).
+    pub description: Option<String>,
 }
 
 pub(crate) const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, policy_id, facts, \
-                            authorisation, ship_by, opened_at, updated_at";
+                            authorisation, ship_by, opened_at, updated_at, description";
 
 impl Case {
     pub(crate) fn from_row(r: &Row) -> Result<Case, AppError> {
@@ -152,6 +159,7 @@ impl Case {
                 .map_err(|e| bad("ship_by", e.to_string()))?,
             opened_at: from_micros(r.int(10)?)?,
             updated_at: from_micros(r.int(11)?)?,
+            description: r.opt_text(12)?,
         })
     }
 
@@ -184,6 +192,7 @@ impl Case {
             "ship_by": self.ship_by.map(|d| d.to_string()),
             "opened_at": self.opened_at.to_string(),
             "updated_at": self.updated_at.to_string(),
+            "description": self.description,
             "version": self.version(),
             "can": case::allowed_from(self.kind, self.state)
                 .filter(|a| !a.is_timer())
@@ -247,6 +256,17 @@ pub fn open(
             }
         };
         check_facts(&new.facts)?;
+        let description = new
+            .description
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
+        if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+            return Err(AppError::invalid(
+                "description",
+                format!("at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
         if let Some(k) = &new.open_key
             && let Some(r) = tx.query_opt("SELECT id FROM cases WHERE open_key = ?", &[k.into()])?
         {
@@ -255,8 +275,8 @@ pub fn open(
         let at = micros(now);
         let id = tx
             .query_one(
-                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key, description)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 &[
                     kind.as_str().into(),
                     State::Draft.as_str().into(),
@@ -268,6 +288,7 @@ pub fn open(
                     Val::Int(at),
                     Val::Int(at),
                     new.open_key.clone().into(),
+                    description.map(str::to_string).into(),
                 ],
             )?
             .int(0)?;
@@ -298,9 +319,42 @@ pub fn open(
             ship_by: None,
             opened_at: now,
             updated_at: now,
+            description: description.map(str::to_string),
         };
         announce(tx, policies, &case, "open", seq, now)?;
         Ok(id)
+    })
+}
+
+/// What the policy would decide for a case not opened yet: the same references, registry
+/// facts and policy as [`open`], nothing written. The guided start shows it before the customer
+/// sends anything. Returns the policy's id and the decision as JSON.
+pub fn preview(
+    store: &mut Store,
+    policies: &Policies,
+    new: &NewCase,
+    now: Timestamp,
+) -> Result<(String, J), AppError> {
+    check_facts(&new.facts)?;
+    store.read(|tx| -> Result<(String, J), AppError> {
+        let refs = References::resolve(tx, new)?;
+        let policy_id = match &new.policy {
+            Some(p) => p.clone(),
+            None => refs.policy(tx)?,
+        };
+        let subject = crate::facts::Subject {
+            serial: new.serial.clone(),
+            order_no: new.order_no.clone(),
+            customer_id: refs.customer_id,
+        };
+        let mut facts_json = crate::facts::from_registry(tx, &subject)?;
+        for (k, v) in &new.facts {
+            facts_json.insert(k.clone(), v.clone());
+        }
+        let policy = policies.select(&policy_id, &facts_json, now)?;
+        let facts = check_facts(&facts_json)?;
+        let decision = aftercare_policy::decide(policy, &facts, now);
+        Ok((policy_id, decision.to_json(&facts)))
     })
 }
 

@@ -131,6 +131,11 @@ pub fn erase(
             "UPDATE customers SET ref = ?, name = 'erased', email = NULL, phone = NULL, erased_at = ? WHERE id = ?",
             &[(&placeholder).into(), Val::Int(micros(now)), Val::Int(id)],
         )?;
+        // The customer's own words about their cases go too.
+        tx.exec(
+            "UPDATE cases SET description = NULL WHERE customer_id = ?",
+            &[Val::Int(id)],
+        )?;
         audit::append(
             tx,
             now,

@@ -119,6 +119,7 @@ fn open_defect(
         policies,
         &NewCase {
             open_key: None,
+            description: None,
             kind: Some(CaseKind::WarrantyService),
             customer: Some(customer.into()),
             order_no: Some(order.into()),
@@ -1183,6 +1184,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 &policies,
                 &NewCase {
                     open_key: None,
+                    description: None,
                     kind: Some(CaseKind::WarrantyService),
                     customer: Some(customer.into()),
                     serial: Some(serial.into()),
@@ -1207,6 +1209,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 &policies,
                 &NewCase {
                     open_key: None,
+                    description: None,
                     kind: Some(CaseKind::Return),
                     customer: customer.map(Into::into),
                     order_no: Some("SO-IMA-1".into()),
@@ -1228,6 +1231,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             (
                 NewCase {
                     open_key: None,
+                    description: None,
                     customer: Some("nobody".into()),
                     serial: Some("W2-DE".into()),
                     ..NewCase::default()
@@ -1237,6 +1241,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             (
                 NewCase {
                     open_key: None,
+                    description: None,
                     order_no: Some("SO-NONE".into()),
                     ..NewCase::default()
                 },
@@ -1245,6 +1250,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
             (
                 NewCase {
                     open_key: None,
+                    description: None,
                     customer: Some("cust-de".into()),
                     serial: Some("W2-XX".into()),
                     ..NewCase::default()
@@ -1254,6 +1260,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         ] {
             let new = NewCase {
                 open_key: None,
+                description: None,
                 kind: Some(CaseKind::WarrantyService),
                 ..new
             };
@@ -1633,6 +1640,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             policy: None,
             facts: facts(json!({"problem.reported": "defect"})),
             open_key: Some("owner-and-key-hash".into()),
+            description: None,
         };
         let first = cases::open(
             &mut store,
@@ -1666,6 +1674,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
         assert_ne!(first, second, "{}", db.name);
         let no_key = NewCase {
             open_key: None,
+            description: None,
             ..new
         };
         let third = cases::open(

@@ -62,6 +62,30 @@ pub const STAFF: &[(&str, &str, Role, &str)] = &[
 /// A customer the demo's walk-through signs in as (order and e-mail).
 pub const CUSTOMER: (&str, &str) = ("WEB-1001", "li.wei@example.org");
 
+/// Where the demo's sellers take items in (made up for the demo), for the return slips.
+pub const SERVICE_CENTRES: &[(&str, &str)] = &[
+    (
+        "IMASK",
+        "IMASK After-sales Service Centre; 88 Keyuan Road, Nanshan District; Shenzhen 518057; China",
+    ),
+    (
+        "imKey",
+        "imKey Service Team; 2F, 16 Gaoxin South 4th Road; Shenzhen 518063; China",
+    ),
+    (
+        "IMIKI",
+        "IMIKI Returns; Industrieweg 12; 3542 AD Utrecht; Netherlands",
+    ),
+    (
+        "CryptKi",
+        "CryptKi Returns; Rue de la Loi 200; 1040 Brussels; Belgium",
+    ),
+    (
+        "Unnamed brand",
+        "Maintenance Service Centre; 500 Harbor Blvd; Oakland, CA 94607; USA",
+    ),
+];
+
 /// Whether the database holds the demo already.
 pub fn seeded(store: &mut Store) -> Result<bool, AppError> {
     store.tx(|tx| {
@@ -242,6 +266,24 @@ fn registry(today: Date) -> J {
         "lines": [{"sku": "IMASK-M1", "serial": "IMA-DEMO-1", "price_minor": 129_900}],
     }));
     invoices.push(json!({"invoice_no": "INV-WEB-1001", "order_no": CUSTOMER.0, "issued_on": ordered.to_string(), "lines": [{"model": "IMASK-M1", "serial": "IMA-DEMO-1"}]}));
+    // Two more of hers, to start requests from the portal: a CryptKi wallet delivered
+    // yesterday (for a delivery-damage report) and an imKey bought three weeks ago (a fault).
+    units.push(json!({"serial": "CRK-DEMO-1", "sku": "CRYPTKI-1", "manufactured_on": day(120).to_string()}));
+    orders.push(json!({
+        "order_no": "WEB-1002", "customer": "demo-li-wei", "channel": "official",
+        "ordered_on": day(4).to_string(), "shipped_on": day(3).to_string(), "delivered_on": day(1).to_string(),
+        "currency": "EUR", "shipping_fee_minor": 690, "paid_minor": 15_590,
+        "lines": [{"sku": "CRYPTKI-1", "serial": "CRK-DEMO-1", "price_minor": 14_900}],
+    }));
+    invoices.push(json!({"invoice_no": "INV-WEB-1002", "order_no": "WEB-1002", "issued_on": day(4).to_string(), "lines": [{"model": "CRYPTKI-1", "serial": "CRK-DEMO-1"}]}));
+    units.push(json!({"serial": "IMK-DEMO-1", "sku": "IMKEY-PRO", "manufactured_on": day(200).to_string()}));
+    orders.push(json!({
+        "order_no": "WEB-1003", "customer": "demo-li-wei", "channel": "official",
+        "ordered_on": day(25).to_string(), "shipped_on": day(24).to_string(), "delivered_on": day(21).to_string(),
+        "currency": "CNY", "shipping_fee_minor": 0, "paid_minor": 59_900,
+        "lines": [{"sku": "IMKEY-PRO", "serial": "IMK-DEMO-1", "price_minor": 59_900}],
+    }));
+    invoices.push(json!({"invoice_no": "INV-WEB-1003", "order_no": "WEB-1003", "issued_on": day(25).to_string(), "lines": [{"model": "IMKEY-PRO", "serial": "IMK-DEMO-1"}]}));
     json!({"customers": customers, "units": units, "orders": orders, "invoices": invoices, "shipments": shipments})
 }
 
@@ -283,6 +325,15 @@ impl Story<'_> {
                 serial: Some(format!("{prefix}-{:05}", 10_000 + n)),
                 policy: None,
                 facts: facts(self.report.clone()),
+                description: Some(
+                    match self.kind {
+                        CaseKind::Return => "Changed my mind; it is unused.",
+                        CaseKind::DeliveryDamage => "The box arrived crushed on one corner.",
+                        CaseKind::WrongItem => "The parcel held a different model.",
+                        _ => "It stopped working: no response when switched on.",
+                    }
+                    .to_string(),
+                ),
             },
             "demo",
             at(self.opened),
@@ -367,6 +418,10 @@ fn cases_in_every_state(
             serial: Some("IMA-DEMO-1".into()),
             policy: None,
             facts: facts(defect),
+            description: Some(
+                "The mask's display flickers and then goes dark a few minutes after a full charge."
+                    .into(),
+            ),
         },
         "customer",
         at(3 * d),

@@ -161,6 +161,10 @@ struct ServeArgs {
     /// `AWS_ALLOW_HTTP`).
     #[arg(long, env = "AFTERCARE_EVIDENCE_S3", value_name = "URL")]
     evidence_s3: Option<String>,
+    /// Where a seller's customers send items, printed on their return slips:
+    /// `SELLER=LINE; LINE; …` (repeat for each seller; the seller as its policies name it).
+    #[arg(long, value_name = "SELLER=ADDRESS", value_parser = service_centre)]
+    service_centre: Vec<(String, String)>,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -199,7 +203,20 @@ const CONFIG_SERVE: &[&str] = &[
     "evidence-dir",
     "evidence-s3",
     "webhooks-to-private",
+    "service-centre",
 ];
+
+/// `SELLER=ADDRESS`, both non-empty.
+fn service_centre(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((seller, address)) if !seller.trim().is_empty() && !address.trim().is_empty() => {
+            Ok((seller.trim().to_string(), address.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{s}`: expected SELLER=ADDRESS, e.g. \"IMASK=Service centre; 1 Road; Shenzhen\""
+        )),
+    }
+}
 
 /// The command line, with a config file's settings as the flags' defaults (so a flag or an
 /// environment variable still wins).
@@ -222,6 +239,37 @@ fn parse_cli() -> Result<Cli, String> {
         let table: toml::Table =
             toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
         for (key, value) in table {
+            // A list (`service-centre = ["A=…", "B=…"]`) gives a repeatable flag its values.
+            let values: Option<Vec<&'static str>> = match &value {
+                toml::Value::Array(items) => Some(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            toml::Value::String(s) => Ok(&*Box::leak(s.clone().into_boxed_str())),
+                            other => Err(format!(
+                                "--config {}: `{key}` must list strings, not {}",
+                                path.display(),
+                                other.type_str()
+                            )),
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                _ => None,
+            };
+            if let Some(values) = values {
+                if !CONFIG_SERVE.contains(&key.as_str()) {
+                    return Err(format!(
+                        "--config {}: `{key}` is not a setting that takes a list",
+                        path.display()
+                    ));
+                }
+                let id = key.replace('-', "_");
+                for sub in ["serve", "demo"] {
+                    let (id, values) = (id.clone(), values.clone());
+                    cmd = cmd.mut_subcommand(sub, |c| c.mut_arg(id, |a| a.default_values(values)));
+                }
+                continue;
+            }
             let value = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
@@ -541,6 +589,7 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         webhooks_to_private: a.webhooks_to_private,
         smtp: a.smtp.clone(),
         evidence_s3: a.evidence_s3.clone(),
+        service_centres: a.service_centre.iter().cloned().collect(),
         demo: None,
         clock: match env.clock {
             None => aftercare_web::Clock::System,
@@ -596,6 +645,12 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
     config.sweep_every = config
         .sweep_every
         .map(|d| d.min(std::time::Duration::from_secs(5)));
+    for (seller, address) in demo::SERVICE_CENTRES {
+        config
+            .service_centres
+            .entry((*seller).to_string())
+            .or_insert_with(|| (*address).to_string());
+    }
     // The demo runs on one's own machine: its webhooks may go to a receiver there.
     config.webhooks_to_private = true;
     config.demo = Some(aftercare_web::pages::Demo {

@@ -209,7 +209,7 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
          document.body.lastElementChild.id = 'again'; return true;"
     ));
     b.click_and_wait("#again button");
-    assert!(b.url().contains("stale=1"), "{}", b.url());
+    assert!(b.url().contains("notice=stale"), "{}", b.url());
     assert!(
         b.text("[role=status]")
             .contains("changed while you were looking")

@@ -80,6 +80,8 @@ impl Decision<'_> {
             .map(|m| {
                 json!({
                     "label": self.label(m.at),
+                    "photo": self.photo_kind(m.at),
+                    "needs": self.require_needs(m.at, facts),
                     "for": model::remedies(m.remedies).map(|r| r.name()).collect::<Vec<_>>(),
                     "cites": self.ref_json(m.at),
                 })
@@ -169,6 +171,37 @@ impl Decision<'_> {
             Some(Action::Require { label, .. }) => Some(label.as_str()),
             _ => None,
         }
+    }
+
+    /// The facts a requirement's test reads that are not known: what would settle it.
+    fn require_needs(&self, at: RuleRef, facts: &Facts) -> Vec<&'static str> {
+        let Some(Action::Require { test, .. }) = self.rule(at).map(|(_, r)| &r.action) else {
+            return Vec::new();
+        };
+        self.unknown_facts_of(at.layer, &test.expr, facts)
+            .iter()
+            .map(|id| schema::fact(*id).path)
+            .collect()
+    }
+
+    /// The kind of photo a requirement asks for, when it is one (`'inner_box' in
+    /// evidence.photos`): what an upload form offers for it.
+    fn photo_kind(&self, at: RuleRef) -> Option<&str> {
+        let Some(Action::Require { test, .. }) = self.rule(at).map(|(_, r)| &r.action) else {
+            return None;
+        };
+        let kind = test
+            .text
+            .trim()
+            .strip_suffix("in evidence.photos")?
+            .trim()
+            .strip_prefix('\'')?
+            .strip_suffix('\'')?;
+        schema::EnumKind::Photo
+            .variants()
+            .iter()
+            .copied()
+            .find(|v| *v == kind)
     }
 
     fn ref_json(&self, at: RuleRef) -> J {

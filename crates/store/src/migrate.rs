@@ -51,6 +51,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_webhooks.sql"),
         postgres: include_str!("../migrations/postgres/0006_webhooks.sql"),
     },
+    Migration {
+        version: 7,
+        name: "case_description",
+        sqlite: include_str!("../migrations/sqlite/0007_case_description.sql"),
+        postgres: include_str!("../migrations/postgres/0007_case_description.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

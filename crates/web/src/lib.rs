@@ -80,6 +80,23 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/portal", &["GET"], get(crate::pages::portal::cases)),
         route(
+            "/portal/cases/{id}/photos",
+            &["POST"],
+            post(crate::pages::portal::upload).layer(axum::extract::DefaultBodyLimit::max(
+                aftercare_app::evidence::MAX_BYTES + 64 * 1024,
+            )),
+        ),
+        route(
+            "/portal/cases/{id}/slip",
+            &["GET"],
+            get(crate::pages::portal::slip),
+        ),
+        route(
+            "/portal/start",
+            &["GET", "POST"],
+            get(crate::pages::start::start).post(crate::pages::start::post),
+        ),
+        route(
             "/desk/sign-in",
             &["GET", "POST"],
             get(crate::pages::desk::sign_in_page).post(crate::pages::desk::sign_in),

@@ -40,6 +40,8 @@ pub struct Config {
     /// Keep evidence in an S3-compatible bucket (`s3://BUCKET[/PREFIX]`) instead of
     /// `evidence_dir`.
     pub evidence_s3: Option<String>,
+    /// Each seller's service-centre address (lines separated by `;`), for return slips.
+    pub service_centres: std::collections::BTreeMap<String, String>,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -82,6 +84,7 @@ pub fn serve(
         },
         dispatch: Arc::new(tokio::sync::Notify::new()),
         demo: config.demo.clone().map(Arc::new),
+        service_centres: config.service_centres.clone(),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
     }));
     let stop = Arc::new(AtomicBool::new(false));

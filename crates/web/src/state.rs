@@ -23,6 +23,8 @@ pub struct Inner {
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
     /// Wakes the webhook dispatcher (a delivery asked for now).
     pub dispatch: Arc<tokio::sync::Notify>,
+    /// Each seller's service-centre address (lines separated by `;`), for return slips.
+    pub service_centres: std::collections::BTreeMap<String, String>,
     /// On a demo server, what its landing page lists.
     pub demo: Option<Arc<crate::pages::Demo>>,
     /// Public warranty look-ups of the last few seconds, by serial.

@@ -177,6 +177,9 @@ pub struct OpenArgs {
     /// A fact about the case, PATH=VALUE (repeatable), e.g. problem.reported=defect.
     #[arg(long = "fact")]
     pub facts: Vec<String>,
+    /// What happened, in the customer's words.
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
@@ -190,6 +193,7 @@ pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
             serial: a.serial.clone(),
             policy: a.policy.clone(),
             facts: parse_facts(&a.facts)?,
+            description: a.description.clone(),
         };
         let policies = env.policies()?;
         let mut store = env.store()?;

@@ -223,6 +223,147 @@ impl Lang {
         }
     }
 
+    /// One of a word table's entries in this language; the key itself when it has none.
+    fn word(self, table: &[(&str, &str, &str)], key: &str) -> String {
+        match table.iter().find(|(k, ..)| *k == key) {
+            Some((_, en, zh)) => match self {
+                Lang::En => (*en).to_string(),
+                Lang::ZhCn => (*zh).to_string(),
+            },
+            None => key.replace('_', " "),
+        }
+    }
+
+    /// A remedy in words.
+    pub fn remedy(self, remedy: &str) -> String {
+        self.word(
+            &[
+                ("return", "Return with refund", "退货退款"),
+                ("withdrawal", "Withdrawal (cancel the purchase)", "撤销购买"),
+                (
+                    "replacement",
+                    "Replacement with the same model",
+                    "换同型号新品",
+                ),
+                ("free_repair", "Free repair", "免费维修"),
+                (
+                    "repair_or_replace",
+                    "Repair or replacement, at your choice",
+                    "维修或换货（由您选择）",
+                ),
+                (
+                    "replace_after_repairs",
+                    "Replacement after failed repairs",
+                    "多次维修未果后换货",
+                ),
+                ("accessory_replacement", "Accessory replacement", "配件更换"),
+                ("accessory_return", "Accessory return", "配件退货"),
+                (
+                    "paid_repair",
+                    "Paid repair with a quote",
+                    "付费维修（先报价）",
+                ),
+                (
+                    "exchange",
+                    "Exchange at the seller's discretion",
+                    "由商家决定的换货",
+                ),
+                (
+                    "wrong_item",
+                    "Replacement or refund for a wrong item",
+                    "发错商品的换货或退款",
+                ),
+                (
+                    "delivery_damage",
+                    "Replacement or refund for delivery damage",
+                    "运输损坏的换货或退款",
+                ),
+            ],
+            remedy,
+        )
+    }
+
+    /// A deadline's name in words.
+    pub fn deadline(self, name: &str) -> String {
+        self.word(
+            &[
+                ("report_by", "Report the problem by", "请在此日期前反映问题"),
+                ("ship_by", "Ship the item by", "请在此日期前寄出"),
+                (
+                    "arrive_by",
+                    "The item must arrive by",
+                    "商品须在此日期前送达",
+                ),
+                (
+                    "send_back_by",
+                    "Send the goods back by",
+                    "请在此日期前寄回商品",
+                ),
+                ("refund_by", "Refund due by", "退款截止日期"),
+                ("quote_pay_by", "Pay the quote by", "请在此日期前支付报价"),
+                ("inspect_by", "Inspection due by", "检测截止日期"),
+                ("repair_by", "Repair due by", "维修截止日期"),
+            ],
+            name,
+        )
+    }
+
+    /// A kind of photo in words.
+    pub fn photo(self, kind: &str) -> String {
+        self.word(
+            &[
+                ("outer_box", "The outer shipping box", "外包装箱"),
+                ("inner_box", "The inner product box", "内包装盒"),
+                (
+                    "packaging_damage",
+                    "The damage to the packaging",
+                    "包装破损处",
+                ),
+                ("product", "The product", "商品"),
+                ("product_damage", "The damage to the product", "商品损坏处"),
+                ("item_received", "The item you received", "收到的商品"),
+                ("labels", "All labels and barcodes", "所有标签和条形码"),
+            ],
+            kind,
+        )
+    }
+
+    /// Who pays, in words.
+    pub fn party(self, party: Option<&str>) -> &'static str {
+        let t = self.texts();
+        match party {
+            Some("customer") => t.party_customer,
+            Some("seller") => t.party_seller,
+            _ => t.party_unknown,
+        }
+    }
+
+    /// A kind of request as the customer says it when starting one.
+    pub fn kind_question(self, kind: &str) -> String {
+        self.word(
+            &[
+                ("warranty_service", "It has a fault", "商品有故障"),
+                ("return", "I want to return it", "我想退货"),
+                ("delivery_damage", "It arrived damaged", "收到时已损坏"),
+                ("wrong_item", "I received the wrong item", "收到的商品不对"),
+            ],
+            kind,
+        )
+    }
+
+    /// What the guided start asks a customer about a fact, if a customer can say it.
+    pub fn question(self, path: &str) -> Option<Question> {
+        let (path, answer, en, zh) = QUESTIONS.iter().find(|(p, ..)| *p == path)?;
+        Some(Question {
+            path,
+            text: match self {
+                Lang::En => en,
+                Lang::ZhCn => zh,
+            },
+            answer: *answer,
+        })
+    }
+
     /// A date as this language writes it: `5 March 2027`, `2027年3月5日`.
     pub fn date(self, d: Date) -> String {
         match self {
@@ -231,6 +372,86 @@ impl Lang {
         }
     }
 }
+
+/// How a question is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    YesNo,
+    Date,
+}
+
+/// A question the guided start asks about one fact.
+#[derive(Clone, Copy, Debug)]
+pub struct Question {
+    pub path: &'static str,
+    pub text: &'static str,
+    pub answer: Answer,
+}
+
+/// The facts a customer can tell, with the question that asks for each. Facts only staff
+/// establish (what inspection found, when the parcel arrived) are never asked.
+pub static QUESTIONS: &[(&str, Answer, &str, &str)] = &[
+    (
+        "problem.discovered",
+        Answer::Date,
+        "When did you notice the problem?",
+        "您是什么时候发现问题的？",
+    ),
+    (
+        "condition.packaging_opened",
+        Answer::YesNo,
+        "Have you opened the packaging, even partly?",
+        "您是否已拆开包装（包括部分拆开）？",
+    ),
+    (
+        "condition.seal_broken",
+        Answer::YesNo,
+        "Is the seal or tamper-evident sticker broken, even partly?",
+        "封条或防拆贴是否已破损（包括部分破损）？",
+    ),
+    (
+        "condition.activated",
+        Answer::YesNo,
+        "Have you activated, set up, powered on or tried the device?",
+        "您是否已激活、设置、开机或试用过设备？",
+    ),
+    (
+        "condition.complete",
+        Answer::YesNo,
+        "Do you still have everything that came in the box: accessories, packaging, manuals?",
+        "包装内的全部物品（配件、包装、说明书）是否齐全？",
+    ),
+    (
+        "condition.gifts_returned",
+        Answer::YesNo,
+        "Will you send back any gifts that came with it?",
+        "是否会一并退回赠品？",
+    ),
+    (
+        "warranty_card.present",
+        Answer::YesNo,
+        "Do you have the warranty card?",
+        "您是否有保修卡？",
+    ),
+    (
+        "invoice.status",
+        Answer::YesNo,
+        "Do you have the invoice or receipt?",
+        "您是否有发票或购买凭证？",
+    ),
+    (
+        "buyer.original",
+        Answer::YesNo,
+        "Did you buy it new yourself?",
+        "您是否为该商品的原始购买人？",
+    ),
+    (
+        "customer.keeps_parts",
+        Answer::YesNo,
+        "Do you want to keep any replaced parts?",
+        "是否需要保留更换下来的零件？",
+    ),
+];
 
 /// Every text of the pages, in one language.
 #[derive(Debug)]
@@ -329,6 +550,62 @@ pub struct Texts {
     pub act_decline_quote: &'static str,
     pub act_cancel: &'static str,
     pub changed_meanwhile: &'static str,
+    pub start_title: &'static str,
+    pub start_lead: &'static str,
+    pub start_item: &'static str,
+    pub start_kind: &'static str,
+    pub start_next: &'static str,
+    pub start_questions: &'static str,
+    pub start_no_questions: &'static str,
+    pub answer_yes: &'static str,
+    pub answer_no: &'static str,
+    pub answer_unknown: &'static str,
+    pub description_label: &'static str,
+    pub start_check: &'static str,
+    pub start_open: &'static str,
+    pub start_open_note: &'static str,
+    pub preview_title: &'static str,
+    pub the_document_says: &'static str,
+    pub notices_title: &'static str,
+    pub no_items: &'static str,
+    pub start_new: &'static str,
+    pub date_in_future: &'static str,
+    pub reason_allowed: &'static str,
+    pub reason_denied: &'static str,
+    pub ordered_on: &'static str,
+    pub photos_title: &'static str,
+    pub photo_needed: &'static str,
+    pub photo_received: &'static str,
+    pub photo_upload: &'static str,
+    pub photo_kind_label: &'static str,
+    pub photo_file_label: &'static str,
+    pub photo_added: &'static str,
+    pub photo_refused: &'static str,
+    pub photos_uploaded: &'static str,
+    pub freight_title: &'static str,
+    pub freight_to_seller: &'static str,
+    pub freight_to_customer: &'static str,
+    pub party_customer: &'static str,
+    pub party_seller: &'static str,
+    pub party_unknown: &'static str,
+    pub ack_label: &'static str,
+    pub held_submit: &'static str,
+    pub held_ship: &'static str,
+    pub slip_link: &'static str,
+    pub slip_title: &'static str,
+    pub slip_send_to: &'static str,
+    pub slip_no_address: &'static str,
+    pub slip_packing: &'static str,
+    pub slip_print: &'static str,
+    pub slip_qr: &'static str,
+    pub slip_pack_original: &'static str,
+    pub slip_pack_reference: &'static str,
+    pub quote_title: &'static str,
+    pub quote_total: &'static str,
+    pub quote_pay_by: &'static str,
+    pub case_customer_moves: &'static str,
+    pub not_offered: &'static str,
+    pub once_provided: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -428,6 +705,62 @@ pub static EN: Texts = Texts {
     act_decline_quote: "Decline the quote",
     act_cancel: "Cancel the request",
     changed_meanwhile: "The case changed while you were looking at it; here it is as it is now.",
+    start_title: "Start a request",
+    start_lead: "Choose the item and what happened. We ask only what this seller's policy needs, and show what you can get before anything is sent.",
+    start_item: "Which item?",
+    start_kind: "What happened?",
+    start_next: "Next",
+    start_questions: "A few questions from the seller's policy",
+    start_no_questions: "The policy needs nothing more from you for now.",
+    answer_yes: "Yes",
+    answer_no: "No",
+    answer_unknown: "Not sure",
+    description_label: "Describe what happened",
+    start_check: "Check again",
+    start_open: "Open my request",
+    start_open_note: "Nothing goes to the seller yet: next you add the photos the policy asks for, then send the request.",
+    preview_title: "What you can get, if the answers are right",
+    the_document_says: "The document says",
+    notices_title: "Before you send anything",
+    no_items: "There is no item on your orders to start a request for.",
+    start_new: "Start a new request",
+    date_in_future: "This date is after today.",
+    reason_allowed: "allowed by",
+    reason_denied: "not allowed by",
+    ordered_on: "ordered",
+    photos_title: "Photos the policy asks for",
+    photo_needed: "still needed",
+    photo_received: "received",
+    photo_upload: "Upload",
+    photo_kind_label: "What the photo shows",
+    photo_file_label: "Photo (JPEG, PNG or WebP, up to 10 MB)",
+    photo_added: "Photo received.",
+    photo_refused: "This file was not accepted: send a JPEG, PNG or WebP photo of up to 10 MB.",
+    photos_uploaded: "Your photos",
+    freight_title: "Who pays the shipping",
+    freight_to_seller: "Sending it to the service centre",
+    freight_to_customer: "Sending it back to you",
+    party_customer: "you",
+    party_seller: "the seller",
+    party_unknown: "not decided yet",
+    ack_label: "I have erased the device and backed up its recovery phrase, PIN and passwords; I accept that the service centre may wipe it.",
+    held_submit: "The request cannot be sent yet: the policy processes it only once everything under “Still needed” is there.",
+    held_ship: "Tick the confirmation first: the device's data must be erased and backed up before you send it.",
+    slip_link: "Print the return slip",
+    slip_title: "Return slip",
+    slip_send_to: "Send to",
+    slip_no_address: "The seller has not given its service centre's address here: use the address in your approval e-mail.",
+    slip_packing: "How to pack it",
+    slip_print: "Print",
+    slip_qr: "Scan at the service centre",
+    slip_pack_original: "Use the original packaging if you still have it, and include every accessory.",
+    slip_pack_reference: "Write the authorisation number on the parcel.",
+    quote_title: "Repair quote",
+    quote_total: "Total",
+    quote_pay_by: "Pay by",
+    case_customer_moves: "Your request",
+    not_offered: "not offered for this request",
+    once_provided: "once you provide",
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -526,6 +859,62 @@ pub static ZH_CN: Texts = Texts {
     act_decline_quote: "拒绝报价",
     act_cancel: "取消申请",
     changed_meanwhile: "在您查看期间售后单已有变化，以下是最新状态。",
+    start_title: "发起售后申请",
+    start_lead: "请选择商品和遇到的情况。我们只询问该商家政策需要的信息，并在提交前告诉您可以获得什么。",
+    start_item: "哪件商品？",
+    start_kind: "发生了什么？",
+    start_next: "下一步",
+    start_questions: "商家政策需要了解的几个问题",
+    start_no_questions: "目前政策不需要您提供更多信息。",
+    answer_yes: "是",
+    answer_no: "否",
+    answer_unknown: "不确定",
+    description_label: "请描述发生的情况",
+    start_check: "重新查看",
+    start_open: "创建申请",
+    start_open_note: "此时还不会提交给商家：接下来请上传政策要求的照片，然后提交申请。",
+    preview_title: "如果以上回答属实，您可以获得",
+    the_document_says: "条款原文",
+    notices_title: "寄出前请注意",
+    no_items: "您的订单中没有可以申请售后的商品。",
+    start_new: "发起新的申请",
+    date_in_future: "该日期晚于今天。",
+    reason_allowed: "依据",
+    reason_denied: "不符合",
+    ordered_on: "下单日期",
+    photos_title: "政策要求的照片",
+    photo_needed: "仍需上传",
+    photo_received: "已收到",
+    photo_upload: "上传",
+    photo_kind_label: "照片内容",
+    photo_file_label: "照片（JPEG、PNG 或 WebP，最大 10 MB）",
+    photo_added: "照片已收到。",
+    photo_refused: "文件未被接受：请上传不超过 10 MB 的 JPEG、PNG 或 WebP 照片。",
+    photos_uploaded: "您上传的照片",
+    freight_title: "运费由谁承担",
+    freight_to_seller: "寄往服务中心",
+    freight_to_customer: "寄回给您",
+    party_customer: "您",
+    party_seller: "商家",
+    party_unknown: "尚未确定",
+    ack_label: "我已清除设备数据，并备份了助记词、PIN 码和密码；我同意服务中心可能清除设备数据。",
+    held_submit: "暂时无法提交：请先提供“仍需提供”中列出的全部内容。",
+    held_ship: "请先勾选确认：寄出前必须清除并备份设备数据。",
+    slip_link: "打印退货单",
+    slip_title: "退货单",
+    slip_send_to: "寄送至",
+    slip_no_address: "商家未在此提供服务中心地址，请使用批准邮件中的地址。",
+    slip_packing: "包装要求",
+    slip_print: "打印",
+    slip_qr: "服务中心扫码",
+    slip_pack_original: "请尽量使用原包装，并放入全部配件。",
+    slip_pack_reference: "请在包裹上写明授权号。",
+    quote_title: "维修报价",
+    quote_total: "合计",
+    quote_pay_by: "请在此日期前支付",
+    case_customer_moves: "您的申请",
+    not_offered: "本申请不适用",
+    once_provided: "请先提供",
 };
 
 #[cfg(test)]

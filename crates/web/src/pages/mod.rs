@@ -6,6 +6,7 @@
 pub mod desk;
 pub mod i18n;
 pub mod portal;
+pub mod start;
 
 use std::sync::Arc;
 
@@ -331,6 +332,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "htmx-2.0.11.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/htmx-2.0.11.min.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/app.js"),
     ),
 ];
 

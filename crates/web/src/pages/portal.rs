@@ -219,30 +219,49 @@ pub async fn cases(
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }
 
-struct RemedyRow {
-    label: String,
-    status: &'static str,
-    class: &'static str,
-    pending_on: String,
-    clause: Option<String>,
+pub(crate) struct QuoteView {
+    pub lines: Vec<(String, String)>,
+    pub total: String,
+    pub pay_by: Option<String>,
 }
 
-struct ShownCase {
-    id: i64,
-    version: String,
+pub(crate) struct PhotoRow {
+    pub kind: String,
+    pub words: String,
+    pub have: bool,
+}
+
+pub(crate) struct ShownCase {
+    pub id: i64,
+    pub version: String,
     /// The moves the customer may take now, with their buttons' words.
-    actions: Vec<(String, &'static str)>,
-    reference: String,
-    kind: String,
-    state: String,
-    state_key: String,
-    authorisation: Option<String>,
-    ship_by: Option<String>,
-    policy: String,
-    remedies: Vec<RemedyRow>,
-    missing: Vec<String>,
-    deadlines: Vec<String>,
-    history: Vec<String>,
+    pub actions: Vec<(String, &'static str)>,
+    pub reference: String,
+    pub kind: String,
+    pub state: String,
+    pub state_key: String,
+    pub authorisation: Option<String>,
+    pub ship_by: Option<String>,
+    pub policy: String,
+    pub description: Option<String>,
+    pub offers: Vec<super::start::Offer>,
+    pub missing: Vec<String>,
+    pub notices: Vec<super::start::Notice>,
+    pub deadlines: Vec<String>,
+    pub history: Vec<String>,
+    pub freight_to_seller: &'static str,
+    pub freight_to_customer: &'static str,
+    /// The photo kinds the policy asks for, each with whether one is there.
+    pub checklist: Vec<PhotoRow>,
+    /// The photos on the case: id and what they show.
+    pub photos: Vec<(i64, String)>,
+    pub quote: Option<QuoteView>,
+    /// The parcel may be recorded as sent only with the data acknowledgment ticked.
+    pub needs_ack: bool,
+    /// The policy does not process the request yet (CryptKi 5.1).
+    pub held: bool,
+    /// A return slip can be printed.
+    pub slip: bool,
 }
 
 #[derive(Template)]
@@ -254,13 +273,18 @@ struct CasePage {
     switch_href: String,
     c: ShownCase,
     csrf: String,
-    stale: bool,
+    /// Every photo kind, its words, and whether the policy still asks for it.
+    kinds: Vec<(&'static str, String, bool)>,
+    notice: Option<&'static str>,
+    problem: Option<&'static str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CaseQuery {
     pub lang: Option<String>,
-    pub stale: Option<String>,
+    /// What the last move came to: `stale`, `photo`, `held-submit`, `held-ship`,
+    /// `photo-refused`.
+    pub notice: Option<String>,
 }
 
 /// The value at a JSON pointer, or null.
@@ -272,43 +296,43 @@ fn text(v: &J) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn shown_case(j: &J, lang: Lang) -> ShownCase {
-    let t = lang.texts();
+/// Money in minor units as the language writes it: `¥1,299.00`, `€149.00`.
+pub(crate) fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    let whole = (m / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let symbol = match currency {
+        "CNY" => "¥",
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        _ => "",
+    };
+    if symbol.is_empty() {
+        format!("{sign}{grouped}.{:02} {currency}", m % 100)
+    } else {
+        format!("{sign}{symbol}{grouped}.{:02}", m % 100)
+    }
+}
+
+pub(crate) fn shown_case(
+    j: &J,
+    photos: &[aftercare_app::evidence::Photo],
+    lang: Lang,
+) -> ShownCase {
     let decision = at(j, "/latest_decision/decision");
     let date = |v: &J| {
         v.as_str()
             .and_then(|s| s.parse::<jiff::civil::Date>().ok())
             .map(|d| lang.date(d))
     };
-    let remedies = at(decision, "/remedies")
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    let (status, class) = match at(r, "/status").as_str() {
-                        Some("allowed") => (t.status_allowed, "ok"),
-                        Some("pending") => (t.status_pending, "wait"),
-                        _ => (t.status_denied, "no"),
-                    };
-                    RemedyRow {
-                        label: text(at(r, "/label")),
-                        status,
-                        class,
-                        pending_on: at(r, "/pending_on")
-                            .as_array()
-                            .map(|p| {
-                                p.iter()
-                                    .map(|f| lang.fact(f.as_str().unwrap_or_default()))
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
-                            })
-                            .unwrap_or_default(),
-                        clause: at(r, "/citations/0/clause").as_str().map(str::to_string),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let list = |v: &J, f: &dyn Fn(&J) -> Option<String>| -> Vec<String> {
         v.as_array()
             .map(|a| a.iter().filter_map(f).collect())
@@ -317,6 +341,73 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
     let reference = at(j, "/authorisation")
         .as_str()
         .map_or_else(|| format!("#{}", at(j, "/id")), str::to_string);
+    let flags: Vec<&str> = at(decision, "/flags")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| at(f, "/flag").as_str())
+        .collect();
+    let state_key = text(at(j, "/state"));
+    // The photo kinds asked for: those still missing, and those already there.
+    let mut checklist: Vec<PhotoRow> = Vec::new();
+    for m in at(decision, "/missing").as_array().into_iter().flatten() {
+        if let Some(k) = at(m, "/photo").as_str()
+            && !checklist.iter().any(|r| r.kind == k)
+        {
+            checklist.push(PhotoRow {
+                kind: k.to_string(),
+                words: lang.photo(k),
+                have: false,
+            });
+        }
+    }
+    for p in photos {
+        match checklist.iter_mut().find(|r| r.kind == p.kind) {
+            Some(r) => r.have = true,
+            None => checklist.push(PhotoRow {
+                kind: p.kind.clone(),
+                words: lang.photo(&p.kind),
+                have: true,
+            }),
+        }
+    }
+    checklist.sort_by_key(|r| {
+        aftercare_app::evidence::KINDS
+            .iter()
+            .position(|k| *k == r.kind)
+            .unwrap_or(usize::MAX)
+    });
+    let quote = at(j, "/quotes").as_array().and_then(|qs| {
+        let q = qs
+            .iter()
+            .rev()
+            .find(|q| at(q, "/status").as_str() == Some("open"))?;
+        let currency = text(at(q, "/currency"));
+        Some(QuoteView {
+            lines: at(q, "/lines")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    (
+                        text(at(l, "/description")),
+                        money(
+                            at(l, "/amount_minor").as_i64().unwrap_or_default(),
+                            &currency,
+                        ),
+                    )
+                })
+                .collect(),
+            total: money(
+                at(q, "/total_minor").as_i64().unwrap_or_default(),
+                &currency,
+            ),
+            pay_by: at(q, "/expires_at")
+                .as_str()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .map(|ts| lang.date(ts.to_zoned(jiff::tz::TimeZone::UTC).date())),
+        })
+    });
     ShownCase {
         id: at(j, "/id").as_i64().unwrap_or_default(),
         version: text(at(j, "/version")),
@@ -325,26 +416,27 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
             .map(|a| {
                 a.iter()
                     .filter_map(|x| x.as_str())
+                    .filter(|x| !(*x == "submit" && flags.contains(&"not_processed")))
                     .filter_map(|x| Some((x.to_string(), lang.action(x)?)))
                     .collect()
             })
             .unwrap_or_default(),
         reference,
         kind: lang.kind(at(j, "/kind").as_str().unwrap_or_default()),
-        state: lang.state(at(j, "/state").as_str().unwrap_or_default()),
-        state_key: text(at(j, "/state")),
+        state: lang.state(&state_key),
         authorisation: at(j, "/authorisation").as_str().map(str::to_string),
         ship_by: date(at(j, "/ship_by")),
-        policy: text(at(j, "/policy")),
-        remedies,
-        missing: list(at(decision, "/missing"), &|m| {
-            let clause = at(m, "/cites/clause").as_str().unwrap_or_default();
-            Some(format!("{} ({clause})", text(at(m, "/label"))))
-        }),
+        policy: at(decision, "/policy/title")
+            .as_str()
+            .map_or_else(|| text(at(j, "/policy")), str::to_string),
+        description: at(j, "/description").as_str().map(str::to_string),
+        offers: super::start::offers(decision, lang),
+        missing: super::start::missing(decision),
+        notices: super::start::notices(decision),
         deadlines: list(at(decision, "/deadlines"), &|d| {
             Some(format!(
                 "{}: {}",
-                text(at(d, "/label")),
+                lang.deadline(at(d, "/name").as_str().unwrap_or_default()),
                 date(at(d, "/last_day"))?
             ))
         }),
@@ -359,6 +451,16 @@ fn shown_case(j: &J, lang: Lang) -> ShownCase {
                 text(at(h, "/action")).replace('_', " ")
             ))
         }),
+        freight_to_seller: lang.party(at(decision, "/freight/to_seller").as_str()),
+        freight_to_customer: lang.party(at(decision, "/freight/to_customer").as_str()),
+        checklist,
+        photos: photos.iter().map(|p| (p.id, lang.photo(&p.kind))).collect(),
+        quote,
+        needs_ack: flags.contains(&"hold_shipping"),
+        held: state_key == "draft" && flags.contains(&"not_processed"),
+        slip: matches!(state_key.as_str(), "approved" | "awaiting_device")
+            && at(j, "/authorisation").is_string(),
+        state_key,
     }
 }
 
@@ -377,22 +479,44 @@ pub async fn case(
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     let t = lang.texts();
     let policies = state.policies();
-    let shown = match state
+    let (shown, photos) = match state
         .pool()
-        .run(move |store| access::show(store, &policies, &who, id))
+        .run(move |store| {
+            let shown = access::show(store, &policies, &who, id)?;
+            let photos = aftercare_app::evidence::list(store, &policies, &who, id)?;
+            Ok::<_, AppError>((shown, photos))
+        })
         .await
     {
         Ok(j) => j,
         Err(e) => return crate::problem::Problem::from(e).into_response(),
     };
+    let c = shown_case(&shown, &photos, lang);
     let view = CasePage {
         lang,
         t,
         title: t.my_cases,
         switch_href: format!("/portal/cases/{id}?lang={}", lang.other().tag()),
-        c: shown_case(&shown, lang),
+        kinds: aftercare_app::evidence::KINDS
+            .iter()
+            .map(|k| {
+                let needed = c.checklist.iter().any(|r| r.kind == *k && !r.have);
+                (*k, lang.photo(k), needed)
+            })
+            .collect(),
+        c,
         csrf,
-        stale: q.stale.is_some(),
+        notice: match q.notice.as_deref() {
+            Some("stale") => Some(t.changed_meanwhile),
+            Some("photo") => Some(t.photo_added),
+            _ => None,
+        },
+        problem: match q.notice.as_deref() {
+            Some("held-submit") => Some(t.held_submit),
+            Some("held-ship") => Some(t.held_ship),
+            Some("photo-refused") => Some(t.photo_refused),
+            _ => None,
+        },
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }
@@ -402,6 +526,8 @@ pub struct MoveForm {
     pub action: String,
     pub version: String,
     pub csrf: String,
+    /// The data-wipe acknowledgment's box, ticked (imKey 2(5), Maintenance 3.1–3.2).
+    pub ack: Option<String>,
 }
 
 /// `POST /portal/cases/{id}/move`: a customer's move from the case page's form. The form
@@ -430,10 +556,14 @@ pub async fn move_case(
         return crate::problem::Problem::invalid("action", format!("`{}` is not a move", f.action))
             .into_response();
     };
-    let step = aftercare_app::cases::Step {
+    let mut step = aftercare_app::cases::Step {
         if_version: Some(f.version),
         ..aftercare_app::cases::Step::new(action)
     };
+    if action == aftercare_domain::case::Action::DeviceShipped && f.ack.is_some() {
+        step.facts
+            .insert("customer.data_acknowledged".into(), J::Bool(true));
+    }
     let policies = state.policies();
     let now = state.now();
     match state
@@ -443,8 +573,173 @@ pub async fn move_case(
     {
         Ok(_) => Redirect::to(&format!("/portal/cases/{id}")).into_response(),
         Err(AppError::Stale(_) | AppError::Transition(_)) => {
-            Redirect::to(&format!("/portal/cases/{id}?stale=1")).into_response()
+            Redirect::to(&format!("/portal/cases/{id}?notice=stale")).into_response()
+        }
+        Err(AppError::Refused(_)) => {
+            let which = if action == aftercare_domain::case::Action::DeviceShipped {
+                "held-ship"
+            } else {
+                "held-submit"
+            };
+            Redirect::to(&format!("/portal/cases/{id}?notice={which}")).into_response()
         }
         Err(e) => crate::problem::Problem::from(e).into_response(),
     }
+}
+
+/// `POST /portal/cases/{id}/photos`: a photo from the case page's form (multipart: `csrf`,
+/// `kind`, `file`), checked and re-encoded like any upload; back to the case, whose checklist
+/// now ticks the kind.
+pub async fn upload(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let (who, csrf) = match customer(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+        Err(r) => return r,
+    };
+    let back = |notice: &str| Redirect::to(&format!("/portal/cases/{id}?notice={notice}"));
+    let Ok(mut multipart) = multipart else {
+        return back("photo-refused").into_response();
+    };
+    let (mut sent_csrf, mut kind, mut file) = (None, None, None);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                let Ok(bytes) = field.bytes().await else {
+                    return back("photo-refused").into_response();
+                };
+                match name.as_str() {
+                    "csrf" => sent_csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "kind" => kind = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "file" => file = Some(bytes),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return back("photo-refused").into_response(),
+        }
+    }
+    if sent_csrf.as_deref() != Some(csrf.as_str()) {
+        return crate::problem::Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this form is not from your session: reload the page",
+        )
+        .into_response();
+    }
+    let (Some(kind), Some(file)) = (kind, file) else {
+        return back("photo-refused").into_response();
+    };
+    let policies = state.policies();
+    let blobs = state.blobs();
+    let now = state.now();
+    match state
+        .pool()
+        .run(move |store| {
+            aftercare_app::evidence::attach(
+                store,
+                blobs.as_ref(),
+                &policies,
+                &who,
+                id,
+                &kind,
+                &file,
+                now,
+            )
+        })
+        .await
+    {
+        Ok(_) => back("photo").into_response(),
+        Err(AppError::NotFound { .. }) => {
+            crate::problem::Problem::not_found("no such case among yours").into_response()
+        }
+        Err(e) if e.is_callers() => back("photo-refused").into_response(),
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_slip.html")]
+struct Slip {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    c: ShownCase,
+    authorisation: String,
+    qr: String,
+    address: Vec<String>,
+    order: String,
+    serial: String,
+}
+
+/// `GET /portal/cases/{id}/slip`: the return slip to print once a case is approved: its
+/// authorisation number (also as a QR code), where to send it, by when, who pays the
+/// freight, and the policy's own packing instructions.
+pub async fn slip(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (who, _) = match customer(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+        Err(r) => return r,
+    };
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let policies = state.policies();
+    let seller_of = state.policies();
+    let (shown, seller) = match state
+        .pool()
+        .run(move |store| {
+            let shown = access::show(store, &policies, &who, id)?;
+            let seller = shown
+                .pointer("/policy")
+                .and_then(J::as_str)
+                .and_then(|p| seller_of.get(p).ok())
+                .and_then(|p| p.seller.clone());
+            Ok::<_, AppError>((shown, seller))
+        })
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return crate::problem::Problem::from(e).into_response(),
+    };
+    let c = shown_case(&shown, &[], lang);
+    let Some(authorisation) = c.authorisation.clone().filter(|_| c.slip) else {
+        return Redirect::to(&format!("/portal/cases/{id}")).into_response();
+    };
+    let qr = match qrcode::QrCode::new(authorisation.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(160, 160)
+            .dark_color(qrcode::render::svg::Color("#000000"))
+            .light_color(qrcode::render::svg::Color("#ffffff"))
+            .build(),
+        Err(_) => String::new(),
+    };
+    let address = seller
+        .and_then(|s| state.0.service_centres.get(&s).cloned())
+        .map(|a| a.split(';').map(|l| l.trim().to_string()).collect())
+        .unwrap_or_default();
+    let view = Slip {
+        lang,
+        t,
+        title: t.slip_title,
+        switch_href: format!("/portal/cases/{id}/slip?lang={}", lang.other().tag()),
+        authorisation,
+        qr,
+        address,
+        order: text(at(&shown, "/order_no")),
+        serial: text(at(&shown, "/serial")),
+        c,
+    };
+    page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }

@@ -129,6 +129,9 @@ pub struct OpenCase {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub facts: serde_json::Map<String, serde_json::Value>,
+    /// The customer's own words about what happened (at most 4,000 characters).
+    #[schema(max_length = 4000)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -160,6 +163,7 @@ pub async fn open(
         serial: req.serial,
         policy: req.policy,
         facts: req.facts,
+        description: req.description,
     };
     let policies = state.policies();
     let now = state.now();

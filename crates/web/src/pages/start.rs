@@ -1,0 +1,576 @@
+//! The guided start of a request: the customer picks an item and what happened, and answers
+//! only what the seller's policy needs. The questions are not a form written per seller: they
+//! are the facts the policy's decision is still waiting on (each remedy's `pending_on`, each
+//! missing document's `needs`) that a customer can tell, so imKey asks about activation,
+//! CryptKi about the seal, IMIKI about the invoice. Before anything is sent the page shows
+//! what the customer can get, each remedy with its reason and the clause's own words, and what
+//! is still missing; the decision is `access::preview`, the one a case would get, written
+//! nowhere.
+//!
+//! The form posts (with the session's CSRF token) and the page comes back with the answers
+//! taken into account; with htmx each change does that in place. Opening the case is the same
+//! form's other button; the form carries a one-time key, so a double click opens one case.
+
+use std::collections::HashMap;
+
+use aftercare_app::accounts::Principal;
+use aftercare_app::cases::NewCase;
+use aftercare_app::{AppError, access};
+use aftercare_domain::case::CaseKind;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value as J};
+
+use super::i18n::{Answer, Lang, QUESTIONS, Texts};
+use super::page;
+use crate::AppState;
+
+/// The kinds of request a customer starts here, with the problem each reports.
+const KINDS: &[(CaseKind, &str)] = &[
+    (CaseKind::WarrantyService, "defect"),
+    (CaseKind::Return, "change_of_mind"),
+    (CaseKind::DeliveryDamage, "delivery_damage"),
+    (CaseKind::WrongItem, "wrong_item"),
+];
+
+/// Longest answer or value read from the form.
+const MAX_VALUE: usize = 200;
+
+struct ItemRow {
+    value: String,
+    label: String,
+}
+
+struct QuestionRow {
+    name: String,
+    id: String,
+    text: &'static str,
+    date: bool,
+    value: String,
+    error: Option<&'static str>,
+}
+
+/// A remedy as the page offers it.
+pub(crate) struct Offer {
+    pub label: String,
+    pub status: &'static str,
+    pub class: &'static str,
+    pub reason: String,
+    pub clause: Option<String>,
+    pub clause_text: Option<String>,
+}
+
+pub(crate) struct Notice {
+    pub clause: String,
+    pub title: String,
+    pub text: String,
+}
+
+struct Chosen {
+    questions: Vec<QuestionRow>,
+    description: String,
+    offers: Vec<Offer>,
+    missing: Vec<String>,
+    notices: Vec<Notice>,
+    policy: String,
+    can_open: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal_start.html")]
+struct StartPage {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    items: Vec<ItemRow>,
+    kinds: Vec<(&'static str, String)>,
+    item: String,
+    kind: String,
+    chosen: Option<Chosen>,
+    error: Option<String>,
+    csrf: String,
+    /// The form's one-time key: opening twice with it opens one case.
+    key: String,
+}
+
+/// The item a form names: `s:SERIAL` or `o:ORDER`.
+fn item_of(items: &[access::Item], value: &str) -> Option<(String, Option<String>)> {
+    if let Some(serial) = value.strip_prefix("s:") {
+        let i = items.iter().find(|i| i.serial.as_deref() == Some(serial))?;
+        return Some((i.order_no.clone(), i.serial.clone()));
+    }
+    let order = value.strip_prefix("o:")?;
+    let i = items.iter().find(|i| i.order_no == order)?;
+    Some((i.order_no.clone(), None))
+}
+
+fn item_value(i: &access::Item) -> String {
+    match &i.serial {
+        Some(s) => format!("s:{s}"),
+        None => format!("o:{}", i.order_no),
+    }
+}
+
+/// The facts the answers give, and the questions whose answer is wrong.
+fn facts_of(
+    form: &HashMap<String, String>,
+    problem: &str,
+    today: jiff::civil::Date,
+) -> (Map<String, J>, HashMap<&'static str, &'static str>, String) {
+    let mut facts = Map::new();
+    let mut wrong = HashMap::new();
+    facts.insert("problem.reported".into(), J::from(problem));
+    // The customer names the order and applies before sending anything.
+    facts.insert("evidence.order_number".into(), J::Bool(true));
+    facts.insert("application.submitted".into(), J::Bool(true));
+    // No photo is supplied yet: the checklist on the case page adds them one by one.
+    facts.insert("evidence.photos".into(), J::Array(Vec::new()));
+    for (path, answer, ..) in QUESTIONS {
+        let Some(v) = form.get(&format!("a.{path}")).map(|v| v.trim()) else {
+            continue;
+        };
+        match answer {
+            Answer::YesNo => {
+                let yes = match v {
+                    "yes" => true,
+                    "no" => false,
+                    _ => continue,
+                };
+                let value = if *path == "invoice.status" {
+                    J::from(if yes { "valid" } else { "absent" })
+                } else {
+                    J::Bool(yes)
+                };
+                facts.insert((*path).to_string(), value);
+            }
+            Answer::Date => {
+                if v.is_empty() {
+                    continue;
+                }
+                match v.parse::<jiff::civil::Date>() {
+                    Ok(d) if d <= today => {
+                        facts.insert((*path).to_string(), J::String(d.to_string()));
+                    }
+                    Ok(_) => {
+                        wrong.insert(*path, "future");
+                    }
+                    Err(_) => {
+                        wrong.insert(*path, "date");
+                    }
+                }
+            }
+        }
+    }
+    let description: String = form
+        .get("description")
+        .map(|d| {
+            d.trim()
+                .chars()
+                .take(aftercare_app::cases::MAX_DESCRIPTION)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !description.is_empty() {
+        facts.insert("evidence.description".into(), J::Bool(true));
+    }
+    (facts, wrong, description)
+}
+
+fn at<'a>(v: &'a J, pointer: &str) -> &'a J {
+    v.pointer(pointer).unwrap_or(&J::Null)
+}
+
+fn strings(v: &J) -> impl Iterator<Item = &str> {
+    v.as_array().into_iter().flatten().filter_map(J::as_str)
+}
+
+/// The facts a decision is still waiting on.
+fn needed(decision: &J) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !out.iter().any(|x| x == p) {
+            out.push(p.to_string());
+        }
+    };
+    for r in at(decision, "/remedies").as_array().into_iter().flatten() {
+        strings(at(r, "/pending_on")).for_each(&mut add);
+        for c in at(r, "/citations").as_array().into_iter().flatten() {
+            strings(at(c, "/needs")).for_each(&mut add);
+        }
+    }
+    for m in at(decision, "/missing").as_array().into_iter().flatten() {
+        strings(at(m, "/needs")).for_each(&mut add);
+    }
+    for w in at(decision, "/warranty").as_array().into_iter().flatten() {
+        strings(at(w, "/pending_on")).for_each(&mut add);
+    }
+    out
+}
+
+/// Each remedy of a decision with its reason in words and the clause's own words.
+pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
+    let t = lang.texts();
+    let mut all = at(decision, "/remedies")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let status = at(r, "/status").as_str().unwrap_or_default();
+            let (word, class) = match status {
+                "allowed" => (t.status_allowed, "ok"),
+                "pending" => (t.status_pending, "wait"),
+                _ => (t.status_denied, "no"),
+            };
+            // The citation that decided it: for a denial the one that denies or was unmet,
+            // else the first.
+            let cites: Vec<&J> = at(r, "/citations")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .collect();
+            let decisive = cites
+                .iter()
+                .find(|c| {
+                    let role = at(c, "/role").as_str().unwrap_or_default();
+                    match status {
+                        "allowed" => role == "allows" || role == "prevails",
+                        "denied" => role == "denies" || role == "unmet",
+                        _ => role == "undecided" || role == "requires",
+                    }
+                })
+                .or(cites.first())
+                .copied();
+            let title = decisive
+                .and_then(|c| at(c, "/title").as_str())
+                .unwrap_or_default();
+            let clause = decisive.and_then(|c| {
+                let id = at(c, "/clause").as_str()?;
+                let policy = at(c, "/policy").as_str().unwrap_or_default();
+                Some(format!("{policy} {id}"))
+            });
+            let pending: Vec<String> = strings(at(r, "/pending_on"))
+                .map(|f| lang.fact(f))
+                .collect();
+            let waiting: Vec<&str> = strings(at(r, "/missing")).collect();
+            let reason = match status {
+                "pending" if !pending.is_empty() => {
+                    format!("{}: {}", t.decided_on, pending.join("; "))
+                }
+                "pending" if !waiting.is_empty() => {
+                    format!("{}: {}", t.once_provided, waiting.join("; "))
+                }
+                _ if title.is_empty() => t.not_offered.to_string(),
+                "allowed" => format!("{} {title}", t.reason_allowed),
+                _ => format!("{} {title}", t.reason_denied),
+            };
+            Offer {
+                label: lang.remedy(at(r, "/remedy").as_str().unwrap_or_default()),
+                status: word,
+                class,
+                reason,
+                clause,
+                clause_text: decisive
+                    .and_then(|c| at(c, "/text").as_str())
+                    .map(str::to_string),
+            }
+        })
+        .collect::<Vec<_>>();
+    // What the customer can get first, then what is still open, then what they cannot.
+    all.sort_by_key(|o| match o.class {
+        "ok" => 0,
+        "wait" => 1,
+        _ => 2,
+    });
+    all
+}
+
+/// The decision's notices (do not open a damaged parcel further, erase the device first…).
+pub(crate) fn notices(decision: &J) -> Vec<Notice> {
+    at(decision, "/notices")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| Notice {
+            clause: format!(
+                "{} {}",
+                at(n, "/policy").as_str().unwrap_or_default(),
+                at(n, "/clause").as_str().unwrap_or_default()
+            ),
+            title: at(n, "/title").as_str().unwrap_or_default().to_string(),
+            text: at(n, "/text").as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// What the decision still lists as missing, in its words and clauses.
+pub(crate) fn missing(decision: &J) -> Vec<String> {
+    at(decision, "/missing")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{} ({})",
+                at(m, "/label").as_str().unwrap_or_default(),
+                at(m, "/cites/clause").as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+async fn customer(state: &AppState, headers: &HeaderMap) -> Result<(Principal, String), Response> {
+    match super::session(state, headers).await? {
+        Some((p @ Principal::Customer { .. }, csrf)) => Ok((p, csrf)),
+        _ => Err(Redirect::to("/portal/sign-in").into_response()),
+    }
+}
+
+fn text_of(form: &HashMap<String, String>, key: &str) -> String {
+    form.get(key)
+        .map(|v| v.chars().take(MAX_VALUE).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /portal/start`: choose the item and what happened; then the policy's questions and
+/// what the customer can get.
+pub async fn start(
+    State(state): State<AppState>,
+    Query(form): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (who, csrf) = match customer(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let lang = Lang::choose(form.get("lang").map(String::as_str), &headers);
+    render(&state, who, csrf, &form, lang, None).await
+}
+
+async fn render(
+    state: &AppState,
+    who: Principal,
+    csrf: String,
+    form: &HashMap<String, String>,
+    lang: Lang,
+    error: Option<String>,
+) -> Response {
+    let t = lang.texts();
+    let items = {
+        let who = who.clone();
+        match state
+            .pool()
+            .run(move |store| access::items(store, &who))
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return crate::problem::Problem::from(e).into_response(),
+        }
+    };
+    let item = text_of(form, "item");
+    let kind = text_of(form, "kind");
+    let key = match form.get("key").filter(|k| valid_key(k)) {
+        Some(k) => k.clone(),
+        None => match aftercare_app::accounts::secret() {
+            Ok(k) => k,
+            Err(e) => return crate::problem::Problem::from(e).into_response(),
+        },
+    };
+    let mut view = StartPage {
+        lang,
+        t,
+        title: t.start_title,
+        switch_href: format!("/portal/start?lang={}", lang.other().tag()),
+        items: items
+            .iter()
+            .map(|i| {
+                let ordered = i
+                    .ordered_at
+                    .get(..10)
+                    .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+                    .map(|d| lang.date(d))
+                    .unwrap_or_default();
+                ItemRow {
+                    value: item_value(i),
+                    label: format!(
+                        "{}{} · {} {} ({} {ordered})",
+                        i.product,
+                        i.serial
+                            .as_deref()
+                            .map(|s| format!(" · {s}"))
+                            .unwrap_or_default(),
+                        t.col_order,
+                        i.order_no,
+                        t.ordered_on
+                    ),
+                }
+            })
+            .collect(),
+        kinds: KINDS
+            .iter()
+            .map(|(k, _)| (k.as_str(), lang.kind_question(k.as_str())))
+            .collect(),
+        item: item.clone(),
+        kind: kind.clone(),
+        chosen: None,
+        error,
+        csrf,
+        key,
+    };
+    let chosen_kind = KINDS.iter().find(|(k, _)| k.as_str() == kind);
+    if let (Some((order_no, serial)), Some((kind, problem))) = (item_of(&items, &item), chosen_kind)
+    {
+        let now = state.now();
+        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let (facts, wrong, description) = facts_of(form, problem, today);
+        let new = NewCase {
+            kind: Some(*kind),
+            order_no: Some(order_no),
+            serial,
+            facts: facts.clone(),
+            ..NewCase::default()
+        };
+        let policies = state.policies();
+        let who = who.clone();
+        let preview = state
+            .pool()
+            .run(move |store| access::preview(store, &policies, &who, &new, now))
+            .await;
+        let (policy, decision) = match preview {
+            Ok(p) => p,
+            Err(e) if e.is_callers() => {
+                view.error = Some(e.to_string());
+                return page(StatusCode::UNPROCESSABLE_ENTITY, view.render(), lang, false);
+            }
+            Err(e) => return crate::problem::Problem::from(e).into_response(),
+        };
+        let needs = needed(&decision);
+        let questions = QUESTIONS
+            .iter()
+            .filter(|(path, ..)| {
+                needs.iter().any(|n| n == path) || form.contains_key(&format!("a.{path}"))
+            })
+            .filter_map(|(path, ..)| lang.question(path))
+            .map(|q| QuestionRow {
+                name: format!("a.{}", q.path),
+                id: format!("q-{}", q.path.replace('.', "-")),
+                text: q.text,
+                date: q.answer == Answer::Date,
+                value: text_of(form, &format!("a.{}", q.path)),
+                error: wrong.get(q.path).map(|_| t.date_in_future),
+            })
+            .collect::<Vec<_>>();
+        let can_open = wrong.is_empty();
+        view.chosen = Some(Chosen {
+            questions,
+            description,
+            offers: offers(&decision, lang),
+            missing: missing(&decision),
+            notices: notices(&decision),
+            policy: at(&decision, "/policy/title")
+                .as_str()
+                .unwrap_or(&policy)
+                .to_string(),
+            can_open,
+        });
+    }
+    page(
+        StatusCode::OK,
+        view.render(),
+        lang,
+        form.contains_key("lang"),
+    )
+}
+
+fn valid_key(k: &str) -> bool {
+    (16..=128).contains(&k.len()) && k.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// `POST /portal/start`: the same page again with the answers given (`intent=check`, also
+/// what htmx sends on each change), or, with `intent=open`, opens the case as the answers
+/// describe it, once per form (its key), and goes to it: photos next, then sending.
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (who, csrf) = match customer(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if form.get("csrf") != Some(&csrf) {
+        return crate::problem::Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this form is not from your session: reload the page",
+        )
+        .into_response();
+    }
+    let lang = Lang::choose(None, &headers);
+    if form.get("intent").map(String::as_str) != Some("open") {
+        return render(&state, who, csrf, &form, lang, None).await;
+    }
+    let Principal::Customer { customer_id } = who else {
+        return Redirect::to("/portal/sign-in").into_response();
+    };
+    let key = text_of(&form, "key");
+    if !valid_key(&key) {
+        return crate::problem::Problem::invalid("key", "reload the page and submit its form")
+            .into_response();
+    }
+    let items = {
+        let who = who.clone();
+        match state
+            .pool()
+            .run(move |store| access::items(store, &who))
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return crate::problem::Problem::from(e).into_response(),
+        }
+    };
+    let kind = text_of(&form, "kind");
+    let (Some((order_no, serial)), Some((kind, problem))) = (
+        item_of(&items, &text_of(&form, "item")),
+        KINDS.iter().find(|(k, _)| k.as_str() == kind),
+    ) else {
+        return render(&state, who, csrf, &form, lang, None).await;
+    };
+    let now = state.now();
+    let (facts, wrong, description) =
+        facts_of(&form, problem, now.to_zoned(jiff::tz::TimeZone::UTC).date());
+    if !wrong.is_empty() {
+        return render(&state, who, csrf, &form, lang, None).await;
+    }
+    let new = NewCase {
+        kind: Some(*kind),
+        order_no: Some(order_no),
+        serial,
+        facts,
+        description: (!description.is_empty()).then_some(description),
+        open_key: Some(format!("portal:{customer_id}:{key}")),
+        ..NewCase::default()
+    };
+    let policies = state.policies();
+    let opener = who.clone();
+    match state
+        .pool()
+        .run(move |store| {
+            let id = access::open(store, &policies, &opener, &new, now)?;
+            // Decided at once, so the case page shows what the customer can get and what
+            // photos the policy still asks for.
+            aftercare_app::cases::decide(store, &policies, id, &opener.actor(), now)?;
+            Ok::<_, AppError>(id)
+        })
+        .await
+    {
+        Ok(id) => Redirect::to(&format!("/portal/cases/{id}")).into_response(),
+        Err(e @ AppError::Invalid { .. }) => {
+            render(&state, who, csrf, &form, lang, Some(e.to_string())).await
+        }
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}
