@@ -182,6 +182,8 @@ pub struct Filter {
     pub seller: Option<String>,
     /// Cases before this id (the cursor of the previous page).
     pub before: Option<i64>,
+    /// The queue's cursor: cases after this (nearest due time, id).
+    pub after: Option<(i64, i64)>,
     pub limit: i64,
 }
 
@@ -304,6 +306,32 @@ pub fn preview(
 ) -> Result<(String, J), AppError> {
     let new = as_opener(store, policies, who, new)?;
     cases::preview(store, policies, &new, now)
+}
+
+/// [`cases::what_if`] for a case `who` sees.
+pub fn what_if(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    id: i64,
+    action: Option<Action>,
+    extra: &serde_json::Map<String, J>,
+    now: Timestamp,
+) -> Result<J, AppError> {
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    cases::what_if(store, policies, id, action, extra, now)
+}
+
+/// [`cases::decisions`] of a case `who` sees.
+pub fn decisions(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Timestamp, J)>, AppError> {
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    cases::decisions(store, id, limit)
 }
 
 /// Opens a case as `who`: a customer for their own order (as themselves), staff for a seller
@@ -546,6 +574,8 @@ pub struct Queued {
     pub due: Option<(Timestamp, String)>,
     /// A service-level target (inspection or repair) passed while the case waited.
     pub breached: bool,
+    /// Where the next page starts after this case (`Filter::after`).
+    pub cursor: (i64, i64),
 }
 
 /// The open cases staff work on, nearest deadline first (then the oldest): within the
@@ -572,14 +602,15 @@ pub fn queue(
         .map(|c| format!("c.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
+    // Walks the `(next_due_at, id)` index from the cursor: a page costs its own rows (and
+    // the rows the filters skip), however long the queue.
     let mut sql = format!(
-        "SELECT {cols}, t.due_at, t.kind,
+        "SELECT {cols}, c.next_due_at,
+           (SELECT t.kind FROM timers t WHERE t.case_id = c.id AND t.fired_at IS NULL
+              AND t.cancelled_at IS NULL ORDER BY t.due_at LIMIT 1),
            EXISTS (SELECT 1 FROM timers b WHERE b.case_id = c.id AND b.fired_at IS NOT NULL
                    AND b.kind IN ('inspect_by_breached', 'repair_by_breached'))
          FROM cases c
-         LEFT JOIN timers t ON t.id = (
-           SELECT t2.id FROM timers t2 WHERE t2.case_id = c.id AND t2.fired_at IS NULL AND t2.cancelled_at IS NULL
-           ORDER BY t2.due_at LIMIT 1)
          WHERE c.state NOT IN ('closed', 'cancelled', 'closed_not_received', 'rejected')
            AND c.policy_id IN ({})",
         vec!["?"; ids.len()].join(", ")
@@ -593,21 +624,29 @@ pub fn queue(
         sql.push_str(" AND c.kind = ?");
         params.push(k.as_str().into());
     }
-    sql.push_str(" ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, c.id LIMIT ?");
+    if let Some((due, id)) = f.after {
+        sql.push_str(" AND (c.next_due_at > ? OR (c.next_due_at = ? AND c.id > ?))");
+        params.extend([Val::Int(due), Val::Int(due), Val::Int(id)]);
+    }
+    sql.push_str(" ORDER BY c.next_due_at, c.id LIMIT ?");
     params.push(Val::Int(f.limit.clamp(1, 500)));
     store.read(|tx| -> Result<Vec<Queued>, AppError> {
         let n = cases::CASE_COLUMNS.split(", ").count();
         tx.query(&sql, &params)?
             .iter()
             .map(|r| {
-                let due = match r.opt_int(n)? {
-                    Some(us) => Some((crate::time::from_micros(us)?, r.text(n + 1)?)),
-                    None => None,
+                let next_due = r.int(n)?;
+                let due = match r.opt_text(n + 1)? {
+                    Some(kind) if next_due != i64::MAX => {
+                        Some((crate::time::from_micros(next_due)?, kind))
+                    }
+                    _ => None,
                 };
                 Ok(Queued {
                     case: Case::from_row(r)?,
                     due,
                     breached: r.bool(n + 2)?,
+                    cursor: (next_due, r.int(0)?),
                 })
             })
             .collect()

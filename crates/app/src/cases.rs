@@ -358,6 +358,59 @@ pub fn preview(
     })
 }
 
+/// What a case would be decided if `action` were taken with `extra` facts (inspection
+/// findings, arrival condition): its registry facts, its own, the step's lifecycle facts and
+/// `extra`, decided now, nothing written. The desk's forms show it before saving.
+pub fn what_if(
+    store: &mut Store,
+    policies: &Policies,
+    id: i64,
+    action: Option<Action>,
+    extra: &Map<String, J>,
+    now: Timestamp,
+) -> Result<J, AppError> {
+    check_facts(extra)?;
+    store.read(|tx| -> Result<J, AppError> {
+        let case = find(tx, id)?;
+        let mut facts_json = facts_of(tx, &case)?;
+        for (k, v) in extra {
+            facts_json.insert(k.clone(), v.clone());
+        }
+        if let Some(action) = action {
+            let today = policies.get(&case.policy_id)?.day_of(now);
+            for (k, v) in lifecycle_facts(action, today, now) {
+                facts_json.entry(k.to_string()).or_insert(v);
+            }
+        }
+        let policy = policies.select(&case.policy_id, &facts_json, now)?;
+        let facts = check_facts(&facts_json)?;
+        Ok(aftercare_policy::decide(policy, &facts, now).to_json(&facts))
+    })
+}
+
+/// A case's decisions on record, newest first (at most `limit`): id, when, the decision.
+pub fn decisions(
+    store: &mut Store,
+    id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Timestamp, J)>, AppError> {
+    store.read(|tx| -> Result<Vec<(i64, Timestamp, J)>, AppError> {
+        tx.query(
+            "SELECT id, decided_at, summary FROM decisions WHERE case_id = ? ORDER BY id DESC LIMIT ?",
+            &[Val::Int(id), Val::Int(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.int(0)?,
+                from_micros(r.int(1)?)?,
+                stored_json("decision.summary", &r.text(2)?)?,
+            ))
+        })
+        .collect()
+    })
+}
+
 /// What a new case refers to, looked up in one statement: the customer, whether the order
 /// exists, the buyer's country and the SKU its policy comes from.
 struct References {
@@ -503,13 +556,21 @@ pub(crate) fn transition_in(
     for (k, v) in &step.facts {
         after.facts.insert(k.clone(), v.clone());
     }
+    if matches!(
+        step.action,
+        Action::Submit | Action::Approve | Action::DeviceShipped
+    ) {
+        // Held back on the case as it stands with what the step says, before the step's own
+        // facts (shipping records the parcel as sent, which would lift the hold by itself).
+        check_facts(&after.facts)?;
+        hold(step.action, &evaluate(tx, policies, &after, now)?)?;
+    }
     for (k, v) in lifecycle_facts(step.action, today, now) {
         after.facts.entry(k.to_string()).or_insert(v);
     }
     check_facts(&after.facts)?;
     after.updated_at = now;
     let decision = decide_in(tx, policies, &after, actor, now)?;
-    hold(step.action, &decision)?;
     match step.action {
         Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
         Action::RefundPaid => crate::money::mark_case_paid_in(tx, id, actor, now)?,
@@ -878,6 +939,29 @@ pub(crate) fn decide_in(
     Ok(decide_recorded(tx, policies, case, actor, now)?.0)
 }
 
+/// The facts a case is decided on: the registry's, with the case's own laid over them.
+fn facts_of(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
+    let mut facts_json = crate::facts::from_registry(tx, &case.into())?;
+    for (k, v) in &case.facts {
+        facts_json.insert(k.clone(), v.clone());
+    }
+    Ok(facts_json)
+}
+
+/// Decides a case as it stands, recording nothing.
+fn evaluate(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case: &Case,
+    now: Timestamp,
+) -> Result<Recorded, AppError> {
+    let facts_json = facts_of(tx, case)?;
+    let policy = policies.select(&case.policy_id, &facts_json, now)?;
+    let facts = check_facts(&facts_json)?;
+    let decision = aftercare_policy::decide(policy, &facts, now);
+    Ok(Recorded::of(0, &decision, J::Null))
+}
+
 /// Decides a case and records the decision; returns it with its audit event's number.
 pub(crate) fn decide_recorded(
     tx: &mut dyn Tx,
@@ -886,10 +970,7 @@ pub(crate) fn decide_recorded(
     actor: &str,
     now: Timestamp,
 ) -> Result<(Recorded, i64), AppError> {
-    let mut facts_json = crate::facts::from_registry(tx, &case.into())?;
-    for (k, v) in &case.facts {
-        facts_json.insert(k.clone(), v.clone());
-    }
+    let facts_json = facts_of(tx, case)?;
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);
@@ -1024,8 +1105,16 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
         let timers = timers::of_case(tx, id)?;
         let quotes = quotes_of(tx, id)?;
         let history = audit::history(tx, "case", &id.to_string())?;
+        let currency = match &case.order_no {
+            Some(o) => tx.query_text(
+                "SELECT currency FROM orders WHERE order_no = ?",
+                &[o.into()],
+            )?,
+            None => None,
+        };
         let mut out = case.to_json();
         if let J::Object(m) = &mut out {
+            m.insert("currency".into(), currency.map_or(J::Null, J::String));
             m.insert("latest_decision".into(), latest.unwrap_or(J::Null));
             m.insert("timers".into(), J::Array(timers));
             m.insert("quotes".into(), J::Array(quotes));

@@ -162,6 +162,19 @@ pub(crate) fn sync(
             &params,
         )?;
     }
+    refresh_next_due(tx, case.id)
+}
+
+/// Keeps `cases.next_due_at` (the desk queue's order) at the case's nearest pending timer.
+pub(crate) fn refresh_next_due(tx: &mut dyn Tx, case_id: i64) -> Result<(), AppError> {
+    tx.exec(
+        "UPDATE cases SET next_due_at = COALESCE(
+           (SELECT MIN(t.due_at) FROM timers t
+             WHERE t.case_id = ? AND t.fired_at IS NULL AND t.cancelled_at IS NULL),
+           9223372036854775807)
+         WHERE id = ?",
+        &[Val::Int(case_id), Val::Int(case_id)],
+    )?;
     Ok(())
 }
 
@@ -270,6 +283,7 @@ pub fn sweep(
                     &format!("UPDATE timers SET {column} = ?, outcome = ? WHERE id = ?"),
                     &[Val::Int(micros(now)), (&outcome).into(), Val::Int(id)],
                 )?;
+                refresh_next_due(tx, case_id)?;
                 fired.push(Fired {
                     case_id,
                     kind: kind.as_str(),

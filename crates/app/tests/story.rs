@@ -295,10 +295,42 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
         let mut store = db.open();
         seed_maintenance(&mut store);
         let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Approve,
+            json!({}),
+            "2024-01-22T09:00:00Z",
+        );
+        // Not sent before the customer confirms the data is backed up and passwords cleared
+        // (3.1-3.2): refused, and the case is as it was.
+        let held = cases::transition(
+            &mut store,
+            &policies,
+            id,
+            &Step::new(Action::DeviceShipped),
+            "customer",
+            at("2024-01-23T09:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(matches!(held, AppError::Refused(_)), "{}: {held}", db.name);
+        assert!(held.to_string().contains("3.1"), "{held}");
+        assert_eq!(cases::show(&mut store, id).unwrap()["state"], "approved");
         for (action, extra, when) in [
-            (Action::Submit, json!({}), "2024-01-22T08:05:00Z"),
-            (Action::Approve, json!({}), "2024-01-22T09:00:00Z"),
-            (Action::DeviceShipped, json!({}), "2024-01-23T10:00:00Z"),
+            (
+                Action::DeviceShipped,
+                json!({"customer.data_acknowledged": true}),
+                "2024-01-23T10:00:00Z",
+            ),
             (Action::Receive, json!({}), "2024-01-26T10:00:00Z"),
             (
                 Action::Inspect,
@@ -1123,7 +1155,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6],
+            vec![1, 2, 3, 4, 5, 6, 7],
             "{}",
             db.name
         );

@@ -42,6 +42,8 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET", "/portal/cases/{id}") | ("POST", "/portal/cases/{id}/move") => Foreign,
         ("GET", "/portal/cases/{id}/slip") | ("POST", "/portal/cases/{id}/photos") => Foreign,
         ("GET" | "POST", "/portal/start") => List,
+        ("GET", "/desk/cases/{id}") => Foreign,
+        ("POST", "/desk/cases/{id}/move" | "/desk/cases/{id}/what-if") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,

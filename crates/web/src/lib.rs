@@ -108,6 +108,21 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/desk", &["GET"], get(crate::pages::desk::queue)),
         route(
+            "/desk/cases/{id}",
+            &["GET"],
+            get(crate::pages::desk_case::case),
+        ),
+        route(
+            "/desk/cases/{id}/move",
+            &["POST"],
+            post(crate::pages::desk_case::move_case),
+        ),
+        route(
+            "/desk/cases/{id}/what-if",
+            &["POST"],
+            post(crate::pages::desk_case::what_if),
+        ),
+        route(
             "/portal/cases/{id}",
             &["GET"],
             get(crate::pages::portal::case),

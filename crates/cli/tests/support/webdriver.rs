@@ -184,6 +184,29 @@ impl Browser {
         );
     }
 
+    /// Chooses a file in a file input, as a person picking it would.
+    pub fn upload(&self, css: &str, file: &std::path::Path) {
+        let e = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": file.display().to_string() })),
+        );
+    }
+
+    /// Waits, up to five seconds, until a script returns true.
+    pub fn wait_for(&self, what: &str, script: &str) {
+        let start = Instant::now();
+        while self.script(script) != Value::Bool(true) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "waited in vain for {what} on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.cmd("GET", &format!("/element/{e}/text"), None)
@@ -228,10 +251,25 @@ impl Browser {
         )
     }
 
-    /// A PNG of the viewport, written to `path`.
+    /// A PNG of the whole page (up to 2,400 pixels tall), written to `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
+        let height = self
+            .script("return document.documentElement.scrollHeight")
+            .as_i64()
+            .unwrap_or(900)
+            .clamp(900, 2400);
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": 1100, "height": height})),
+        );
         let b64 = self.cmd("GET", "/screenshot", None);
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": 1100, "height": 900})),
+        );
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
             .unwrap();

@@ -104,6 +104,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 struct Row {
+    id: i64,
     reference: String,
     policy: String,
     kind: String,
@@ -126,7 +127,13 @@ struct Queue {
     kinds: Vec<(&'static str, String)>,
     state: String,
     kind: String,
+    sellers: Vec<String>,
+    seller: String,
     rows: Vec<Row>,
+    /// The next page's link, when there is one.
+    next: Option<String>,
+    /// Whether this is a later page (a link back to the first).
+    later: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,7 +141,13 @@ pub struct QueueQuery {
     pub lang: Option<String>,
     pub state: Option<String>,
     pub kind: Option<String>,
+    pub seller: Option<String>,
+    /// The next page's cursor: `DUE.ID`.
+    pub after: Option<String>,
 }
+
+/// Cases per page of the queue.
+const PAGE: i64 = 50;
 
 /// `GET /desk`: the queue.
 pub async fn queue(
@@ -159,10 +172,36 @@ pub async fn queue(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| CaseKind::ALL.into_iter().find(|x| x.as_str() == s));
+    let sellers: Vec<String> = match &who {
+        Principal::Staff { sellers, .. } => {
+            let mut all: Vec<String> = state
+                .policies()
+                .sellers()
+                .filter_map(|p| p.seller.clone())
+                .filter(|s| sellers.includes(s))
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        }
+        Principal::Customer { .. } => Vec::new(),
+    };
+    let wanted_seller = q
+        .seller
+        .as_deref()
+        .filter(|s| sellers.iter().any(|x| x == s))
+        .map(str::to_string);
+    let after = q.after.as_deref().and_then(|a| {
+        let (due, id) = a.split_once('.')?;
+        Some((due.parse::<i64>().ok()?, id.parse::<i64>().ok()?))
+    });
     let filter = access::Filter {
         state: wanted_state,
         kind: wanted_kind,
-        limit: 200,
+        seller: wanted_seller.clone(),
+        after,
+        // One more than a page: whether there is a next page.
+        limit: PAGE + 1,
         ..access::Filter::default()
     };
     let name = match &who {
@@ -180,6 +219,22 @@ pub async fn queue(
         Err(e) => return crate::problem::Problem::from(e).into_response(),
     };
     let soon = now + jiff::SignedDuration::from_hours(24);
+    let more = i64::try_from(found.len()).unwrap_or(i64::MAX) > PAGE;
+    let mut found = found;
+    found.truncate(usize::try_from(PAGE).unwrap_or(0));
+    let next = found.last().filter(|_| more).map(|last| {
+        let mut url = format!("/desk?after={}.{}", last.cursor.0, last.cursor.1);
+        for (k, v) in [
+            ("state", wanted_state.map(|s| s.as_str().to_string())),
+            ("kind", wanted_kind.map(|k| k.as_str().to_string())),
+            ("seller", wanted_seller.clone()),
+        ] {
+            if let Some(v) = v {
+                url.push_str(&format!("&{k}={}", form_urlencoded(&v)));
+            }
+        }
+        url
+    });
     let rows = found
         .iter()
         .map(|item| {
@@ -211,6 +266,7 @@ pub async fn queue(
                 None => (t.no_deadline.to_string(), "", ""),
             };
             Row {
+                id: c.id,
                 reference: c
                     .authorisation
                     .clone()
@@ -245,7 +301,23 @@ pub async fn queue(
         kind: wanted_kind
             .map(|k| k.as_str().to_string())
             .unwrap_or_default(),
+        sellers,
+        seller: wanted_seller.unwrap_or_default(),
         rows,
+        next,
+        later: after.is_some(),
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
+
+/// A query value, percent-encoded.
+fn form_urlencoded(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

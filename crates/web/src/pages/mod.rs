@@ -4,6 +4,7 @@
 //! strict Content-Security-Policy: scripts, styles and images from this server only.
 
 pub mod desk;
+pub mod desk_case;
 pub mod i18n;
 pub mod portal;
 pub mod start;
@@ -37,7 +38,7 @@ pub struct DemoAccount {
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// A rendered page with its language, its headers and, when a `?lang=` link chose the
 /// language, the cookie that keeps it.

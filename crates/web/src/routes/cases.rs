@@ -97,6 +97,7 @@ pub async fn list(
                 })
             })
             .transpose()?,
+        after: None,
         limit: match q.limit {
             Some(n) if (1..=200).contains(&n) => n,
             Some(_) => return Err(Problem::invalid("limit", "from 1 to 200")),
