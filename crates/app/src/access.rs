@@ -603,14 +603,16 @@ pub fn queue(
         .collect::<Vec<_>>()
         .join(", ");
     // Walks the `(next_due_at, id)` index from the cursor: a page costs its own rows (and
-    // the rows the filters skip), however long the queue.
+    // the rows the filters skip), however long the queue. The breach mark is a count, not
+    // EXISTS: PostgreSQL would hash EXISTS over every fired timer of every case; a count is
+    // looked up for the page's own cases.
     let mut sql = format!(
         "SELECT {cols}, c.next_due_at,
            (SELECT t.kind FROM timers t WHERE t.case_id = c.id AND t.fired_at IS NULL
               AND t.cancelled_at IS NULL ORDER BY t.due_at LIMIT 1),
-           EXISTS (SELECT 1 FROM timers b WHERE b.case_id = c.id AND b.fired_at IS NOT NULL
-                   AND b.kind IN ('inspect_by_breached', 'repair_by_breached'))
-         FROM cases c
+           (SELECT COUNT(*) FROM timers b WHERE b.case_id = c.id AND b.fired_at IS NOT NULL
+              AND b.kind IN ('inspect_by_breached', 'repair_by_breached')) > 0
+         FROM cases c{{hint}}
          WHERE c.state NOT IN ('closed', 'cancelled', 'closed_not_received', 'rejected')
            AND c.policy_id IN ({})",
         vec!["?"; ids.len()].join(", ")
@@ -625,12 +627,20 @@ pub fn queue(
         params.push(k.as_str().into());
     }
     if let Some((due, id)) = f.after {
-        sql.push_str(" AND (c.next_due_at > ? OR (c.next_due_at = ? AND c.id > ?))");
-        params.extend([Val::Int(due), Val::Int(due), Val::Int(id)]);
+        // A row comparison, which both databases take as one index range.
+        sql.push_str(" AND (c.next_due_at, c.id) > (?, ?)");
+        params.extend([Val::Int(due), Val::Int(id)]);
     }
     sql.push_str(" ORDER BY c.next_due_at, c.id LIMIT ?");
     params.push(Val::Int(f.limit.clamp(1, 500)));
     store.read(|tx| -> Result<Vec<Queued>, AppError> {
+        // SQLite's planner would rather read a seller's cases by policy and sort them all;
+        // told to walk the queue's index, a page reads only its own rows.
+        let hint = match tx.dialect() {
+            aftercare_store::Dialect::Sqlite => " INDEXED BY cases_by_next_due",
+            aftercare_store::Dialect::Postgres => "",
+        };
+        let sql = sql.replace("{hint}", hint);
         let n = cases::CASE_COLUMNS.split(", ").count();
         tx.query(&sql, &params)?
             .iter()

@@ -627,18 +627,22 @@ pub fn token(tx: &mut dyn Tx, secret: &str) -> Result<Option<Principal>, AppErro
 /// A customer asks to sign in with an order number and the e-mail address on it. When both
 /// match, a one-time link (valid half an hour) goes to that address through the outbox; when
 /// not, nothing happens. Either way the caller is told the same.
+///
+/// `lang` is the language the customer asked in (the portal's), kept as the one their
+/// e-mails are written in; without one, the kept one (else their country's) is used.
 pub fn request_sign_in_link(
     store: &mut Store,
     order_no: &str,
     email: &str,
     link_base: &str,
+    lang: Option<&str>,
     now: Timestamp,
 ) -> Result<(), AppError> {
     let email = email.trim().to_lowercase();
     let token = secret()?;
     store.tx(|tx| -> Result<(), AppError> {
         let Some(c) = tx.query_opt(
-            "SELECT c.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id
+            "SELECT c.id, c.email, c.lang, c.country FROM orders o JOIN customers c ON c.id = o.customer_id
              WHERE o.order_no = ? AND c.erased_at IS NULL",
             &[order_no.trim().into()],
         )?
@@ -661,17 +665,18 @@ pub fn request_sign_in_link(
                 Val::Int(micros(expires)),
             ],
         )?;
-        crate::outbox::queue(
-            tx,
-            &on_file,
-            "Your sign-in link",
-            &format!(
-                "Hello,\n\nSomeone (we hope you) asked to see the after-sales cases of order {order_no}.\n\
-                 Open this link within {LINK_MINUTES} minutes to sign in; it works once:\n\n  {link_base}{token}\n\n\
-                 If you did not ask, ignore this message: nothing happens without the link.\n"
-            ),
-            now,
-        )
+        let chosen = lang.and_then(crate::mail_words::MailLang::parse);
+        let kept = crate::mail_words::MailLang::of(c.opt_text(2)?.as_deref(), c.opt_text(3)?.as_deref());
+        let lang = chosen.unwrap_or(kept);
+        if let Some(l) = chosen {
+            tx.exec(
+                "UPDATE customers SET lang = ? WHERE id = ?",
+                &[l.tag().into(), Val::Int(c.int(0)?)],
+            )?;
+        }
+        let (subject, body) =
+            lang.sign_in_link(order_no.trim(), LINK_MINUTES, &format!("{link_base}{token}"));
+        crate::outbox::queue(tx, &on_file, &subject, &body, now)
     })
 }
 

@@ -1178,93 +1178,25 @@ pub(crate) fn announce(
             now,
         )?;
     }
-    let reference = case
-        .authorisation
-        .clone()
-        .unwrap_or_else(|| format!("case {}", case.id));
+    let Some((to, lang)) = customer_email(tx, case)? else {
+        return Ok(());
+    };
+    let reference = lang.reference(case.authorisation.as_deref(), case.id);
     let ship_by = case
         .ship_by
-        .map(|d| d.strftime("%-d %B %Y").to_string())
-        .unwrap_or_else(|| "the date on your case page".into());
-    let (subject, body) = match event {
-        "approve" => (
-            format!("{reference}: approved; please ship by {ship_by}"),
-            format!(
-                "Your after-sales request {reference} ({}) is approved.\n\n\
-                 Please ship the item by {ship_by}, with the authorisation number {reference} on the parcel.\n\
-                 Your case page shows the service address, who pays the freight and how to pack.\n",
-                policy.title
-            ),
-        ),
-        "reject" => (
-            format!("{reference}: not approved"),
-            format!(
-                "Your after-sales request {reference} was not approved. Your case page shows why, \
-                 citing the clauses of {}.\n",
-                policy.title
-            ),
-        ),
-        "quote" => {
-            let (amount, by) = match open_quote(tx, case, policy.tz())? {
-                Some((amount, Some(last_day))) => (
-                    amount.to_string(),
-                    format!(
-                        " Please accept and pay it by {last_day}; after that the item is returned unrepaired."
-                    ),
-                ),
-                Some((amount, None)) => (amount.to_string(), String::new()),
-                None => ("(see your case page)".into(), String::new()),
-            };
-            (
-                format!("{reference}: repair quote {amount}"),
-                format!(
-                    "The repair of {reference} is not covered free of charge, and we quote {amount}.{by}\n\n\
-                     Accept or decline it on your case page.\n"
-                ),
-            )
-        }
-        "quote_reminder" => {
-            let by = open_quote(tx, case, policy.tz())?
-                .and_then(|(_, last_day)| last_day)
-                .unwrap_or_else(|| "the date on your case page".into());
-            (
-                format!("{reference}: the repair quote expires on {by}"),
-                format!(
-                    "A reminder: the repair quote for {reference} must be accepted and paid by {by}; \
-                     after that the item is returned unrepaired. Accept or decline it on your case page.\n"
-                ),
-            )
-        }
-        "ship_by_reminder" => (
-            format!("{reference}: last day to ship is {ship_by}"),
-            format!(
-                "A reminder: the item for {reference} must be shipped by {ship_by}, or the request closes.\n"
-            ),
-        ),
-        "expire_quote" => (
-            format!("{reference}: the quote expired"),
-            format!(
-                "The repair quote for {reference} was not paid in time; the item is returned unrepaired.\n"
-            ),
-        ),
-        "not_received" => (
-            format!("{reference}: closed, the item did not arrive"),
-            format!(
-                "We did not receive the item for {reference} in time, so the request is closed. \
-                 Contact us if you shipped it.\n"
-            ),
-        ),
-        "ship_back" => (
-            format!("{reference}: your item is on its way back"),
-            format!("The item for {reference} has been shipped back to you.\n"),
-        ),
-        "close" => (
-            format!("{reference}: closed"),
-            format!("Your after-sales request {reference} is closed. Thank you.\n"),
-        ),
-        _ => return Ok(()),
+        .map_or_else(|| lang.see_page().to_string(), |d| lang.date(d));
+    let quote = if matches!(event, "quote" | "quote_reminder") {
+        open_quote(tx, case, policy.tz(), lang)?
+    } else {
+        None
     };
-    if let Some(to) = customer_email(tx, case)? {
+    let mail = crate::mail_words::CaseMail {
+        reference: &reference,
+        policy: &policy.title,
+        ship_by: &ship_by,
+        quote,
+    };
+    if let Some((subject, body)) = crate::mail_words::case_mail(lang, event, &mail) {
         crate::outbox::queue(tx, &to, &subject, &body, now)?;
     }
     Ok(())
@@ -1276,6 +1208,7 @@ fn open_quote(
     tx: &mut dyn Tx,
     case: &Case,
     tz: &jiff::tz::TimeZone,
+    lang: crate::mail_words::MailLang,
 ) -> Result<Option<(Money, Option<String>)>, AppError> {
     let Some(r) = tx.query_opt(
         "SELECT currency, total_minor, expires_at FROM quotes WHERE case_id = ? AND status = 'open' ORDER BY id DESC",
@@ -1293,23 +1226,27 @@ fn open_quote(
     let last_day = match r.int(2)? {
         i64::MAX => None,
         us => Some(
-            from_micros(us.saturating_sub(1))?
-                .to_zoned(tz.clone())
-                .strftime("%-d %B %Y")
-                .to_string(),
+            lang.date(
+                from_micros(us.saturating_sub(1))?
+                    .to_zoned(tz.clone())
+                    .date(),
+            ),
         ),
     };
     Ok(Some((amount, last_day)))
 }
 
 /// The address of a case's customer (the case's, else its order's), unless erased.
-fn customer_email(tx: &mut dyn Tx, case: &Case) -> Result<Option<String>, AppError> {
+fn customer_email(
+    tx: &mut dyn Tx,
+    case: &Case,
+) -> Result<Option<(String, crate::mail_words::MailLang)>, AppError> {
     let r = tx.query_opt(
-        "SELECT email FROM customers WHERE erased_at IS NULL AND id = COALESCE(?, (SELECT customer_id FROM orders WHERE order_no = ?))",
+        "SELECT email, lang, country FROM customers WHERE erased_at IS NULL AND id = COALESCE(?, (SELECT customer_id FROM orders WHERE order_no = ?))",
         &[case.customer_id.into(), case.order_no.clone().into()],
     )?;
-    Ok(match r {
-        Some(r) => r.opt_text(0)?.filter(|e| !e.is_empty()),
-        None => None,
-    })
+    let Some(r) = r else { return Ok(None) };
+    let lang =
+        crate::mail_words::MailLang::of(r.opt_text(1)?.as_deref(), r.opt_text(2)?.as_deref());
+    Ok(r.opt_text(0)?.filter(|e| !e.is_empty()).map(|e| (e, lang)))
 }

@@ -15,6 +15,7 @@ mod facts;
 pub mod idempotency;
 pub mod import;
 pub mod lineage;
+pub mod mail_words;
 pub mod money;
 pub mod outbox;
 pub mod personal;

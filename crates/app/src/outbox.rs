@@ -78,9 +78,19 @@ impl Sender for Folder {
     }
 }
 
-/// A header value on one line.
+/// A header value on one line; one with characters beyond ASCII as an RFC 2047 encoded word
+/// (`=?utf-8?B?…?=`), as mail programs expect (a Chinese subject, say).
 fn header(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
+    use base64::Engine;
+    let line: String = s.chars().filter(|c| !c.is_control()).collect();
+    if line.is_ascii() {
+        line
+    } else {
+        format!(
+            "=?utf-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(line.as_bytes())
+        )
+    }
 }
 
 /// What a delivery round did.
@@ -161,4 +171,23 @@ pub fn deliver(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header;
+
+    #[test]
+    fn a_header_beyond_ascii_is_an_encoded_word_and_never_two_lines() {
+        assert_eq!(header("Your sign-in link"), "Your sign-in link");
+        assert_eq!(header("a\r\nBcc: x@y"), "aBcc: x@y");
+        let zh = header("您的登录链接");
+        assert!(zh.starts_with("=?utf-8?B?") && zh.ends_with("?="), "{zh}");
+        use base64::Engine;
+        let inner = zh.trim_start_matches("=?utf-8?B?").trim_end_matches("?=");
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(inner)
+            .unwrap();
+        assert_eq!(String::from_utf8(back).unwrap(), "您的登录链接");
+    }
 }

@@ -1794,3 +1794,109 @@ fn an_idempotency_key_in_flight_makes_a_second_request_wait_until_it_is_abandone
         );
     }
 }
+
+#[test]
+fn the_queue_pages_nearest_deadline_first_without_repeating_or_skipping_a_case() {
+    use aftercare_app::access::{self, Filter};
+    use aftercare_app::accounts::{Principal, Role, Sellers};
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        // Seven cases approved a day apart (each a ship-by timer), two left in draft (none).
+        let mut approved = Vec::new();
+        for day in 0..7 {
+            let id = open_repair(
+                &mut store,
+                &policies,
+                &format!("2024-01-{:02}T08:00:00Z", 10 + day),
+            );
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Submit,
+                json!({}),
+                &format!("2024-01-{:02}T08:05:00Z", 10 + day),
+            );
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Approve,
+                json!({}),
+                &format!("2024-01-{:02}T09:00:00Z", 10 + day),
+            );
+            approved.push(id);
+        }
+        let drafts = [
+            open_repair(&mut store, &policies, "2024-01-20T08:00:00Z"),
+            open_repair(&mut store, &policies, "2024-01-21T08:00:00Z"),
+        ];
+        let who = Principal::Staff {
+            user_id: 1,
+            email: "amy@desk.test".into(),
+            role: Role::Agent,
+            sellers: Sellers::All,
+            scopes: None,
+        };
+        let mut seen = Vec::new();
+        let mut dues = Vec::new();
+        let mut after = None;
+        loop {
+            let page = access::queue(
+                &mut store,
+                &policies,
+                &who,
+                &Filter {
+                    after,
+                    limit: 3,
+                    ..Filter::default()
+                },
+            )
+            .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            for q in &page {
+                seen.push(q.case.id);
+                dues.push(q.due.as_ref().map(|(at, _)| *at));
+            }
+            after = page.last().map(|q| q.cursor);
+        }
+        let mut expected: Vec<i64> = approved.clone();
+        expected.extend(drafts);
+        assert_eq!(
+            seen, expected,
+            "{}: every case once, nearest deadline first, none last",
+            db.name
+        );
+        let timed: Vec<_> = dues.iter().take(7).map(|d| d.unwrap()).collect();
+        assert!(
+            timed.windows(2).all(|w| w[0] <= w[1]),
+            "{}: {timed:?}",
+            db.name
+        );
+        assert!(dues.iter().skip(7).all(Option::is_none), "{}", db.name);
+        // A deadline that passes moves the case: shipping the first one drops its timer.
+        step(
+            &mut store,
+            &policies,
+            approved[0],
+            Action::DeviceShipped,
+            json!({"customer.data_acknowledged": true}),
+            "2024-01-17T10:00:00Z",
+        );
+        let first = access::queue(
+            &mut store,
+            &policies,
+            &who,
+            &Filter {
+                limit: 1,
+                ..Filter::default()
+            },
+        )
+        .unwrap();
+        assert_ne!(first[0].case.id, approved[0], "{}", db.name);
+    }
+}

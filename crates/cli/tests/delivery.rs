@@ -110,7 +110,7 @@ fn a_config_file_sends_mail_over_smtp_and_flags_win_over_it() {
         let before = got.lock().unwrap().len();
         let r = s.post_json(
             "/api/v1/customer/sign-in-links",
-            r#"{"order_no": "SO-IMA-1", "email": "li@example.org"}"#,
+            r#"{"order_no": "SO-IMA-1", "email": "li@example.org", "lang": "en"}"#,
         );
         assert_eq!(r.status, 202, "{}", r.text());
         let start = std::time::Instant::now();

@@ -138,6 +138,7 @@ fn staff_signs_in(b: &Browser, d: &Demo, email: &str) {
     b.type_into("#password", PASSWORD);
     b.click_and_wait("form.stacked button");
     assert!(b.url().ends_with("/desk"), "{}", b.url());
+    assert!(b.text("h1").contains("Queue"), "{}", b.text("body"));
 }
 
 /// Starts a request from the guided start: the item and what happened, the answers to the
@@ -574,7 +575,17 @@ fn the_portal_in_simplified_chinese() {
     let Some(b) = Browser::start() else { return };
     for db in support::databases() {
         let d = Demo::start(&db, "zh");
+        // Asked for from the portal in Chinese, the link comes in Chinese (and so do the
+        // customer's later e-mails).
+        b.goto(&d.url("/portal/sign-in?lang=zh-CN"));
         customer_signs_in(&b, &d, "WEB-1001", "li.wei@example.org");
+        let link_mail = std::fs::read_dir(&d.mail)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|t| t.contains("/portal/sign-in?token="))
+            .unwrap();
+        assert!(link_mail.contains("请在"), "{link_mail}");
+        assert!(link_mail.contains("Subject: =?utf-8?B?"), "{link_mail}");
         b.goto(&d.url("/portal/start?lang=zh-CN"));
         assert_eq!(b.script("return document.documentElement.lang"), "zh-CN");
         assert!(b.text("h1").contains("发起售后申请"));

@@ -10,3 +10,7 @@ UPDATE cases SET next_due_at = COALESCE(
     WHERE t.case_id = cases.id AND t.fired_at IS NULL AND t.cancelled_at IS NULL),
   9223372036854775807);
 CREATE INDEX cases_by_next_due ON cases (next_due_at, id);
+
+-- The language a customer reads e-mails in: the one they last used the portal in (`en`,
+-- `zh-CN`); unset, it follows their country.
+ALTER TABLE customers ADD COLUMN lang TEXT;

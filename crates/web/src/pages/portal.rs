@@ -77,14 +77,27 @@ pub struct LinkForm {
 
 /// `POST /portal/sign-in`: sends the link (when order and address match; the answer is the
 /// same either way), then shows "sent".
-pub async fn request_link(State(state): State<AppState>, Form(f): Form<LinkForm>) -> Response {
+pub async fn request_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LinkForm>,
+) -> Response {
     if f.order_no.len() <= 100 && f.email.len() <= 254 {
         let now = state.now();
         let base = state.0.link_base.clone();
+        // The language the page was in is the one the customer's e-mails are written in.
+        let lang = Lang::choose(None, &headers).tag();
         if let Err(e) = state
             .pool()
             .run(move |store| {
-                accounts::request_sign_in_link(store, f.order_no.trim(), &f.email, &base, now)
+                accounts::request_sign_in_link(
+                    store,
+                    f.order_no.trim(),
+                    &f.email,
+                    &base,
+                    Some(lang),
+                    now,
+                )
             })
             .await
             && !e.is_callers()

@@ -149,6 +149,18 @@ pub async fn me(Caller(p): Caller) -> axum::Json<Me> {
 pub struct LinkRequest {
     pub order_no: String,
     pub email: String,
+    /// The language of this e-mail and the customer's later ones; default: the one kept
+    /// from their last choice, else their country's (Simplified Chinese in CN and SG).
+    pub lang: Option<MailLanguage>,
+}
+
+/// A language e-mails are written in.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+pub enum MailLanguage {
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -172,7 +184,11 @@ pub async fn request_link(
     state
         .pool()
         .run(move |store| {
-            accounts::request_sign_in_link(store, &req.order_no, &req.email, &base, now)
+            let lang = req.lang.map(|l| match l {
+                MailLanguage::En => "en",
+                MailLanguage::ZhCn => "zh-CN",
+            });
+            accounts::request_sign_in_link(store, &req.order_no, &req.email, &base, lang, now)
         })
         .await?;
     Ok((
