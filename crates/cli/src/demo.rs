@@ -197,6 +197,27 @@ const LAST: &[&str] = &[
     "de Vries", "Smith", "Johnson", "Zhang", "Liu", "Bianchi", "Moreau", "Fischer", "Garcia",
 ];
 
+/// How many days before today the orders of the demo's stories were placed, so that each
+/// case is what its story says (a withdrawal inside the fourteen days, delivery damage
+/// reported inside the seven, a fault inside the warranty, and every order before its case).
+fn story_order_age(prefix: &str, n: usize) -> Option<i64> {
+    Some(match (prefix, n) {
+        ("IMA", 3) => 20,
+        ("IMA", 4) => 30,
+        ("IMA", 5) => 40,
+        ("IMA", 6) => 60,
+        ("IMA", 7) => 90,
+        ("MX1", 3) => 100,
+        ("MX1", 4) => 120,
+        ("MX1", 5) => 150,
+        ("CRK", 3) => 16,
+        ("CRK", 4) => 8,
+        ("IMK", 3) => 8,
+        ("IMI", 3) => 60,
+        _ => return None,
+    })
+}
+
 /// A generated registry: customers, units, orders, invoices and shipments for every seller.
 fn registry(today: Date) -> J {
     let mut rng = Lcg(2026);
@@ -218,7 +239,8 @@ fn registry(today: Date) -> J {
                 "name": format!("{first} {last}"), "email": email, "country": country,
             }));
             let serial = format!("{prefix}-{:05}", 10_000 + n);
-            let ordered = day(i64::try_from(rng.next(420)).unwrap_or(0) + 3);
+            let random_age = i64::try_from(rng.next(420)).unwrap_or(0) + 3;
+            let ordered = day(story_order_age(prefix, n).unwrap_or(random_age));
             let shipped = ordered.checked_add(1.days()).unwrap_or(ordered);
             let delivered = shipped
                 .checked_add(i64::try_from(rng.next(4) + 1).unwrap_or(1).days())

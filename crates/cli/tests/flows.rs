@@ -616,3 +616,65 @@ fn the_portal_in_simplified_chinese() {
         assert!(b.text("main").contains(&format!("#{}", case_id(&case_url))));
     }
 }
+
+#[test]
+fn a_refund_from_the_desk_is_made_once_however_often_its_button_is_pressed() {
+    let Some(b) = Browser::start() else { return };
+    for db in support::databases() {
+        let d = Demo::start(&db, "refund");
+        // The demo's unopened CryptKi wallet, received back: the manager inspects it and
+        // refunds it.
+        staff_signs_in(&b, &d, "manager@demo.test");
+        b.goto(&d.url("/desk?seller=CryptKi&state=received"));
+        b.click_and_wait("table.queue tbody a");
+        let case_url = b.url();
+        for (fact, answer) in [
+            ("condition.complete", "yes"),
+            ("condition.activated", "no"),
+            ("condition.seal_broken", "no"),
+        ] {
+            b.script(&format!(
+                "document.querySelector('input[name=\"f.{fact}\"][value=\"{answer}\"]').checked = true; return true;"
+            ));
+        }
+        b.script("document.querySelector('input[name=\"f.diagnosis.causes\"][value=no_fault]').checked = true; return true;");
+        desk_move(&b, "inspect");
+        let refund_button = b.text("form.move-refund button");
+        assert!(
+            refund_button.contains('€'),
+            "the amount on the button: {refund_button}\n{}",
+            b.text("main")
+        );
+        // The refund form as it is now, kept to be sent a second time (a double click, an
+        // old tab).
+        let again = b.script("return document.querySelector('form.move-refund').outerHTML");
+        desk_move(&b, "refund");
+        assert!(
+            b.text(".state").contains("Refund under way"),
+            "{}",
+            b.text(".state")
+        );
+        b.script(&format!(
+            "document.body.insertAdjacentHTML('beforeend', {again}); \
+             document.body.lastElementChild.id = 'again'; return true;"
+        ));
+        b.click_and_wait("#again button");
+        assert!(
+            b.text("[role=status]")
+                .contains("changed while you were looking")
+        );
+        let timeline = b.text("table.timeline");
+        assert_eq!(
+            timeline
+                .lines()
+                .filter(|l| l.trim_end().ends_with("refund"))
+                .count(),
+            1,
+            "one refund: {timeline}"
+        );
+        accessible(&b, "desk case, refunding");
+        desk_move(&b, "refund_paid");
+        assert!(b.text(".state").contains("Closed"));
+        assert_eq!(b.url().split('?').next(), case_url.split('?').next());
+    }
+}
