@@ -248,6 +248,7 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
             "clauses cited: {page}"
         );
         accessible(&customer, "portal start, questions");
+        shot(&customer, &db, "portal-start");
         let case_url = start_request(
             &customer,
             &d,
@@ -260,7 +261,6 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
             ],
             "The strap clip broke and the display flickers.",
         );
-        shot(&customer, &db, "portal-start");
         let id = case_id(&case_url);
         assert!(state_text(&customer).contains("Draft"));
         assert!(customer.text("main").contains("The strap clip broke"));

@@ -15,7 +15,7 @@ impl Decision<'_> {
             .layers
             .iter()
             .skip(1)
-            .map(|l| json!({"id": l.policy.id, "title": l.policy.title, "applies": l.applies, "binds": l.binds}))
+            .map(|l| json!({"id": l.policy.id, "title": l.policy.title, "jurisdiction": l.policy.jurisdiction, "applies": l.applies, "binds": l.binds}))
             .collect();
         let remedies: Vec<J> = self
             .remedies
@@ -82,6 +82,7 @@ impl Decision<'_> {
                     "label": self.label(m.at),
                     "photo": self.photo_kind(m.at),
                     "needs": self.require_needs(m.at, facts),
+                    "reads": self.require_reads(m.at),
                     "for": model::remedies(m.remedies).map(|r| r.name()).collect::<Vec<_>>(),
                     "cites": self.ref_json(m.at),
                 })
@@ -143,7 +144,7 @@ impl Decision<'_> {
         json!({
             "definitions": definitions,
             "policy": {
-                "id": p.id, "title": p.title, "version": p.version, "hash": p.hash,
+                "id": p.id, "title": p.title, "seller": p.seller, "version": p.version, "hash": p.hash,
                 "time_zone": p.time_zone, "jurisdiction": p.jurisdiction,
             },
             "now": self.now.to_string(),
@@ -181,6 +182,18 @@ impl Decision<'_> {
         self.unknown_facts_of(at.layer, &test.expr, facts)
             .iter()
             .map(|id| schema::fact(*id).path)
+            .collect()
+    }
+
+    /// The facts a requirement's test names (as written; a defined name counts for none).
+    fn require_reads(&self, at: RuleRef) -> Vec<&'static str> {
+        let Some(Action::Require { test, .. }) = self.rule(at).map(|(_, r)| &r.action) else {
+            return Vec::new();
+        };
+        schema::FACTS
+            .iter()
+            .filter(|f| test.text.contains(f.path))
+            .map(|f| f.path)
             .collect()
     }
 

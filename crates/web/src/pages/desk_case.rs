@@ -171,7 +171,7 @@ fn remedies(decision: &J, lang: Lang) -> Vec<RemedyView> {
                     .into_iter()
                     .flatten()
                     .map(|c| Cite {
-                        clause: format!("{} {}", text(at(c, "/policy")), text(at(c, "/clause"))),
+                        clause: super::start::clause_of(decision, c, lang).unwrap_or_default(),
                         role: text(at(c, "/role")).replace('_', " "),
                         title: text(at(c, "/title")),
                     })
@@ -377,7 +377,7 @@ fn desk_case(
                 )
             })
             .collect(),
-        missing: super::start::missing(decision),
+        missing: super::start::missing(decision, false),
         deadlines: at(decision, "/deadlines")
             .as_array()
             .into_iter()
@@ -388,11 +388,10 @@ fn desk_case(
                     .parse::<jiff::civil::Date>()
                     .ok()?;
                 Some(format!(
-                    "{}: {} ({} {})",
+                    "{}: {} ({})",
                     lang.deadline(at(d, "/name").as_str().unwrap_or_default()),
                     lang.date(day),
-                    text(at(d, "/cites/policy")),
-                    text(at(d, "/cites/clause"))
+                    super::start::clause_of(decision, at(d, "/cites"), lang).unwrap_or_default()
                 ))
             })
             .collect(),

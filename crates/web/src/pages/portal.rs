@@ -444,8 +444,8 @@ pub(crate) fn shown_case(
             .map_or_else(|| text(at(j, "/policy")), str::to_string),
         description: at(j, "/description").as_str().map(str::to_string),
         offers: super::start::offers(decision, lang),
-        missing: super::start::missing(decision),
-        notices: super::start::notices(decision),
+        missing: super::start::missing(decision, true),
+        notices: super::start::notices(decision, lang),
         deadlines: list(at(decision, "/deadlines"), &|d| {
             Some(format!(
                 "{}: {}",

@@ -211,6 +211,37 @@ fn needed(decision: &J) -> Vec<String> {
     out
 }
 
+/// Whose clause a citation is, as a person says it: the seller's name for its own policy
+/// ("IMASK 2(1)"), "CN law" or "EU law" for a law layer.
+pub(crate) fn source(decision: &J, id: &str, lang: Lang) -> String {
+    if at(decision, "/policy/id").as_str() == Some(id) {
+        return at(decision, "/policy/seller")
+            .as_str()
+            .unwrap_or(id)
+            .to_string();
+    }
+    let jurisdiction = at(decision, "/laws")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| at(l, "/id").as_str() == Some(id))
+        .and_then(|l| at(l, "/jurisdiction").as_str());
+    match (jurisdiction, lang) {
+        (Some("CN"), Lang::En) => "CN law".into(),
+        (Some("CN"), Lang::ZhCn) => "中国法律".into(),
+        (Some("EU"), Lang::En) => "EU law".into(),
+        (Some("EU"), Lang::ZhCn) => "欧盟法律".into(),
+        _ => id.to_string(),
+    }
+}
+
+/// A clause as cited: whose, and its number.
+pub(crate) fn clause_of(decision: &J, cite: &J, lang: Lang) -> Option<String> {
+    let id = at(cite, "/clause").as_str()?;
+    let policy = at(cite, "/policy").as_str().unwrap_or_default();
+    Some(format!("{} {id}", source(decision, policy, lang)))
+}
+
 /// Each remedy of a decision with its reason in words and the clause's own words.
 pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
     let t = lang.texts();
@@ -247,11 +278,7 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
             let title = decisive
                 .and_then(|c| at(c, "/title").as_str())
                 .unwrap_or_default();
-            let clause = decisive.and_then(|c| {
-                let id = at(c, "/clause").as_str()?;
-                let policy = at(c, "/policy").as_str().unwrap_or_default();
-                Some(format!("{policy} {id}"))
-            });
+            let clause = decisive.and_then(|c| clause_of(decision, c, lang));
             let pending: Vec<String> = strings(at(r, "/pending_on"))
                 .map(|f| lang.fact(f))
                 .collect();
@@ -289,29 +316,36 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
 }
 
 /// The decision's notices (do not open a damaged parcel further, erase the device first…).
-pub(crate) fn notices(decision: &J) -> Vec<Notice> {
+pub(crate) fn notices(decision: &J, lang: Lang) -> Vec<Notice> {
     at(decision, "/notices")
         .as_array()
         .into_iter()
         .flatten()
         .map(|n| Notice {
-            clause: format!(
-                "{} {}",
-                at(n, "/policy").as_str().unwrap_or_default(),
-                at(n, "/clause").as_str().unwrap_or_default()
-            ),
+            clause: clause_of(decision, n, lang).unwrap_or_default(),
             title: at(n, "/title").as_str().unwrap_or_default().to_string(),
             text: at(n, "/text").as_str().unwrap_or_default().to_string(),
         })
         .collect()
 }
 
-/// What the decision still lists as missing, in its words and clauses.
-pub(crate) fn missing(decision: &J) -> Vec<String> {
+/// Facts the service establishes later in a case (a quote's answer, inspection, receipt):
+/// a requirement waiting only on these is nothing a customer can supply now.
+const LATER: &[&str] = &["quote.", "diagnosis.", "return.", "repair.", "application."];
+
+/// What the decision still lists as missing, in its words and clauses; for a customer, only
+/// what they can supply now.
+pub(crate) fn missing(decision: &J, for_customer: bool) -> Vec<String> {
     at(decision, "/missing")
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|m| {
+            let reads: Vec<&str> = strings(at(m, "/reads")).collect();
+            !(for_customer
+                && !reads.is_empty()
+                && reads.iter().all(|n| LATER.iter().any(|p| n.starts_with(p))))
+        })
         .map(|m| {
             format!(
                 "{} ({})",
@@ -468,8 +502,8 @@ async fn render(
             questions,
             description,
             offers: offers(&decision, lang),
-            missing: missing(&decision),
-            notices: notices(&decision),
+            missing: missing(&decision, true),
+            notices: notices(&decision, lang),
             policy: at(&decision, "/policy/title")
                 .as_str()
                 .unwrap_or(&policy)
