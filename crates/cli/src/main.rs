@@ -683,7 +683,8 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
         config.mail_dir.display()
     );
     println!(
-        "\nTry it: curl {url}/api/v1/warranty/IMA-DEMO-1   ·   API description: {url}/api/openapi.json\n"
+        "\nOpen {url}/ in a browser: the customer portal ({url}/portal) and the service desk ({url}/desk).\n\
+         Or curl {url}/api/v1/warranty/IMA-DEMO-1   ·   API description: {url}/api/openapi.json\n"
     );
     serve(env, config)
 }

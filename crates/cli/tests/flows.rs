@@ -525,6 +525,22 @@ fn an_imkey_cannot_be_shipped_before_the_data_wipe_acknowledgment() {
         portal_move(&customer, "submit");
         staff_signs_in(&staff, &d, "agent.imkey@demo.test");
         staff.goto(&d.url(&format!("/desk/cases/{id}")));
+        // The agent asks for something first; the customer reads the message on their page
+        // and answers.
+        staff.click("details.move-request_info summary");
+        staff.type_into(
+            "#note-request_info",
+            "Please tell us which wallet app you use.",
+        );
+        desk_move(&staff, "request_info");
+        customer.goto(&case_url);
+        let history = customer.text("ol.timeline");
+        assert!(
+            history.contains("Please tell us which wallet app you use."),
+            "{history}"
+        );
+        portal_move(&customer, "provide_info");
+        staff.goto(&d.url(&format!("/desk/cases/{id}")));
         desk_move(&staff, "approve");
 
         customer.goto(&case_url);

@@ -259,17 +259,21 @@ impl Browser {
             .as_i64()
             .unwrap_or(900)
             .clamp(900, 2400);
-        self.cmd(
+        let width = self
+            .script("return document.documentElement.clientWidth")
+            .as_i64()
+            .unwrap_or(1100);
+        // Chromium's own capture beyond the viewport (through chromedriver's CDP bridge): the
+        // window is never resized.
+        let shot = self.cmd(
             "POST",
-            "/window/rect",
-            Some(json!({"width": 1100, "height": height})),
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Page.captureScreenshot", "params": {
+                "format": "png", "captureBeyondViewport": true,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+            }})),
         );
-        let b64 = self.cmd("GET", "/screenshot", None);
-        self.cmd(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": 1100, "height": 900})),
-        );
+        let b64 = shot["data"].clone();
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
             .unwrap();

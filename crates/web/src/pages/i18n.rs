@@ -204,6 +204,62 @@ impl Lang {
         })
     }
 
+    /// An event of a case as its customer reads it in the history; `None` for what is not
+    /// an event to them (a re-decision).
+    pub fn event(self, action: &str) -> Option<String> {
+        if action == "decide" {
+            return None;
+        }
+        Some(self.word(
+            &[
+                ("open", "Request opened", "申请已创建"),
+                ("evidence", "Photo added", "已上传照片"),
+                ("submit", "Request sent", "申请已提交"),
+                ("request_info", "More information asked for", "要求补充信息"),
+                ("provide_info", "Information added", "已补充信息"),
+                ("approve", "Approved", "已批准"),
+                ("reject", "Not approved", "未获批准"),
+                ("device_shipped", "Item shipped", "商品已寄出"),
+                ("receive", "Item received", "商品已收到"),
+                (
+                    "not_received",
+                    "Closed: the item did not arrive",
+                    "已关闭：未收到商品",
+                ),
+                ("reject_on_arrival", "Refused on arrival", "到货拒收"),
+                ("inspect", "Inspected", "已检测"),
+                ("quote", "Repair quote sent", "已发送维修报价"),
+                ("pay", "Quote accepted and paid", "已接受并支付报价"),
+                ("decline_quote", "Quote declined", "已拒绝报价"),
+                ("expire_quote", "Quote expired", "报价已过期"),
+                ("repair", "Repaired", "已维修"),
+                ("replace", "Replaced", "已换货"),
+                ("refund", "Refund made", "已退款"),
+                ("refund_paid", "Refund paid out", "退款已到账"),
+                ("return_unrepaired", "Returned without repair", "未维修退回"),
+                ("ship_back", "Shipped back to you", "已寄回给您"),
+                ("close", "Closed", "已关闭"),
+                ("cancel", "Cancelled", "已取消"),
+                (
+                    "service_level_breached",
+                    "Service time target passed",
+                    "超出服务时限",
+                ),
+                (
+                    "ship_by_reminder",
+                    "Reminder: ship the item",
+                    "提醒：请寄出商品",
+                ),
+                (
+                    "quote_reminder",
+                    "Reminder: answer the quote",
+                    "提醒：请答复报价",
+                ),
+            ],
+            action,
+        ))
+    }
+
     /// A staff move, as its button says it.
     pub fn staff_action(self, action: &str) -> String {
         self.word(
@@ -687,6 +743,7 @@ pub struct Texts {
     pub customer_description: &'static str,
     pub freight_back_to_customer: &'static str,
     pub refund_if_granted: &'static str,
+    pub message_label: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -885,6 +942,7 @@ pub static EN: Texts = Texts {
     customer_description: "The customer's description",
     freight_back_to_customer: "Sending it back to the customer",
     refund_if_granted: "Refund, if one is granted",
+    message_label: "Message to the customer (shown on their case page)",
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -1082,6 +1140,7 @@ pub static ZH_CN: Texts = Texts {
     customer_description: "顾客的描述",
     freight_back_to_customer: "寄回给顾客",
     refund_if_granted: "退款金额（如获批准）",
+    message_label: "给顾客的留言（显示在其售后单页面）",
 };
 
 #[cfg(test)]

@@ -459,10 +459,18 @@ pub(crate) fn shown_case(
                 .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 .map(|ts| lang.date(ts.to_zoned(jiff::tz::TimeZone::UTC).date()))
                 .unwrap_or_default();
-            Some(format!(
-                "{when} · {}",
-                text(at(h, "/action")).replace('_', " ")
-            ))
+            // What happened in the customer's words; a re-decision is not an event to them.
+            let action = at(h, "/action").as_str().unwrap_or_default();
+            let words = lang.event(action)?;
+            // The message staff wrote to the customer (asking for information, a refusal),
+            // never the desk's internal notes.
+            let message = match action {
+                "request_info" | "reject" | "reject_on_arrival" | "return_unrepaired" => {
+                    at(h, "/after/note").as_str().map(|n| format!(": {n}"))
+                }
+                _ => None,
+            };
+            Some(format!("{when} · {words}{}", message.unwrap_or_default()))
         }),
         freight_to_seller: lang.party(at(decision, "/freight/to_seller").as_str()),
         freight_to_customer: lang.party(at(decision, "/freight/to_customer").as_str()),
