@@ -322,6 +322,11 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
         staff.goto(&d.url(&format!("/desk/cases/{id}")));
         desk_move(&staff, "receive");
         assert!(staff.text(".state").contains("Received"));
+        // The technician photographs the item as it arrived.
+        staff.upload("#photo-file", &d.photo());
+        staff.click_and_wait("form.upload button");
+        assert!(staff.text("[role=status]").contains("Photo received"));
+        assert!(staff.text(".gallery").contains("The item you received"));
         staff.click("input[name='f.diagnosis.causes'][value=drop]");
         staff.wait_for(
             "the live re-decision",

@@ -44,6 +44,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET" | "POST", "/portal/start") => List,
         ("GET", "/desk/cases/{id}") => Foreign,
         ("POST", "/desk/cases/{id}/move" | "/desk/cases/{id}/what-if") => Foreign,
+        ("POST", "/desk/cases/{id}/photos") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,

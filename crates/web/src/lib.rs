@@ -118,6 +118,13 @@ pub fn routes() -> Vec<Route> {
             post(crate::pages::desk_case::move_case),
         ),
         route(
+            "/desk/cases/{id}/photos",
+            &["POST"],
+            post(crate::pages::desk_case::upload).layer(axum::extract::DefaultBodyLimit::max(
+                aftercare_app::evidence::MAX_BYTES + 64 * 1024,
+            )),
+        ),
+        route(
             "/desk/cases/{id}/what-if",
             &["POST"],
             post(crate::pages::desk_case::what_if),

@@ -119,6 +119,8 @@ struct DeskCase {
     inspect: bool,
     quote: bool,
     causes: Vec<(&'static str, String, bool)>,
+    /// Every photo kind and its words, for the upload form.
+    photo_kinds: Vec<(&'static str, String)>,
     inspection: Vec<Finding>,
     arrival: Vec<Finding>,
     currency: String,
@@ -438,6 +440,10 @@ fn desk_case(
             .iter()
             .map(|c| (*c, c.replace('_', " "), found.iter().any(|f| f == c)))
             .collect(),
+        photo_kinds: aftercare_app::evidence::KINDS
+            .iter()
+            .map(|k| (*k, lang.photo(k)))
+            .collect(),
         inspection: INSPECTION
             .iter()
             .map(|p| finding(p, form, &facts, lang))
@@ -574,11 +580,14 @@ pub async fn case(
     let notice = match q.notice.as_deref() {
         Some("done") => Some(t.desk_done),
         Some("stale") => Some(t.changed_meanwhile),
+        Some("photo") => Some(t.photo_added),
         _ => None,
     };
+    let refused =
+        (q.notice.as_deref() == Some("photo-refused")).then(|| t.photo_refused.to_string());
     let extra = Extra {
         form: Vec::new(),
-        error: None,
+        error: refused,
         preview: None,
         notice,
         status: StatusCode::OK,
@@ -744,4 +753,27 @@ pub async fn move_case(
         }
         Err(e) => crate::problem::Problem::from(e).into_response(),
     }
+}
+
+/// `POST /desk/cases/{id}/photos`: a photo staff take (the item as received, the damage
+/// found), attached like the customer's.
+pub async fn upload(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let (who, csrf) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    super::attach_photo(
+        &state,
+        who,
+        &csrf,
+        id,
+        multipart,
+        &format!("/desk/cases/{id}"),
+    )
+    .await
 }

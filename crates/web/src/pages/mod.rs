@@ -356,3 +356,77 @@ pub async fn asset(crate::extract::Path(file): crate::extract::Path<String>) -> 
         None => crate::problem::Problem::not_found(format!("no asset `{file}`")).into_response(),
     }
 }
+
+/// A photo from a case page's form (multipart: `csrf`, `kind`, `file`), attached as `who`
+/// (the customer's portal and the desk alike), checked and re-encoded like any upload; then
+/// back to `page` with `?notice=photo`, or `photo-refused` for a file that is not a sound
+/// image within the limits.
+pub(crate) async fn attach_photo(
+    state: &AppState,
+    who: aftercare_app::accounts::Principal,
+    csrf: &str,
+    id: i64,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    page: &str,
+) -> Response {
+    let back = |notice: &str| axum::response::Redirect::to(&format!("{page}?notice={notice}"));
+    let Ok(mut multipart) = multipart else {
+        return back("photo-refused").into_response();
+    };
+    let (mut sent_csrf, mut kind, mut file) = (None, None, None);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                let Ok(bytes) = field.bytes().await else {
+                    return back("photo-refused").into_response();
+                };
+                match name.as_str() {
+                    "csrf" => sent_csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "kind" => kind = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "file" => file = Some(bytes),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return back("photo-refused").into_response(),
+        }
+    }
+    if sent_csrf.as_deref() != Some(csrf) {
+        return crate::problem::Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this form is not from your session: reload the page",
+        )
+        .into_response();
+    }
+    let (Some(kind), Some(file)) = (kind, file) else {
+        return back("photo-refused").into_response();
+    };
+    let policies = state.policies();
+    let blobs = state.blobs();
+    let now = state.now();
+    match state
+        .pool()
+        .run(move |store| {
+            aftercare_app::evidence::attach(
+                store,
+                blobs.as_ref(),
+                &policies,
+                &who,
+                id,
+                &kind,
+                &file,
+                now,
+            )
+        })
+        .await
+    {
+        Ok(_) => back("photo").into_response(),
+        Err(aftercare_app::AppError::NotFound { .. }) => {
+            crate::problem::Problem::not_found("no such case among yours").into_response()
+        }
+        Err(e) if e.is_callers() => back("photo-refused").into_response(),
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}

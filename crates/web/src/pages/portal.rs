@@ -622,66 +622,15 @@ pub async fn upload(
         Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
         Err(r) => return r,
     };
-    let back = |notice: &str| Redirect::to(&format!("/portal/cases/{id}?notice={notice}"));
-    let Ok(mut multipart) = multipart else {
-        return back("photo-refused").into_response();
-    };
-    let (mut sent_csrf, mut kind, mut file) = (None, None, None);
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                let Ok(bytes) = field.bytes().await else {
-                    return back("photo-refused").into_response();
-                };
-                match name.as_str() {
-                    "csrf" => sent_csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                    "kind" => kind = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                    "file" => file = Some(bytes),
-                    _ => {}
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return back("photo-refused").into_response(),
-        }
-    }
-    if sent_csrf.as_deref() != Some(csrf.as_str()) {
-        return crate::problem::Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "this form is not from your session: reload the page",
-        )
-        .into_response();
-    }
-    let (Some(kind), Some(file)) = (kind, file) else {
-        return back("photo-refused").into_response();
-    };
-    let policies = state.policies();
-    let blobs = state.blobs();
-    let now = state.now();
-    match state
-        .pool()
-        .run(move |store| {
-            aftercare_app::evidence::attach(
-                store,
-                blobs.as_ref(),
-                &policies,
-                &who,
-                id,
-                &kind,
-                &file,
-                now,
-            )
-        })
-        .await
-    {
-        Ok(_) => back("photo").into_response(),
-        Err(AppError::NotFound { .. }) => {
-            crate::problem::Problem::not_found("no such case among yours").into_response()
-        }
-        Err(e) if e.is_callers() => back("photo-refused").into_response(),
-        Err(e) => crate::problem::Problem::from(e).into_response(),
-    }
+    super::attach_photo(
+        &state,
+        who,
+        &csrf,
+        id,
+        multipart,
+        &format!("/portal/cases/{id}"),
+    )
+    .await
 }
 
 #[derive(Template)]
