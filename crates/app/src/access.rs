@@ -322,18 +322,6 @@ pub fn what_if(
     cases::what_if(store, policies, id, action, extra, now)
 }
 
-/// [`cases::decisions`] of a case `who` sees.
-pub fn decisions(
-    store: &mut Store,
-    policies: &Policies,
-    who: &Principal,
-    id: i64,
-    limit: i64,
-) -> Result<Vec<(i64, Timestamp, J)>, AppError> {
-    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
-    cases::decisions(store, id, limit)
-}
-
 /// Opens a case as `who`: a customer for their own order (as themselves), staff for a seller
 /// they work for.
 pub fn open(

@@ -556,6 +556,8 @@ pub(crate) fn transition_in(
     for (k, v) in &step.facts {
         after.facts.insert(k.clone(), v.clone());
     }
+    // Read once: the hold below and the decision after the step decide on the same registry.
+    let registry = crate::facts::from_registry(tx, &(&after).into())?;
     if matches!(
         step.action,
         Action::Submit | Action::Approve | Action::DeviceShipped
@@ -563,14 +565,14 @@ pub(crate) fn transition_in(
         // Held back on the case as it stands with what the step says, before the step's own
         // facts (shipping records the parcel as sent, which would lift the hold by itself).
         check_facts(&after.facts)?;
-        hold(step.action, &evaluate(tx, policies, &after, now)?)?;
+        hold(step.action, &evaluate(policies, &after, &registry, now)?)?;
     }
     for (k, v) in lifecycle_facts(step.action, today, now) {
         after.facts.entry(k.to_string()).or_insert(v);
     }
     check_facts(&after.facts)?;
     after.updated_at = now;
-    let decision = decide_in(tx, policies, &after, actor, now)?;
+    let decision = decide_recorded_on(tx, policies, &after, registry, actor, now)?.0;
     match step.action {
         Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
         Action::RefundPaid => crate::money::mark_case_paid_in(tx, id, actor, now)?,
@@ -941,21 +943,28 @@ pub(crate) fn decide_in(
 
 /// The facts a case is decided on: the registry's, with the case's own laid over them.
 fn facts_of(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
-    let mut facts_json = crate::facts::from_registry(tx, &case.into())?;
-    for (k, v) in &case.facts {
-        facts_json.insert(k.clone(), v.clone());
-    }
-    Ok(facts_json)
+    Ok(laid_over(
+        crate::facts::from_registry(tx, &case.into())?,
+        case,
+    ))
 }
 
-/// Decides a case as it stands, recording nothing.
+/// The registry's facts with the case's own laid over them.
+fn laid_over(mut registry: Map<String, J>, case: &Case) -> Map<String, J> {
+    for (k, v) in &case.facts {
+        registry.insert(k.clone(), v.clone());
+    }
+    registry
+}
+
+/// Decides a case as it stands on these registry facts, recording nothing.
 fn evaluate(
-    tx: &mut dyn Tx,
     policies: &Policies,
     case: &Case,
+    registry: &Map<String, J>,
     now: Timestamp,
 ) -> Result<Recorded, AppError> {
-    let facts_json = facts_of(tx, case)?;
+    let facts_json = laid_over(registry.clone(), case);
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);
@@ -970,7 +979,20 @@ pub(crate) fn decide_recorded(
     actor: &str,
     now: Timestamp,
 ) -> Result<(Recorded, i64), AppError> {
-    let facts_json = facts_of(tx, case)?;
+    let registry = crate::facts::from_registry(tx, &case.into())?;
+    decide_recorded_on(tx, policies, case, registry, actor, now)
+}
+
+/// [`decide_recorded`] on registry facts already read.
+fn decide_recorded_on(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    case: &Case,
+    registry: Map<String, J>,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(Recorded, i64), AppError> {
+    let facts_json = laid_over(registry, case);
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);

@@ -12,21 +12,15 @@
 
 mod support;
 
+use support::Server;
 use support::webdriver::Browser;
-use support::{Server, root};
 
 fn shot(b: &Browser, name: &str) {
-    b.screenshot(
-        &root()
-            .join("target/screenshots")
-            .join(format!("{name}.png")),
-    );
+    b.shot(name);
 }
 
 fn accessible(b: &Browser, page: &str) {
-    if let Some(problems) = b.accessibility_problems() {
-        assert!(problems.is_empty(), "{page}: {problems:#?}");
-    }
+    b.assert_accessible(page);
 }
 
 #[test]

@@ -25,25 +25,19 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::webdriver::Browser;
-use support::{Server, TestDb, root};
+use support::{Server, TestDb};
 
 const PASSWORD: &str = "demo-aftercare-2026";
 
 fn shot(b: &Browser, db: &TestDb, name: &str) {
     // One set of pictures (SQLite's); the PostgreSQL run shows the same pages.
     if db.name == "sqlite" {
-        b.screenshot(
-            &root()
-                .join("target/screenshots")
-                .join(format!("{name}.png")),
-        );
+        b.shot(name);
     }
 }
 
 fn accessible(b: &Browser, page: &str) {
-    if let Some(problems) = b.accessibility_problems() {
-        assert!(problems.is_empty(), "{page}: {problems:#?}");
-    }
+    b.assert_accessible(page);
 }
 
 /// The demo on a database of its own, and where its e-mails go.

@@ -283,6 +283,22 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// A screenshot of the page as `target/screenshots/NAME.png` (the README shows copies).
+    pub fn shot(&self, name: &str) {
+        self.screenshot(
+            &super::root()
+                .join("target/screenshots")
+                .join(format!("{name}.png")),
+        );
+    }
+
+    /// Fails when axe-core finds a serious or critical problem on the page.
+    pub fn assert_accessible(&self, page: &str) {
+        if let Some(problems) = self.accessibility_problems() {
+            assert!(problems.is_empty(), "{page}: {problems:#?}");
+        }
+    }
+
     /// axe-core's serious and critical findings on the page (`AFTERCARE_AXE` names
     /// `axe.min.js`; `.ci/run` fetches it); `None` when axe-core is not at hand.
     pub fn accessibility_problems(&self) -> Option<Vec<String>> {

@@ -17,14 +17,6 @@ use super::i18n::{Lang, Texts};
 use super::{LangQuery, page};
 use crate::AppState;
 
-/// The signed-in staff member; `None` for anyone else.
-async fn staff(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
-    Ok(super::session(state, headers)
-        .await?
-        .map(|(p, _)| p)
-        .filter(|p| matches!(p, Principal::Staff { .. })))
-}
-
 #[derive(Template)]
 #[template(path = "desk_sign_in.html")]
 struct SignIn {
@@ -155,9 +147,8 @@ pub async fn queue(
     Query(q): Query<QueueQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match staff(&state, &headers).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/desk/sign-in").into_response(),
+    let who = match super::staff(&state, &headers).await {
+        Ok((p, _)) => p,
         Err(r) => return r,
     };
     let lang = Lang::choose(q.lang.as_deref(), &headers);
@@ -223,17 +214,23 @@ pub async fn queue(
     let mut found = found;
     found.truncate(usize::try_from(PAGE).unwrap_or(0));
     let next = found.last().filter(|_| more).map(|last| {
-        let mut url = format!("/desk?after={}.{}", last.cursor.0, last.cursor.1);
-        for (k, v) in [
+        let query = [
+            (
+                "after",
+                Some(format!("{}.{}", last.cursor.0, last.cursor.1)),
+            ),
             ("state", wanted_state.map(|s| s.as_str().to_string())),
             ("kind", wanted_kind.map(|k| k.as_str().to_string())),
             ("seller", wanted_seller.clone()),
-        ] {
-            if let Some(v) = v {
-                url.push_str(&format!("&{k}={}", form_urlencoded(&v)));
-            }
-        }
-        url
+        ];
+        let set: Vec<(&str, String)> = query
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+        format!(
+            "/desk?{}",
+            serde_urlencoded::to_string(set).unwrap_or_default()
+        )
     });
     let rows = found
         .iter()
@@ -308,16 +305,4 @@ pub async fn queue(
         later: after.is_some(),
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
-}
-
-/// A query value, percent-encoded.
-fn form_urlencoded(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

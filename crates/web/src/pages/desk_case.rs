@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as J};
 
 use super::i18n::{Lang, Texts};
-use super::page;
+use super::{at, forged, page, staff, strings, text};
 use crate::AppState;
 
 /// The findings staff record, by fact: yes/no facts, then `invoice.status`.
@@ -138,18 +138,6 @@ struct CasePage {
     notice: Option<&'static str>,
     error: Option<String>,
     preview: Option<(Vec<RemedyView>, Option<String>)>,
-}
-
-fn at<'a>(v: &'a J, pointer: &str) -> &'a J {
-    v.pointer(pointer).unwrap_or(&J::Null)
-}
-
-fn text(v: &J) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
-fn strings(v: &J) -> impl Iterator<Item = &str> {
-    v.as_array().into_iter().flatten().filter_map(J::as_str)
 }
 
 fn remedies(decision: &J, lang: Lang) -> Vec<RemedyView> {
@@ -501,13 +489,6 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.trim().is_empty())
 }
 
-async fn staff(state: &AppState, headers: &HeaderMap) -> Result<(Principal, String), Response> {
-    match super::session(state, headers).await? {
-        Some((p @ Principal::Staff { .. }, csrf)) => Ok((p, csrf)),
-        _ => Err(Redirect::to("/desk/sign-in").into_response()),
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct CaseQuery {
     pub lang: Option<String>,
@@ -540,7 +521,8 @@ async fn render(
         .pool()
         .run(move |store| {
             let shown = access::show(store, &policies, &viewer, id)?;
-            let decisions = access::decisions(store, &policies, &viewer, id, 2)?;
+            // The latest two decisions, for what changed (`show` checked the case is theirs).
+            let decisions = aftercare_app::cases::decisions(store, id, 2)?;
             let photos = aftercare_app::evidence::list(store, &policies, &viewer, id)?;
             Ok::<_, AppError>((shown, decisions, photos))
         })
@@ -644,15 +626,6 @@ pub async fn what_if(
         status,
     };
     render(&state, who, csrf, id, lang, false, extra).await
-}
-
-fn forged() -> Response {
-    crate::problem::Problem::new(
-        StatusCode::FORBIDDEN,
-        "csrf",
-        "this form is not from your session: reload the page",
-    )
-    .into_response()
 }
 
 /// `POST /desk/cases/{id}/move`: a staff move from the case page: `action`, `version`,

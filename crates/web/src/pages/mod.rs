@@ -114,6 +114,58 @@ pub(crate) async fn session(
         .map_err(|e| crate::problem::Problem::from(e).into_response())
 }
 
+/// The signed-in customer and their session's CSRF token; anyone else goes to the portal's
+/// sign-in.
+pub(crate) async fn customer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(aftercare_app::accounts::Principal, String), Response> {
+    match session(state, headers).await? {
+        Some((p @ aftercare_app::accounts::Principal::Customer { .. }, csrf)) => Ok((p, csrf)),
+        _ => Err(axum::response::Redirect::to("/portal/sign-in").into_response()),
+    }
+}
+
+/// The signed-in staff member and their session's CSRF token; anyone else goes to the desk's
+/// sign-in.
+pub(crate) async fn staff(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(aftercare_app::accounts::Principal, String), Response> {
+    match session(state, headers).await? {
+        Some((p @ aftercare_app::accounts::Principal::Staff { .. }, csrf)) => Ok((p, csrf)),
+        _ => Err(axum::response::Redirect::to("/desk/sign-in").into_response()),
+    }
+}
+
+/// The answer to a form whose CSRF token is not its session's.
+pub(crate) fn forged() -> Response {
+    crate::problem::Problem::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "this form is not from your session: reload the page",
+    )
+    .into_response()
+}
+
+/// The value at a JSON pointer of a use case's result, or null.
+pub(crate) fn at<'a>(v: &'a serde_json::Value, pointer: &str) -> &'a serde_json::Value {
+    v.pointer(pointer).unwrap_or(&serde_json::Value::Null)
+}
+
+/// A JSON string's text, or empty.
+pub(crate) fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// The strings of a JSON list.
+pub(crate) fn strings(v: &serde_json::Value) -> impl Iterator<Item = &str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+}
+
 /// A redirect to `to` that sets (or, with `None`, clears) the session cookie.
 pub(crate) fn redirect_with_session(to: &str, session: Option<(&str, i64)>) -> Response {
     let mut r = axum::response::Redirect::to(to).into_response();
@@ -393,12 +445,7 @@ pub(crate) async fn attach_photo(
         }
     }
     if sent_csrf.as_deref() != Some(csrf) {
-        return crate::problem::Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "this form is not from your session: reload the page",
-        )
-        .into_response();
+        return forged();
     }
     let (Some(kind), Some(file)) = (kind, file) else {
         return back("photo-refused").into_response();

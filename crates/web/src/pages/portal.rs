@@ -7,7 +7,7 @@
 //! The link's page does not sign in by itself: it shows a button that posts the token, so a
 //! mail scanner that opens links does not use up the customer's link.
 
-use aftercare_app::accounts::{self, Principal};
+use aftercare_app::accounts;
 use aftercare_app::{AppError, access};
 use askama::Template;
 use axum::Form;
@@ -18,18 +18,8 @@ use serde::Deserialize;
 use serde_json::Value as J;
 
 use super::i18n::{Lang, Texts};
-use super::{LangQuery, page};
+use super::{LangQuery, at, page, text};
 use crate::AppState;
-
-/// The signed-in customer and their session's CSRF token; `None` for anyone else.
-async fn customer(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(Principal, String)>, Response> {
-    Ok(super::session(state, headers)
-        .await?
-        .filter(|(p, _)| matches!(p, Principal::Customer { .. })))
-}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SignInQuery {
@@ -181,9 +171,8 @@ pub async fn cases(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match customer(&state, &headers).await {
-        Ok(Some((p, _))) => p,
-        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+    let who = match super::customer(&state, &headers).await {
+        Ok((p, _)) => p,
         Err(r) => return r,
     };
     let lang = Lang::choose(q.lang.as_deref(), &headers);
@@ -298,15 +287,6 @@ pub struct CaseQuery {
     /// What the last move came to: `stale`, `photo`, `held-submit`, `held-ship`,
     /// `photo-refused`.
     pub notice: Option<String>,
-}
-
-/// The value at a JSON pointer, or null.
-fn at<'a>(v: &'a J, pointer: &str) -> &'a J {
-    v.pointer(pointer).unwrap_or(&J::Null)
-}
-
-fn text(v: &J) -> String {
-    v.as_str().unwrap_or_default().to_string()
 }
 
 /// Money in minor units as the language writes it: `¥1,299.00`, `€149.00`.
@@ -492,9 +472,8 @@ pub async fn case(
     Query(q): Query<CaseQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (who, csrf) = match customer(&state, &headers).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+    let (who, csrf) = match super::customer(&state, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let lang = Lang::choose(q.lang.as_deref(), &headers);
@@ -560,18 +539,12 @@ pub async fn move_case(
     headers: HeaderMap,
     Form(f): Form<MoveForm>,
 ) -> Response {
-    let (who, csrf) = match customer(&state, &headers).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+    let (who, csrf) = match super::customer(&state, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     if f.csrf != csrf {
-        return crate::problem::Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "this form is not from your session: reload the page",
-        )
-        .into_response();
+        return super::forged();
     }
     let Ok(action) = f.action.parse::<aftercare_domain::case::Action>() else {
         return crate::problem::Problem::invalid("action", format!("`{}` is not a move", f.action))
@@ -617,9 +590,8 @@ pub async fn upload(
     headers: HeaderMap,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let (who, csrf) = match customer(&state, &headers).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+    let (who, csrf) = match super::customer(&state, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     super::attach_photo(
@@ -657,9 +629,8 @@ pub async fn slip(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (who, _) = match customer(&state, &headers).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/portal/sign-in").into_response(),
+    let (who, _) = match super::customer(&state, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let lang = Lang::choose(q.lang.as_deref(), &headers);

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value as J};
 
 use super::i18n::{Answer, Lang, QUESTIONS, Texts};
-use super::page;
+use super::{at, customer, forged, page, strings};
 use crate::AppState;
 
 /// The kinds of request a customer starts here, with the problem each reports.
@@ -178,14 +178,6 @@ fn facts_of(
         facts.insert("evidence.description".into(), J::Bool(true));
     }
     (facts, wrong, description)
-}
-
-fn at<'a>(v: &'a J, pointer: &str) -> &'a J {
-    v.pointer(pointer).unwrap_or(&J::Null)
-}
-
-fn strings(v: &J) -> impl Iterator<Item = &str> {
-    v.as_array().into_iter().flatten().filter_map(J::as_str)
 }
 
 /// The facts a decision is still waiting on.
@@ -354,13 +346,6 @@ pub(crate) fn missing(decision: &J, for_customer: bool) -> Vec<String> {
             )
         })
         .collect()
-}
-
-async fn customer(state: &AppState, headers: &HeaderMap) -> Result<(Principal, String), Response> {
-    match super::session(state, headers).await? {
-        Some((p @ Principal::Customer { .. }, csrf)) => Ok((p, csrf)),
-        _ => Err(Redirect::to("/portal/sign-in").into_response()),
-    }
 }
 
 fn text_of(form: &HashMap<String, String>, key: &str) -> String {
@@ -536,12 +521,7 @@ pub async fn post(
         Err(r) => return r,
     };
     if form.get("csrf") != Some(&csrf) {
-        return crate::problem::Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "this form is not from your session: reload the page",
-        )
-        .into_response();
+        return forged();
     }
     let lang = Lang::choose(None, &headers);
     if form.get("intent").map(String::as_str) != Some("open") {
