@@ -114,6 +114,7 @@ fn main() {
             order_no: format!("BO{o:08}"),
             customer: "bench".into(),
             channel: "official".into(),
+            distance: Some(true),
             ordered_on: "2024-01-02".parse().unwrap(),
             shipped_on: None,
             delivered_on: Some("2024-01-05".parse().unwrap()),
@@ -144,6 +145,7 @@ fn main() {
         let t = Instant::now();
         import::load(
             &mut store,
+            &policies,
             &batch,
             "bench",
             "bench",
@@ -207,6 +209,7 @@ fn main() {
                 policy: None,
                 facts: serde_json::Map::new(),
             },
+            aftercare_app::stated::By::Operator,
             "bench",
             now,
         )

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use serde_json::Value as J;
 
 use crate::accounts::{Principal, Role, Sellers};
-use crate::cases::{self, Case, NewCase, Step};
+use crate::cases::{self, Case, Correction, NewCase, Step};
+use crate::stated::By;
 use crate::{AppError, Policies};
 
 /// The moves a customer takes on their own case.
@@ -305,7 +306,7 @@ pub fn preview(
     now: Timestamp,
 ) -> Result<(String, J), AppError> {
     let new = as_opener(store, policies, who, new)?;
-    cases::preview(store, policies, &new, now)
+    cases::preview(store, policies, &new, By::of(who), now)
 }
 
 /// [`cases::what_if`] for a case `who` sees.
@@ -319,7 +320,7 @@ pub fn what_if(
     now: Timestamp,
 ) -> Result<J, AppError> {
     store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
-    cases::what_if(store, policies, id, action, extra, now)
+    cases::what_if(store, policies, id, action, extra, By::of(who), now)
 }
 
 /// Opens a case as `who`: a customer for their own order (as themselves), staff for a seller
@@ -332,11 +333,13 @@ pub fn open(
     now: Timestamp,
 ) -> Result<i64, AppError> {
     let new = as_opener(store, policies, who, new)?;
-    cases::open(store, policies, &new, &who.actor(), now)
+    cases::open(store, policies, &new, By::of(who), &who.actor(), now)
 }
 
 /// A new case as `who` may open it: a customer's names one of their own orders and is theirs
-/// (the policy is the SKU's, never one they name); staff's is for a seller they work for.
+/// (the policy is the SKU's, never one they name); staff's names an order, a unit and a
+/// customer of the sellers they work for (one they do not is as unknown as one nobody has),
+/// and is for such a seller.
 fn as_opener(
     store: &mut Store,
     policies: &Policies,
@@ -359,7 +362,21 @@ fn as_opener(
                 Ok((r.opt_text(0)?, r.int(1)? > 0))
             })?;
             if new.order_no.is_none() || !mine.1 {
-                return Err(AppError::invalid("order_no", "name one of your own orders"));
+                return Err(AppError::invalid("order", "name one of your own orders"));
+            }
+            // A customer opens cases as themselves, under the policy of the item's seller:
+            // naming anyone or anything else is a mistake said out loud, not ignored.
+            if new.customer.is_some() && new.customer != mine.0 {
+                return Err(AppError::invalid(
+                    "customer",
+                    "a customer opens cases as themselves; leave `customer` out",
+                ));
+            }
+            if new.policy.is_some() {
+                return Err(AppError::invalid(
+                    "policy",
+                    "the policy is the one the item's seller sets; leave `policy` out",
+                ));
             }
             new.customer = mine.0;
             new.policy = None;
@@ -370,6 +387,7 @@ fn as_opener(
             if !has_scope(scopes.as_deref(), "cases:write") {
                 return Err(AppError::Forbidden("this token may not open cases".into()));
             }
+            store.read(|tx| references_within(tx, &new, sellers))?;
             // Staff open cases only for the sellers they work for.
             let policy = cases::policy_for(store, &new)?;
             let seller = policies.get(&policy).ok().and_then(|p| p.seller.clone());
@@ -401,7 +419,74 @@ pub fn transition(
             step.action
         )));
     }
-    cases::transition(store, policies, id, step, &who.actor(), now)
+    cases::transition(store, policies, id, step, By::of(who), &who.actor(), now)
+}
+
+/// Corrects the records for one case `who` sees: managers and admins (`cases:write`).
+pub fn correct(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    id: i64,
+    c: &Correction,
+    now: Timestamp,
+) -> Result<Case, AppError> {
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    staff_with(
+        who,
+        &[Role::Manager, Role::Admin],
+        "cases:write",
+        "correct the records",
+    )?;
+    cases::correct(store, policies, id, c, By::of(who), &who.actor(), now)
+}
+
+/// Whether the order, unit and customer a new case names are all of `sellers`; each one that
+/// is not answers as an unknown one does.
+fn references_within(tx: &mut dyn Tx, new: &NewCase, sellers: &Sellers) -> Result<(), AppError> {
+    if let Sellers::All = sellers {
+        return Ok(());
+    }
+    if let Some(o) = &new.order_no {
+        let theirs = tx.query(
+            "SELECT DISTINCT k.seller FROM order_lines l JOIN skus k ON k.code = l.sku WHERE l.order_no = ?",
+            &[o.into()],
+        )?;
+        if !any_of(&theirs, sellers)? {
+            return Err(AppError::invalid("order", format!("unknown order `{o}`")));
+        }
+    }
+    if let Some(serial) = &new.serial {
+        let theirs = tx.query(
+            "SELECT k.seller FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+            &[serial.into()],
+        )?;
+        if !any_of(&theirs, sellers)? {
+            return Err(AppError::invalid(
+                "serial",
+                format!("unknown serial `{serial}`"),
+            ));
+        }
+    }
+    if let Some(c) = &new.customer
+        && !customer_visible(tx, c, sellers)?
+    {
+        return Err(AppError::invalid(
+            "customer",
+            format!("unknown customer `{c}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether any row's first column names one of `sellers`.
+fn any_of(rows: &[aftercare_store::Row], sellers: &Sellers) -> Result<bool, AppError> {
+    for r in rows {
+        if sellers.includes(&r.text(0)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The seller of an order: its first line's SKU's.
@@ -434,6 +519,7 @@ pub(crate) fn staff_with<'a>(
 /// Records a refund of an order of one's own sellers (managers and admins: it moves money).
 pub fn record_refund(
     store: &mut Store,
+    policies: &Policies,
     who: &Principal,
     req: &crate::money::RefundRequest,
     now: Timestamp,
@@ -450,6 +536,22 @@ pub fn record_refund(
             "order_no",
             format!("unknown order `{}`", req.order_no),
         ));
+    }
+    // A refund of a case is of that case's order, and the case one the caller sees.
+    if let Some(case_id) = req.case_id {
+        let unknown = || AppError::invalid("case_id", format!("unknown case {case_id}"));
+        let case = store
+            .read(|tx| load_for(tx, policies, who, case_id))
+            .map_err(|e| match e {
+                AppError::NotFound { .. } => unknown(),
+                e => e,
+            })?;
+        if case.order_no.as_deref() != Some(req.order_no.as_str()) {
+            return Err(AppError::invalid(
+                "case_id",
+                format!("case {case_id} is not about order `{}`", req.order_no),
+            ));
+        }
     }
     crate::money::record(store, req, &who.actor(), now)
 }
@@ -499,6 +601,7 @@ fn customer_visible(tx: &mut dyn Tx, reference: &str, sellers: &Sellers) -> Resu
 /// Everything held about a customer: for managers and admins of a seller they bought from
 /// (`customers:read`), or the customer themselves.
 pub fn export_customer(store: &mut Store, who: &Principal, reference: &str) -> Result<J, AppError> {
+    let mut only = Sellers::All;
     let visible = match who {
         Principal::Customer { customer_id } => store.read(|tx| -> Result<bool, AppError> {
             Ok(tx
@@ -515,13 +618,15 @@ pub fn export_customer(store: &mut Store, who: &Principal, reference: &str) -> R
                 "customers:read",
                 "export customers",
             )?;
+            only = sellers.clone();
             store.read(|tx| customer_visible(tx, reference, sellers))?
         }
     };
     if !visible {
         return Err(AppError::not_found("customer", reference));
     }
-    crate::personal::export(store, reference)
+    // Staff of some sellers see what the customer has with those sellers only.
+    crate::personal::export(store, reference, &only)
 }
 
 /// Erases a customer's personal data: admins working for every seller (a customer's data is

@@ -15,6 +15,7 @@ use serde_json::{Map, Value as J, json};
 
 use crate::audit::{self, Event};
 use crate::error::stored_json;
+use crate::stated::{self, By, Provenance};
 use crate::time::{from_micros, micros};
 use crate::{AppError, Policies, timers};
 
@@ -129,10 +130,12 @@ pub struct Case {
     pub updated_at: Timestamp,
     /// The customer's own words; kept out of the audit chain (see migration 0007).
     pub description: Option<String>,
+    /// Who stated each of `facts` (`customer`, `staff`, `correction`), by fact path.
+    pub fact_sources: Map<String, J>,
 }
 
 pub(crate) const CASE_COLUMNS: &str = "id, kind, state, customer_id, order_no, serial, policy_id, facts, \
-                            authorisation, ship_by, opened_at, updated_at, description";
+                            authorisation, ship_by, opened_at, updated_at, description, fact_sources";
 
 impl Case {
     pub(crate) fn from_row(r: &Row) -> Result<Case, AppError> {
@@ -160,7 +163,31 @@ impl Case {
             opened_at: from_micros(r.int(10)?)?,
             updated_at: from_micros(r.int(11)?)?,
             description: r.opt_text(12)?,
+            fact_sources: match serde_json::from_str::<J>(&r.text(13)?) {
+                Ok(J::Object(m)) => m,
+                Ok(_) => return Err(bad("fact_sources", "not an object".into())),
+                Err(e) => return Err(bad("fact_sources", e.to_string())),
+            },
         })
+    }
+
+    /// Who stated fact `path` on this case, if anyone did.
+    pub fn source_of(&self, path: &str) -> Option<Provenance> {
+        self.fact_sources
+            .get(path)
+            .and_then(J::as_str)
+            .and_then(Provenance::parse)
+    }
+
+    /// Lays facts stated by someone over the case's own, remembering who stated them.
+    fn state(&mut self, facts: &Map<String, J>, who: &[(String, Provenance)]) {
+        for (k, v) in facts {
+            self.facts.insert(k.clone(), v.clone());
+        }
+        for (k, p) in who {
+            self.fact_sources
+                .insert(k.clone(), J::String(p.as_str().to_string()));
+        }
     }
 
     /// What the audit log keeps of a case: no personal data, only ids and states.
@@ -170,6 +197,7 @@ impl Case {
             "facts": self.facts,
             "authorisation": self.authorisation,
             "ship_by": self.ship_by.map(|d| d.to_string()),
+            "fact_sources": self.fact_sources,
         })
     }
 
@@ -211,11 +239,12 @@ pub fn policy_for(store: &mut Store, new: &NewCase) -> Result<String, AppError> 
     store.tx(|tx| References::resolve(tx, new)?.policy(tx))
 }
 
-/// Opens a case in `draft`; returns its id.
+/// Opens a case in `draft`; returns its id. `by` says who states its facts.
 pub fn open(
     store: &mut Store,
     policies: &Policies,
     new: &NewCase,
+    by: By,
     actor: &str,
     now: Timestamp,
 ) -> Result<i64, AppError> {
@@ -255,7 +284,9 @@ pub fn open(
                 p
             }
         };
+        refs.check(new, policies.get(&policy_id)?)?;
         check_facts(&new.facts)?;
+        let stated_by = stated::check(&new.facts, by, &Map::new())?;
         let description = new
             .description
             .as_deref()
@@ -273,10 +304,27 @@ pub fn open(
             return Ok(r.int(0)?);
         }
         let at = micros(now);
+        let mut case = Case {
+            id: 0,
+            kind,
+            state: State::Draft,
+            customer_id,
+            order_no: new.order_no.clone(),
+            serial: new.serial.clone(),
+            policy_id: policy_id.clone(),
+            facts: Map::new(),
+            authorisation: None,
+            ship_by: None,
+            opened_at: now,
+            updated_at: now,
+            description: description.map(str::to_string),
+            fact_sources: Map::new(),
+        };
+        case.state(&new.facts, &stated_by);
         let id = tx
             .query_one(
-                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key, description)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key, description, fact_sources)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 &[
                     kind.as_str().into(),
                     State::Draft.as_str().into(),
@@ -289,9 +337,11 @@ pub fn open(
                     Val::Int(at),
                     new.open_key.clone().into(),
                     description.map(str::to_string).into(),
+                    J::Object(case.fact_sources.clone()).to_string().into(),
                 ],
             )?
             .int(0)?;
+        case.id = id;
         let seq = audit::append(
             tx,
             now,
@@ -306,21 +356,6 @@ pub fn open(
                 })),
         )
         ?;
-        let case = Case {
-            id,
-            kind,
-            state: State::Draft,
-            customer_id,
-            order_no: new.order_no.clone(),
-            serial: new.serial.clone(),
-            policy_id: policy_id.clone(),
-            facts: new.facts.clone(),
-            authorisation: None,
-            ship_by: None,
-            opened_at: now,
-            updated_at: now,
-            description: description.map(str::to_string),
-        };
         announce(tx, policies, &case, "open", seq, now)?;
         Ok(id)
     })
@@ -333,15 +368,18 @@ pub fn preview(
     store: &mut Store,
     policies: &Policies,
     new: &NewCase,
+    by: By,
     now: Timestamp,
 ) -> Result<(String, J), AppError> {
     check_facts(&new.facts)?;
+    stated::check(&new.facts, by, &Map::new())?;
     store.read(|tx| -> Result<(String, J), AppError> {
         let refs = References::resolve(tx, new)?;
         let policy_id = match &new.policy {
             Some(p) => p.clone(),
             None => refs.policy(tx)?,
         };
+        refs.check(new, policies.get(&policy_id)?)?;
         let subject = crate::facts::Subject {
             serial: new.serial.clone(),
             order_no: new.order_no.clone(),
@@ -351,6 +389,14 @@ pub fn preview(
         for (k, v) in &new.facts {
             facts_json.insert(k.clone(), v.clone());
         }
+        // As the service would know it once sent: no photo yet, the description and order
+        // given, and this request the application.
+        facts_json.insert("evidence.photos".into(), J::Array(Vec::new()));
+        facts_json.extend(crate::facts::given(
+            new.description.as_deref(),
+            new.order_no.as_deref(),
+        ));
+        facts_json.insert("application.submitted".into(), J::Bool(true));
         let policy = policies.select(&policy_id, &facts_json, now)?;
         let facts = check_facts(&facts_json)?;
         let decision = aftercare_policy::decide(policy, &facts, now);
@@ -367,21 +413,22 @@ pub fn what_if(
     id: i64,
     action: Option<Action>,
     extra: &Map<String, J>,
+    by: By,
     now: Timestamp,
 ) -> Result<J, AppError> {
     check_facts(extra)?;
     store.read(|tx| -> Result<J, AppError> {
-        let case = find(tx, id)?;
-        let mut facts_json = facts_of(tx, &case)?;
-        for (k, v) in extra {
-            facts_json.insert(k.clone(), v.clone());
-        }
+        let mut case = find(tx, id)?;
+        let who = stated::check(extra, by, &case.fact_sources)?;
+        case.state(extra, &who);
         if let Some(action) = action {
             let today = policies.get(&case.policy_id)?.day_of(now);
             for (k, v) in lifecycle_facts(action, today, now) {
-                facts_json.entry(k.to_string()).or_insert(v);
+                case.facts.insert(k.to_string(), v);
             }
         }
+        let known = Known::read(tx, &case)?;
+        let facts_json = known.facts(&case);
         let policy = policies.select(&case.policy_id, &facts_json, now)?;
         let facts = check_facts(&facts_json)?;
         Ok(aftercare_policy::decide(policy, &facts, now).to_json(&facts))
@@ -422,6 +469,10 @@ struct References {
     country: Option<String>,
     /// The SKU that names the policy: the unit's, else the order's first line's.
     sku: Option<String>,
+    /// The seller of the records named: the unit's SKU's, else the order's first line's.
+    seller: Option<String>,
+    /// Whether the serial was sold on the order (`None` unless both are named).
+    serial_on_order: Option<bool>,
 }
 
 impl References {
@@ -434,7 +485,11 @@ impl References {
                (SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id
                  WHERE o.order_no = ?),
                (SELECT sku FROM units WHERE serial = ?),
-               (SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1)",
+               (SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1),
+               (SELECT k.seller FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?),
+               (SELECT k.seller FROM order_lines l JOIN skus k ON k.code = l.sku
+                 WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1),
+               (SELECT COUNT(*) FROM order_lines WHERE order_no = ? AND serial = ?)",
             &[
                 new.customer.clone().into(),
                 new.customer.clone().into(),
@@ -442,11 +497,43 @@ impl References {
                 new.order_no.clone().into(),
                 new.serial.clone().into(),
                 new.order_no.clone().into(),
+                new.serial.clone().into(),
+                new.order_no.clone().into(),
+                new.order_no.clone().into(),
+                new.serial.clone().into(),
             ],
         )?;
         let customer_id = row.opt_int(0)?;
         let unit_sku = row.opt_text(4)?;
+        let serial_on_order = match (&new.order_no, &new.serial) {
+            (Some(order), Some(serial)) if row.int(8)? == 0 => {
+                // A unit given in exchange was not on the order; the one it replaced was.
+                let chain = crate::lineage::chain(tx, serial)?;
+                let mut found = false;
+                for earlier in chain.iter().skip(1) {
+                    if tx
+                        .query_opt(
+                            "SELECT 1 FROM order_lines WHERE order_no = ? AND serial = ?",
+                            &[order.into(), earlier.into()],
+                        )?
+                        .is_some()
+                    {
+                        found = true;
+                        break;
+                    }
+                }
+                Some(found)
+            }
+            (Some(_), Some(_)) => Some(true),
+            _ => None,
+        };
         Ok(Self {
+            seller: if new.serial.is_some() {
+                row.opt_text(6)?
+            } else {
+                row.opt_text(7)?
+            },
+            serial_on_order,
             customer_id,
             order_known: row.int(2)? > 0,
             country: if new.customer.is_some() {
@@ -461,6 +548,37 @@ impl References {
             },
             unit_sku,
         })
+    }
+
+    /// Refuses a case whose records do not hang together: a serial not sold on the order it
+    /// names, or a policy of another seller than the one who sold the item.
+    fn check(
+        &self,
+        new: &NewCase,
+        policy: &aftercare_policy::model::Policy,
+    ) -> Result<(), AppError> {
+        if self.serial_on_order == Some(false) {
+            return Err(AppError::invalid(
+                "serial",
+                format!(
+                    "`{}` was not sold on order `{}`",
+                    new.serial.as_deref().unwrap_or(""),
+                    new.order_no.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        if let (Some(records), Some(theirs)) = (&self.seller, &policy.seller)
+            && records != theirs
+        {
+            return Err(AppError::invalid(
+                "policy",
+                format!(
+                    "policy `{}` is {theirs}'s; the item was sold by {records}",
+                    policy.id
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The policy the SKU names for the buyer's country, else its default.
@@ -511,12 +629,13 @@ fn fetch(tx: &mut dyn Tx, id: i64, lock: &str) -> Result<Case, AppError> {
     Case::from_row(&row)
 }
 
-/// Moves a case; returns it as it is afterwards.
+/// Moves a case; returns it as it is afterwards. `by` says who states the step's facts.
 pub fn transition(
     store: &mut Store,
     policies: &Policies,
     id: i64,
     step: &Step,
+    by: By,
     actor: &str,
     now: Timestamp,
 ) -> Result<Case, AppError> {
@@ -526,7 +645,7 @@ pub fn transition(
             step.action
         )));
     }
-    store.tx(|tx| transition_in(tx, policies, id, step, actor, now))
+    store.tx(|tx| transition_in(tx, policies, id, step, by, actor, now))
 }
 
 /// [`transition`] inside a transaction the caller holds (the timer sweep's).
@@ -535,6 +654,7 @@ pub(crate) fn transition_in(
     policies: &Policies,
     id: i64,
     step: &Step,
+    by: By,
     actor: &str,
     now: Timestamp,
 ) -> Result<Case, AppError> {
@@ -551,13 +671,13 @@ pub(crate) fn transition_in(
     let to = case::next(before.kind, before.state, step.action)?;
     let policy = policies.get(&before.policy_id)?;
     let today = policy.day_of(now);
+    check_facts(&step.facts)?;
+    let stated_by = stated::check(&step.facts, by, &before.fact_sources)?;
     let mut after = before.clone();
     after.state = to;
-    for (k, v) in &step.facts {
-        after.facts.insert(k.clone(), v.clone());
-    }
-    // Read once: the hold below and the decision after the step decide on the same registry.
-    let registry = crate::facts::from_registry(tx, &(&after).into())?;
+    after.state(&step.facts, &stated_by);
+    // Read once: the hold below and the decision after the step decide on the same facts.
+    let known = Known::read(tx, &after)?;
     if matches!(
         step.action,
         Action::Submit | Action::Approve | Action::DeviceShipped
@@ -565,14 +685,22 @@ pub(crate) fn transition_in(
         // Held back on the case as it stands with what the step says, before the step's own
         // facts (shipping records the parcel as sent, which would lift the hold by itself).
         check_facts(&after.facts)?;
-        hold(step.action, &evaluate(policies, &after, &registry, now)?)?;
+        hold(step.action, &evaluate(policies, &after, &known, now)?)?;
     }
+    // What the move itself establishes is the service's to say, whatever was there.
     for (k, v) in lifecycle_facts(step.action, today, now) {
-        after.facts.entry(k.to_string()).or_insert(v);
+        after.facts.insert(k.to_string(), v);
     }
     check_facts(&after.facts)?;
     after.updated_at = now;
-    let decision = decide_recorded_on(tx, policies, &after, registry, actor, now)?.0;
+    if step.action == Action::Approve {
+        let authorisation = match &step.authorisation {
+            Some(a) => authorisation_number(tx, id, a)?,
+            None => format!("RA-{id:06}"),
+        };
+        after.authorisation = Some(authorisation);
+    }
+    let decision = decide_recorded_on(tx, policies, &after, &known, actor, now)?.0;
     match step.action {
         Action::Refund => refund_case(tx, &after, &decision, actor, now)?,
         Action::RefundPaid => crate::money::mark_case_paid_in(tx, id, actor, now)?,
@@ -599,24 +727,9 @@ pub(crate) fn transition_in(
         _ => {}
     }
     if step.action == Action::Approve {
-        after.authorisation = Some(
-            step.authorisation
-                .clone()
-                .unwrap_or_else(|| format!("RA-{id:06}")),
-        );
         after.ship_by = step.ship_by.or(decision.ship_by);
     }
-    tx.exec(
-        "UPDATE cases SET state = ?, facts = ?, authorisation = ?, ship_by = ?, updated_at = ? WHERE id = ?",
-        &[
-            to.as_str().into(),
-            J::Object(after.facts.clone()).to_string().into(),
-            after.authorisation.clone().into(),
-            after.ship_by.map(|d| d.to_string()).into(),
-            Val::Int(micros(now)),
-            Val::Int(id),
-        ],
-    )?;
+    save(tx, &after)?;
     let mut after_view = after.audit_view();
     if let (Some(note), J::Object(m)) = (&step.note, &mut after_view) {
         m.insert("note".into(), J::String(note.clone()));
@@ -632,6 +745,144 @@ pub(crate) fn transition_in(
     timers::sync(tx, &after, &decision, policy.tz())?;
     announce(tx, policies, &after, step.action.as_str(), seq, now)?;
     Ok(after)
+}
+
+/// A correction of the seller's records for one case.
+#[derive(Clone, Debug, Default)]
+pub struct Correction {
+    /// The facts of the records, as they should have been (`{"order.delivered": "…"}`).
+    pub facts: Map<String, J>,
+    /// Why: kept in the audit log.
+    pub reason: String,
+    /// Correct only if the case is still this version ([`Case::version`]).
+    pub if_version: Option<String>,
+}
+
+/// Corrects the seller's records for one case (a delivery date the carrier got wrong, a
+/// price the order mistyped): managers and admins, with a reason; audited with the values
+/// before and after, and the case decided again. The registry itself is left as it is.
+pub fn correct(
+    store: &mut Store,
+    policies: &Policies,
+    id: i64,
+    c: &Correction,
+    by: By,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Case, AppError> {
+    stated::check_correction(&c.facts, by)?;
+    check_facts(&c.facts)?;
+    let reason = c.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::invalid(
+            "reason",
+            "say why the records are wrong (1 to 500 characters)",
+        ));
+    }
+    store.tx(|tx| -> Result<Case, AppError> {
+        let before = load(tx, id)?;
+        if let Some(v) = &c.if_version
+            && *v != before.version()
+        {
+            return Err(AppError::Stale(format!(
+                "case {id} changed since version {v} (it is now {}): read it again",
+                before.version()
+            )));
+        }
+        let known = Known::read(tx, &before)?;
+        let was = known.facts(&before);
+        let mut after = before.clone();
+        let who: Vec<(String, Provenance)> = c
+            .facts
+            .keys()
+            .map(|k| (k.clone(), Provenance::Correction))
+            .collect();
+        after.state(&c.facts, &who);
+        after.updated_at = now;
+        check_facts(&known.facts(&after))?;
+        let decision = decide_recorded_on(tx, policies, &after, &known, actor, now)?.0;
+        save(tx, &after)?;
+        let changes: Map<String, J> = c
+            .facts
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!({"was": was.get(k).cloned().unwrap_or(J::Null), "now": v}),
+                )
+            })
+            .collect();
+        let seq = audit::append(
+            tx,
+            now,
+            &Event {
+                before: Some(before.audit_view()),
+                ..Event::new(
+                    actor,
+                    "case",
+                    id,
+                    "correct",
+                    json!({"corrected": changes, "reason": reason, "case": after.audit_view()}),
+                )
+            },
+        )?;
+        let policy = policies.get(&after.policy_id)?;
+        timers::sync(tx, &after, &decision, policy.tz())?;
+        announce(tx, policies, &after, "correct", seq, now)?;
+        Ok(after)
+    })
+}
+
+/// Writes a case's changeable columns.
+fn save(tx: &mut dyn Tx, case: &Case) -> Result<(), AppError> {
+    let saved = tx.exec(
+        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, updated_at = ? WHERE id = ?",
+        &[
+            case.state.as_str().into(),
+            J::Object(case.facts.clone()).to_string().into(),
+            J::Object(case.fact_sources.clone()).to_string().into(),
+            case.authorisation.clone().into(),
+            case.ship_by.map(|d| d.to_string()).into(),
+            Val::Int(micros(case.updated_at)),
+            Val::Int(case.id),
+        ],
+    );
+    match saved {
+        Ok(_) => Ok(()),
+        // Another case took the same number between the check and this write.
+        Err(e) if matches!(e.violation(), Some((aftercare_store::Violation::Unique, _))) => {
+            Err(AppError::invalid(
+                "authorisation",
+                "this authorisation number already names another case",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An authorisation number staff chose for case `id`: short, plain, and naming no other case.
+fn authorisation_number(tx: &mut dyn Tx, id: i64, given: &str) -> Result<String, AppError> {
+    let a = given.trim();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.');
+    if a.is_empty() || a.len() > 40 || !a.chars().all(plain) {
+        return Err(AppError::invalid(
+            "authorisation",
+            "1 to 40 letters, digits, `-`, `_`, `/` or `.`",
+        ));
+    }
+    if tx
+        .query_opt(
+            "SELECT 1 FROM cases WHERE authorisation = ? AND id <> ?",
+            &[a.into(), Val::Int(id)],
+        )?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "authorisation",
+            "this authorisation number already names another case",
+        ));
+    }
+    Ok(a.to_string())
 }
 
 /// Refuses a move the policy holds back: sending or approving a request the policy will not
@@ -699,6 +950,7 @@ fn refund_case(
             idempotency_key: format!("case-{}-refund", case.id),
             reason: format!("case {} ({})", case.id, case.kind),
         },
+        crate::money::RefundKey::Case(case.id),
         actor,
         now,
     )?;
@@ -791,7 +1043,8 @@ fn record_quote(
 fn lifecycle_facts(action: Action, today: Date, now: Timestamp) -> Vec<(&'static str, J)> {
     let d = J::String(today.to_string());
     match action {
-        Action::Submit => vec![("claim.date", d)],
+        // Sending the request is the application.
+        Action::Submit => vec![("claim.date", d), ("application.submitted", J::Bool(true))],
         Action::Approve => vec![
             ("application.submitted", J::Bool(true)),
             ("application.accepted", d),
@@ -941,30 +1194,34 @@ pub(crate) fn decide_in(
     Ok(decide_recorded(tx, policies, case, actor, now)?.0)
 }
 
-/// The facts a case is decided on: the registry's, with the case's own laid over them.
-fn facts_of(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
-    Ok(laid_over(
-        crate::facts::from_registry(tx, &case.into())?,
-        case,
-    ))
+/// What the registry and the service know about a case, read once per change.
+pub(crate) struct Known {
+    registry: Map<String, J>,
+    service: Map<String, J>,
 }
 
-/// The registry's facts with the case's own laid over them.
-fn laid_over(mut registry: Map<String, J>, case: &Case) -> Map<String, J> {
-    for (k, v) in &case.facts {
-        registry.insert(k.clone(), v.clone());
+impl Known {
+    pub(crate) fn read(tx: &mut dyn Tx, case: &Case) -> Result<Known, AppError> {
+        Ok(Known {
+            registry: crate::facts::from_registry(tx, &case.into())?,
+            service: crate::facts::of_service(tx, case)?,
+        })
     }
-    registry
+
+    /// The facts `case` is decided on (see [`crate::facts::decision_facts`]).
+    pub(crate) fn facts(&self, case: &Case) -> Map<String, J> {
+        crate::facts::decision_facts(self.registry.clone(), case, self.service.clone())
+    }
 }
 
-/// Decides a case as it stands on these registry facts, recording nothing.
+/// Decides a case as it stands on these facts, recording nothing.
 fn evaluate(
     policies: &Policies,
     case: &Case,
-    registry: &Map<String, J>,
+    known: &Known,
     now: Timestamp,
 ) -> Result<Recorded, AppError> {
-    let facts_json = laid_over(registry.clone(), case);
+    let facts_json = known.facts(case);
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);
@@ -979,20 +1236,20 @@ pub(crate) fn decide_recorded(
     actor: &str,
     now: Timestamp,
 ) -> Result<(Recorded, i64), AppError> {
-    let registry = crate::facts::from_registry(tx, &case.into())?;
-    decide_recorded_on(tx, policies, case, registry, actor, now)
+    let known = Known::read(tx, case)?;
+    decide_recorded_on(tx, policies, case, &known, actor, now)
 }
 
-/// [`decide_recorded`] on registry facts already read.
+/// [`decide_recorded`] on facts already read.
 fn decide_recorded_on(
     tx: &mut dyn Tx,
     policies: &Policies,
     case: &Case,
-    registry: Map<String, J>,
+    known: &Known,
     actor: &str,
     now: Timestamp,
 ) -> Result<(Recorded, i64), AppError> {
-    let facts_json = laid_over(registry, case);
+    let facts_json = known.facts(case);
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
     let decision = aftercare_policy::decide(policy, &facts, now);

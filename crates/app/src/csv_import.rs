@@ -5,7 +5,7 @@
 //! | skus | code, name, class, components, security_sensitive, seller, policy, [policy_by_country: `DE=p1;FR=p2`] |
 //! | customers | ref, kind, name, email, phone, country |
 //! | units | serial, sku, manufactured_on, genuine |
-//! | orders | order_no, customer, channel, ordered_on, shipped_on, delivered_on, currency, shipping_fee_minor, paid_minor, payment_method, sku, serial, quantity, price_minor |
+//! | orders | order_no, customer, channel, ordered_on, shipped_on, delivered_on, currency, shipping_fee_minor, paid_minor, payment_method, sku, serial, quantity, price_minor, [distance: `true`, `false` or empty] |
 //! | invoices | invoice_no, order_no, issued_on, valid, model, serial |
 //! | shipments | carrier, tracking, order_no, shipped_on, delivered_on |
 //!
@@ -104,6 +104,7 @@ struct OrderRow {
     serial: Option<String>,
     quantity: Option<i64>,
     price_minor: i64,
+    distance: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +264,7 @@ pub fn parse(text: &str) -> Result<Batch, ImportError> {
                         order_no: r.order_no,
                         customer: r.customer,
                         channel: r.channel,
+                        distance: r.distance,
                         ordered_on,
                         shipped_on,
                         delivered_on,
@@ -375,7 +377,7 @@ fn one(problem: String) -> ImportError {
 }
 
 /// Columns a kind of file may have or leave out.
-const OPTIONAL: &[(&str, &[&str])] = &[("skus", &["policy_by_country"])];
+const OPTIONAL: &[(&str, &[&str])] = &[("skus", &["policy_by_country"]), ("orders", &["distance"])];
 
 /// The kind of file a header belongs to, or which columns are wrong.
 fn kind_of(header: &[String]) -> Result<&'static str, ImportError> {

@@ -3,16 +3,15 @@
 //! pixel count are bounded before it is decoded (a small file that unpacks to gigapixels is
 //! refused unread), and what is kept is a fresh JPEG encoded from the decoded pixels, so no
 //! metadata (EXIF, GPS), no trailing bytes and no second format survive. Files are stored under
-//! random names. Attaching a photo adds its kind to the case's `evidence.photos` and decides the
-//! case again, so the policy says at once what is still missing (CryptKi 5.1: outer box, inner
-//! box, labels, damage).
+//! random names. The case's `evidence.photos` is the kinds of the photos stored, never what a
+//! request says; attaching a photo decides the case again, so the policy says at once what is
+//! still missing (CryptKi 5.1: outer box, inner box, labels, damage).
 
 use std::io::Cursor;
 use std::path::PathBuf;
 
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
-use serde_json::Value as J;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::Principal;
@@ -24,6 +23,14 @@ pub const MAX_BYTES: usize = 10 << 20;
 /// Largest side, and most pixels, of an image accepted.
 pub const MAX_SIDE: u32 = 10_000;
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// Most pixels per byte of the file, above a floor any small photo stays under: a photo is
+/// a few pixels per byte (JPEG) or less (PNG); a file that declares hundreds per byte is
+/// mostly nothing and would cost seconds of decoding for no picture.
+pub const MAX_PIXELS_PER_BYTE: u64 = 64;
+pub const FREE_PIXELS: u64 = 1_000_000;
+/// Most photos on one case, and uploads by one customer in a day.
+pub const MAX_PER_CASE: i64 = 40;
+pub const MAX_PER_CUSTOMER_DAY: i64 = 100;
 /// Quality of the re-encoded JPEG.
 const QUALITY: u8 = 88;
 
@@ -80,11 +87,17 @@ pub fn clean(bytes: &[u8]) -> Result<Clean, AppError> {
     let (w, h) = reader(limits.clone())
         .into_dimensions()
         .map_err(|e| refuse(format!("the image cannot be read: {e}")))?;
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
-    {
+    let pixels = u64::from(w) * u64::from(h);
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || pixels > MAX_PIXELS {
         return Err(refuse(format!(
             "the image is {w}×{h} pixels; at most {MAX_SIDE} a side and {} megapixels",
             MAX_PIXELS / 1_000_000
+        )));
+    }
+    let bytes_len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if pixels > FREE_PIXELS.max(bytes_len.saturating_mul(MAX_PIXELS_PER_BYTE)) {
+        return Err(refuse(format!(
+            "the image declares {w}×{h} pixels in {bytes_len} bytes: too many pixels for so small a file"
         )));
     }
     let decoded = reader(limits)
@@ -172,7 +185,9 @@ pub struct Attached {
 }
 
 /// Attaches a photo of `kind` to case `case_id` as `who` (the case's customer, or staff of
-/// its seller), then decides the case again.
+/// its seller), then decides the case again: [`admit`], [`clean`], keep the file, [`record`],
+/// one after the other on this thread. A server does the same steps without holding a
+/// database connection while it decodes.
 #[expect(
     clippy::too_many_arguments,
     reason = "one use case's inputs; each is needed"
@@ -187,6 +202,29 @@ pub fn attach(
     upload: &[u8],
     now: Timestamp,
 ) -> Result<Attached, AppError> {
+    admit(store, policies, who, case_id, kind, now)?;
+    let clean = clean(upload)?;
+    let name = keep(blobs, &clean)?;
+    let result = record(store, policies, who, case_id, kind, &clean, &name, now);
+    if result.is_err() {
+        // Nothing half-written: the file goes with the rolled-back row.
+        blobs.delete(&name);
+    }
+    result
+}
+
+/// Whether `who` may attach a photo of `kind` to case `case_id` now: a kind the policies ask
+/// for, a case they see, and room for it (at most [`MAX_PER_CASE`] photos on a case and
+/// [`MAX_PER_CUSTOMER_DAY`] uploads by a customer in a day). Checked before the upload is
+/// decoded, and again when it is recorded.
+pub fn admit(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    case_id: i64,
+    kind: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
     if !KINDS.contains(&kind) {
         return Err(AppError::invalid(
             "kind",
@@ -200,15 +238,78 @@ pub fn attach(
             "this token may not attach evidence".into(),
         ));
     }
-    store.read(|tx| crate::access::load_for(tx, policies, who, case_id).map(|_| ()))?;
-    let clean = clean(upload)?;
+    store.read(|tx| {
+        crate::access::load_for(tx, policies, who, case_id)?;
+        room(tx, who, case_id, now)
+    })
+}
+
+fn room(
+    tx: &mut dyn aftercare_store::Tx,
+    who: &Principal,
+    case_id: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let on_case = tx
+        .query_one(
+            "SELECT COUNT(*) FROM evidence WHERE case_id = ?",
+            &[Val::Int(case_id)],
+        )?
+        .int(0)?;
+    if on_case >= MAX_PER_CASE {
+        return Err(AppError::invalid(
+            "file",
+            format!("case {case_id} has {MAX_PER_CASE} photos already, the most it takes"),
+        ));
+    }
+    if let Principal::Customer { .. } = who {
+        let since = now.checked_sub(jiff::ToSpan::hours(24)).unwrap_or(now);
+        let today = tx
+            .query_one(
+                "SELECT COUNT(*) FROM evidence WHERE uploaded_by = ? AND uploaded_at > ?",
+                &[who.actor().into(), Val::Int(micros(since))],
+            )?
+            .int(0)?;
+        if today >= MAX_PER_CUSTOMER_DAY {
+            return Err(AppError::Throttled(format!(
+                "at most {MAX_PER_CUSTOMER_DAY} photos a day: try again tomorrow"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a cleaned photo's file under a new random name; returns the name.
+pub fn keep(blobs: &dyn Blobs, clean: &Clean) -> Result<String, AppError> {
     let name = format!("{}.jpg", crate::accounts::secret()?);
     blobs
         .put(&name, &clean.jpeg)
         .map_err(|e| AppError::Config(format!("evidence store: {e}")))?;
+    Ok(name)
+}
+
+/// Records a photo kept as `blob`, and decides the case again. The caller deletes the file
+/// when this fails.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case's inputs; each is needed"
+)]
+pub fn record(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    case_id: i64,
+    kind: &str,
+    clean: &Clean,
+    blob: &str,
+    now: Timestamp,
+) -> Result<Attached, AppError> {
     let actor = who.actor();
-    let result = store.tx(|tx| -> Result<Attached, AppError> {
+    store.tx(|tx| -> Result<Attached, AppError> {
         let mut case = crate::cases::load(tx, case_id)?;
+        // The room again, under the case's lock: two uploads racing cannot both take the
+        // last place.
+        room(tx, who, case_id, now)?;
         let id = tx
             .query_one(
                 "INSERT INTO evidence (case_id, kind, blob, content_type, bytes, width, height, sha256, uploaded_by, uploaded_at)
@@ -216,7 +317,7 @@ pub fn attach(
                 &[
                     Val::Int(case_id),
                     kind.into(),
-                    (&name).into(),
+                    blob.into(),
                     Val::Int(i64::try_from(clean.jpeg.len()).unwrap_or(i64::MAX)),
                     Val::Int(i64::from(clean.width)),
                     Val::Int(i64::from(clean.height)),
@@ -226,18 +327,11 @@ pub fn attach(
                 ],
             )?
             .int(0)?;
-        // The case now has a photo of this kind: its facts say so, and it is decided again.
-        let mut kinds: Vec<J> = match case.facts.get("evidence.photos") {
-            Some(J::Array(a)) => a.clone(),
-            _ => Vec::new(),
-        };
-        if !kinds.iter().any(|k| k.as_str() == Some(kind)) {
-            kinds.push(J::String(kind.to_string()));
-        }
-        case.facts.insert("evidence.photos".into(), J::Array(kinds));
+        // The case now has a photo of this kind: the service's facts say so (they are read
+        // from the stored photos), and it is decided again.
         tx.exec(
-            "UPDATE cases SET facts = ?, updated_at = ? WHERE id = ?",
-            &[J::Object(case.facts.clone()).to_string().into(), Val::Int(micros(now)), Val::Int(case_id)],
+            "UPDATE cases SET updated_at = ? WHERE id = ?",
+            &[Val::Int(micros(now)), Val::Int(case_id)],
         )?;
         crate::audit::append(
             tx,
@@ -260,12 +354,7 @@ pub fn attach(
             },
             still_missing: decision.missing,
         })
-    });
-    if result.is_err() {
-        // Nothing half-written: the file goes with the rolled-back row.
-        blobs.delete(&name);
-    }
-    result
+    })
 }
 
 /// The photos of a case `who` sees.

@@ -1,11 +1,15 @@
-//! What the registry knows about a case, as policy facts: the order's dates, channel and
-//! price, the invoice, the unit and its SKU, the buyer, and the unit's repair history. The
-//! case's own facts are laid over these (staff may correct the record for one case).
+//! What the registry and the service know about a case, as policy facts: the order's dates,
+//! channel and price, the invoice, the unit and its SKU, the buyer, the unit's repair history;
+//! and the photos stored, the description and order number given. A decision is made on
+//! [`decision_facts`]: the registry's, then what the customer and staff stated on the case
+//! (a fact of the records only where staff corrected it), then the service's own, which
+//! nothing stated overrides.
 //!
 //! The dates come from the unit's first sale when it has a serial, not from the order the
 //! case names: a resale does not restart a warranty, and a later buyer is not the original
 //! one.
 
+use aftercare_policy::schema::{self, Source};
 use aftercare_policy::value::{Currency, Money};
 use aftercare_store::{Tx, Val};
 use serde_json::{Map, Value as J};
@@ -39,6 +43,7 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<Strin
     };
     let mut buyer = case.customer_id;
     let mut no_invoice_date = false;
+    let mut ordered_on: Option<String> = None;
     let first_sale = match &case.serial {
         Some(serial) => crate::lineage::first_sale(tx, serial)?
             .map(|r| r.text(0))
@@ -48,7 +53,9 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<Strin
     if let Some(order_no) = first_sale.as_ref().or(case.order_no.as_ref())
         && let Some(o) = tx.query_opt(crate::registry::ORDER_WITH_DELIVERY, &[order_no.into()])?
     {
-        put("order.date", J::String(o.text(0)?));
+        let date = o.text(0)?;
+        ordered_on = Some(date.clone());
+        put("order.date", J::String(date));
         put("order.channel", J::String(o.text(1)?));
         if let Some(d) = o.opt_text(2)? {
             put("order.shipped", J::String(d));
@@ -67,6 +74,9 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<Strin
         )?;
         if let Some(l) = line {
             put("order.price", money(l.int(0)?));
+        }
+        if let Some(d) = o.opt_int(7)? {
+            put("order.distance", J::Bool(d != 0));
         }
         let order_customer = o.int(6)?;
         if let Some(c) = case.customer_id {
@@ -107,7 +117,14 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<Strin
         if let Some(d) = u.opt_text(1)? {
             put("unit.manufactured", J::String(d));
         }
-        put("product.class", J::String(u.text(2)?));
+        let class = u.text(2)?;
+        // A service's withdrawal period runs from its purchase (CRD 9(2)(a)).
+        if class == "service"
+            && let Some(d) = ordered_on.clone()
+        {
+            put("service.purchased", J::String(d));
+        }
+        put("product.class", J::String(class));
         put("product.security_sensitive", J::Bool(u.bool(3)?));
         let failed = tx.query_one(
             "SELECT COUNT(*) FROM repairs WHERE serial = ? AND outcome = 'failed'",
@@ -138,4 +155,54 @@ pub(crate) fn from_registry(tx: &mut dyn Tx, case: &Subject) -> Result<Map<Strin
         f.remove("invoice.date");
     }
     Ok(f)
+}
+
+/// The service's own facts about a case: the kinds of photo stored (known, possibly none),
+/// whether the customer described the problem and named the order.
+pub(crate) fn of_service(tx: &mut dyn Tx, case: &Case) -> Result<Map<String, J>, AppError> {
+    let kinds = tx
+        .query(
+            "SELECT DISTINCT kind FROM evidence WHERE case_id = ? ORDER BY kind",
+            &[Val::Int(case.id)],
+        )?
+        .iter()
+        .map(|r| r.text(0).map(J::String))
+        .collect::<Result<Vec<J>, _>>()?;
+    let mut f = Map::new();
+    f.insert("evidence.photos".into(), J::Array(kinds));
+    f.extend(given(case.description.as_deref(), case.order_no.as_deref()));
+    Ok(f)
+}
+
+/// What a request gives by being made: a description, an order number.
+pub(crate) fn given(description: Option<&str>, order_no: Option<&str>) -> Map<String, J> {
+    let mut f = Map::new();
+    f.insert(
+        "evidence.description".into(),
+        J::Bool(description.is_some_and(|d| !d.trim().is_empty())),
+    );
+    f.insert("evidence.order_number".into(), J::Bool(order_no.is_some()));
+    f
+}
+
+/// The facts a case is decided on: the registry's; over them what was stated on the case
+/// (a fact only the records state counts only where staff corrected it: anything else was
+/// stated before sources were checked and is not believed); over all, the service's own.
+pub(crate) fn decision_facts(
+    registry: Map<String, J>,
+    case: &Case,
+    service: Map<String, J>,
+) -> Map<String, J> {
+    let mut f = registry;
+    for (k, v) in &case.facts {
+        let records_only = schema::fact_id(k)
+            .map(schema::fact)
+            .is_some_and(|d| d.sources == [Source::Registry]);
+        if records_only && case.source_of(k) != Some(crate::stated::Provenance::Correction) {
+            continue;
+        }
+        f.insert(k.clone(), v.clone());
+    }
+    f.extend(service);
+    f
 }

@@ -79,6 +79,34 @@ pub struct ImportError {
     pub problems: Vec<String>,
 }
 
+/// Refuses a SKU that names a policy of another seller (or one not loaded): its cases would
+/// be decided by one seller's rules and seen by another's staff.
+fn sku_policies_are_its_sellers(policies: &crate::Policies, s: &Sku) -> Result<(), AppError> {
+    let named = std::iter::once(("policy".to_string(), &s.policy)).chain(
+        s.policy_by_country
+            .iter()
+            .map(|(c, p)| (format!("policy_by_country.{c}"), p)),
+    );
+    for (field, id) in named {
+        let seller = policies
+            .get(id)
+            .map_err(|_| AppError::invalid(field.clone(), format!("no policy `{id}` is loaded")))?
+            .seller
+            .clone();
+        if seller.as_deref() != Some(s.seller.as_str()) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "policy `{id}` is {}'s, not {}'s",
+                    seller.as_deref().unwrap_or("no seller"),
+                    s.seller
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// At most this many problems are listed.
 const MAX_PROBLEMS: usize = 100;
 
@@ -88,9 +116,15 @@ pub fn parse_json(text: &str) -> Result<Batch, ImportError> {
     })
 }
 
-/// Loads `batch`; `progress(done, total)` is called as records are written.
+/// Loads `batch`; `progress(done, total)` is called as records are written. A SKU must name
+/// policies of its own seller (`policies` are the ones loaded).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case's inputs; each is needed"
+)]
 pub fn load(
     store: &mut Store,
+    policies: &crate::Policies,
     batch: &Batch,
     source: &str,
     actor: &str,
@@ -135,7 +169,10 @@ pub fn load(
             step(
                 tx,
                 format!("{} (code `{}`)", batch.place("skus", i), s.code),
-                &|tx| registry::upsert_sku(tx, s),
+                &|tx| {
+                    sku_policies_are_its_sellers(policies, s)?;
+                    registry::upsert_sku(tx, s)
+                },
                 &mut problems,
             )?;
         }

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod personal;
 pub mod policies;
 pub mod registry;
+pub mod stated;
 mod time;
 pub mod timers;
 pub mod webhooks;

@@ -22,8 +22,28 @@ pub struct RefundRequest {
     /// The currency the caller meant, checked against the order's when given.
     pub currency: Option<String>,
     /// The caller's key for this refund: sending the same request again records nothing new.
+    /// A key counts within its order ([`RefundKey`]).
     pub idempotency_key: String,
     pub reason: String,
+}
+
+/// Where a refund's key counts. A caller's key counts within the refund's order, so a key
+/// reused on another order (perhaps another seller's) is another refund and tells nothing
+/// about the first; a case's own refund has the service's key, which no caller can take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RefundKey {
+    Caller,
+    Case(i64),
+}
+
+impl RefundKey {
+    /// The key as stored.
+    fn stored(self, r: &RefundRequest) -> String {
+        match self {
+            RefundKey::Caller => format!("order:{}:{}", r.order_no, r.idempotency_key),
+            RefundKey::Case(id) => format!("case-{id}-refund"),
+        }
+    }
 }
 
 /// A refund on record.
@@ -68,16 +88,18 @@ fn try_record(
     actor: &str,
     now: Timestamp,
 ) -> Result<Refund, AppError> {
-    store.tx(|tx| record_in(tx, r, actor, now))
+    store.tx(|tx| record_in(tx, r, RefundKey::Caller, actor, now))
 }
 
 /// [`record`] inside the caller's transaction (a case's `refund` move).
 pub(crate) fn record_in(
     tx: &mut dyn Tx,
     r: &RefundRequest,
+    key: RefundKey,
     actor: &str,
     now: Timestamp,
 ) -> Result<Refund, AppError> {
+    let stored_key = key.stored(r);
     {
         let order = tx
             .query_opt(
@@ -102,7 +124,7 @@ pub(crate) fn record_in(
         }
         if let Some(prev) = tx.query_opt(
             "SELECT id, order_no, amount_minor FROM refunds WHERE idempotency_key = ?",
-            &[(&r.idempotency_key).into()],
+            &[(&stored_key).into()],
         )? {
             let (id, order_no, amount) = (prev.int(0)?, prev.text(1)?, prev.int(2)?);
             if order_no != r.order_no || amount != r.amount_minor {
@@ -151,7 +173,7 @@ pub(crate) fn record_in(
                 &[
                     (&r.order_no).into(),
                     r.case_id.into(),
-                    (&r.idempotency_key).into(),
+                    (&stored_key).into(),
                     Val::Int(r.amount_minor),
                     currency.as_str().into(),
                     (&r.reason).into(),

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde_json::{Value as J, json};
 
 use crate::AppError;
+use crate::accounts::Sellers;
 use crate::audit::{self, Event};
 use crate::error::stored_json;
 use crate::time::{from_micros, micros};
@@ -23,8 +24,9 @@ fn customer_id(tx: &mut dyn Tx, reference: &str) -> Result<i64, AppError> {
         .int(0)?)
 }
 
-/// Everything held about the customer with this ref.
-pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
+/// Everything held about the customer with this ref: with `within` some sellers, only their
+/// orders and the cases about them (staff of one seller see nothing of another's).
+pub fn export(store: &mut Store, reference: &str, within: &Sellers) -> Result<J, AppError> {
     store.tx(|tx| -> Result<J, AppError> {
         let id = customer_id(tx, reference)?;
         let c = tx.query_one(
@@ -32,6 +34,7 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
             &[Val::Int(id)],
         )?;
         let mut orders = Vec::new();
+        let mut kept: Vec<String> = Vec::new();
         for o in tx.query(
             "SELECT order_no, channel, ordered_at, shipped_on, delivered_on, currency, shipping_fee_minor,
                     paid_minor, refunded_minor, payment_method
@@ -39,6 +42,15 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
             &[Val::Int(id)],
         )? {
             let order_no = o.text(0)?;
+            if !of_sellers(
+                tx,
+                "SELECT DISTINCT k.seller FROM order_lines l JOIN skus k ON k.code = l.sku WHERE l.order_no = ?",
+                &order_no,
+                within,
+            )? {
+                continue;
+            }
+            kept.push(order_no.clone());
             let lines = tx
                 .query(
                     "SELECT sku, serial, quantity, price_minor FROM order_lines WHERE order_no = ? ORDER BY line_no",
@@ -89,22 +101,36 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
                 "payment_method": o.opt_text(9)?, "lines": lines, "invoices": invoices, "shipments": shipments, "refunds": refunds,
             }));
         }
-        let cases = tx
+        let rows = tx
             .query(
                 "SELECT id, kind, state, order_no, serial, policy_id, facts, opened_at FROM cases
                  WHERE customer_id = ? ORDER BY id",
                 &[Val::Int(id)],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(json!({
-                    "id": r.int(0)?, "kind": r.text(1)?, "state": r.text(2)?, "order_no": r.opt_text(3)?,
-                    "serial": r.opt_text(4)?, "policy": r.text(5)?,
-                    "facts": stored_json("case.facts", &r.text(6)?)?,
-                    "opened_at": from_micros(r.int(7)?)?.to_string(),
-                }))
-            })
-            .collect::<Result<Vec<J>, AppError>>()?;
+            )?;
+        let mut cases = Vec::new();
+        for r in rows {
+            let order = r.opt_text(3)?;
+            let serial = r.opt_text(4)?;
+            let of_order = order.as_ref().is_some_and(|o| kept.contains(o));
+            let of_unit = match &serial {
+                Some(s) => of_sellers(
+                    tx,
+                    "SELECT k.seller FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+                    s,
+                    within,
+                )?,
+                None => false,
+            };
+            if *within != Sellers::All && !of_order && !of_unit {
+                continue;
+            }
+            cases.push(json!({
+                "id": r.int(0)?, "kind": r.text(1)?, "state": r.text(2)?, "order_no": order,
+                "serial": serial, "policy": r.text(5)?,
+                "facts": stored_json("case.facts", &r.text(6)?)?,
+                "opened_at": from_micros(r.int(7)?)?.to_string(),
+            }));
+        }
         Ok(json!({
             "customer": {
                 "id": id, "ref": c.text(0)?, "kind": c.text(1)?, "name": c.text(2)?,
@@ -115,6 +141,19 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
             "cases": cases,
         }))
     })
+}
+
+/// Whether the sellers `sql` finds for `key` include one of `within`.
+fn of_sellers(tx: &mut dyn Tx, sql: &str, key: &str, within: &Sellers) -> Result<bool, AppError> {
+    if *within == Sellers::All {
+        return Ok(true);
+    }
+    for r in tx.query(sql, &[key.into()])? {
+        if within.includes(&r.text(0)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Replaces the customer's personal fields with placeholders; returns the new ref.

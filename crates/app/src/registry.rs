@@ -66,6 +66,10 @@ pub struct Order {
     pub customer: String,
     /// `official`, `authorised_dealer` or `other`.
     pub channel: String,
+    /// Sold at a distance (online, by phone), as distance-selling law means it; unset when
+    /// the records do not say.
+    #[serde(default)]
+    pub distance: Option<bool>,
     pub ordered_on: Date,
     #[serde(default)]
     pub shipped_on: Option<Date>,
@@ -512,10 +516,10 @@ pub fn upsert_orders(
     insert_many(
         tx,
         "INSERT INTO orders (order_no, customer_id, channel, ordered_at, shipped_on, delivered_on,
-           currency, shipping_fee_minor, paid_minor, payment_method)",
-        10,
+           currency, shipping_fee_minor, paid_minor, payment_method, distance)",
+        11,
         "ON CONFLICT (order_no) DO UPDATE SET customer_id = excluded.customer_id,
-           channel = excluded.channel, ordered_at = excluded.ordered_at,
+           channel = excluded.channel, distance = excluded.distance, ordered_at = excluded.ordered_at,
            shipped_on = excluded.shipped_on, delivered_on = excluded.delivered_on,
            currency = excluded.currency, shipping_fee_minor = excluded.shipping_fee_minor,
            paid_minor = excluded.paid_minor, payment_method = excluded.payment_method",
@@ -532,6 +536,7 @@ pub fn upsert_orders(
                 Val::Int(o.shipping_fee_minor),
                 Val::Int(o.paid_minor),
                 o.payment_method.clone().into(),
+                o.distance.map(i64::from).into(),
             ]);
         },
         progress,
@@ -783,11 +788,11 @@ pub(crate) use order_delivered_sql;
 
 /// An order's dates and terms, with shipping and delivery as the registry knows them (see
 /// `order_shipped_sql!` and `order_delivered_sql!`). Columns: ordered_at, channel, shipped,
-/// delivered, currency, shipping_fee_minor, customer_id. Parameter: the order number.
+/// delivered, currency, shipping_fee_minor, customer_id, distance. Parameter: the order number.
 pub(crate) const ORDER_WITH_DELIVERY: &str = concat!(
     "SELECT o.ordered_at, o.channel, ",
     order_shipped_sql!(),
     ", ",
     order_delivered_sql!(),
-    ", o.currency, o.shipping_fee_minor, o.customer_id FROM orders o WHERE o.order_no = ?"
+    ", o.currency, o.shipping_fee_minor, o.customer_id, o.distance FROM orders o WHERE o.order_no = ?"
 );

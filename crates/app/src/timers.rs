@@ -319,7 +319,15 @@ fn fire(
         | Kind::RepairByBreached => None,
     };
     if let Some(action) = moves {
-        let case = cases::transition_in(tx, policies, case_id, &Step::new(action), "timer", now)?;
+        let case = cases::transition_in(
+            tx,
+            policies,
+            case_id,
+            &Step::new(action),
+            crate::stated::By::Operator,
+            "timer",
+            now,
+        )?;
         return Ok(format!("case is now {}", case.state));
     }
     let case = cases::load(tx, case_id)?;

@@ -7,6 +7,7 @@ mod support;
 
 use aftercare_app::cases::{self, NewCase, Step};
 use aftercare_app::registry::{self, Customer, Invoice, InvoiceLine, Order, OrderLine, Sku, Unit};
+use aftercare_app::stated::By;
 use aftercare_app::{AppError, Policies, audit, timers};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_store::Store;
@@ -63,6 +64,7 @@ fn seed_maintenance(store: &mut Store) {
                     order_no: "SO-1".into(),
                     customer: "cust-1".into(),
                     channel: "official".into(),
+                    distance: Some(true),
                     ordered_on: date("2023-10-10"),
                     shipped_on: Some(date("2023-10-11")),
                     delivered_on: Some(date("2023-10-14")),
@@ -127,6 +129,7 @@ fn open_defect(
             policy: None,
             facts: facts(json!({"problem.reported": "defect"})),
         },
+        By::Operator,
         "desk",
         at(when),
     )
@@ -147,7 +150,7 @@ fn step(
 ) -> cases::Case {
     let mut s = Step::new(action);
     s.facts = facts(extra);
-    cases::transition(store, policies, id, &s, "desk:amy", at(when))
+    cases::transition(store, policies, id, &s, By::Operator, "desk:amy", at(when))
         .unwrap_or_else(|e| panic!("{action}: {e}"))
 }
 
@@ -318,6 +321,7 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
             &policies,
             id,
             &Step::new(Action::DeviceShipped),
+            By::Customer,
             "customer",
             at("2024-01-23T09:00:00Z"),
         )
@@ -347,6 +351,7 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
             &policies,
             id,
             &q,
+            By::Operator,
             "desk:amy",
             at("2024-01-31T10:00:00Z"),
         )
@@ -362,6 +367,7 @@ fn an_unpaid_quote_sends_the_device_back_unrepaired_and_the_case_closes() {
             &policies,
             id,
             &q,
+            By::Operator,
             "desk:amy",
             at("2024-01-31T10:00:00Z"),
         )
@@ -526,6 +532,7 @@ fn a_move_from_the_wrong_state_is_refused_and_changes_nothing() {
             &policies,
             id,
             &Step::new(Action::Receive),
+            By::Operator,
             "desk:amy",
             at("2024-01-22T09:00:00Z"),
         )
@@ -543,6 +550,7 @@ fn a_move_from_the_wrong_state_is_refused_and_changes_nothing() {
             &policies,
             id,
             &Step::new(Action::NotReceived),
+            By::Operator,
             "desk:amy",
             at("2024-01-22T09:00:00Z"),
         )
@@ -556,6 +564,7 @@ fn a_move_from_the_wrong_state_is_refused_and_changes_nothing() {
             &policies,
             id,
             &s,
+            By::Operator,
             "desk:amy",
             at("2024-01-22T09:00:00Z"),
         )
@@ -777,7 +786,8 @@ fn an_erased_customer_leaves_cases_money_and_audit_whole() {
             json!({}),
             "2024-01-22T08:05:00Z",
         );
-        let exported = personal::export(&mut store, "cust-1").unwrap();
+        let exported =
+            personal::export(&mut store, "cust-1", &aftercare_app::accounts::Sellers::All).unwrap();
         assert_eq!(
             exported["customer"]["email"], "ada@example.org",
             "{}",
@@ -789,9 +799,15 @@ fn an_erased_customer_leaves_cases_money_and_audit_whole() {
 
         let placeholder =
             personal::erase(&mut store, "cust-1", "dpo", at("2024-03-01T00:00:00Z")).unwrap();
-        let err = personal::export(&mut store, "cust-1").unwrap_err();
+        let err = personal::export(&mut store, "cust-1", &aftercare_app::accounts::Sellers::All)
+            .unwrap_err();
         assert_eq!(err.to_string(), "no customer `cust-1`");
-        let after = personal::export(&mut store, &placeholder).unwrap();
+        let after = personal::export(
+            &mut store,
+            &placeholder,
+            &aftercare_app::accounts::Sellers::All,
+        )
+        .unwrap();
         assert_eq!(after["customer"]["name"], "erased", "{}", db.name);
         assert_eq!(after["customer"]["email"], J::Null);
         // The case and the order are still the customer's, and still decide.
@@ -827,6 +843,7 @@ fn import_examples(store: &mut Store) {
     let batch = import::parse_json(text).unwrap();
     import::load(
         store,
+        &policies(),
         &batch,
         text,
         "test",
@@ -1019,6 +1036,7 @@ fn the_version_in_force_at_purchase_decides_and_is_kept_on_record() {
                         order_no: "SO-2".into(),
                         customer: "cust-1".into(),
                         channel: "official".into(),
+                        distance: Some(true),
                         ordered_on: date("2024-07-01"),
                         shipped_on: None,
                         delivered_on: Some(date("2024-07-03")),
@@ -1155,7 +1173,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
             "{}",
             db.name
         );
@@ -1222,6 +1240,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                     serial: Some(serial.into()),
                     ..NewCase::default()
                 },
+                By::Operator,
                 "desk",
                 at("2024-03-01T00:00:00Z"),
             )
@@ -1247,6 +1266,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                     order_no: Some("SO-IMA-1".into()),
                     ..NewCase::default()
                 },
+                By::Operator,
                 "desk",
                 at("2024-03-01T00:00:00Z"),
             )
@@ -1300,6 +1320,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 &mut store,
                 &policies,
                 &new,
+                By::Operator,
                 "desk",
                 at("2024-03-01T00:00:00Z"),
             )
@@ -1316,6 +1337,7 @@ fn a_batch_of_orders_is_checked_whole_and_a_reimport_drops_lines_an_order_lost()
         order_no: no.into(),
         customer: "cust-1".into(),
         channel: "official".into(),
+        distance: Some(true),
         ordered_on: date("2023-11-01"),
         shipped_on: None,
         delivered_on: None,
@@ -1347,6 +1369,7 @@ fn a_batch_of_orders_is_checked_whole_and_a_reimport_drops_lines_an_order_lost()
     let load = |store: &mut Store, batch: &Batch| {
         import::load(
             store,
+            &policies(),
             batch,
             &format!("{batch:?}"),
             "test",
@@ -1554,6 +1577,7 @@ fn an_order_shipped_in_parcels_is_delivered_when_its_last_parcel_arrives() {
     let load = |store: &mut Store, shipments: Vec<Shipment>| {
         import::load(
             store,
+            &policies,
             &Batch {
                 shipments,
                 ..Batch::default()
@@ -1678,6 +1702,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             &mut store,
             &policies,
             &new,
+            By::Operator,
             "desk",
             at("2024-01-22T08:00:00Z"),
         )
@@ -1686,6 +1711,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             &mut store,
             &policies,
             &new,
+            By::Operator,
             "desk",
             at("2024-01-22T08:01:30Z"),
         )
@@ -1699,6 +1725,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             &mut store,
             &policies,
             &other,
+            By::Operator,
             "desk",
             at("2024-01-22T08:02:00Z"),
         )
@@ -1713,6 +1740,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             &mut store,
             &policies,
             &no_key,
+            By::Operator,
             "desk",
             at("2024-01-22T08:03:00Z"),
         )
@@ -1721,6 +1749,7 @@ fn a_case_opened_again_under_its_request_key_is_the_same_case() {
             &mut store,
             &policies,
             &no_key,
+            By::Operator,
             "desk",
             at("2024-01-22T08:03:00Z"),
         )

@@ -5,8 +5,10 @@
 //! quote unpaid, a service-level target at risk, closed — made by the same use cases the API
 //! calls, at past moments. A database that already holds the demo is served as it is.
 
-use aftercare_app::accounts::{self, NewUser, Role};
+use aftercare_app::accounts::{self, NewUser, Principal, Role, Sellers};
 use aftercare_app::cases::{self, NewCase, Step};
+use aftercare_app::evidence::Blobs;
+use aftercare_app::stated::By;
 use aftercare_app::{AppError, Policies, import};
 use aftercare_domain::case::{Action, CaseKind};
 use aftercare_store::Store;
@@ -98,10 +100,12 @@ pub fn seeded(store: &mut Store) -> Result<bool, AppError> {
     })
 }
 
-/// Loads the demo into an empty database at `now`. `examples` is `examples/registry.json`.
+/// Loads the demo into an empty database at `now`. `examples` is `examples/registry.json`;
+/// the photos of its cases go to `blobs`.
 pub fn seed(
     store: &mut Store,
     policies: &Policies,
+    blobs: &dyn Blobs,
     examples: &str,
     now: Timestamp,
 ) -> Result<String, String> {
@@ -109,8 +113,17 @@ pub fn seed(
     let err = |e: AppError| e.to_string();
     for text in [examples.to_string(), registry(today).to_string()] {
         let batch = import::parse_json(&text).map_err(|e| e.to_string())?;
-        import::load(store, &batch, &text, "demo", now, today, &mut |_, _| {})
-            .map_err(|e| format!("{e:?}"))?;
+        import::load(
+            store,
+            policies,
+            &batch,
+            &text,
+            "demo",
+            now,
+            today,
+            &mut |_, _| {},
+        )
+        .map_err(|e| format!("{e:?}"))?;
     }
     for (email, name, role, sellers) in STAFF {
         accounts::add_user(
@@ -127,7 +140,7 @@ pub fn seed(
         )
         .map_err(err)?;
     }
-    let n = cases_in_every_state(store, policies, now).map_err(err)?;
+    let n = cases_in_every_state(store, policies, blobs, now).map_err(err)?;
     Ok(format!("{n} cases"))
 }
 
@@ -255,6 +268,8 @@ fn registry(today: Date) -> J {
             units.push(json!({"serial": serial, "sku": sku, "manufactured_on": ordered.checked_sub(60.days()).unwrap_or(ordered).to_string()}));
             orders.push(json!({
                 "order_no": order_no, "customer": reference, "channel": channel,
+                // Bought in the sellers' own web shops; a dealer's sale was over the counter.
+                "distance": channel == "official",
                 "ordered_on": ordered.to_string(), "shipped_on": shipped.to_string(),
                 "delivered_on": delivered.to_string(), "currency": currency,
                 "shipping_fee_minor": fee, "paid_minor": price + fee,
@@ -282,7 +297,7 @@ fn registry(today: Date) -> J {
         json!({"serial": "IMA-DEMO-1", "sku": "IMASK-M1", "manufactured_on": day(90).to_string()}),
     );
     orders.push(json!({
-        "order_no": CUSTOMER.0, "customer": "demo-li-wei", "channel": "official",
+        "order_no": CUSTOMER.0, "customer": "demo-li-wei", "channel": "official", "distance": true,
         "ordered_on": ordered.to_string(), "shipped_on": day(7).to_string(), "delivered_on": delivered.to_string(),
         "currency": "CNY", "shipping_fee_minor": 0, "paid_minor": 129_900,
         "lines": [{"sku": "IMASK-M1", "serial": "IMA-DEMO-1", "price_minor": 129_900}],
@@ -292,7 +307,7 @@ fn registry(today: Date) -> J {
     // yesterday (for a delivery-damage report) and an imKey bought three weeks ago (a fault).
     units.push(json!({"serial": "CRK-DEMO-1", "sku": "CRYPTKI-1", "manufactured_on": day(120).to_string()}));
     orders.push(json!({
-        "order_no": "WEB-1002", "customer": "demo-li-wei", "channel": "official",
+        "order_no": "WEB-1002", "customer": "demo-li-wei", "channel": "official", "distance": true,
         "ordered_on": day(4).to_string(), "shipped_on": day(3).to_string(), "delivered_on": day(1).to_string(),
         "currency": "EUR", "shipping_fee_minor": 690, "paid_minor": 15_590,
         "lines": [{"sku": "CRYPTKI-1", "serial": "CRK-DEMO-1", "price_minor": 14_900}],
@@ -300,7 +315,7 @@ fn registry(today: Date) -> J {
     invoices.push(json!({"invoice_no": "INV-WEB-1002", "order_no": "WEB-1002", "issued_on": day(4).to_string(), "lines": [{"model": "CRYPTKI-1", "serial": "CRK-DEMO-1"}]}));
     units.push(json!({"serial": "IMK-DEMO-1", "sku": "IMKEY-PRO", "manufactured_on": day(200).to_string()}));
     orders.push(json!({
-        "order_no": "WEB-1003", "customer": "demo-li-wei", "channel": "official",
+        "order_no": "WEB-1003", "customer": "demo-li-wei", "channel": "official", "distance": true,
         "ordered_on": day(25).to_string(), "shipped_on": day(24).to_string(), "delivered_on": day(21).to_string(),
         "currency": "CNY", "shipping_fee_minor": 0, "paid_minor": 59_900,
         "lines": [{"sku": "IMKEY-PRO", "serial": "IMK-DEMO-1", "price_minor": 59_900}],
@@ -324,7 +339,26 @@ struct Story<'a> {
     n: u32,
     opened: i64,
     report: J,
+    /// Photos the customer attached when opening it, by kind.
+    photos: &'a [&'a str],
     steps: &'a [(Action, J, i64)],
+}
+
+/// A made-up photo for the demo: a PNG of `kind`'s own colour, uploaded as any photo is.
+fn sample_photo(kind: &str) -> Vec<u8> {
+    let shade = kind.bytes().fold(0u8, u8::wrapping_add);
+    let img = image::RgbImage::from_fn(160, 120, |x, y| {
+        let (x, y) = (
+            u8::try_from(x % 256).unwrap_or(0),
+            u8::try_from(y % 256).unwrap_or(0),
+        );
+        image::Rgb([shade, x, y])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    match img.write_to(&mut png, image::ImageFormat::Png) {
+        Ok(()) => png.into_inner(),
+        Err(_) => Vec::new(),
+    }
 }
 
 impl Story<'_> {
@@ -332,6 +366,7 @@ impl Story<'_> {
         &self,
         store: &mut Store,
         policies: &Policies,
+        blobs: &dyn Blobs,
         now: Timestamp,
     ) -> Result<i64, AppError> {
         let at = |hours_ago: i64| now.checked_sub(hours_ago.hours()).unwrap_or(now);
@@ -357,9 +392,29 @@ impl Story<'_> {
                     .to_string(),
                 ),
             },
+            By::Customer,
             "demo",
             at(self.opened),
         )?;
+        let desk = Principal::Staff {
+            user_id: 0,
+            email: "demo".into(),
+            role: Role::Admin,
+            sellers: Sellers::All,
+            scopes: None,
+        };
+        for kind in self.photos {
+            aftercare_app::evidence::attach(
+                store,
+                blobs,
+                policies,
+                &desk,
+                id,
+                kind,
+                &sample_photo(kind),
+                at(self.opened),
+            )?;
+        }
         for (action, extra, hours_ago) in self.steps {
             let step = Step {
                 facts: facts(extra.clone()),
@@ -373,12 +428,13 @@ impl Story<'_> {
                 },
                 ..Step::new(*action)
             };
-            let actor = if matches!(action, Action::Submit | Action::DeviceShipped | Action::Pay) {
-                "customer"
-            } else {
-                "demo-desk"
-            };
-            cases::transition(store, policies, id, &step, actor, at(*hours_ago))?;
+            let (by, actor) =
+                if matches!(action, Action::Submit | Action::DeviceShipped | Action::Pay) {
+                    (By::Customer, "customer")
+                } else {
+                    (By::Staff(Role::Manager), "demo-desk")
+                };
+            cases::transition(store, policies, id, &step, by, actor, at(*hours_ago))?;
         }
         Ok(id)
     }
@@ -388,43 +444,44 @@ impl Story<'_> {
 fn cases_in_every_state(
     store: &mut Store,
     policies: &Policies,
+    blobs: &dyn Blobs,
     now: Timestamp,
 ) -> Result<usize, AppError> {
     use Action::*;
     use CaseKind::*;
-    let defect = json!({"problem.reported": "defect", "evidence.description": true});
+    let defect = json!({"problem.reported": "defect"});
     let d = 24;
     let made = [
         // IMASK: a defect waiting for the customer to send the device.
-        Story { kind: WarrantyService, prefix: "IMA", n: 3, opened: 3 * d, report: defect.clone(), steps: &[(Submit, json!({}), 3 * d - 1), (Approve, json!({}), 2 * d)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "IMA", n: 3, opened: 3 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 3 * d - 1), (Approve, json!({}), 2 * d)] }.tell(store, policies, blobs, now)?,
         // IMASK: received 20 hours ago and not inspected: the 24-hour target is at risk.
-        Story { kind: WarrantyService, prefix: "IMA", n: 4, opened: 6 * d, report: defect.clone(), steps: &[(Submit, json!({}), 6 * d - 1), (Approve, json!({}), 5 * d), (DeviceShipped, json!({}), 4 * d), (Receive, json!({}), 20)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "IMA", n: 4, opened: 6 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 6 * d - 1), (Approve, json!({}), 5 * d), (DeviceShipped, json!({}), 4 * d), (Receive, json!({}), 20)] }.tell(store, policies, blobs, now)?,
         // IMASK: received 30 hours ago and still not inspected: the target is breached.
-        Story { kind: WarrantyService, prefix: "IMA", n: 5, opened: 7 * d, report: defect.clone(), steps: &[(Submit, json!({}), 7 * d - 1), (Approve, json!({}), 6 * d), (DeviceShipped, json!({}), 5 * d), (Receive, json!({}), 30)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "IMA", n: 5, opened: 7 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 7 * d - 1), (Approve, json!({}), 6 * d), (DeviceShipped, json!({}), 5 * d), (Receive, json!({}), 30)] }.tell(store, policies, blobs, now)?,
         // IMASK: inspected, a drop: outside the warranty's scope, quoted, waiting for payment.
-        Story { kind: WarrantyService, prefix: "IMA", n: 6, opened: 9 * d, report: defect.clone(), steps: &[(Submit, json!({}), 9 * d - 1), (Approve, json!({}), 8 * d), (DeviceShipped, json!({}), 7 * d),
+        Story { kind: WarrantyService, prefix: "IMA", n: 6, opened: 9 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 9 * d - 1), (Approve, json!({}), 8 * d), (DeviceShipped, json!({}), 7 * d),
               (Receive, json!({}), 6 * d), (Inspect, json!({"diagnosis.causes": ["drop"]}), 6 * d - 5),
-              (Quote, json!({}), 6 * d - 6)] }.tell(store, policies, now)?,
+              (Quote, json!({}), 6 * d - 6)] }.tell(store, policies, blobs, now)?,
         // IMASK: a manufacturing fault, repaired and shipped back, closed.
-        Story { kind: WarrantyService, prefix: "IMA", n: 7, opened: 30 * d, report: defect.clone(), steps: &[(Submit, json!({}), 30 * d - 1), (Approve, json!({}), 29 * d), (DeviceShipped, json!({}), 28 * d),
+        Story { kind: WarrantyService, prefix: "IMA", n: 7, opened: 30 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 30 * d - 1), (Approve, json!({}), 29 * d), (DeviceShipped, json!({}), 28 * d),
               (Receive, json!({}), 27 * d), (Inspect, json!({"diagnosis.causes": ["manufacturing"]}), 27 * d - 3),
-              (Repair, json!({}), 27 * d - 5), (ShipBack, json!({}), 26 * d), (Close, json!({}), 20 * d)] }.tell(store, policies, now)?,
+              (Repair, json!({}), 27 * d - 5), (ShipBack, json!({}), 26 * d), (Close, json!({}), 20 * d)] }.tell(store, policies, blobs, now)?,
         // Maintenance: approved two days ago; ship within three days.
-        Story { kind: WarrantyService, prefix: "MX1", n: 3, opened: 2 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 2 * d - 1), (Approve, json!({}), 2 * d - 2)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "MX1", n: 3, opened: 2 * d, report: json!({"problem.reported": "defect"}), photos: &[], steps: &[(Submit, json!({}), 2 * d - 1), (Approve, json!({}), 2 * d - 2)] }.tell(store, policies, blobs, now)?,
         // Maintenance: paid repair quoted five days ago, unpaid (one month to pay).
-        Story { kind: WarrantyService, prefix: "MX1", n: 4, opened: 12 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 12 * d - 1), (Approve, json!({}), 11 * d), (DeviceShipped, json!({"customer.data_acknowledged": true}), 10 * d),
-              (Receive, json!({}), 8 * d), (Inspect, json!({"diagnosis.causes": ["liquid"]}), 6 * d), (Quote, json!({}), 5 * d)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "MX1", n: 4, opened: 12 * d, report: json!({"problem.reported": "defect"}), photos: &[], steps: &[(Submit, json!({}), 12 * d - 1), (Approve, json!({}), 11 * d), (DeviceShipped, json!({"customer.data_acknowledged": true}), 10 * d),
+              (Receive, json!({}), 8 * d), (Inspect, json!({"diagnosis.causes": ["liquid"]}), 6 * d), (Quote, json!({}), 5 * d)] }.tell(store, policies, blobs, now)?,
         // Maintenance: approved forty days ago, never sent: the sweeper closes it.
-        Story { kind: WarrantyService, prefix: "MX1", n: 5, opened: 41 * d, report: json!({"problem.reported": "defect", "application.submitted": true}), steps: &[(Submit, json!({}), 41 * d - 1), (Approve, json!({}), 40 * d)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "MX1", n: 5, opened: 41 * d, report: json!({"problem.reported": "defect"}), photos: &[], steps: &[(Submit, json!({}), 41 * d - 1), (Approve, json!({}), 40 * d)] }.tell(store, policies, blobs, now)?,
         // CryptKi: an unopened wallet withdrawn, received and refunded.
-        Story { kind: Return, prefix: "CRK", n: 3, opened: 10 * d, report: json!({"problem.reported": "change_of_mind", "condition.packaging_opened": false, "condition.seal_broken": false, "condition.activated": false, "condition.complete": true, "evidence.order_number": true}), steps: &[(Submit, json!({}), 10 * d - 1), (Approve, json!({}), 9 * d), (DeviceShipped, json!({}), 8 * d), (Receive, json!({}), 6 * d)] }.tell(store, policies, now)?,
+        Story { kind: Return, prefix: "CRK", n: 3, opened: 10 * d, report: json!({"problem.reported": "change_of_mind", "condition.packaging_opened": false, "condition.seal_broken": false, "condition.activated": false, "condition.complete": true}), photos: &[], steps: &[(Submit, json!({}), 10 * d - 1), (Approve, json!({}), 9 * d), (DeviceShipped, json!({}), 8 * d), (Receive, json!({}), 6 * d)] }.tell(store, policies, blobs, now)?,
         // CryptKi: delivery damage reported, photos of the inner box still missing: the request
         // cannot be sent until they are there (5.1).
-        Story { kind: DeliveryDamage, prefix: "CRK", n: 4, opened: d, report: json!({"problem.reported": "delivery_damage", "evidence.photos": ["outer_box", "labels", "packaging_damage"], "evidence.description": true, "evidence.order_number": true}), steps: &[] }.tell(store, policies, now)?,
+        Story { kind: DeliveryDamage, prefix: "CRK", n: 4, opened: d, report: json!({"problem.reported": "delivery_damage"}), photos: &["outer_box", "labels", "packaging_damage"], steps: &[] }.tell(store, policies, blobs, now)?,
         // imKey: a customer's return still in draft.
-        Story { kind: Return, prefix: "IMK", n: 3, opened: 5, report: json!({"problem.reported": "change_of_mind"}), steps: &[] }.tell(store, policies, now)?,
+        Story { kind: Return, prefix: "IMK", n: 3, opened: 5, report: json!({"problem.reported": "change_of_mind"}), photos: &[], steps: &[] }.tell(store, policies, blobs, now)?,
         // IMIKI: a defect submitted, waiting for an agent.
-        Story { kind: WarrantyService, prefix: "IMI", n: 3, opened: 2 * d, report: defect.clone(), steps: &[(Submit, json!({}), 2 * d - 1)] }.tell(store, policies, now)?,
+        Story { kind: WarrantyService, prefix: "IMI", n: 3, opened: 2 * d, report: defect.clone(), photos: &[], steps: &[(Submit, json!({}), 2 * d - 1)] }.tell(store, policies, blobs, now)?,
     ];
     // The demo customer's own case (order WEB-1001): a defect of the mask, approved two days
     // ago and waiting to be shipped, for the portal.
@@ -445,18 +502,20 @@ fn cases_in_every_state(
                     .into(),
             ),
         },
+        By::Customer,
         "customer",
         at(3 * d),
     )?;
-    for (action, hours_ago, actor) in [
-        (Submit, 3 * d - 1, "customer"),
-        (Approve, 2 * d, "demo-desk"),
+    for (action, hours_ago, by, actor) in [
+        (Submit, 3 * d - 1, By::Customer, "customer"),
+        (Approve, 2 * d, By::Staff(Role::Manager), "demo-desk"),
     ] {
         cases::transition(
             store,
             policies,
             li,
             &Step::new(action),
+            by,
             actor,
             at(hours_ago),
         )?;

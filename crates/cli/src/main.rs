@@ -379,6 +379,34 @@ enum CaseCommand {
         #[arg(long)]
         replacement: Option<String>,
     },
+    /// Correct the seller's records for one case (a delivery date, a price): audited with the
+    /// reason, and the case decided again. Only facts of the records (see `policy facts`).
+    Correct {
+        id: i64,
+        /// A corrected fact, `path=value` (repeatable), as `--fact` takes it.
+        #[arg(long = "fact", required = true)]
+        facts: Vec<String>,
+        /// Why the records are wrong (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Attach a photo (JPEG, PNG or WebP) to a case, as the API does: checked, re-encoded,
+    /// kept in the evidence folder; the case's `evidence.photos` is the photos kept.
+    Photo {
+        id: i64,
+        /// Its kind: outer_box, inner_box, packaging_damage, product, product_damage,
+        /// item_received, labels.
+        #[arg(long)]
+        kind: String,
+        file: PathBuf,
+        /// Where evidence photos are kept (the server's `--evidence-dir`).
+        #[arg(
+            long,
+            env = "AFTERCARE_EVIDENCE_DIR",
+            default_value = "aftercare-evidence"
+        )]
+        evidence_dir: PathBuf,
+    },
     /// The case state machine as a Mermaid diagram.
     Diagram,
 }
@@ -454,6 +482,9 @@ enum PolicyCommand {
     },
     /// List the policies.
     List,
+    /// The facts policies read: type, who may state them (the registry, the service, staff by
+    /// what they do, the customer) and meaning.
+    Facts,
 }
 
 fn main() -> ExitCode {
@@ -494,6 +525,7 @@ fn main() -> ExitCode {
                     }
                 }
                 PolicyCommand::List => policy::list(&dir),
+                PolicyCommand::Facts => policy::facts(),
             }
         }
         Command::Case {
@@ -568,6 +600,15 @@ fn main() -> ExitCode {
                 parts,
                 replacement,
             } => service::case_repaired(env, id, failed, &parts, replacement.as_deref()),
+            CaseCommand::Photo {
+                id,
+                kind,
+                file,
+                evidence_dir,
+            } => service::case_photo(env, id, &kind, &file, &evidence_dir),
+            CaseCommand::Correct { id, facts, reason } => {
+                service::case_correct(env, id, &facts, &reason)
+            }
             CaseCommand::Diagram => service::case_diagram(),
         }),
     };
@@ -629,7 +670,16 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
                 aftercare_store::redact(&env.db)
             );
             let examples = include_str!("../../../examples/registry.json");
-            match demo::seed(&mut store, &policies, examples, jiff::Timestamp::now()) {
+            // The demo's photos go where the server keeps evidence; in a bucket, the server
+            // is the one that reaches it, so they go to the folder instead.
+            let blobs = aftercare_app::evidence::Folder(a.evidence_dir.clone());
+            match demo::seed(
+                &mut store,
+                &policies,
+                &blobs,
+                examples,
+                jiff::Timestamp::now(),
+            ) {
                 Ok(what) => println!(
                     "Loaded: five sellers' registry, {} staff accounts, {what}.",
                     demo::STAFF.len()

@@ -56,6 +56,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/api/v1/cases") => Foreign,
         ("GET", "/api/v1/cases/{id}") => Foreign,
         ("POST", "/api/v1/cases/{id}/transitions" | "/api/v1/cases/{id}/decide") => Foreign,
+        ("POST", "/api/v1/cases/{id}/corrections") => Foreign,
         ("POST", "/api/v1/refunds" | "/api/v1/refunds/{id}/paid") => Foreign,
         ("GET", "/api/v1/customers/{ref}") => Foreign,
         ("GET" | "POST", "/api/v1/cases/{id}/evidence") => Foreign,
@@ -412,6 +413,92 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             "routes the matrix does not classify (add them to `classify`): {unclassified:?}"
         );
         assert!(checked >= 100, "{checked}");
+
+        // References inside bodies: each caller names its own case, order or policy in the
+        // path and someone else's order, unit, customer or case inside the body. No 2xx, no
+        // 5xx, and no foreign personal field in the answer.
+        let mut indirect = 0;
+        for who in callers.iter().skip(1) {
+            let f = &who.foreign;
+            let (own_case, own_order, own_serial, own_policy) = if f.seller == "CryptKi" {
+                (imask_case, "SO-IMA-1", "IMA-0001", "imask")
+            } else {
+                (cryptki_case, "SO-CRK-1", "CRK-0001", "cryptki")
+            };
+            let probes = [
+                (
+                    "/api/v1/cases".to_string(),
+                    format!(
+                        r#"{{"kind": "return", "policy": "{own_policy}", "order_no": "{}", "serial": "{}", "customer": "{}", "facts": {{}}}}"#,
+                        f.order, f.serial, f.customer
+                    ),
+                ),
+                (
+                    "/api/v1/cases".to_string(),
+                    format!(
+                        r#"{{"kind": "return", "policy": "{own_policy}", "order_no": "{}", "facts": {{}}}}"#,
+                        f.order
+                    ),
+                ),
+                (
+                    "/api/v1/cases".to_string(),
+                    format!(
+                        r#"{{"kind": "return", "order_no": "{own_order}", "serial": "{}", "facts": {{}}}}"#,
+                        f.serial
+                    ),
+                ),
+                (
+                    "/api/v1/cases".to_string(),
+                    format!(
+                        r#"{{"kind": "return", "order_no": "{own_order}", "serial": "{own_serial}", "customer": "{}", "facts": {{}}}}"#,
+                        f.customer
+                    ),
+                ),
+                (
+                    "/api/v1/refunds".to_string(),
+                    format!(
+                        r#"{{"order_no": "{own_order}", "amount": "1.00 CNY", "key": "indirect-{}", "case_id": {}}}"#,
+                        who.name.replace(' ', "-"),
+                        f.case
+                    ),
+                ),
+                (
+                    format!("/api/v1/cases/{own_case}/corrections"),
+                    format!(
+                        r#"{{"facts": {{"order.delivered": "2024-01-01"}}, "reason": "indirect {}"}}"#,
+                        f.order
+                    ),
+                ),
+            ];
+            let headers: Vec<(&str, &str)> = who
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            for (path, body) in &probes {
+                let r = s.send("POST", path, &headers, Some(body));
+                let what = format!(
+                    "{} → POST {path} {body}: {} {}",
+                    who.name,
+                    r.status,
+                    r.text()
+                );
+                assert!(r.status < 500, "{what}");
+                let text = r.text();
+                // A correction of one's own case may pass: it names nothing foreign but the
+                // reason's words, which are the caller's own.
+                if path.ends_with("/corrections") {
+                    assert!(!text.contains(f.name) && !text.contains(f.email), "{what}");
+                } else {
+                    assert!(!(200..300).contains(&r.status), "{what}");
+                }
+                for field in [f.name, f.email, f.hook_url] {
+                    assert!(!text.contains(field), "{what}: carries `{field}`");
+                }
+                indirect += 1;
+            }
+        }
+        assert!(indirect >= 30, "{indirect}");
 
         // And the owners do reach their own: the matrix is not passing by refusing everyone.
         let li = &callers[1];

@@ -447,18 +447,39 @@ fn returns_of_three_seeds_are_refunded_as_decided_and_closed() {
                 "condition.complete=true",
                 "--fact",
                 "condition.gifts_returned=true",
-                "--fact",
-                "evidence.order_number=true",
-                "--fact",
-                r#"evidence.photos=["outer_box","inner_box","labels"]"#,
-                "--fact",
-                "evidence.description=true",
-                "--fact",
-                "order.distance=true",
+                "--description",
+                "Changed my mind; it is unused.",
             ],
         )
         .trim()
         .to_string();
+        // The photos CryptKi 8 asks for, attached as files: the service's photo list is the
+        // photos it keeps, never a fact anyone states.
+        let evidence =
+            std::env::temp_dir().join(format!("aftercare_photos_{}_{order}", std::process::id()));
+        let photo = evidence.join("photo.png");
+        std::fs::create_dir_all(&evidence).unwrap();
+        image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 7, y as u8 * 9, 60]))
+            .save(&photo)
+            .unwrap();
+        for kind in ["outer_box", "inner_box", "labels"] {
+            let out = ok(
+                &db,
+                now,
+                &[
+                    "case",
+                    "photo",
+                    &id,
+                    "--kind",
+                    kind,
+                    "--evidence-dir",
+                    evidence.to_str().unwrap(),
+                    photo.to_str().unwrap(),
+                ],
+            );
+            assert!(out.contains(&format!("({kind}, 32×24)")), "{out}");
+        }
+        let _ = std::fs::remove_dir_all(&evidence);
         for action in [
             "submit",
             "approve",

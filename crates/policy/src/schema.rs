@@ -154,82 +154,164 @@ impl fmt::Display for Type {
     }
 }
 
+/// Who may state a fact. A decision rests only on facts stated by their source: what the
+/// seller's records say comes from the registry, what the service saw happen (a photo
+/// attached, a move recorded) from the service itself, findings from the staff who make them,
+/// and what only the customer knows from the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The seller's records: orders, invoices, units, buyers. Staff correct them for one case
+    /// by a correction of their own, audited, never inside a request that moves the case.
+    Registry,
+    /// The service itself: the photos stored, the description given, the dates of recorded
+    /// moves, the unit's repair history. Nobody states these.
+    Service,
+    /// Staff who inspect the item (technicians, managers, admins).
+    Inspection,
+    /// Staff who receive a parcel and look at it (agents, technicians, managers, admins).
+    Arrival,
+    /// Staff who review a case (agents, managers, admins): proofs checked, fraud, customs,
+    /// bookings, failed deliveries.
+    Review,
+    /// The customer, and staff on the customer's behalf.
+    Customer,
+}
+
+impl Source {
+    pub const ALL: [Source; 6] = [
+        Self::Registry,
+        Self::Service,
+        Self::Inspection,
+        Self::Arrival,
+        Self::Review,
+        Self::Customer,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Registry => "registry",
+            Self::Service => "service",
+            Self::Inspection => "inspection",
+            Self::Arrival => "arrival",
+            Self::Review => "review",
+            Self::Customer => "customer",
+        }
+    }
+
+    /// Who that is, in words (for error messages and the fact list).
+    pub fn who(self) -> &'static str {
+        match self {
+            Self::Registry => {
+                "the seller's records (staff correct them with a registry correction)"
+            }
+            Self::Service => "the service itself",
+            Self::Inspection => "the staff who inspect the item",
+            Self::Arrival => "the staff who receive the parcel",
+            Self::Review => "the staff who review the case",
+            Self::Customer => "the customer",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One fact of the schema.
 #[derive(Debug)]
 pub struct FactDef {
     pub path: &'static str,
     pub ty: Type,
+    /// Who may state it, first the one that usually does.
+    pub sources: &'static [Source],
     pub doc: &'static str,
+}
+
+impl FactDef {
+    /// Whether `source` may state this fact.
+    pub fn stated_by(&self, source: Source) -> bool {
+        self.sources.contains(&source)
+    }
 }
 
 /// Index of a fact in [`FACTS`].
 pub type FactId = u16;
 
 macro_rules! facts {
-    ($($path:literal : $ty:expr => $doc:literal),* $(,)?) => {
+    ($($path:literal : $ty:expr, [$($src:ident),+] => $doc:literal),* $(,)?) => {
         /// Every fact a policy may read, in a fixed order: a fact's id is its index here.
-        pub static FACTS: &[FactDef] = &[$(FactDef { path: $path, ty: $ty, doc: $doc }),*];
+        pub static FACTS: &[FactDef] = &[$(FactDef {
+            path: $path,
+            ty: $ty,
+            sources: &[$($src),+],
+            doc: $doc,
+        }),*];
     };
 }
 
 use EnumKind as K;
+use Source::{
+    Arrival as A, Customer as C, Inspection as I, Registry as R, Review as V, Service as S,
+};
 facts! {
-    "order.date": Type::Date => "order placed",
-    "order.channel": Type::Enum(K::Channel) => "where it was bought",
-    "order.distance": Type::Bool => "bought online / at a distance",
-    "order.price": Type::Money => "price paid for the item claimed",
-    "order.shipping_fee": Type::Money => "standard delivery fee paid",
-    "order.extra_shipping_fee": Type::Money => "surcharge paid for a delivery dearer than standard",
-    "order.shipped": Type::Date => "shipped by the seller",
-    "order.delivered": Type::Date => "received by the buyer (confirmed receipt)",
-    "invoice.status": Type::Enum(K::InvoiceStatus) => "proof of purchase, as checked",
-    "invoice.date": Type::Date => "date on the invoice",
-    "warranty_card.present": Type::Bool => "warranty certificate supplied and valid",
-    "unit.serial": Type::Text => "serial number",
-    "unit.genuine": Type::Bool => "serial verified as the seller's genuine product",
-    "unit.manufactured": Type::Date => "manufacture date decoded from the serial",
-    "registry.warranty_start": Type::Date => "start date in the seller's warranty database",
-    "buyer.original": Type::Bool => "the claimant is the original buyer",
-    "buyer.kind": Type::Enum(K::BuyerKind) => "consumer or professional",
-    "buyer.country": Type::Country => "where the buyer lives (ISO 3166 alpha-2)",
-    "product.class": Type::Enum(K::ProductClass) => "the item claimed",
-    "product.security_sensitive": Type::Bool => "hardware wallet, seed backup, key tool",
-    "condition.packaging_opened": Type::Bool => "packaging opened or partly opened",
-    "condition.seal_broken": Type::Bool => "seal or tamper evidence broken or partly broken",
-    "condition.activated": Type::Bool => "activated, powered on, initialised, paired or tried out",
-    "condition.complete": Type::Bool => "complete set: device, accessories, packaging, manuals",
-    "condition.gifts_returned": Type::Bool => "gifts (if any) returned",
-    "problem.reported": Type::Enum(K::Reported) => "what the customer says",
-    "problem.discovered": Type::Date => "when the defect was discovered",
-    "claim.date": Type::Date => "when the claim was made (default: today)",
-    "diagnosis.causes": Type::Set(K::Cause) => "what inspection found",
-    "history.failed_repairs": Type::Int => "repairs of the same fault that did not cure it",
-    "history.accessory_replacements": Type::Int => "times this accessory was replaced",
-    "evidence.photos": Type::Set(K::Photo) => "photos supplied",
-    "evidence.description": Type::Bool => "a written description of the issue was supplied",
-    "evidence.order_number": Type::Bool => "the order number was supplied",
-    "service.purchased": Type::Date => "when a service was bought",
-    "service.scheduled": Type::Date => "when the service is scheduled",
-    "service.early_start_requested": Type::Bool => "the customer asked to start within the withdrawal period",
-    "service.fraction_delivered": Type::Fraction => "share of the service already provided",
-    "return.authorised": Type::Bool => "the return was authorised before it was shipped",
-    "return.shipped": Type::Date => "customer shipped the item back",
-    "return.received": Type::Date => "the service centre received it",
-    "shipping.customs_blocked": Type::Bool => "customs retained, destroyed or blocked the shipment",
-    "arrival.parcel_damaged": Type::Bool => "the parcel reached the service centre damaged",
-    "arrival.soaked": Type::Bool => "the parcel reached the service centre soaked in liquid",
-    "delivery.failed": Type::Enum(K::DeliveryFailed) => "why an outbound shipment came back",
-    "application.submitted": Type::Bool => "a repair application was made before sending",
-    "application.accepted": Type::Date => "the repair application was accepted",
-    "quote.notified": Type::Date => "the customer was sent a repair quote",
-    "quote.accepted": Type::Bool => "the customer agreed to the paid repair",
-    "quote.paid": Type::Date => "the quote was paid",
-    "repair.date": Type::Date => "the repair or replacement was done",
-    "customer.keeps_parts": Type::Bool => "asked to keep replaced parts",
-    "customer.data_acknowledged": Type::Bool => "the customer confirmed the device's data is erased and backed up (recovery phrase, PIN, passwords)",
-    "abuse.suspected_fraud": Type::Bool => "fraud is suspected",
-    "abuse.return_pattern": Type::Bool => "abusive pattern of returns",
-    "abuse.intentional_damage": Type::Bool => "the damage was intentional",
+    "order.date": Type::Date, [R] => "order placed",
+    "order.channel": Type::Enum(K::Channel), [R] => "where it was bought",
+    "order.distance": Type::Bool, [R] => "bought online / at a distance",
+    "order.price": Type::Money, [R] => "price paid for the item claimed",
+    "order.shipping_fee": Type::Money, [R] => "standard delivery fee paid",
+    "order.extra_shipping_fee": Type::Money, [R] => "surcharge paid for a delivery dearer than standard",
+    "order.shipped": Type::Date, [R] => "shipped by the seller",
+    "order.delivered": Type::Date, [R] => "received by the buyer (confirmed receipt)",
+    "invoice.status": Type::Enum(K::InvoiceStatus), [R, V, I] => "proof of purchase, as checked",
+    "invoice.date": Type::Date, [R, V, I] => "date on the invoice",
+    "warranty_card.present": Type::Bool, [C, I] => "warranty certificate supplied and valid",
+    "unit.serial": Type::Text, [R] => "serial number",
+    "unit.genuine": Type::Bool, [R, I] => "serial verified as the seller's genuine product",
+    "unit.manufactured": Type::Date, [R] => "manufacture date decoded from the serial",
+    "registry.warranty_start": Type::Date, [R] => "start date in the seller's warranty database",
+    "buyer.original": Type::Bool, [R, V] => "the claimant is the original buyer",
+    "buyer.kind": Type::Enum(K::BuyerKind), [R] => "consumer or professional",
+    "buyer.country": Type::Country, [R] => "where the buyer lives (ISO 3166 alpha-2)",
+    "product.class": Type::Enum(K::ProductClass), [R] => "the item claimed",
+    "product.security_sensitive": Type::Bool, [R] => "hardware wallet, seed backup, key tool",
+    "condition.packaging_opened": Type::Bool, [C, I] => "packaging opened or partly opened",
+    "condition.seal_broken": Type::Bool, [C, I] => "seal or tamper evidence broken or partly broken",
+    "condition.activated": Type::Bool, [C, I] => "activated, powered on, initialised, paired or tried out",
+    "condition.complete": Type::Bool, [C, I, A] => "complete set: device, accessories, packaging, manuals",
+    "condition.gifts_returned": Type::Bool, [C, I, A] => "gifts (if any) returned",
+    "problem.reported": Type::Enum(K::Reported), [C] => "what the customer says",
+    "problem.discovered": Type::Date, [C] => "when the defect was discovered",
+    "claim.date": Type::Date, [S] => "when the claim was made (default: today)",
+    "diagnosis.causes": Type::Set(K::Cause), [I] => "what inspection found",
+    "history.failed_repairs": Type::Int, [S] => "repairs of the same fault that did not cure it",
+    "history.accessory_replacements": Type::Int, [S] => "times this accessory was replaced",
+    "evidence.photos": Type::Set(K::Photo), [S] => "photos supplied",
+    "evidence.description": Type::Bool, [S] => "a written description of the issue was supplied",
+    "evidence.order_number": Type::Bool, [S] => "the order number was supplied",
+    "service.purchased": Type::Date, [R] => "when a service was bought",
+    "service.scheduled": Type::Date, [V] => "when the service is scheduled",
+    "service.early_start_requested": Type::Bool, [C] => "the customer asked to start within the withdrawal period",
+    "service.fraction_delivered": Type::Fraction, [V] => "share of the service already provided",
+    "return.authorised": Type::Bool, [S] => "the return was authorised before it was shipped",
+    "return.shipped": Type::Date, [S] => "customer shipped the item back",
+    "return.received": Type::Date, [S] => "the service centre received it",
+    "shipping.customs_blocked": Type::Bool, [V] => "customs retained, destroyed or blocked the shipment",
+    "arrival.parcel_damaged": Type::Bool, [A] => "the parcel reached the service centre damaged",
+    "arrival.soaked": Type::Bool, [A] => "the parcel reached the service centre soaked in liquid",
+    "delivery.failed": Type::Enum(K::DeliveryFailed), [V] => "why an outbound shipment came back",
+    "application.submitted": Type::Bool, [S] => "a repair application was made before sending",
+    "application.accepted": Type::Date, [S] => "the repair application was accepted",
+    "quote.notified": Type::Date, [S] => "the customer was sent a repair quote",
+    "quote.accepted": Type::Bool, [S] => "the customer agreed to the paid repair",
+    "quote.paid": Type::Date, [S] => "the quote was paid",
+    "repair.date": Type::Date, [S] => "the repair or replacement was done",
+    "customer.keeps_parts": Type::Bool, [C] => "asked to keep replaced parts",
+    "customer.data_acknowledged": Type::Bool, [C] => "the customer confirmed the device's data is erased and backed up (recovery phrase, PIN, passwords)",
+    "abuse.suspected_fraud": Type::Bool, [V] => "fraud is suspected",
+    "abuse.return_pattern": Type::Bool, [V] => "abusive pattern of returns",
+    "abuse.intentional_damage": Type::Bool, [V] => "the damage was intentional",
 }
 
 /// Pairs of date facts that must be in this order (first no later than second).
@@ -601,6 +683,23 @@ mod tests {
     fn every_fact_path_is_unique_and_resolves_to_itself() {
         for (i, f) in FACTS.iter().enumerate() {
             assert_eq!(fact_id(f.path).map(usize::from), Some(i), "{}", f.path);
+        }
+    }
+
+    #[test]
+    fn every_fact_has_a_source_and_service_facts_have_no_other() {
+        for f in FACTS {
+            assert!(!f.sources.is_empty(), "{}", f.path);
+            if f.stated_by(Source::Service) || f.stated_by(Source::Registry) {
+                assert!(
+                    !f.stated_by(Source::Customer),
+                    "{}: a customer never states what the records or the service know",
+                    f.path
+                );
+            }
+            if f.stated_by(Source::Service) {
+                assert_eq!(f.sources, &[Source::Service], "{}", f.path);
+            }
         }
     }
 

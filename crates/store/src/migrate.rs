@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_case_description.sql"),
         postgres: include_str!("../migrations/postgres/0007_case_description.sql"),
     },
+    Migration {
+        version: 8,
+        name: "trust",
+        sqlite: include_str!("../migrations/sqlite/0008_trust.sql"),
+        postgres: include_str!("../migrations/postgres/0008_trust.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

@@ -25,6 +25,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        // Checked once per request: the idempotency layer may have done it already.
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)

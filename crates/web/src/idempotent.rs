@@ -1,7 +1,12 @@
 //! The `Idempotency-Key` layer: a POST that carries the header is done once per caller and
-//! key (see `aftercare_app::idempotency`). Same key, same request: the first response again,
-//! marked `Idempotent-Replayed: true`. Same key, another request: 422. While the first is in
-//! flight: 409.
+//! key (see `aftercare_app::idempotency`). Same key, same request (method, path, query and
+//! body): the first response again, marked `Idempotent-Replayed: true`. Same key, another
+//! request: 422. While the first is in flight: 409.
+//!
+//! The caller is authenticated before anything is read or kept: an anonymous request (or one
+//! with credentials that sign no one in) is passed on as if it had no key, so it can neither
+//! make the server keep a row nor read a body past its route's own limit. Keys belong to the
+//! account, not to the bytes of a cookie.
 
 use aftercare_app::accounts::hash_secret;
 use aftercare_app::idempotency::{self, Claim, Kept};
@@ -12,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::problem::Problem;
 
 pub const HEADER: &str = "idempotency-key";
@@ -52,15 +58,25 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Prob
             )
         })?
         .to_string();
-    // Keys are the caller's own: a hash of the credentials they send.
-    let credentials: String = [header::AUTHORIZATION, header::COOKIE]
-        .iter()
-        .filter_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let owner = hash_secret(&format!("owner:{credentials}"));
-    let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, crate::BODY_LIMIT).await.map_err(|_| {
+    let (mut parts, body) = req.into_parts();
+    // Who is asking, checked as the handler would (the handler then reuses it).
+    let caller = match <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(p) if p.status == StatusCode::UNAUTHORIZED.as_u16() => {
+            return Ok(next.run(Request::from_parts(parts, body)).await);
+        }
+        Err(p) => return Err(p),
+    };
+    // Keys are the caller's own: their account's (a customer, a staff member's sessions, a
+    // token).
+    let owner = hash_secret(&format!("owner:{}", owner_of(&caller.0)));
+    parts.extensions.insert(caller);
+    let limit = body_limit(parts.uri.path());
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
@@ -70,8 +86,8 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Prob
     let request_hash = hash_secret(&format!(
         "{} {}\n{}",
         parts.method,
-        parts.uri.path(),
-        String::from_utf8_lossy(&bytes)
+        parts.uri,
+        aftercare_store::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
     ));
     let now = state.now();
     let (o, k, rh) = (owner.clone(), key.clone(), request_hash);
@@ -96,7 +112,6 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Prob
             ));
         }
     }
-    let mut parts = parts;
     parts
         .extensions
         .insert(RequestKey(hash_secret(&format!("{owner}\n{key}"))));
@@ -119,6 +134,32 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Prob
         tracing::error!(error = %e, "an idempotent response could not be kept");
     }
     Ok(Response::from_parts(rparts, Body::from(body)))
+}
+
+/// Who owns a caller's keys.
+fn owner_of(p: &aftercare_app::accounts::Principal) -> String {
+    use aftercare_app::accounts::Principal;
+    match p {
+        Principal::Customer { customer_id } => format!("customer:{customer_id}"),
+        Principal::Staff {
+            user_id, scopes, ..
+        } => match scopes {
+            Some(s) => format!("token:{user_id}:{}", s.join(" ")),
+            None => format!("staff:{user_id}"),
+        },
+    }
+}
+
+/// The most a route reads of a body: its own limit (photos, the registry), else axum's 2 MB
+/// for JSON and forms.
+fn body_limit(path: &str) -> usize {
+    if path == "/api/v1/registry" {
+        crate::routes::admin::IMPORT_LIMIT
+    } else if path.ends_with("/evidence") || path.ends_with("/photos") {
+        aftercare_app::evidence::MAX_BYTES + 64 * 1024
+    } else {
+        2 << 20
+    }
 }
 
 fn header_text(h: &axum::http::HeaderMap, name: header::HeaderName) -> Option<String> {

@@ -169,6 +169,11 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/api/v1/cases/{id}/decide", &["POST"], post(cases::decide)),
         route(
+            "/api/v1/cases/{id}/corrections",
+            &["POST"],
+            post(cases::correct),
+        ),
+        route(
             "/api/v1/cases/{id}/evidence",
             &["GET", "POST"],
             get(evidence::list)

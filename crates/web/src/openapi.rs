@@ -38,6 +38,7 @@ use crate::routes;
         routes::cases::read,
         routes::cases::transition,
         routes::cases::decide,
+        routes::cases::correct,
         routes::evidence::attach,
         routes::evidence::list,
         routes::evidence::download,

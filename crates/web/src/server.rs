@@ -86,6 +86,9 @@ pub fn serve(
         demo: config.demo.clone().map(Arc::new),
         service_centres: config.service_centres.clone(),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
+        decodes: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        )),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {

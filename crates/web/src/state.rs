@@ -29,6 +29,9 @@ pub struct Inner {
     pub demo: Option<Arc<crate::pages::Demo>>,
     /// Public warranty look-ups of the last few seconds, by serial.
     pub lookups: crate::cache::Ttl<String, crate::routes::warranty::Kept>,
+    /// Uploads decoded at once, at most (one per core): decoding is the CPU a caller can make
+    /// the server spend, and it runs outside any database connection.
+    pub decodes: Arc<tokio::sync::Semaphore>,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).

@@ -85,6 +85,32 @@ fn canonical(name: &str) -> String {
 }
 
 /// Lists the policies of a directory.
+/// `aftercare policy facts`: every fact of the schema with its type, its sources and meaning.
+pub fn facts() -> Output {
+    use aftercare_policy::schema::FACTS;
+    let mut out = format!(
+        "{:<34} {:<20} {:<28} {}\n",
+        "FACT", "TYPE", "STATED BY", "MEANING"
+    );
+    for f in FACTS {
+        let sources: Vec<&str> = f.sources.iter().map(|s| s.name()).collect();
+        out.push_str(&format!(
+            "{:<34} {:<20} {:<28} {}\n",
+            f.path,
+            f.ty.to_string(),
+            sources.join(", "),
+            f.doc
+        ));
+    }
+    out.push_str(
+        "\nregistry: the seller's records (corrected for one case with `aftercare case correct`); \
+         service: set by Aftercare itself, never stated; inspection: technicians; arrival: whoever \
+         receives the parcel; review: agents; customer: the customer, or staff for them. \
+         Managers and admins state every staff finding.\n",
+    );
+    Output::ok(out)
+}
+
 pub fn list(dir: &Path) -> Output {
     let set = match files::load_set(dir) {
         Ok(s) => s,

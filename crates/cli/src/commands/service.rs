@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use aftercare_app::cases::{self, NewCase, Step};
+use aftercare_app::stated::By;
 use aftercare_app::{AppError, Policies, audit, import, timers};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_policy::facts::When;
@@ -125,6 +126,7 @@ pub fn import(env: &Env, path: &Path) -> Output {
             import::parse_json(&text)
         }
         .map_err(|e| format!("{}: {e}", path.display()))?;
+        let policies = env.policies()?;
         let mut store = env.store()?;
         let bar = indicatif::ProgressBar::new(u64::try_from(batch.len()).unwrap_or(0));
         let now = env.now(None)?;
@@ -136,6 +138,7 @@ pub fn import(env: &Env, path: &Path) -> Output {
         };
         let loaded = import::load(
             &mut store,
+            &policies,
             &batch,
             &text,
             &env.actor,
@@ -198,7 +201,8 @@ pub fn case_open(env: &Env, a: &OpenArgs) -> Output {
         let policies = env.policies()?;
         let mut store = env.store()?;
         let now = env.now(new.policy.as_deref())?;
-        let id = cases::open(&mut store, &policies, &new, &env.actor, now).map_err(app)?;
+        let id =
+            cases::open(&mut store, &policies, &new, By::Operator, &env.actor, now).map_err(app)?;
         Ok(format!("{id}\n"))
     })
 }
@@ -306,8 +310,16 @@ pub fn case_transition(env: &Env, a: &TransitionArgs) -> Output {
         let policies = env.policies()?;
         let mut store = env.store()?;
         let now = env.now_for_case(&mut store, a.id)?;
-        let c =
-            cases::transition(&mut store, &policies, a.id, &step, &env.actor, now).map_err(app)?;
+        let c = cases::transition(
+            &mut store,
+            &policies,
+            a.id,
+            &step,
+            By::Operator,
+            &env.actor,
+            now,
+        )
+        .map_err(app)?;
         let mut out = format!("case {} is {}\n", c.id, c.state);
         if let Some(ra) = &c.authorisation
             && action == Action::Approve
@@ -493,7 +505,12 @@ pub fn refund_paid(env: &Env, id: i64) -> Output {
 pub fn customer_export(env: &Env, reference: &str) -> Output {
     run(|| {
         let mut store = env.store()?;
-        let all = aftercare_app::personal::export(&mut store, reference).map_err(app)?;
+        let all = aftercare_app::personal::export(
+            &mut store,
+            reference,
+            &aftercare_app::accounts::Sellers::All,
+        )
+        .map_err(app)?;
         Ok(format!(
             "{}\n",
             serde_json::to_string_pretty(&all).unwrap_or_default()
@@ -511,6 +528,71 @@ pub fn customer_erase(env: &Env, reference: &str) -> Output {
         Ok(format!(
             "customer `{reference}` erased; now `{placeholder}`\n"
         ))
+    })
+}
+
+/// `aftercare case photo`
+pub fn case_photo(env: &Env, id: i64, kind: &str, file: &Path, dir: &Path) -> Output {
+    run(|| {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let now = env.now_for_case(&mut store, id)?;
+        // The operator on the server's machine: every seller's cases.
+        let operator = aftercare_app::accounts::Principal::Staff {
+            user_id: 0,
+            email: env.actor.clone(),
+            role: aftercare_app::accounts::Role::Admin,
+            sellers: aftercare_app::accounts::Sellers::All,
+            scopes: None,
+        };
+        let attached = aftercare_app::evidence::attach(
+            &mut store,
+            &aftercare_app::evidence::Folder(dir.to_path_buf()),
+            &policies,
+            &operator,
+            id,
+            kind,
+            &bytes,
+            now,
+        )
+        .map_err(app)?;
+        let mut out = format!(
+            "photo {} ({}, {}×{}) attached to case {id}\n",
+            attached.photo.id, attached.photo.kind, attached.photo.width, attached.photo.height
+        );
+        if !attached.still_missing.is_empty() {
+            out.push_str(&format!(
+                "still missing: {}\n",
+                attached.still_missing.join(", ")
+            ));
+        }
+        Ok(out)
+    })
+}
+
+/// `aftercare case correct`
+pub fn case_correct(env: &Env, id: i64, facts: &[String], reason: &str) -> Output {
+    run(|| {
+        let correction = cases::Correction {
+            facts: parse_facts(facts)?,
+            reason: reason.to_string(),
+            if_version: None,
+        };
+        let policies = env.policies()?;
+        let mut store = env.store()?;
+        let now = env.now_for_case(&mut store, id)?;
+        let c = cases::correct(
+            &mut store,
+            &policies,
+            id,
+            &correction,
+            By::Operator,
+            &env.actor,
+            now,
+        )
+        .map_err(app)?;
+        Ok(format!("case {} corrected ({})\n", c.id, c.state))
     })
 }
 

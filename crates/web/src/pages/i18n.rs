@@ -482,8 +482,9 @@ pub struct Question {
     pub answer: Answer,
 }
 
-/// The facts a customer can tell, with the question that asks for each. Facts only staff
-/// establish (what inspection found, when the parcel arrived) are never asked.
+/// The facts a customer can tell, with the question that asks for each: only facts whose
+/// source is the customer (`policy facts`). What the records say (an invoice, who bought it)
+/// or staff establish (what inspection found, when the parcel arrived) is never asked.
 pub static QUESTIONS: &[(&str, Answer, &str, &str)] = &[
     (
         "problem.discovered",
@@ -526,18 +527,6 @@ pub static QUESTIONS: &[(&str, Answer, &str, &str)] = &[
         Answer::YesNo,
         "Do you have the warranty card?",
         "您是否有保修卡？",
-    ),
-    (
-        "invoice.status",
-        Answer::YesNo,
-        "Do you have the invoice or receipt?",
-        "您是否有发票或购买凭证？",
-    ),
-    (
-        "buyer.original",
-        Answer::YesNo,
-        "Did you buy it new yourself?",
-        "您是否为该商品的原始购买人？",
     ),
     (
         "customer.keeps_parts",
@@ -1144,6 +1133,18 @@ pub static ZH_CN: Texts = Texts {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn the_guided_start_asks_only_what_a_customer_may_state() {
+        use aftercare_policy::schema::{Source, fact, fact_id};
+        for (path, ..) in QUESTIONS {
+            let def = fact_id(path).map(fact);
+            assert!(
+                def.is_some_and(|d| d.stated_by(Source::Customer)),
+                "{path} is asked of customers but is not theirs to state"
+            );
+        }
+    }
 
     #[test]
     fn the_language_comes_from_the_link_then_the_cookie_then_the_browser() {

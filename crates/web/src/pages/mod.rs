@@ -450,25 +450,7 @@ pub(crate) async fn attach_photo(
     let (Some(kind), Some(file)) = (kind, file) else {
         return back("photo-refused").into_response();
     };
-    let policies = state.policies();
-    let blobs = state.blobs();
-    let now = state.now();
-    match state
-        .pool()
-        .run(move |store| {
-            aftercare_app::evidence::attach(
-                store,
-                blobs.as_ref(),
-                &policies,
-                &who,
-                id,
-                &kind,
-                &file,
-                now,
-            )
-        })
-        .await
-    {
+    match crate::routes::evidence::attach_as(state, who, id, &kind, file).await {
         Ok(_) => back("photo").into_response(),
         Err(aftercare_app::AppError::NotFound { .. }) => {
             crate::problem::Problem::not_found("no such case among yours").into_response()

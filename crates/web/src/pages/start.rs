@@ -123,12 +123,9 @@ fn facts_of(
 ) -> (Map<String, J>, HashMap<&'static str, &'static str>, String) {
     let mut facts = Map::new();
     let mut wrong = HashMap::new();
+    // Only what the customer tells: that the order is named, the application made, the
+    // photos and the description given is for the service to say.
     facts.insert("problem.reported".into(), J::from(problem));
-    // The customer names the order and applies before sending anything.
-    facts.insert("evidence.order_number".into(), J::Bool(true));
-    facts.insert("application.submitted".into(), J::Bool(true));
-    // No photo is supplied yet: the checklist on the case page adds them one by one.
-    facts.insert("evidence.photos".into(), J::Array(Vec::new()));
     for (path, answer, ..) in QUESTIONS {
         let Some(v) = form.get(&format!("a.{path}")).map(|v| v.trim()) else {
             continue;
@@ -140,12 +137,7 @@ fn facts_of(
                     "no" => false,
                     _ => continue,
                 };
-                let value = if *path == "invoice.status" {
-                    J::from(if yes { "valid" } else { "absent" })
-                } else {
-                    J::Bool(yes)
-                };
-                facts.insert((*path).to_string(), value);
+                facts.insert((*path).to_string(), J::Bool(yes));
             }
             Answer::Date => {
                 if v.is_empty() {
@@ -174,9 +166,6 @@ fn facts_of(
                 .collect()
         })
         .unwrap_or_default();
-    if !description.is_empty() {
-        facts.insert("evidence.description".into(), J::Bool(true));
-    }
     (facts, wrong, description)
 }
 
@@ -450,6 +439,7 @@ async fn render(
             order_no: Some(order_no),
             serial,
             facts: facts.clone(),
+            description: (!description.is_empty()).then(|| description.clone()),
             ..NewCase::default()
         };
         let policies = state.policies();

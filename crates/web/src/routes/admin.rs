@@ -123,11 +123,13 @@ pub async fn import(
     let now = state.now();
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     let actor = who.actor();
+    let policies = state.policies();
     let loaded = state
         .pool()
         .run(move |store| {
             Ok(import::load(
                 store,
+                &policies,
                 &batch,
                 &body,
                 &actor,

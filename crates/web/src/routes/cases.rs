@@ -271,15 +271,7 @@ pub async fn transition(
             })
         })
         .transpose()?;
-    let if_version = headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.trim()
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .to_string()
-        });
+    let if_version = if_match(&headers);
     let step = Step {
         facts: req.facts,
         note: req.note,
@@ -301,6 +293,75 @@ pub async fn transition(
         serde_json::to_value(&s).map_err(|e| Problem::internal(&e))?,
         &version,
     ))
+}
+
+/// A correction of the seller's records for one case.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    /// Facts of the records as they should have been (`{"order.delivered": "2024-03-02"}`);
+    /// only facts whose source is the registry (see `aftercare policy facts`).
+    #[schema(value_type = Object)]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// Why the records are wrong (kept in the audit log).
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Corrects the seller's records for this case (a delivery date the carrier got wrong, a
+/// price): managers and admins. Audited with the values before and after; the case is decided
+/// again. The registry itself is not changed. With `If-Match`, only if nobody moved the case.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/corrections", tag = "cases",
+    params(
+        ("id" = i64, Path, description = "the case's number"),
+        ("If-Match" = Option<String>, Header, description = "the case's version as last read"),
+    ),
+    request_body = CorrectionRequest,
+    responses(
+        (status = 200, description = "the case after the correction", body = CaseSummary),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only managers and admins correct the records", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "the case changed since the version in `If-Match`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a fact is not of the records, or a value is wrong; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn correct(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(req): Json<CorrectionRequest>,
+) -> Result<Response, Problem> {
+    let correction = cases::Correction {
+        facts: req.facts,
+        reason: req.reason,
+        if_version: if_match(&headers),
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let case = state
+        .pool()
+        .run(move |store| access::correct(store, &policies, &who, id, &correction, now))
+        .await?;
+    let s = summary(&case);
+    let version = s.version.clone();
+    Ok(with_etag(
+        serde_json::to_value(&s).map_err(|e| Problem::internal(&e))?,
+        &version,
+    ))
+}
+
+/// The version a request's `If-Match` names, if any.
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        })
 }
 
 /// Decides the case now and keeps the decision on record.

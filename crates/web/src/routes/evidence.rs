@@ -2,6 +2,8 @@
 //! whatever it claims to be, it is kept only as a re-encoded JPEG (see
 //! `aftercare_app::evidence`). Downloads are attachments that a browser does not sniff.
 
+use std::sync::Arc;
+
 use aftercare_app::evidence::{self, Attached, Photo};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -49,8 +51,10 @@ impl PhotoKind {
     }
 }
 
-/// Attaches a photo (JPEG, PNG or WebP, at most 10 MB and 40 megapixels; the body is the file)
-/// to a case the caller sees, and decides the case again.
+/// Attaches a photo (JPEG, PNG or WebP, at most 10 MB and 40 megapixels, and no more than 64
+/// pixels per byte of the file past the first megapixel; the body is the file) to a case the
+/// caller sees, and decides the case again. A case takes at most 40 photos; a customer
+/// uploads at most 100 a day.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/evidence", tag = "evidence",
     params(("id" = i64, Path, description = "the case's number"), Kind),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the photo's bytes"),
@@ -59,7 +63,8 @@ impl PhotoKind {
         (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such case among the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "larger than 10 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "not a sound JPEG, PNG or WebP image within the limits, or an unknown kind", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "not a sound JPEG, PNG or WebP image within the limits, an unknown kind, or a case with all the photos it takes", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "the customer's photos for the day, or the server busy decoding others: try later", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn attach(
     State(state): State<AppState>,
@@ -68,25 +73,58 @@ pub async fn attach(
     Query(q): Query<Kind>,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<Attached>), Problem> {
-    let policies = state.policies();
-    let blobs = state.blobs();
-    let now = state.now();
-    let attached = state
-        .pool()
-        .run(move |store| {
-            evidence::attach(
-                store,
-                blobs.as_ref(),
-                &policies,
-                &who,
-                id,
-                q.kind.as_str(),
-                &body,
-                now,
-            )
-        })
-        .await?;
+    let attached = attach_as(&state, who, id, q.kind.as_str(), body).await?;
     Ok((StatusCode::CREATED, axum::Json(attached)))
+}
+
+/// How long an upload waits for a core to decode it before the server says it is busy.
+const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Attaches an upload as `who`, for the API and the pages alike: the case and the room for
+/// a photo are checked first; the upload is decoded with no database connection held, at
+/// most one per core at a time (a caller who would wait longer is told to retry); the file
+/// is kept; then the photo is recorded and the case decided again.
+pub(crate) async fn attach_as(
+    state: &AppState,
+    who: aftercare_app::accounts::Principal,
+    id: i64,
+    kind: &str,
+    upload: Bytes,
+) -> Result<Attached, aftercare_app::AppError> {
+    use aftercare_app::AppError;
+    let policies = state.policies();
+    let now = state.now();
+    let (p, w, k) = (policies.clone(), who.clone(), kind.to_string());
+    state
+        .pool()
+        .run(move |store| evidence::admit(store, &p, &w, id, &k, now))
+        .await?;
+    let busy =
+        || AppError::Throttled("the server is checking many photos: try again in a moment".into());
+    let permit = tokio::time::timeout(DECODE_WAIT, Arc::clone(&state.0.decodes).acquire_owned())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let blobs = state.blobs();
+    let (clean, name) = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let clean = evidence::clean(&upload)?;
+        let name = evidence::keep(blobs.as_ref(), &clean)?;
+        Ok::<_, AppError>((clean, name))
+    })
+    .await
+    .map_err(|e| AppError::Config(format!("a decoding task failed: {e}")))??;
+    let (kind, kept) = (kind.to_string(), name.clone());
+    let recorded = state
+        .pool()
+        .run(move |store| evidence::record(store, &policies, &who, id, &kind, &clean, &kept, now))
+        .await;
+    if recorded.is_err() {
+        // Nothing half-written: the file goes with the row that was not written.
+        let blobs = state.blobs();
+        let _ = tokio::task::spawn_blocking(move || blobs.delete(&name)).await;
+    }
+    recorded
 }
 
 /// The photos of a case the caller sees.

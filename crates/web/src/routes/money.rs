@@ -63,9 +63,10 @@ pub async fn record(
         reason: req.reason,
     };
     let now = state.now();
+    let policies = state.policies();
     let r = state
         .pool()
-        .run(move |store| access::record_refund(store, &who, &request, now))
+        .run(move |store| access::record_refund(store, &policies, &who, &request, now))
         .await?;
     Ok((
         StatusCode::CREATED,
