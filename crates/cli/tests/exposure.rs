@@ -1,5 +1,6 @@
-//! What the server shows to whoever asks, black-box over real HTTP on loopback: only request
-//! ids of a safe form in answers and logs.
+//! What the server shows to whoever asks, black-box over real HTTP on loopback: no response
+//! a cache may keep unless it is public by design, and only request ids of a safe form in
+//! answers and logs.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +11,7 @@
 
 mod support;
 
-use support::{Server, databases};
+use support::{Server, customer_sign_in, databases, open_case, refs, root, run, sign_in, staff};
 
 /// A request id the server may echo: letters, digits and `-`, at most 64.
 fn sane_id(id: &str) -> bool {
@@ -77,4 +78,97 @@ fn a_request_id_is_echoed_and_logged_only_in_a_safe_form() {
         assert!(!text.contains(bad), "the log carries {bad:?}: {text}");
     }
     assert!(!text.contains("<script>"), "{text}");
+}
+
+/// What a response may carry as `Cache-Control`: public and cacheable only for the vendored
+/// assets and the public warranty look-up (no personal data in either); `no-store` for
+/// everything else, errors included.
+fn check_cache(method: &str, route: &str, path: &str, r: &support::Response) {
+    let cc = r.header("cache-control").unwrap_or_else(|| {
+        panic!(
+            "{method} {path}: {} without Cache-Control: {:?}",
+            r.status, r.headers
+        )
+    });
+    let public = r.status == 200 && matches!(route, "/assets/{file}" | "/api/v1/warranty/{serial}");
+    if public {
+        assert!(cc.starts_with("public, max-age="), "{method} {path}: {cc}");
+    } else {
+        assert!(
+            cc.split(',').any(|d| d.trim() == "no-store"),
+            "{method} {path}: {} with Cache-Control: {cc}",
+            r.status
+        );
+    }
+}
+
+#[test]
+fn no_answer_may_be_kept_by_a_cache_unless_it_is_public_by_design() {
+    let db = &databases()[0];
+    let mail = std::env::temp_dir().join(format!("aftercare_cache_mail_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&mail);
+    run(
+        &db.url,
+        &[
+            "import",
+            root().join("examples/registry.json").to_str().unwrap(),
+        ],
+    );
+    staff(&db.url, "admin@all.test", "admin", "*");
+    let s = Server::start_with(&db.url, &["--mail-dir", mail.to_str().unwrap()]);
+    // Signing in answers with the session's secrets.
+    let r = s.post_json(
+        "/api/v1/session",
+        &format!(
+            r#"{{"email": "admin@all.test", "password": "{}"}}"#,
+            support::PASSWORD
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    check_cache("POST", "/api/v1/session", "/api/v1/session", &r);
+    let admin = sign_in(&s, "admin@all.test");
+    let case = open_case(&s, &admin, "IMA-0001", "SO-IMA-1");
+    let li = customer_sign_in(&s, &mail, "SO-IMA-1", "li@example.org");
+    // A new case's answer carries the customer's data.
+    let r = s.send(
+        "POST",
+        "/api/v1/cases",
+        &refs(&admin),
+        Some(r#"{"kind": "warranty_service", "serial": "IMA-0001", "order_no": "SO-IMA-1", "facts": {}}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    check_cache("POST", "/api/v1/cases", "/api/v1/cases", &r);
+    // Every GET of the server, to each kind of caller, answered or refused.
+    let (mut seen, mut answered) = (0, 0);
+    for route in aftercare_web::routes() {
+        if !route.methods.contains(&"GET") {
+            continue;
+        }
+        let path = route
+            .path
+            .replace("{id}", &case.to_string())
+            .replace("{serial}", "IMA-0001")
+            .replace("{ref}", "cust-cn")
+            .replace("{file}", "app.css");
+        for who in [&vec![], &admin, &li] {
+            let r = s.send("GET", &path, &refs(who), None);
+            check_cache("GET", route.path, &path, &r);
+            seen += 1;
+            answered += usize::from((200..300).contains(&r.status));
+        }
+    }
+    // Not only refusals: the pages and documents themselves.
+    assert!(seen > 60 && answered > 25, "{answered} of {seen}");
+    // Pages, documents and refusals the routes do not list.
+    for (method, path) in [
+        ("GET", "/no-such-page"),
+        ("POST", "/api/v1/policies"),
+        ("GET", "/assets/nothing.css"),
+        ("GET", "/api/v1/warranty/NO-SUCH-SERIAL"),
+    ] {
+        let r = s.send(method, path, &[], None);
+        assert!(r.status >= 400, "{method} {path}: {}", r.status);
+        check_cache(method, path, path, &r);
+    }
+    let _ = std::fs::remove_dir_all(&mail);
 }

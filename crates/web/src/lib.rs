@@ -20,10 +20,11 @@ pub mod server;
 pub mod state;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{MethodRouter, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use server::{Config, serve};
@@ -249,6 +250,13 @@ pub fn router(state: AppState) -> Router {
                 use axum::response::IntoResponse;
                 Problem::internal(&"a handler panicked").into_response()
             },
+        ))
+        // Pages and JSON carry personal data and session secrets: no cache keeps an answer
+        // unless its handler says it may (the vendored assets and the public warranty
+        // look-up, which carry nothing personal).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         // A span per request with its id, method and route only: never the path's values or
