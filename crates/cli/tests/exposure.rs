@@ -1,6 +1,6 @@
-//! What the server shows to whoever asks, black-box over real HTTP on loopback: no response
-//! a cache may keep unless it is public by design, and only request ids of a safe form in
-//! answers and logs.
+//! What the server shows to whoever asks, black-box over real HTTP on loopback: its metrics
+//! only to a metrics token or on their own address, no response a cache may keep unless it
+//! is public by design, and only request ids of a safe form in answers and logs.
 
 #![allow(
     clippy::unwrap_used,
@@ -171,4 +171,106 @@ fn no_answer_may_be_kept_by_a_cache_unless_it_is_public_by_design() {
         check_cache(method, path, path, &r);
     }
     let _ = std::fs::remove_dir_all(&mail);
+}
+
+/// A token's secret, as `aftercare token create` prints it (on its second line).
+fn token(db: &str, email: &str, scopes: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--email", email, "--name", "t"];
+    for s in scopes {
+        args.extend(["--scope", s]);
+    }
+    run(db, &args).lines().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn metrics_are_read_with_a_metrics_token_or_on_their_own_address() {
+    for db in databases() {
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "admin@all.test", "admin", "*");
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        let metrics = token(&db.url, "admin@all.test", &["metrics:read"]);
+        let cases = token(&db.url, "admin@all.test", &["cases:read", "audit:read"]);
+        let one_seller = token(&db.url, "manager@imask.test", &["metrics:read"]);
+        let s = Server::start(&db.url);
+        let admin = sign_in(&s, "admin@all.test");
+        let bearer = |t: &str| vec![("Authorization".to_string(), format!("Bearer {t}"))];
+
+        // Nobody outside: the e-mail counter would tell whether an order and an address
+        // match (asking for a sign-in link queues an e-mail only when they do).
+        let r = s.get("/metrics");
+        assert_eq!(r.status, 401, "{}: {}", db.name, r.text());
+        assert!(!r.text().contains("aftercare_"), "{}", r.text());
+        // Nor a person's session, a token without the scope, or one of a single seller
+        // (the figures are every seller's).
+        for (who, h) in [
+            ("a signed-in admin", admin.clone()),
+            ("a token without metrics:read", bearer(&cases)),
+            ("a one-seller token", bearer(&one_seller)),
+        ] {
+            let r = s.send("GET", "/metrics", &refs(&h), None);
+            assert_eq!(r.status, 403, "{}: {who}: {}", db.name, r.text());
+            assert!(r.text().contains("metrics:read"), "{who}: {}", r.text());
+            assert!(!r.text().contains("aftercare_"), "{who}: {}", r.text());
+        }
+        let r = s.send("GET", "/metrics", &refs(&bearer(&metrics)), None);
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+        assert!(r.text().contains("aftercare_emails_unsent"), "{}", r.text());
+        drop(s);
+
+        // On an address of their own (an internal interface a scraper reaches), for
+        // anyone who reaches it; the public address still asks for the token.
+        let s = Server::start_with(&db.url, &["--metrics-bind", "127.0.0.1:0"]);
+        let at = s
+            .preamble
+            .iter()
+            .find_map(|l| l.split("http://").nth(1)?.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("no metrics address in {:?}", s.preamble))
+            .to_string();
+        assert_ne!(at, s.addr);
+        assert_eq!(s.get("/api/v1/policies/imask").status, 200);
+        let r = support::request(&at, "GET", "/metrics", &[], None);
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        assert!(
+            r.text()
+                .contains(r#"route="/api/v1/policies/{id}",status="200"} 1"#),
+            "{}",
+            r.text()
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        // Only the metrics there: not the API, not the pages.
+        for path in ["/api/v1/policies", "/", "/healthz", "/portal"] {
+            let r = support::request(&at, "GET", path, &[], None);
+            assert_eq!(r.status, 404, "{path}: {}", r.text());
+        }
+        assert_eq!(s.get("/metrics").status, 401);
+        drop(s);
+
+        // The same from a config file.
+        let config = std::env::temp_dir().join(format!(
+            "aftercare_metrics_{}_{}.toml",
+            std::process::id(),
+            db.name
+        ));
+        std::fs::write(&config, "metrics-bind = \"127.0.0.1:0\"\n").unwrap();
+        let s = Server::start_with(&db.url, &["--config", config.to_str().unwrap()]);
+        let at = s
+            .preamble
+            .iter()
+            .find_map(|l| l.split("http://").nth(1)?.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("no metrics address in {:?}", s.preamble))
+            .to_string();
+        assert_eq!(
+            support::request(&at, "GET", "/metrics", &[], None).status,
+            200
+        );
+        assert_eq!(s.get("/metrics").status, 401);
+        let _ = std::fs::remove_file(&config);
+    }
 }

@@ -27,7 +27,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use server::{Config, serve};
+pub use server::{Bound, Config, serve};
 pub use state::{AppState, Clock};
 
 use problem::Problem;
