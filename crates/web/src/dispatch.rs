@@ -1,13 +1,20 @@
 //! The webhook dispatcher: a task of the server that claims due deliveries (under a lease,
 //! so several servers send each one once), posts them signed, and records each attempt.
 //!
-//! Where a delivery may go: by default only to public addresses. The host is resolved before
-//! each attempt and refused if any of its addresses is loopback, private, link-local or
-//! otherwise not routable on the internet, so a subscription cannot make the server probe
-//! its own network (`--webhooks-to-private` lifts this for a server whose receivers live on
-//! its own network, and for tests on loopback). Redirects are not followed.
+//! Where a delivery may go: by default only to public addresses ([`is_public`]), so a
+//! subscription cannot make the server reach its own network. The HTTP client resolves a
+//! target's name with [`Checked`], which refuses the name if any of its addresses is not
+//! public and otherwise hands the client exactly the addresses it checked: the client
+//! connects to those, and never resolves the name a second time (a name that answers a
+//! public address to the check and a private one to the connection, DNS rebinding, gets
+//! nowhere). A target written as an address is checked as it is. No proxy is used, so the
+//! connection is the one checked. The delivery log records the reason, never the address
+//! a name led to. `--webhooks-to-private` lifts all this for a server whose receivers live
+//! on its own network, and for tests on loopback. Redirects are not followed.
 
-use std::net::IpAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,11 @@ use crate::pool::Pool;
 const BATCH: i64 = 32;
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the delivery log says of a target on a private network (never the address).
+const PRIVATE_TARGET: &str = "the target resolves to a private address: refused (this server sends webhooks to public addresses only)";
+/// What the delivery log says of a name that has no address.
+const UNRESOLVED: &str = "the target's name does not resolve";
 
 /// How the dispatcher runs.
 #[derive(Clone, Debug)]
@@ -38,13 +50,9 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     settings: Settings,
 ) {
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .user_agent(concat!("Aftercare-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(c) => c,
+    let allowed: Option<fn(IpAddr) -> bool> = (!settings.to_private).then_some(is_public);
+    let sender = match Sender::new(allowed, system_lookup(), TIMEOUT) {
+        Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: no HTTP client; nothing will be sent");
             return;
@@ -59,7 +67,7 @@ pub async fn run(
                 let n = due.len();
                 let mut sends = tokio::task::JoinSet::new();
                 for d in due {
-                    sends.spawn(send(client.clone(), d, settings.to_private));
+                    sends.spawn(send(Arc::clone(&sender), d));
                 }
                 while let Some(done) = sends.join_next().await {
                     let Ok((id, outcome, millis)) = done else {
@@ -99,67 +107,160 @@ pub async fn run(
 }
 
 /// One attempt: the delivery's id, the receiver's status or why there was none, and how long.
-async fn send(
-    client: reqwest::Client,
-    d: Due,
-    to_private: bool,
-) -> (i64, Result<u16, String>, i64) {
+async fn send(sender: Arc<Sender>, d: Due) -> (i64, Result<u16, String>, i64) {
     let started = Instant::now();
-    let outcome = attempt(&client, &d, to_private).await;
+    let outcome = sender.attempt(&d).await;
     let millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     (d.id, outcome, millis)
 }
 
-async fn attempt(client: &reqwest::Client, d: &Due, to_private: bool) -> Result<u16, String> {
-    let url = reqwest::Url::parse(&d.url).map_err(|e| format!("the URL is not valid: {e}"))?;
-    if !to_private {
-        public_target(&url).await?;
-    }
-    let t = Timestamp::now().as_second();
-    let signature = webhooks::sign(&d.secret, t, &d.body)?;
-    let response = client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("Aftercare-Event-Id", &d.event_id)
-        .header("Aftercare-Event", &d.event)
-        .header("Aftercare-Signature", signature)
-        .body(d.body.clone())
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer within {} s", TIMEOUT.as_secs())
-            } else if e.is_connect() {
-                "cannot connect to the receiver".to_string()
-            } else {
-                "the request failed before an answer".to_string()
-            }
-        })?;
-    Ok(response.status().as_u16())
+/// A name's addresses, as the system's resolver (or a test) gives them.
+pub(crate) type Lookup = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The system's resolver (`getaddrinfo`, on tokio's blocking threads).
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    })
 }
 
-/// Refuses a target any of whose addresses is not a public one.
-async fn public_target(url: &reqwest::Url) -> Result<(), String> {
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let port = url.port_or_known_default().unwrap_or(443);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|_| format!("cannot resolve `{host}`"))?;
-    let mut any = false;
-    for a in addrs {
-        any = true;
-        if !is_public(a.ip()) {
-            return Err(format!(
-                "`{host}` is at {}, not a public address: refused (the server allows only public targets)",
-                a.ip()
-            ));
-        }
+/// Posts deliveries: the HTTP client, and which addresses it may reach (`None`: any).
+pub(crate) struct Sender {
+    client: reqwest::Client,
+    allowed: Option<fn(IpAddr) -> bool>,
+}
+
+impl Sender {
+    /// A sender whose client resolves names with `lookup`, through [`Checked`] when only
+    /// `allowed` addresses may be reached.
+    pub(crate) fn new(
+        allowed: Option<fn(IpAddr) -> bool>,
+        lookup: Lookup,
+        timeout: Duration,
+    ) -> Result<Sender, reqwest::Error> {
+        let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .user_agent(concat!("Aftercare-Webhooks/", env!("CARGO_PKG_VERSION")));
+        let client = match allowed {
+            // A proxy would resolve and connect on its own: the check would not hold.
+            Some(allowed) => builder
+                .no_proxy()
+                .dns_resolver(Checked { lookup, allowed })
+                .build()?,
+            None => builder.build()?,
+        };
+        Ok(Sender { client, allowed })
     }
-    if any {
-        Ok(())
-    } else {
-        Err(format!("`{host}` has no address"))
+
+    async fn attempt(&self, d: &Due) -> Result<u16, String> {
+        let url = reqwest::Url::parse(&d.url).map_err(|e| format!("the URL is not valid: {e}"))?;
+        // An address in the URL is connected to as it is, without the resolver: checked here.
+        // (The URL parser writes every form of an IPv4 address, `2130706433` too, dotted.)
+        if let Some(allowed) = self.allowed {
+            let host = url.host_str().ok_or("the URL has no host")?;
+            let literal = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>();
+            if literal.is_ok_and(|ip| !allowed(ip)) {
+                return Err(PRIVATE_TARGET.to_string());
+            }
+        }
+        let t = Timestamp::now().as_second();
+        let signature = webhooks::sign(&d.secret, t, &d.body)?;
+        let response = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Aftercare-Event-Id", &d.event_id)
+            .header("Aftercare-Event", &d.event)
+            .header("Aftercare-Signature", signature)
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                if let Some(r) = refusal(&e) {
+                    r.to_string()
+                } else if e.is_timeout() {
+                    format!("no answer within {} s", TIMEOUT.as_secs())
+                } else if e.is_connect() {
+                    "cannot connect to the receiver".to_string()
+                } else {
+                    "the request failed before an answer".to_string()
+                }
+            })?;
+        Ok(response.status().as_u16())
+    }
+}
+
+/// Why [`Checked`] refused a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Private,
+    Unresolved,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Private => PRIVATE_TARGET,
+            Refusal::Unresolved => UNRESOLVED,
+        })
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The refusal of [`Checked`] inside a client's error, if that is why it failed.
+fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
+    let mut at = Some(e);
+    while let Some(e) = at {
+        if let Some(r) = e.downcast_ref::<Refusal>() {
+            return Some(*r);
+        }
+        at = e.source();
+    }
+    None
+}
+
+/// The HTTP client's resolver when only some addresses may be reached: looks the name up
+/// once, refuses it if any of its addresses is not `allowed`, and gives the client exactly
+/// the addresses it checked to connect to.
+struct Checked {
+    lookup: Lookup,
+    allowed: fn(IpAddr) -> bool,
+}
+
+impl reqwest::dns::Resolve for Checked {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (lookup, allowed) = (Arc::clone(&self.lookup), self.allowed);
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let refused = |r: Refusal| -> Box<dyn std::error::Error + Send + Sync> { Box::new(r) };
+            let ips = lookup(host)
+                .await
+                .map_err(|_| refused(Refusal::Unresolved))?;
+            if ips.is_empty() {
+                return Err(refused(Refusal::Unresolved));
+            }
+            if ips.iter().any(|ip| !allowed(*ip)) {
+                return Err(refused(Refusal::Private));
+            }
+            // Port 0: the client puts the URL's.
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
     }
 }
 
@@ -243,7 +344,125 @@ fn in_prefix(a: u128, net: u128, len: u32, bits: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_public;
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A receiver on `listener`: answers 200 to every post and counts them.
+    fn receiver(listener: std::net::TcpListener) -> Arc<AtomicUsize> {
+        let got = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&got);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = reader.into_inner().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        got
+    }
+
+    fn due(url: String) -> Due {
+        Due {
+            id: 1,
+            url,
+            secret: "whsec_test".to_string(),
+            event_id: "evt_1".to_string(),
+            event: "case.open".to_string(),
+            body: "{}".to_string(),
+        }
+    }
+
+    /// A name that answers an allowed address to its first look-up and a refused one to
+    /// every later one (DNS rebinding): the post goes to the address checked, and the name is
+    /// looked up once. Both receivers are on loopback, on one port; here 127.0.0.1 stands for
+    /// a public address and 127.0.0.2 for a private one.
+    #[tokio::test]
+    async fn a_delivery_goes_to_the_address_that_was_checked() {
+        let public = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = public.local_addr().unwrap().port();
+        let private = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
+        let (to_public, to_private) = (receiver(public), receiver(private));
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&lookups);
+        let lookup: Lookup = Arc::new(move |_host: String| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let ip: IpAddr = if n == 0 {
+                [127, 0, 0, 1]
+            } else {
+                [127, 0, 0, 2]
+            }
+            .into();
+            Box::pin(async move { Ok(vec![ip]) })
+        });
+        let allowed: fn(IpAddr) -> bool = |ip| ip == IpAddr::from([127, 0, 0, 1]);
+        let sender = Sender::new(Some(allowed), lookup, Duration::from_secs(5)).unwrap();
+        let outcome = sender
+            .attempt(&due(format!("http://hooks.example.test:{port}/hook")))
+            .await;
+        assert_eq!(outcome, Ok(200));
+        assert_eq!(
+            to_public.load(Ordering::SeqCst),
+            1,
+            "the checked address got it"
+        );
+        assert_eq!(
+            to_private.load(Ordering::SeqCst),
+            0,
+            "the rebound address got it"
+        );
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            1,
+            "the name was looked up again"
+        );
+        // The next connection looks the name up again, and is refused: the log says why,
+        // not where the name led.
+        let sender = Sender::new(
+            Some(allowed),
+            {
+                let lookup: Lookup = Arc::new(|_host: String| {
+                    Box::pin(async { Ok(vec![IpAddr::from([127, 0, 0, 2])]) })
+                });
+                lookup
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let outcome = sender
+            .attempt(&due(format!("http://hooks.example.test:{port}/hook")))
+            .await;
+        assert_eq!(outcome, Err(PRIVATE_TARGET.to_string()));
+        assert_eq!(to_private.load(Ordering::SeqCst), 0);
+        // An address written in the URL is checked as it is.
+        let outcome = sender
+            .attempt(&due(format!("http://127.0.0.2:{port}/hook")))
+            .await;
+        assert_eq!(outcome, Err(PRIVATE_TARGET.to_string()));
+        let outcome = sender
+            .attempt(&due(format!("http://127.0.0.1:{port}/hook")))
+            .await;
+        assert_eq!(outcome, Ok(200));
+        assert_eq!(to_private.load(Ordering::SeqCst), 0);
+        assert_eq!(to_public.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn only_internet_addresses_are_public() {
