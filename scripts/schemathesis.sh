@@ -20,7 +20,7 @@ for _ in $(seq 1 60); do
 done
 token=$("$bin" --db "sqlite://$work/st.db" token create --email admin@demo.test --name schemathesis \
   --scope cases:read --scope cases:write --scope refunds:write --scope registry:write \
-  --scope customers:read --scope audit:read --scope webhooks:write | sed -n 2p)
+  --scope customers:read --scope audit:read --scope webhooks:write --scope metrics:read | sed -n 2p)
 # Erasing customers is left out: it would erase the data the other operations test against.
 timeout 180 schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
   -H "Authorization: Bearer $token" \

@@ -659,6 +659,26 @@ pub fn require_global_admin(who: &Principal, scope: &str, what: &str) -> Result<
     }
 }
 
+/// Whether `who` may read the server's metrics: an API token with the `metrics:read` scope, of
+/// an admin who works for every seller (the figures span every seller: requests, timers,
+/// e-mails waiting). A person's session is not enough: metrics are read by a scraper with a
+/// token of its own, or on the server's separate metrics address.
+pub fn require_metrics_reader(who: &Principal) -> Result<(), AppError> {
+    match who {
+        Principal::Staff {
+            role: Role::Admin,
+            sellers: Sellers::All,
+            scopes: Some(scopes),
+            ..
+        } if scopes.iter().any(|s| s == "metrics:read") => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "the metrics are read with an API token that has the `metrics:read` scope, of an \
+             admin who works for every seller"
+                .to_string(),
+        )),
+    }
+}
+
 /// One case of a desk's queue: the case, and its nearest pending deadline.
 #[derive(Debug)]
 pub struct Queued {

@@ -525,6 +525,7 @@ pub const SCOPES: &[&str] = &[
     "customers:erase",
     "webhooks:write",
     "audit:read",
+    "metrics:read",
 ];
 
 /// A new API token for the staff account `email`, with these scopes; the secret is returned

@@ -110,6 +110,11 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "AFTERCARE_BIND", default_value = "127.0.0.1:8080")]
     bind: std::net::SocketAddr,
+    /// Also serve /metrics on this address, to anyone who reaches it and nothing else there
+    /// (an internal interface for a scraper); on --bind they need an API token with the
+    /// `metrics:read` scope.
+    #[arg(long, env = "AFTERCARE_METRICS_BIND", value_name = "ADDR")]
+    metrics_bind: Option<std::net::SocketAddr>,
     /// Sweep due timers every this many seconds (0: no sweeper in this process).
     #[arg(
         long,
@@ -194,6 +199,7 @@ struct ServiceArgs {
 const CONFIG_GLOBAL: &[&str] = &["db", "policies", "actor"];
 const CONFIG_SERVE: &[&str] = &[
     "bind",
+    "metrics-bind",
     "sweep-every",
     "connections",
     "public-url",
@@ -339,7 +345,7 @@ enum TokenCommand {
         #[arg(long)]
         name: String,
         /// A scope (repeat): cases:read, cases:write, refunds:write, registry:write,
-        /// customers:read, customers:erase, webhooks:write, audit:read.
+        /// customers:read, customers:erase, webhooks:write, audit:read, metrics:read.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
     },
@@ -618,6 +624,7 @@ fn main() -> ExitCode {
 fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
     aftercare_web::Config {
         bind: a.bind,
+        metrics_bind: a.metrics_bind,
         db: env.db.clone(),
         connections: a.connections,
         sweep_every: (a.sweep_every > 0.0)
@@ -761,8 +768,11 @@ fn serve(env: &service::Env, config: aftercare_web::Config) -> Output {
         Err(e) => return Output::fail(format!("error: {e}\n")),
     };
     let db = aftercare_store::redact(&config.db);
-    match aftercare_web::serve(config, policies, |addr| {
-        println!("Aftercare is serving http://{addr}/ (database {db})");
+    match aftercare_web::serve(config, policies, |at| {
+        if let Some(m) = at.metrics {
+            println!("Metrics, to anyone who reaches this address: http://{m}/metrics");
+        }
+        println!("Aftercare is serving http://{}/ (database {db})", at.api);
     }) {
         Ok(()) => Output::ok(String::new()),
         Err(e) => Output::fail(format!("error: {e}\n")),

@@ -424,6 +424,22 @@ fn a_post_with_an_idempotency_key_is_done_once_and_replayed() {
 #[test]
 fn metrics_count_requests_by_route_and_every_answer_has_a_request_id() {
     let db = &databases()[0];
+    // Metrics are read with a token of their own scope (an admin's of every seller).
+    support::staff(&db.url, "ops@all.test", "admin", "*");
+    let out = run(
+        &db.url,
+        &[
+            "token",
+            "create",
+            "--email",
+            "ops@all.test",
+            "--name",
+            "prometheus",
+            "--scope",
+            "metrics:read",
+        ],
+    );
+    let token = format!("Bearer {}", out.lines().nth(1).unwrap());
     let s = Server::start(&db.url);
     for _ in 0..3 {
         let r = s.get("/api/v1/policies/imask");
@@ -436,8 +452,8 @@ fn metrics_count_requests_by_route_and_every_answer_has_a_request_id() {
     // A caller's own request id is kept.
     let r = s.send("GET", "/healthz", &[("X-Request-Id", "trace-42")], None);
     assert_eq!(r.header("x-request-id"), Some("trace-42"));
-    let m = s.get("/metrics");
-    assert_eq!(m.status, 200);
+    let m = s.send("GET", "/metrics", &[("Authorization", &token)], None);
+    assert_eq!(m.status, 200, "{}", m.text());
     assert!(m.header("content-type").unwrap().starts_with("text/plain"));
     let text = m.text();
     assert!(

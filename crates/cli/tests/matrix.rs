@@ -45,7 +45,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET", "/desk/cases/{id}") => Foreign,
         ("POST", "/desk/cases/{id}/move" | "/desk/cases/{id}/what-if") => Foreign,
         ("POST", "/desk/cases/{id}/photos") => Foreign,
-        ("GET", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json") => Public,
+        ("GET", "/healthz" | "/readyz" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
         ("POST", "/api/v1/policies/{id}/explain") => Public,
@@ -62,8 +62,9 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET" | "POST", "/api/v1/cases/{id}/evidence") => Foreign,
         ("GET", "/api/v1/evidence/{id}") => Foreign,
         ("POST", "/api/v1/customers/{ref}/erase") => Foreign,
-        // Only an admin of every seller; no caller of the matrix is one.
-        ("POST", "/api/v1/registry") | ("GET", "/api/v1/audit/verify") => Foreign,
+        // Only an admin of every seller (metrics: only their token); no caller of the matrix
+        // is one.
+        ("POST", "/api/v1/registry") | ("GET", "/api/v1/audit/verify" | "/metrics") => Foreign,
         ("GET", "/api/v1/webhooks") => List,
         ("POST", "/api/v1/webhooks") => Foreign,
         ("DELETE", "/api/v1/webhooks/{id}") => Foreign,

@@ -247,15 +247,96 @@ fn case_events_reach_a_subscribed_url_signed_retried_and_logged() {
         };
         assert_eq!(refused["status"], "pending", "{refused}");
         assert!(
-            refused["last_error"]
-                .as_str()
-                .unwrap()
-                .contains("not a public address"),
+            refused["last_error"].as_str().unwrap().starts_with(PRIVATE),
             "{refused}"
         );
         assert_eq!(
             hook.got.lock().unwrap().len(),
             4,
+            "nothing reached the private address"
+        );
+    }
+}
+
+/// What the delivery log says of a target on a private network: never the address.
+const PRIVATE: &str = "the target resolves to a private address";
+
+#[test]
+fn a_target_that_is_or_embeds_a_private_address_is_refused_and_the_log_names_no_address() {
+    for db in databases() {
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        staff(&db.url, "agent@imask.test", "agent", "IMASK");
+        let hook = Receiver::start();
+        let port = hook
+            .url
+            .split(':')
+            .nth(2)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        // Loopback, written in the forms an IPv6 stack or a resolver takes it in, and a
+        // site-local address.
+        let hosts = [
+            "[::127.0.0.1]",
+            "[::ffff:127.0.0.1]",
+            "[64:ff9b::7f00:1]",
+            "[2002:7f00:1::]",
+            "[fec0::1]",
+            "2130706433",
+            "localhost",
+        ];
+        let s = Server::start(&db.url);
+        let manager = sign_in(&s, "manager@imask.test");
+        let agent = sign_in(&s, "agent@imask.test");
+        let mut ids = Vec::new();
+        for host in hosts {
+            let r = s.send(
+                "POST",
+                "/api/v1/webhooks",
+                &refs(&manager),
+                Some(&format!(
+                    r#"{{"seller": "IMASK", "url": "http://{host}:{port}/hook", "events": ["case.open"]}}"#
+                )),
+            );
+            assert_eq!(r.status, 201, "{host}: {}", r.text());
+            ids.push((host, r.json()["id"].as_i64().unwrap()));
+        }
+        open_case(&s, &agent, "IMA-0001", "SO-IMA-1");
+        for (host, id) in ids {
+            let start = std::time::Instant::now();
+            let d = loop {
+                let r = s.send(
+                    "GET",
+                    &format!("/api/v1/webhooks/{id}/deliveries"),
+                    &refs(&manager),
+                    None,
+                );
+                let d = r.json()[0].clone();
+                if d["attempts"].as_i64().unwrap_or(0) > 0 {
+                    break d;
+                }
+                assert!(start.elapsed() < Duration::from_secs(15), "{host}: {d}");
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            assert_eq!(d["status"], "pending", "{host}: {d}");
+            let error = d["last_error"].as_str().unwrap();
+            assert!(error.starts_with(PRIVATE), "{}: {host}: {d}", db.name);
+            // The log shows the reason, never where the name led.
+            let text = d.to_string();
+            for shown in ["127.0.0.1", "::1", "7f00", "localhost"] {
+                assert!(!text.contains(shown), "{host}: shows {shown}: {text}");
+            }
+        }
+        assert!(
+            hook.got.lock().unwrap().is_empty(),
             "nothing reached the private address"
         );
     }

@@ -20,13 +20,14 @@ pub mod server;
 pub mod state;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{MethodRouter, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use server::{Config, serve};
+pub use server::{Bound, Config, serve};
 pub use state::{AppState, Clock};
 
 use problem::Problem;
@@ -255,6 +256,13 @@ pub fn router(state: AppState) -> Router {
                 Problem::internal(&"a handler panicked").into_response()
             },
         ))
+        // Pages and JSON carry personal data and session secrets: no cache keeps an answer
+        // unless its handler says it may (the vendored assets and the public warranty
+        // look-up, which carry nothing personal).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         // A span per request with its id, method and route only: never the path's values or
         // the query (serials, sign-in tokens), never other headers (cookies, credentials).
@@ -267,7 +275,7 @@ pub fn router(state: AppState) -> Router {
                         .map_or("unmatched", axum::extract::MatchedPath::as_str);
                     let id = req
                         .headers()
-                        .get("x-request-id")
+                        .get(X_REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
                     tracing::info_span!("request", id, method = %req.method(), route)
@@ -280,11 +288,45 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             RequestIds::default(),
         ))
+        // Before an id is kept: a caller's id of another form is dropped here, so it is
+        // replaced, never echoed or logged.
+        .layer(axum::middleware::from_fn(screen_request_id))
         .with_state(state)
 }
 
-/// Request ids: the caller's `X-Request-Id` when it sends a sane one, else a new one (a
-/// random prefix per process and a counter), echoed in the response and in the logs.
+/// Whether a caller's request id may be kept: 1 to 64 letters, digits and `-`.
+fn sane_request_id(v: &axum::http::HeaderValue) -> bool {
+    (1..=64).contains(&v.len())
+        && v.as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+}
+
+/// Drops the caller's `X-Request-Id` unless it is one sane value ([`sane_request_id`]):
+/// `SetRequestIdLayer` keeps whatever the header holds and makes an id only when there is
+/// none, so an id of any other form (quotes, markup, too long, several) is removed first
+/// and a new one is made in its place.
+async fn screen_request_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut given = req.headers().get_all(X_REQUEST_ID).iter();
+    let keep = match (given.next(), given.next()) {
+        (None, _) => true,
+        (Some(v), None) => sane_request_id(v),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+const X_REQUEST_ID: &str = "x-request-id";
+
+/// Request ids: the caller's `X-Request-Id` when it sends a sane one (what
+/// [`screen_request_id`] lets through), else a new one (a random prefix per process and a
+/// counter), echoed in the response and in the logs.
 #[derive(Clone, Debug)]
 struct RequestIds {
     prefix: String,
@@ -303,19 +345,11 @@ impl Default for RequestIds {
 }
 
 impl tower_http::request_id::MakeRequestId for RequestIds {
+    /// Called when the request has no id (tower-http keeps one that is there).
     fn make_request_id<B>(
         &mut self,
-        req: &axum::http::Request<B>,
+        _: &axum::http::Request<B>,
     ) -> Option<tower_http::request_id::RequestId> {
-        let given = req.headers().get("x-request-id").filter(|v| {
-            v.len() <= 64
-                && v.as_bytes()
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        });
-        if let Some(v) = given {
-            return Some(tower_http::request_id::RequestId::new(v.clone()));
-        }
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         axum::http::HeaderValue::from_str(&format!("{}-{n}", self.prefix))
             .ok()

@@ -1,6 +1,12 @@
 //! `/metrics`: Prometheus text. Requests by method, route and status, and their latency as a
 //! histogram per route; what is waiting in the database (timers pending and due, e-mails
 //! unsent). Routes are their patterns (`/api/v1/cases/{id}`), never the values in a path.
+//!
+//! Not public: the figures tell an outsider what others do (asking for a sign-in link queues
+//! an e-mail only when the order number and the address match, so the e-mail gauge would
+//! answer that question). On the server's address they are read with an API token that has
+//! the `metrics:read` scope; `--metrics-bind` serves them, and nothing else, without
+//! credentials on an address of their own, for a scraper on an internal network.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -8,11 +14,17 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use aftercare_app::AppError;
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::Problem;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 11] = [
@@ -100,8 +112,38 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `GET /metrics`
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "only an API token with the `metrics:read` scope, of an admin who works for every seller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn metrics(State(state): State<AppState>, Caller(who): Caller) -> Response {
+    if let Err(e) = aftercare_app::access::require_metrics_reader(&who) {
+        return Problem::from(e).into_response();
+    }
+    exposition(&state).await
+}
+
+/// The server on the separate metrics address (`--metrics-bind`): `GET /metrics` without
+/// credentials, and nothing else.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(open))
+        .fallback(|| async { Problem::not_found("this address serves only /metrics") })
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+/// `GET /metrics` on the metrics address: whoever reaches that address may read them.
+async fn open(State(state): State<AppState>) -> Response {
+    exposition(&state).await
+}
+
+/// The Prometheus text of everything counted, and what waits in the database.
+async fn exposition(state: &AppState) -> Response {
     let mut out = String::new();
     state.0.metrics.render(&mut out);
     let now = aftercare_app::time_micros(state.now());

@@ -17,6 +17,9 @@ use crate::state::{AppState, Clock, Inner};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// Also serve `/metrics`, without credentials and nothing else, on this address (an
+    /// internal one); on `bind` they need a `metrics:read` token either way.
+    pub metrics_bind: Option<SocketAddr>,
     pub db: String,
     /// Connections to the database at most.
     pub connections: usize,
@@ -44,13 +47,18 @@ pub struct Config {
     pub service_centres: std::collections::BTreeMap<String, String>,
 }
 
-/// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
-/// it listens on once it accepts connections.
-pub fn serve(
-    config: Config,
-    policies: Policies,
-    ready: impl FnOnce(SocketAddr),
-) -> Result<(), String> {
+/// Where a server listens, once it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The API, the pages and everything else.
+    pub api: SocketAddr,
+    /// `/metrics` without credentials (`Config::metrics_bind`).
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Serves until Ctrl-C or SIGTERM. Calls `ready` with the addresses it listens on once it
+/// accepts connections.
+pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,6 +72,14 @@ pub fn serve(
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics_listener = config
+        .metrics_bind
+        .map(|at| {
+            std::net::TcpListener::bind(at)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| format!("--metrics-bind: cannot listen on {at}: {e}"))
+        })
+        .transpose()?;
     let policies = Arc::new(policies);
     let state = AppState(Arc::new(Inner {
         pool: Arc::new(Pool::new(&config.db, config.connections)),
@@ -168,6 +184,16 @@ pub fn serve(
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("cannot listen on {bound}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let metrics_listener = metrics_listener
+            .map(|l| {
+                tokio::net::TcpListener::from_std(l)
+                    .map_err(|e| format!("--metrics-bind: cannot listen: {e}"))
+            })
+            .transpose()?;
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().map_err(|e| e.to_string()))
+            .transpose()?;
         // The signal handlers are in place before anyone is told the server is up.
         let stop_signal = shutdown_signal()?;
         // The webhook dispatcher, beside the requests; it stops after them, letting the
@@ -182,13 +208,35 @@ pub fn serve(
                 every: Duration::from_secs(1),
             },
         ));
-        ready(addr);
+        // The metrics address, beside the requests; it stops with them.
+        let metrics_server = metrics_listener.map(|l| {
+            let mut stopped = stop_dispatch.subscribe();
+            let app = crate::metrics::router(state.clone());
+            tokio::spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await
+            })
+        });
+        ready(Bound {
+            api: addr,
+            metrics: metrics_addr,
+        });
         let served = axum::serve(listener, crate::router(state))
             .with_graceful_shutdown(stop_signal)
             .await
             .map_err(|e| format!("the server stopped: {e}"));
         let _ = stop_dispatch.send(true);
         let _ = dispatcher.await;
+        if let Some(m) = metrics_server {
+            match m.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the metrics address stopped"),
+                Err(e) => tracing::error!(error = %e, "the metrics address stopped"),
+            }
+        }
         served
     });
     drop(runtime);

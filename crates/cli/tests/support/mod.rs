@@ -109,6 +109,8 @@ pub fn run_env(db: &str, env: &[(&str, &str)], args: &[&str]) -> String {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// What it printed before saying where it serves.
+    pub preamble: Vec<String>,
 }
 
 impl Server {
@@ -133,21 +135,36 @@ impl Server {
 
     /// `aftercare ARGS` with these environment variables, until it says it is serving.
     pub fn spawn_env(db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::spawn_logging(db, args, env, Stdio::inherit())
+    }
+
+    /// [`Server::spawn_env`] with its log (standard error) going to `log`; `AFTERCARE_LOG`
+    /// is `warn` unless `env` sets it.
+    pub fn spawn_logging(
+        db: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(["--db", db, "--policies"])
             .arg(root().join("policies"))
             .args(args)
+            .env("AFTERCARE_LOG", "warn")
             .envs(env.iter().copied())
             .env_remove("AFTERCARE_NOW")
-            .env("AFTERCARE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .unwrap();
         // The line that says where it serves (the demo prints its accounts first).
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
+        let mut preamble = Vec::new();
         while !line.contains("is serving") {
+            if !line.is_empty() {
+                preamble.push(line.trim_end().to_string());
+            }
             line.clear();
             if out.read_line(&mut line).unwrap() == 0 {
                 panic!("the server ended before serving");
@@ -162,7 +179,11 @@ impl Server {
             .and_then(|r| r.split('/').next())
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            preamble,
+        }
     }
 
     /// A request with extra headers.
