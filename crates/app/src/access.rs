@@ -171,7 +171,99 @@ pub fn show(
                 .is_some_and(|a| may_move(who, a))
         });
     }
+    if let Principal::Customer { .. } = who {
+        shown = customer_view(shown);
+    }
     Ok(shown)
+}
+
+/// What a customer's history shows: the moves they wait on, in order. Re-decisions,
+/// corrections of the records and the desk's own bookkeeping are not events to them.
+const CUSTOMER_EVENTS: &[&str] = &[
+    "open",
+    "evidence",
+    "submit",
+    "request_info",
+    "provide_info",
+    "approve",
+    "reject",
+    "device_shipped",
+    "receive",
+    "not_received",
+    "reject_on_arrival",
+    "inspect",
+    "quote",
+    "pay",
+    "decline_quote",
+    "expire_quote",
+    "repair",
+    "replace",
+    "refund",
+    "refund_paid",
+    "return_unrepaired",
+    "ship_back",
+    "close",
+    "cancel",
+    "service_level_breached",
+    "ship_by_reminder",
+    "quote_reminder",
+];
+
+/// The moves whose note staff write to the customer (asking for information, a refusal);
+/// every other note is the desk's own.
+const NOTES_TO_THE_CUSTOMER: &[&str] = &[
+    "request_info",
+    "reject",
+    "reject_on_arrival",
+    "return_unrepaired",
+];
+
+/// The flags a customer is told of: what holds their own next step.
+const CUSTOMER_FLAGS: &[&str] = &["not_processed", "hold_shipping"];
+
+/// A case as its customer sees it, over the API and on the portal alike: the history as
+/// events with the messages written to them (no actor, no staff address, no internal note,
+/// no before and after), no timers, no staff suspicions among the facts or the flags, and not
+/// who stated what.
+pub fn customer_view(mut shown: J) -> J {
+    let Some(m) = shown.as_object_mut() else {
+        return shown;
+    };
+    let history: Vec<J> = m
+        .get("history")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let action = e.get("action")?.as_str()?;
+            if !CUSTOMER_EVENTS.contains(&action) {
+                return None;
+            }
+            let mut out = serde_json::json!({"at": e.get("at"), "action": action});
+            let note = e
+                .pointer("/after/note")
+                .and_then(J::as_str)
+                .filter(|_| NOTES_TO_THE_CUSTOMER.contains(&action));
+            if let (Some(n), Some(o)) = (note, out.as_object_mut()) {
+                o.insert("message".into(), J::String(n.to_string()));
+            }
+            Some(out)
+        })
+        .collect();
+    m.insert("history".into(), J::Array(history));
+    m.remove("timers");
+    m.remove("fact_sources");
+    if let Some(J::Object(facts)) = m.get_mut("facts") {
+        facts.retain(|k, _| !k.starts_with("abuse."));
+    }
+    if let Some(J::Array(flags)) = shown.pointer_mut("/latest_decision/decision/flags") {
+        flags.retain(|f| {
+            f.get("flag")
+                .and_then(J::as_str)
+                .is_some_and(|n| CUSTOMER_FLAGS.contains(&n))
+        });
+    }
+    shown
 }
 
 /// Which cases to list.

@@ -522,3 +522,77 @@ fn an_idempotency_key_is_kept_for_a_signed_in_caller_and_a_whole_request() {
     let other = send("labels");
     refused(&other, 422, "Idempotency-Key");
 }
+
+#[test]
+fn a_customer_reads_their_case_over_the_api_as_the_portal_shows_it() {
+    for db in databases() {
+        let w = world(db, "view");
+        let li = customer_sign_in(&w.s, &w.mail, "SO-IMA-1", "li@example.org");
+        let r = post(
+            &w.s,
+            &li,
+            "/api/v1/cases",
+            r#"{"kind": "warranty_service", "order_no": "SO-IMA-1", "serial": "IMA-0001",
+                "facts": {"problem.reported": "defect"}}"#,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let case = r.json()["id"].as_i64().unwrap();
+        post(
+            &w.s,
+            &li,
+            &format!("/api/v1/cases/{case}/transitions"),
+            r#"{"action": "submit"}"#,
+        );
+        let agent = sign_in(&w.s, "agent@imask.test");
+        let moves = format!("/api/v1/cases/{case}/transitions");
+        let r = post(
+            &w.s,
+            &agent,
+            &moves,
+            r#"{"action": "request_info", "note": "Please send a photo of the serial label."}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = post(
+            &w.s,
+            &li,
+            &moves,
+            r#"{"action": "provide_info", "facts": {"problem.discovered": "2024-01-06"}}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = post(
+            &w.s,
+            &agent,
+            &moves,
+            r#"{"action": "approve", "note": "INTERNAL: customer rang twice, be careful", "facts": {"abuse.return_pattern": true}}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let seen =
+            w.s.send("GET", &format!("/api/v1/cases/{case}"), &refs(&li), None);
+        assert_eq!(seen.status, 200, "{}", seen.text());
+        let text = seen.text();
+        for hidden in [
+            "agent@imask.test",
+            "INTERNAL",
+            "abuse.return_pattern",
+            "\"actor\"",
+            "\"before\"",
+            "\"timers\"",
+            "\"decide\"",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        let j = seen.json();
+        let asked = j["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "request_info")
+            .unwrap_or_else(|| panic!("{j}"));
+        assert_eq!(asked["message"], "Please send a photo of the serial label.");
+        // Staff see all of it.
+        let staff_view =
+            w.s.send("GET", &format!("/api/v1/cases/{case}"), &refs(&agent), None)
+                .text();
+        assert!(staff_view.contains("INTERNAL") && staff_view.contains("agent@imask.test"));
+    }
+}

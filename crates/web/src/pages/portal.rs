@@ -439,17 +439,11 @@ pub(crate) fn shown_case(
                 .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 .map(|ts| lang.date(ts.to_zoned(jiff::tz::TimeZone::UTC).date()))
                 .unwrap_or_default();
-            // What happened in the customer's words; a re-decision is not an event to them.
+            // What happened in the customer's words, with the message staff wrote to them
+            // (`access::customer_view` chose both, for the API alike).
             let action = at(h, "/action").as_str().unwrap_or_default();
             let words = lang.event(action)?;
-            // The message staff wrote to the customer (asking for information, a refusal),
-            // never the desk's internal notes.
-            let message = match action {
-                "request_info" | "reject" | "reject_on_arrival" | "return_unrepaired" => {
-                    at(h, "/after/note").as_str().map(|n| format!(": {n}"))
-                }
-                _ => None,
-            };
+            let message = at(h, "/message").as_str().map(|n| format!(": {n}"));
             Some(format!("{when} · {words}{}", message.unwrap_or_default()))
         }),
         freight_to_seller: lang.party(at(decision, "/freight/to_seller").as_str()),
