@@ -6,7 +6,7 @@
 //! the same, in words and in time, whether the account exists or not: a missing account is
 //! checked against a dummy hash, and failures are throttled per account and per address.
 
-use aftercare_store::{Store, Tx, Val};
+use aftercare_store::{Dialect, Store, Tx, Val};
 use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -136,10 +136,6 @@ const STAFF_SESSION_HOURS: i64 = 12;
 const CUSTOMER_SESSION_HOURS: i64 = 24;
 /// How long a sign-in link works.
 const LINK_MINUTES: i64 = 30;
-/// Failed sign-ins allowed per account, and per address, in the window.
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-const FAILURE_WINDOW_MINUTES: i64 = 15;
 
 /// Passwords too common to accept, whatever their length (lowercased).
 const COMMON: &str = include_str!("common_passwords.txt");
@@ -358,44 +354,149 @@ pub fn disable_user(
 /// Why a sign-in did not succeed. The same words whether the account exists or not.
 pub const SIGN_IN_REFUSED: &str = "the e-mail address or the password is wrong";
 
-/// Signs a staff member in with a password; `from` is the client's address (for throttling;
-/// only its hash is kept).
-pub fn sign_in(
-    store: &mut Store,
-    email: &str,
-    password: &str,
-    from: &str,
-    now: Timestamp,
-) -> Result<NewSession, AppError> {
-    let email = email.trim().to_lowercase();
-    let keys = [
-        (
-            hash_secret(&format!("account:{email}")),
-            MAX_FAILURES_PER_ACCOUNT,
-        ),
-        (
-            hash_secret(&format!("address:{from}")),
-            MAX_FAILURES_PER_ADDRESS,
-        ),
-    ];
-    let since = micros(
-        now.checked_sub(FAILURE_WINDOW_MINUTES.minutes())
-            .unwrap_or(now),
-    );
-    let account = store.tx(|tx| -> Result<Option<(i64, String)>, AppError> {
-        for (key, max) in &keys {
-            let n = tx
-                .query_one(
-                    "SELECT COUNT(*) FROM sign_in_failures WHERE key_hash = ? AND at > ?",
-                    &[key.into(), Val::Int(since)],
-                )?
-                .int(0)?;
-            if n >= *max {
-                return Err(AppError::Throttled(
-                    "too many failed sign-ins: wait a quarter of an hour and try again".into(),
-                ));
+/// How failed sign-ins hold back further tries under one key (an account, an address): the
+/// first `free` failures in the window cost nothing; after them each try waits 1, 2, 4, 8…
+/// seconds since the last failure, at most [`MAX_DELAY_SECS`]. A growing delay rather than a
+/// lock-out, which would let anyone lock anyone's account.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
+    kind: &'static str,
+    free: i64,
+    window_secs: i64,
+}
+
+/// An account is one person: a few typing mistakes a day. A success forgives them.
+const PER_ACCOUNT: Limit = Limit {
+    kind: "account",
+    free: 5,
+    window_secs: 24 * 3600,
+};
+/// An address may be a whole office behind one NAT: more, over a shorter window.
+const PER_ADDRESS: Limit = Limit {
+    kind: "address",
+    free: 20,
+    window_secs: 3600,
+};
+const MAX_DELAY_SECS: i64 = 15 * 60;
+
+impl Limit {
+    /// How many seconds a try must still wait after `failures` failures in the window, the
+    /// last at `last` (micros), at `now` (micros); `None` when it may go ahead.
+    fn wait(self, failures: i64, last: Option<i64>, now: i64) -> Option<u64> {
+        let over = failures - self.free;
+        let last = last?;
+        if over < 0 {
+            return None;
+        }
+        let delay = if over >= 10 {
+            MAX_DELAY_SECS
+        } else {
+            (1i64 << over).min(MAX_DELAY_SECS)
+        };
+        let ready = last.saturating_add(delay.saturating_mul(1_000_000));
+        (now < ready).then(|| {
+            let micros = ready - now;
+            u64::try_from(micros.div_euclid(1_000_000) + i64::from(micros % 1_000_000 != 0))
+                .unwrap_or(1)
+        })
+    }
+}
+
+/// A sign-in let through the throttle: already counted as a failure (committed), until its
+/// password proves right. Check the password with [`Attempt::verify`] (argon2: tens of
+/// milliseconds and 19 MiB of memory), then settle it with [`finish_sign_in`].
+#[derive(Debug)]
+pub struct Attempt {
+    /// The account, when there is an active one for the e-mail address.
+    account: Option<i64>,
+    /// The account's password hash.
+    hash: Option<String>,
+    /// (limit, key hash) of the account and the address.
+    keys: [(Limit, String); 2],
+    /// Names this attempt's failure rows.
+    id: String,
+}
+
+impl Attempt {
+    /// Whether `password` is the account's. Takes as long for a missing account (checked
+    /// against a dummy hash) as for one that exists.
+    pub fn verify(&self, password: &str) -> bool {
+        match &self.hash {
+            Some(hash) => verify_password(password, hash) && self.account.is_some(),
+            None => {
+                // As long as for an account that exists, and never true.
+                std::hint::black_box(verify_password(password, dummy_hash()));
+                false
             }
         }
+    }
+}
+
+/// Begins a staff member's sign-in with a password; `from` is the client's address (only its
+/// hash is kept). Refused with [`AppError::Throttled`] while the account or the address must
+/// still wait after earlier failures; otherwise the try is counted as a failure at once, in
+/// its own committed transaction (so neither an error later nor concurrent tries escape the
+/// count), and the account's hash is read.
+pub fn begin_sign_in(
+    store: &mut Store,
+    email: &str,
+    from: &str,
+    now: Timestamp,
+) -> Result<Attempt, AppError> {
+    let email = email.trim().to_lowercase();
+    let keys = [
+        (PER_ACCOUNT, hash_secret(&format!("account:{email}"))),
+        (PER_ADDRESS, hash_secret(&format!("address:{from}"))),
+    ];
+    let id = secret()?;
+    let at = micros(now);
+    let account = store.tx(|tx| -> Result<Option<(i64, String)>, AppError> {
+        let mut wait: Option<(u64, &str)> = None;
+        for (limit, key) in &keys {
+            // Tries under one key are counted one after another: SQLite's transaction holds
+            // the write lock already, PostgreSQL takes a lock per key.
+            if tx.dialect() == Dialect::Postgres {
+                tx.exec(
+                    &format!(
+                        "SELECT pg_advisory_xact_lock({}, hashtext(?))",
+                        if limit.kind == "account" { 7301 } else { 7302 }
+                    ),
+                    &[key.into()],
+                )?;
+            }
+            let since = at.saturating_sub(limit.window_secs.saturating_mul(1_000_000));
+            tx.exec(
+                "DELETE FROM sign_in_failures WHERE key_hash = ? AND at <= ?",
+                &[key.into(), Val::Int(since)],
+            )?;
+            let r = tx.query_one(
+                "SELECT COUNT(*), MAX(at) FROM sign_in_failures WHERE key_hash = ? AND at > ?",
+                &[key.into(), Val::Int(since)],
+            )?;
+            if let Some(secs) = limit.wait(r.int(0)?, r.opt_int(1)?, at)
+                && wait.is_none_or(|(w, _)| secs > w)
+            {
+                wait = Some((secs, limit.kind));
+            }
+        }
+        if let Some((secs, kind)) = wait {
+            return Err(AppError::Throttled {
+                message: format!("too many failed sign-ins for this {kind}: try again in {secs} s"),
+                retry_after: secs,
+            });
+        }
+        for (_, key) in &keys {
+            tx.exec(
+                "INSERT INTO sign_in_failures (key_hash, at, attempt) VALUES (?, ?, ?)",
+                &[key.into(), Val::Int(at), (&id).into()],
+            )?;
+        }
+        // Failures of keys not seen since the longest window go too.
+        let oldest = at.saturating_sub(PER_ACCOUNT.window_secs.saturating_mul(1_000_000));
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE at <= ?",
+            &[Val::Int(oldest)],
+        )?;
         tx.query_opt(
             "SELECT id, password_hash FROM users WHERE email = ? AND disabled_at IS NULL",
             &[(&email).into()],
@@ -403,26 +504,54 @@ pub fn sign_in(
         .map(|r| Ok((r.int(0)?, r.text(1)?)))
         .transpose()
     })?;
-    // Verified outside the transaction (it takes tens of milliseconds), against a dummy
-    // hash when there is no such account.
-    let hash = account.as_ref().map_or(dummy_hash(), |(_, h)| h.as_str());
-    let ok = verify_password(password, hash) && account.is_some();
-    store.tx(|tx| -> Result<NewSession, AppError> {
-        match (&account, ok) {
-            (Some((user_id, _)), true) => {
-                new_session(tx, Some(*user_id), None, now, STAFF_SESSION_HOURS)
-            }
-            _ => {
-                for (key, _) in &keys {
-                    tx.exec(
-                        "INSERT INTO sign_in_failures (key_hash, at) VALUES (?, ?)",
-                        &[key.into(), Val::Int(micros(now))],
-                    )?;
-                }
-                Err(AppError::Unauthenticated(SIGN_IN_REFUSED.into()))
-            }
-        }
+    Ok(Attempt {
+        hash: account.as_ref().map(|(_, h)| h.clone()),
+        account: account.map(|(id, _)| id),
+        keys,
+        id,
     })
+}
+
+/// Settles a sign-in whose password was checked: a right one opens a session and takes the
+/// account's failures back (the address's count keeps its other failures); a wrong one stays
+/// counted and is refused in the same words whether the account exists or not.
+pub fn finish_sign_in(
+    store: &mut Store,
+    attempt: Attempt,
+    verified: bool,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    let user_id = match attempt.account {
+        Some(id) if verified => id,
+        _ => return Err(AppError::Unauthenticated(SIGN_IN_REFUSED.into())),
+    };
+    store.tx(|tx| -> Result<NewSession, AppError> {
+        let [(_, account), (_, address)] = &attempt.keys;
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE key_hash = ?",
+            &[account.into()],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE key_hash = ? AND attempt = ?",
+            &[address.into(), (&attempt.id).into()],
+        )?;
+        new_session(tx, Some(user_id), None, now, STAFF_SESSION_HOURS)
+    })
+}
+
+/// Signs a staff member in with a password, all in the calling thread: [`begin_sign_in`],
+/// [`Attempt::verify`], [`finish_sign_in`]. The server runs the check on its own hashing
+/// threads instead.
+pub fn sign_in(
+    store: &mut Store,
+    email: &str,
+    password: &str,
+    from: &str,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    let attempt = begin_sign_in(store, email, from, now)?;
+    let verified = attempt.verify(password);
+    finish_sign_in(store, attempt, verified, now)
 }
 
 fn new_session(
@@ -723,6 +852,33 @@ mod tests {
             );
         }
         assert!(check_password("violet tram seventeen", "ada.lovelace@example.org").is_ok());
+    }
+
+    #[test]
+    fn each_try_after_the_free_ones_waits_twice_as_long_up_to_a_quarter_hour() {
+        let s = 1_000_000;
+        let (free, last) = (PER_ACCOUNT.free, 10 * s);
+        assert_eq!(PER_ACCOUNT.wait(0, None, last), None);
+        assert_eq!(PER_ACCOUNT.wait(free - 1, Some(last), last), None);
+        assert_eq!(PER_ACCOUNT.wait(free, Some(last), last), Some(1));
+        assert_eq!(PER_ACCOUNT.wait(free, Some(last), last + s), None);
+        assert_eq!(PER_ACCOUNT.wait(free + 1, Some(last), last), Some(2));
+        // Rounded up: half a second left is one to wait.
+        assert_eq!(
+            PER_ACCOUNT.wait(free + 1, Some(last), last + s + s / 2),
+            Some(1)
+        );
+        assert_eq!(
+            PER_ACCOUNT.wait(free + 3, Some(last), last + 3 * s),
+            Some(5)
+        );
+        assert_eq!(PER_ACCOUNT.wait(free + 9, Some(last), last), Some(512));
+        assert_eq!(PER_ACCOUNT.wait(free + 10, Some(last), last), Some(900));
+        assert_eq!(PER_ACCOUNT.wait(i64::MAX, Some(last), last), Some(900));
+        assert_eq!(
+            PER_ADDRESS.wait(PER_ADDRESS.free - 1, Some(last), last),
+            None
+        );
     }
 
     #[test]

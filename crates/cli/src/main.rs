@@ -525,7 +525,10 @@ fn main() -> ExitCode {
                 .or_else(|| Some("sqlite://aftercare-demo.db".to_string()));
             with_env(service, |env| demo(env, &a))
         }
-        Command::Serve(a) => with_env(service, |env| serve(env, web_config(env, &a))),
+        Command::Serve(a) => with_env(service, |env| match web_config(env, &a) {
+            Ok(config) => serve(env, config),
+            Err(e) => Output::fail(format!("error: {e}\n")),
+        }),
         Command::Import { file } => with_env(service, |env| service::import(env, &file)),
         Command::Tick {
             batch, every: None, ..
@@ -574,8 +577,8 @@ fn main() -> ExitCode {
     emit(out)
 }
 
-fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
-    aftercare_web::Config {
+fn web_config(env: &service::Env, a: &ServeArgs) -> Result<aftercare_web::Config, String> {
+    Ok(aftercare_web::Config {
         bind: a.bind,
         db: env.db.clone(),
         connections: a.connections,
@@ -591,11 +594,11 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         evidence_s3: a.evidence_s3.clone(),
         service_centres: a.service_centre.iter().cloned().collect(),
         demo: None,
-        clock: match env.clock {
+        clock: match env.fixed_now()? {
             None => aftercare_web::Clock::System,
-            Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
+            Some(t) => aftercare_web::Clock::Fixed(t),
         },
-    }
+    })
 }
 
 /// `aftercare demo`: loads the demo into a new database, then serves it.
@@ -640,7 +643,10 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
         Err(e) => return Output::fail(format!("error: {e}\n")),
     }
     drop(store);
-    let mut config = web_config(env, a);
+    let mut config = match web_config(env, a) {
+        Ok(c) => c,
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    };
     // Timers of the demo's past (a target breached, a device never sent) act at once.
     config.sweep_every = config
         .sweep_every

@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_case_description.sql"),
         postgres: include_str!("../migrations/postgres/0007_case_description.sql"),
     },
+    Migration {
+        version: 8,
+        name: "sign_in_limits",
+        sqlite: include_str!("../migrations/sqlite/0008_sign_in_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0008_sign_in_limits.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

