@@ -165,6 +165,18 @@ struct ServeArgs {
     /// `SELLER=LINE; LINE; …` (repeat for each seller; the seller as its policies name it).
     #[arg(long, value_name = "SELLER=ADDRESS", value_parser = service_centre)]
     service_centre: Vec<(String, String)>,
+    /// A proxy in front of the server, whose `X-Forwarded-For` names the client: an address or
+    /// a range like `10.0.0.0/8` (repeat, or separate with commas). Sign-in failures are
+    /// counted per client address; from anyone but these the header is ignored and the
+    /// connection's peer is the client.
+    #[arg(
+        long,
+        env = "AFTERCARE_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = trusted_proxy
+    )]
+    trusted_proxy: Vec<aftercare_web::auth::Cidr>,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -204,7 +216,13 @@ const CONFIG_SERVE: &[&str] = &[
     "evidence-s3",
     "webhooks-to-private",
     "service-centre",
+    "trusted-proxy",
 ];
+
+/// An address or a range of addresses.
+fn trusted_proxy(s: &str) -> Result<aftercare_web::auth::Cidr, String> {
+    s.parse()
+}
 
 /// `SELLER=ADDRESS`, both non-empty.
 fn service_centre(s: &str) -> Result<(String, String), String> {
@@ -593,6 +611,7 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> Result<aftercare_web::Config
         smtp: a.smtp.clone(),
         evidence_s3: a.evidence_s3.clone(),
         service_centres: a.service_centre.iter().cloned().collect(),
+        trusted_proxies: a.trusted_proxy.clone(),
         demo: None,
         clock: match env.fixed_now()? {
             None => aftercare_web::Clock::System,

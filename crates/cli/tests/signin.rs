@@ -123,3 +123,80 @@ fn concurrent_wrong_passwords_are_counted_as_if_sent_one_after_another() {
         );
     }
 }
+
+#[test]
+fn a_forwarded_address_is_believed_only_from_a_configured_proxy() {
+    for db in databases() {
+        // Straight from a client: its own `X-Forwarded-For` names a new address each time,
+        // and counts for nothing; the twenty-first failure from this peer must wait.
+        let s = Server::start_with(&db.url, &["--now", T0]);
+        for i in 0..20 {
+            let xff = format!("203.0.113.{i}");
+            let r = s.send(
+                "POST",
+                "/api/v1/session",
+                &[("X-Forwarded-For", xff.as_str())],
+                Some(&password_body(&format!("guess{i}@imask.test"), "a guess")),
+            );
+            assert_eq!(r.status, 401, "{}: {}", db.name, r.text());
+        }
+        let r = s.send(
+            "POST",
+            "/api/v1/session",
+            &[("X-Forwarded-For", "198.51.100.200")],
+            Some(&password_body("guess-next@imask.test", "a guess")),
+        );
+        assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
+        drop(s);
+
+        // Behind a configured proxy (here in the config file), the address it reports is the
+        // client's: each client has its own count, and an address the client adds in front of
+        // it is not believed.
+        let config = std::env::temp_dir().join(format!(
+            "aftercare_signin_proxy_{}_{}.toml",
+            std::process::id(),
+            db.name
+        ));
+        std::fs::write(&config, "trusted-proxy = [\"127.0.0.0/8\"]\n").unwrap();
+        let s = Server::start_with(
+            &db.url,
+            &["--now", T0, "--config", config.to_str().unwrap()],
+        );
+        for i in 0..25 {
+            let xff = format!("203.0.113.{i}");
+            let r = s.send(
+                "POST",
+                "/api/v1/session",
+                &[("X-Forwarded-For", xff.as_str())],
+                Some(&password_body(&format!("more{i}@imask.test"), "a guess")),
+            );
+            assert_eq!(r.status, 401, "{}: {}", db.name, r.text());
+        }
+        for i in 0..20 {
+            let r = s.send(
+                "POST",
+                "/api/v1/session",
+                &[("X-Forwarded-For", "198.51.100.7")],
+                Some(&password_body(&format!("one{i}@imask.test"), "a guess")),
+            );
+            assert_eq!(r.status, 401, "{}: {}", db.name, r.text());
+        }
+        let r = s.send(
+            "POST",
+            "/api/v1/session",
+            &[("X-Forwarded-For", "192.0.2.1, 198.51.100.7")],
+            Some(&password_body("one-more@imask.test", "a guess")),
+        );
+        assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
+        drop(s);
+        let _ = std::fs::remove_file(&config);
+    }
+    // A range that does not read is refused, naming it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(["serve", "--trusted-proxy", "10.0.0/8"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`10.0.0/8` is not an address range"), "{err}");
+}

@@ -42,6 +42,9 @@ pub struct Config {
     pub evidence_s3: Option<String>,
     /// Each seller's service-centre address (lines separated by `;`), for return slips.
     pub service_centres: std::collections::BTreeMap<String, String>,
+    /// The proxies in front whose `X-Forwarded-For` names the client; from anyone else the
+    /// header is ignored.
+    pub trusted_proxies: Vec<crate::auth::Cidr>,
 }
 
 /// Serves until `shutdown` resolves (or Ctrl-C / SIGTERM). Calls `ready` with the address
@@ -85,6 +88,7 @@ pub fn serve(
         dispatch: Arc::new(tokio::sync::Notify::new()),
         demo: config.demo.clone().map(Arc::new),
         service_centres: config.service_centres.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
     }));
     let stop = Arc::new(AtomicBool::new(false));
@@ -180,10 +184,14 @@ pub fn serve(
             },
         ));
         ready(addr);
-        let served = axum::serve(listener, crate::router(state))
-            .with_graceful_shutdown(stop_signal)
-            .await
-            .map_err(|e| format!("the server stopped: {e}"));
+        // Each request knows its TCP peer (`ConnectInfo`): the client, or a trusted proxy.
+        let served = axum::serve(
+            listener,
+            crate::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop_signal)
+        .await
+        .map_err(|e| format!("the server stopped: {e}"));
         let _ = stop_dispatch.send(true);
         let _ = dispatcher.await;
         served

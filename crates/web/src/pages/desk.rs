@@ -53,11 +53,11 @@ pub struct SignInForm {
 /// and too many tries all get the same answer.
 pub async fn sign_in(
     State(state): State<AppState>,
+    crate::auth::ClientAddress(from): crate::auth::ClientAddress,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Response {
     let now = state.now();
-    let from = crate::auth::client_address(&headers);
     let email = f.email.clone();
     match state
         .pool()

@@ -97,11 +97,10 @@ fn opened(session: &accounts::NewSession, me: Me, hours: i64) -> Response {
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    auth::ClientAddress(from): auth::ClientAddress,
     Json(req): Json<SignIn>,
 ) -> Result<Response, Problem> {
     let now = state.now();
-    let from = auth::client_address(&headers);
     let email = req.email.clone();
     let session = state
         .pool()
