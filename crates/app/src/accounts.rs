@@ -137,10 +137,15 @@ const CUSTOMER_SESSION_HOURS: i64 = 24;
 /// How long a sign-in link works.
 const LINK_MINUTES: i64 = 30;
 
-/// Passwords too common to accept, whatever their length (lowercased).
+/// Words of this service's own and its sellers' trade that breached-password lists do not
+/// rank high enough (lowercased), refused whatever the strength estimate says.
 const COMMON: &str = include_str!("common_passwords.txt");
 const MIN_PASSWORD: usize = 10;
 const MAX_PASSWORD: usize = 256;
+/// The least zxcvbn score a password needs (of 0 to 4): 3 means over 10^8 guesses by its
+/// estimate, after breached-password, word and name lists, keyboard patterns, sequences,
+/// repeats, dates and the account's own words.
+const MIN_SCORE: u8 = 3;
 
 /// 32 random bytes as hex: a secret a client holds.
 pub fn secret() -> Result<String, AppError> {
@@ -171,8 +176,9 @@ fn normalise_email(e: &str) -> Result<String, AppError> {
     }
 }
 
-/// Whether a password may be used; why not, if not.
-pub fn check_password(password: &str, email: &str) -> Result<(), AppError> {
+/// Whether a password may be used for an account described by `inputs` (its e-mail address,
+/// its name, the sellers it works for); why not, if not.
+pub fn check_password(password: &str, inputs: &[&str]) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
         return Err(AppError::invalid(
@@ -187,14 +193,40 @@ pub fn check_password(password: &str, email: &str) -> Result<(), AppError> {
         ));
     }
     let lower = password.to_lowercase();
-    let local = email.split('@').next().unwrap_or("").to_lowercase();
-    if COMMON.lines().any(|c| c.trim() == lower)
-        || (local.len() >= 4 && lower.contains(&local))
-        || lower.chars().all(|c| lower.starts_with(c))
-    {
+    // What a guesser tries first against this account: this product's name, and the
+    // account's own words and their parts (`ada.lovelace@example.org`: ada, lovelace…).
+    let mut words = vec!["aftercare".to_string()];
+    for input in inputs {
+        let input = input.trim().to_lowercase();
+        words.extend(
+            input
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_string),
+        );
+        words.push(input);
+    }
+    let local = inputs
+        .iter()
+        .find_map(|i| i.split_once('@'))
+        .map(|(local, _)| local.trim().to_lowercase())
+        .unwrap_or_default();
+    let listed = COMMON.lines().any(|c| c.trim() == lower);
+    let personal = local.chars().count() >= 4 && lower.contains(&local);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let strength = zxcvbn::zxcvbn(password, &words);
+    if listed || personal || u8::from(strength.score()) < MIN_SCORE {
+        let why = strength
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({})", w.to_string().trim_end_matches('.').to_lowercase()))
+            .unwrap_or_default();
         return Err(AppError::invalid(
             "password",
-            "this password is too common or too easy to guess; choose another",
+            format!(
+                "this password is too easy to guess{why}: choose a longer one, such as a few \
+                 unrelated words"
+            ),
         ));
     }
     Ok(())
@@ -246,7 +278,9 @@ pub fn add_user(
             "name the sellers this account works for (`*` for all)",
         ));
     }
-    check_password(&new.password, &email)?;
+    let mut about = vec![email.as_str(), new.name.as_str()];
+    about.extend(new.sellers.iter().map(String::as_str));
+    check_password(&new.password, &about)?;
     let hash = hash_password(&new.password)?;
     store.tx(|tx| -> Result<i64, AppError> {
         if tx
@@ -837,21 +871,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn common_short_and_personal_passwords_are_refused() {
+    fn common_short_guessable_and_personal_passwords_are_refused() {
+        let ada = [
+            "ada.lovelace@example.org",
+            "Ada Lovelace",
+            "IMASK",
+            "CryptKi",
+        ];
         for bad in [
             "short",
             "password123",
             "qwertyuiop",
             "1234567890",
             "aaaaaaaaaaaa",
+            "ababababab",
+            "Password1!",
+            "Summer2024!",
+            "aftercare2026",
+            "Aftercare2026!",
             "ada.lovelace-1815",
+            "lovelace1815",
+            "Imask2026!",
+            "cryptki-2025",
+            "satoshinakamoto",
+            "1qaz2wsx3edc",
         ] {
+            let e = check_password(bad, &ada).err();
             assert!(
-                check_password(bad, "ada.lovelace@example.org").is_err(),
-                "{bad}"
+                matches!(&e, Some(AppError::Invalid { field, .. }) if field == "password"),
+                "{bad}: {e:?}"
             );
         }
-        assert!(check_password("violet tram seventeen", "ada.lovelace@example.org").is_ok());
+        for good in [
+            "violet tram seventeen",
+            "correct horse battery staple",
+            "Tq7#mVx2-Lp9w",
+        ] {
+            assert!(check_password(good, &ada).is_ok(), "{good}");
+        }
+        let e = check_password("Password1!", &ada)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("password: this password is too easy to guess")),
+            "{e:?}"
+        );
     }
 
     #[test]
