@@ -136,6 +136,9 @@ const STAFF_SESSION_HOURS: i64 = 12;
 const CUSTOMER_SESSION_HOURS: i64 = 24;
 /// How long a sign-in link works.
 const LINK_MINUTES: i64 = 30;
+/// Links sent to one customer at most, per quarter of an hour.
+const LINKS_PER_WINDOW: i64 = 3;
+const LINK_WINDOW_MINUTES: i64 = 15;
 
 /// Words of this service's own and its sellers' trade that breached-password lists do not
 /// rank high enough (lowercased), refused whatever the strength estimate says.
@@ -788,8 +791,9 @@ pub fn token(tx: &mut dyn Tx, secret: &str) -> Result<Option<Principal>, AppErro
 }
 
 /// A customer asks to sign in with an order number and the e-mail address on it. When both
-/// match, a one-time link (valid half an hour) goes to that address through the outbox; when
-/// not, nothing happens. Either way the caller is told the same.
+/// match, a one-time link (valid half an hour) goes to that address through the outbox, and
+/// their older unused links stop working; when not, or when three links went to them in the
+/// last quarter of an hour, nothing happens. Either way the caller is told the same.
 ///
 /// `lang` is the language the customer asked in (the portal's), kept as the one their
 /// e-mails are written in; without one, the kept one (else their country's) is used.
@@ -818,12 +822,43 @@ pub fn request_sign_in_link(
         if on_file.trim().to_lowercase() != email {
             return Ok(());
         }
+        let customer = c.int(0)?;
+        if tx.dialect() == Dialect::Postgres {
+            // Two requests at once are counted one after the other.
+            tx.exec(
+                "SELECT id FROM customers WHERE id = ? FOR UPDATE",
+                &[Val::Int(customer)],
+            )?;
+        }
+        let since = micros(
+            now.checked_sub(LINK_WINDOW_MINUTES.minutes())
+                .unwrap_or(now),
+        );
+        let recent = tx
+            .query_one(
+                "SELECT COUNT(*) FROM sign_in_links WHERE customer_id = ? AND created_at > ?",
+                &[Val::Int(customer), Val::Int(since)],
+            )?
+            .int(0)?;
+        if recent >= LINKS_PER_WINDOW {
+            return Ok(());
+        }
+        // The new link is the only one that works; links of no more use (and not counted
+        // any more) go.
+        tx.exec(
+            "UPDATE sign_in_links SET expires_at = ? WHERE customer_id = ? AND used_at IS NULL AND expires_at > ?",
+            &[Val::Int(micros(now)), Val::Int(customer), Val::Int(micros(now))],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_links WHERE customer_id = ? AND created_at <= ? AND (used_at IS NOT NULL OR expires_at <= ?)",
+            &[Val::Int(customer), Val::Int(since), Val::Int(micros(now))],
+        )?;
         let expires = now.checked_add(LINK_MINUTES.minutes()).unwrap_or(now);
         tx.exec(
             "INSERT INTO sign_in_links (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
             &[
                 hash_secret(&token).into(),
-                Val::Int(c.int(0)?),
+                Val::Int(customer),
                 Val::Int(micros(now)),
                 Val::Int(micros(expires)),
             ],
@@ -834,7 +869,7 @@ pub fn request_sign_in_link(
         if let Some(l) = chosen {
             tx.exec(
                 "UPDATE customers SET lang = ? WHERE id = ?",
-                &[l.tag().into(), Val::Int(c.int(0)?)],
+                &[l.tag().into(), Val::Int(customer)],
             )?;
         }
         let (subject, body) =

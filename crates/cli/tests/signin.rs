@@ -20,7 +20,10 @@
 
 mod support;
 
-use support::{PASSWORD, Server, databases, staff};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{PASSWORD, Server, databases, root, run, staff};
 
 /// The moment the servers of these tests start at.
 const T0: &str = "2026-03-02T10:00:00Z";
@@ -34,6 +37,64 @@ fn count(db: &str, sql: &str) -> i64 {
 
 fn password_body(email: &str, password: &str) -> String {
     format!(r#"{{"email": "{email}", "password": "{password}"}}"#)
+}
+
+fn import(db: &str) {
+    run(
+        db,
+        &[
+            "import",
+            root().join("examples/registry.json").to_str().unwrap(),
+        ],
+    );
+}
+
+fn mail_dir(name: &str, db: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "aftercare_signin_{name}_{}_{db}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The tokens of the sign-in links in `mail`, oldest first, once there are `n` of them.
+fn link_tokens(mail: &Path, n: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(mail)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        let tokens: Vec<String> = files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter_map(|t| {
+                t.split("token=")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_string)
+            })
+            .collect();
+        if tokens.len() >= n {
+            return tokens;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} sign-in e-mails, not {n}",
+            tokens.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn redeem(s: &Server, token: &str) -> u16 {
+    s.post_json(
+        "/api/v1/customer/session",
+        &format!(r#"{{"token": "{token}"}}"#),
+    )
+    .status
 }
 
 fn retry_after(r: &support::Response) -> u64 {
@@ -199,4 +260,48 @@ fn a_forwarded_address_is_believed_only_from_a_configured_proxy() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`10.0.0/8` is not an address range"), "{err}");
+}
+
+#[test]
+fn sign_in_links_are_limited_per_customer_and_a_new_one_ends_the_older_ones() {
+    for db in databases() {
+        import(&db.url);
+        let mail = mail_dir("links", db.name);
+        let s = Server::start_with(
+            &db.url,
+            &["--now", T0, "--mail-dir", mail.to_str().unwrap()],
+        );
+        let ask = |s: &Server| {
+            let r = s.post_json(
+                "/api/v1/customer/sign-in-links",
+                r#"{"order_no": "SO-IMA-1", "email": "li@example.org"}"#,
+            );
+            assert_eq!(r.status, 202, "{}", r.text());
+        };
+        for _ in 0..41 {
+            ask(&s);
+        }
+        // Three links in a quarter of an hour; the others are answered alike and send nothing.
+        let sent = "SELECT COUNT(*) FROM outbox_emails WHERE to_addr = 'li@example.org'";
+        assert_eq!(count(&db.url, sent), 3, "{}", db.name);
+        let tokens = link_tokens(&mail, 3);
+        // Only the newest works.
+        assert_eq!(redeem(&s, &tokens[0]), 401, "{}", db.name);
+        assert_eq!(redeem(&s, &tokens[1]), 401, "{}", db.name);
+        assert_eq!(redeem(&s, &tokens[2]), 200, "{}", db.name);
+        drop(s);
+        // A quarter of an hour later, another may be sent.
+        let s = Server::start_with(
+            &db.url,
+            &[
+                "--now",
+                "2026-03-02T10:15:01Z",
+                "--mail-dir",
+                mail.to_str().unwrap(),
+            ],
+        );
+        ask(&s);
+        assert_eq!(count(&db.url, sent), 4, "{}", db.name);
+        let _ = std::fs::remove_dir_all(&mail);
+    }
 }

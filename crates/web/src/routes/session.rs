@@ -169,9 +169,10 @@ pub struct Accepted {
 }
 
 /// A customer asks for a sign-in link: it goes to the order's e-mail address when order and
-/// address match. The answer is the same either way.
+/// address match, and it ends the customer's older unused links. At most three go to one
+/// customer in a quarter of an hour. The answer is the same either way.
 #[utoipa::path(post, path = "/api/v1/customer/sign-in-links", tag = "accounts", request_body = LinkRequest,
-    responses((status = 202, description = "if the order and address match, a link is on its way", body = Accepted)))]
+    responses((status = 202, description = "if the order and address match, and fewer than three links went to this customer in the last quarter of an hour, a link is on its way (older unused links stop working)", body = Accepted)))]
 pub async fn request_link(
     State(state): State<AppState>,
     Json(req): Json<LinkRequest>,
