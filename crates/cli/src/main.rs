@@ -121,7 +121,9 @@ struct ServeArgs {
     /// Database connections at most.
     #[arg(long, env = "AFTERCARE_CONNECTIONS", default_value_t = 8)]
     connections: usize,
-    /// The address people reach the server at, for links in e-mails (default: http://BIND).
+    /// The address people reach the server at, for links in e-mails and as the origin a
+    /// browser's writes must come from (besides the `Host` they are sent to; default:
+    /// http://BIND).
     #[arg(long, env = "AFTERCARE_PUBLIC_URL")]
     public_url: Option<String>,
     /// Where e-mails are delivered: a folder of `.eml` files.

@@ -23,7 +23,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{PASSWORD, Server, databases, root, run, staff};
+use support::{PASSWORD, Server, databases, refs, root, run, sign_in, staff};
 
 /// The moment the servers of these tests start at.
 const T0: &str = "2026-03-02T10:00:00Z";
@@ -302,6 +302,83 @@ fn sign_in_links_are_limited_per_customer_and_a_new_one_ends_the_older_ones() {
         );
         ask(&s);
         assert_eq!(count(&db.url, sent), 4, "{}", db.name);
+        let _ = std::fs::remove_dir_all(&mail);
+    }
+}
+
+#[test]
+fn forms_and_writes_a_browser_sends_from_another_site_are_refused() {
+    for db in databases() {
+        import(&db.url);
+        staff(&db.url, "ada@imask.test", "agent", "IMASK");
+        let mail = mail_dir("csrf", db.name);
+        let s = Server::start_with(&db.url, &["--mail-dir", mail.to_str().unwrap()]);
+        let own = format!("http://{}", s.addr);
+        let form = |path: &str, body: &str, headers: &[(&str, &str)]| {
+            let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+            h.extend_from_slice(headers);
+            support::request(&s.addr, "POST", path, &h, Some(body.as_bytes()))
+        };
+        let desk = "email=ada%40imask.test&password=violet+tram+seventeen";
+        for forged in [
+            vec![("Origin", "https://evil.example")],
+            vec![("Origin", "null")],
+            vec![("Sec-Fetch-Site", "cross-site")],
+            vec![
+                ("Origin", "https://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+            ],
+            vec![("Origin", "http://127.0.0.1:1")],
+        ] {
+            let r = form("/desk/sign-in", desk, &forged);
+            assert_eq!(r.status, 403, "{}: {forged:?}: {}", db.name, r.text());
+            assert!(r.header("set-cookie").is_none(), "{forged:?}");
+        }
+        let r = form(
+            "/portal/sign-in",
+            "order_no=SO-IMA-1&email=li%40example.org",
+            &[("Origin", "https://evil.example")],
+        );
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(
+            count(&db.url, "SELECT COUNT(*) FROM outbox_emails"),
+            0,
+            "{}: a forged form sent a link",
+            db.name
+        );
+        // The JSON API the same: a browser on another site signs no one in.
+        let r = s.send(
+            "POST",
+            "/api/v1/session",
+            &[("Origin", "https://evil.example")],
+            Some(&password_body("ada@imask.test", PASSWORD)),
+        );
+        assert_eq!(r.status, 403, "{}", r.text());
+
+        // The server's own pages post from its origin; other programs send no origin at all.
+        for fine in [
+            vec![("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")],
+            vec![("Origin", own.as_str())],
+            vec![],
+        ] {
+            let r = form("/desk/sign-in", desk, &fine);
+            assert_eq!(r.status, 303, "{}: {fine:?}: {}", db.name, r.text());
+            assert!(r.header("set-cookie").is_some(), "{fine:?}");
+        }
+        let r = form(
+            "/portal/sign-in",
+            "order_no=SO-IMA-1&email=li%40example.org",
+            &[("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        let agent = sign_in(&s, "ada@imask.test");
+        let r = s.send(
+            "POST",
+            "/api/v1/policies/imask/explain",
+            &refs(&agent),
+            Some(r#"{"facts": {}}"#),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
         let _ = std::fs::remove_dir_all(&mail);
     }
 }

@@ -1,7 +1,8 @@
 //! Who is calling. An integration sends `Authorization: Bearer act_…` (an API token); a person
 //! carries the `aftercare_session` cookie (`Secure; HttpOnly; SameSite=Lax`). A write made with
 //! the cookie must also carry the session's CSRF token in `X-CSRF-Token`, which a page from
-//! another site cannot read: a forged form post is refused. Handlers that need a caller take
+//! another site cannot read: a forged form post is refused (and before that, any write a
+//! browser sends from another site: [`crate::origin`]). Handlers that need a caller take
 //! [`Caller`]; without valid credentials the answer is 401.
 
 use aftercare_app::accounts::{self, Principal};

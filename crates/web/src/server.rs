@@ -68,18 +68,21 @@ pub fn serve(
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let policies = Arc::new(policies);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = public_url.trim_end_matches('/');
     let state = AppState(Arc::new(Inner {
         pool: Arc::new(Pool::new(&config.db, config.connections)),
         policies: Arc::clone(&policies),
         clock: config.clock,
-        link_base: format!(
-            "{}/portal/sign-in?token=",
-            config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{bound}"))
-                .trim_end_matches('/')
-        ),
+        link_base: format!("{public_url}/portal/sign-in?token="),
+        // Scheme and authority only.
+        origin: public_url
+            .split_once("://")
+            .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")))
+            .unwrap_or_default(),
         metrics: crate::metrics::Metrics::default(),
         blobs: match &config.evidence_s3 {
             Some(url) => Arc::new(crate::blobs::S3::new(url, runtime.handle().clone())?),

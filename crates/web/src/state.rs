@@ -18,6 +18,9 @@ pub struct Inner {
     pub clock: Clock,
     /// Where a customer's sign-in link points, up to its token.
     pub link_base: String,
+    /// This server's origin as people reach it (`https://service.shop.example`): a browser's
+    /// write from any other is refused.
+    pub origin: String,
     pub metrics: crate::metrics::Metrics,
     /// Where evidence files are kept.
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
