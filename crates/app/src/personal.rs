@@ -117,7 +117,8 @@ pub fn export(store: &mut Store, reference: &str) -> Result<J, AppError> {
     })
 }
 
-/// Replaces the customer's personal fields with placeholders; returns the new ref.
+/// Replaces the customer's personal fields with placeholders, and ends their sessions and
+/// sign-in links; returns the new ref.
 pub fn erase(
     store: &mut Store,
     reference: &str,
@@ -134,6 +135,15 @@ pub fn erase(
         // The customer's own words about their cases go too.
         tx.exec(
             "UPDATE cases SET description = NULL WHERE customer_id = ?",
+            &[Val::Int(id)],
+        )?;
+        // And every way in: their sessions end, their links stop working.
+        tx.exec(
+            "DELETE FROM sessions WHERE customer_id = ?",
+            &[Val::Int(id)],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_links WHERE customer_id = ?",
             &[Val::Int(id)],
         )?;
         audit::append(

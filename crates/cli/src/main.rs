@@ -428,7 +428,8 @@ enum RefundCommand {
 enum CustomerCommand {
     /// Everything held about a customer, as JSON.
     Export { reference: String },
-    /// Replace a customer's personal fields with placeholders; cases, money and audit stay.
+    /// Replace a customer's personal fields with placeholders and end their sessions and
+    /// sign-in links; cases, money and audit stay.
     Erase { reference: String },
 }
 

@@ -23,7 +23,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{PASSWORD, Server, databases, refs, root, run, sign_in, staff};
+use support::{PASSWORD, Server, customer_sign_in, databases, refs, root, run, sign_in, staff};
 
 /// The moment the servers of these tests start at.
 const T0: &str = "2026-03-02T10:00:00Z";
@@ -379,6 +379,38 @@ fn forms_and_writes_a_browser_sends_from_another_site_are_refused() {
             Some(r#"{"facts": {}}"#),
         );
         assert_eq!(r.status, 200, "{}", r.text());
+        let _ = std::fs::remove_dir_all(&mail);
+    }
+}
+
+#[test]
+fn erasing_a_customer_ends_their_sessions_and_their_unused_links() {
+    for db in databases() {
+        import(&db.url);
+        staff(&db.url, "admin@all.test", "admin", "*");
+        let mail = mail_dir("erase", db.name);
+        let s = Server::start_with(&db.url, &["--mail-dir", mail.to_str().unwrap()]);
+        let li = customer_sign_in(&s, &mail, "SO-IMA-1", "li@example.org");
+        assert_eq!(s.send("GET", "/api/v1/me", &refs(&li), None).status, 200);
+        // One more link, not used yet.
+        let r = s.post_json(
+            "/api/v1/customer/sign-in-links",
+            r#"{"order_no": "SO-IMA-1", "email": "li@example.org"}"#,
+        );
+        assert_eq!(r.status, 202);
+        let unused = link_tokens(&mail, 2)[1].clone();
+
+        let admin = sign_in(&s, "admin@all.test");
+        let r = s.send(
+            "POST",
+            "/api/v1/customers/cust-cn/erase",
+            &refs(&admin),
+            Some("{}"),
+        );
+        assert_eq!(r.status, 200, "{}: {}", db.name, r.text());
+        let me = s.send("GET", "/api/v1/me", &refs(&li), None);
+        assert_eq!(me.status, 401, "{}: {}", db.name, me.text());
+        assert_eq!(redeem(&s, &unused), 401, "{}", db.name);
         let _ = std::fs::remove_dir_all(&mail);
     }
 }
