@@ -128,6 +128,18 @@ fn forty_wrong_passwords_hold_the_right_one_back_and_the_failures_are_kept() {
         assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
         assert!(r.header("set-cookie").is_none());
         assert_eq!(retry_after(&r), 1, "{}", db.name);
+        // The desk's form the same, in a page.
+        let r = support::request(
+            &s.addr,
+            "POST",
+            "/desk/sign-in",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(b"email=ada%40imask.test&password=violet+tram+seventeen"),
+        );
+        assert_eq!(r.status, 429, "{}: {}", db.name, r.text());
+        assert_eq!(retry_after(&r), 1, "{}", db.name);
+        assert!(r.text().contains("too many tries"), "{}", r.text());
+        assert!(r.header("set-cookie").is_none());
         assert!(
             count(&db.url, "SELECT COUNT(*) FROM sign_in_failures") >= 5,
             "{}: the failures were not kept",
@@ -413,4 +425,67 @@ fn erasing_a_customer_ends_their_sessions_and_their_unused_links() {
         assert_eq!(redeem(&s, &unused), 401, "{}", db.name);
         let _ = std::fs::remove_dir_all(&mail);
     }
+}
+
+#[test]
+fn the_openapi_document_tells_of_back_off_and_a_busy_server() {
+    let db = &databases()[0];
+    let s = Server::start(&db.url);
+    let doc = s.get("/api/openapi.json").json();
+    let answers = &doc["paths"]["/api/v1/session"]["post"]["responses"];
+    for status in ["429", "503"] {
+        assert!(
+            answers[status]["headers"]["Retry-After"].is_object(),
+            "{status}: {answers}"
+        );
+    }
+}
+
+#[test]
+fn sign_ins_beyond_the_password_checks_queue_are_told_to_come_back() {
+    let db = &databases()[0];
+    let s = Server::start_with(&db.url, &["--now", T0, "--trusted-proxy", "127.0.0.1"]);
+    // 200 clients at once, each its own address and account: more than the hashing threads
+    // and their queue hold (sixteen per core), so some are refused at once.
+    let n = 200;
+    let start_line = std::sync::Barrier::new(n);
+    let answers: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (s, start_line) = (&s, &start_line);
+                scope.spawn(move || {
+                    let xff = format!("10.0.{}.{}", i / 250, i % 250);
+                    let body = password_body(&format!("burst{i}@imask.test"), "a guess");
+                    start_line.wait();
+                    let r = s.send(
+                        "POST",
+                        "/api/v1/session",
+                        &[("X-Forwarded-For", xff.as_str())],
+                        Some(&body),
+                    );
+                    (r.status, r.header("retry-after").map(str::to_string))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let busy: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        busy.iter().all(|(_, wait)| wait.as_deref() == Some("1")),
+        "{busy:?}"
+    );
+    assert!(
+        answers.iter().all(|(s, _)| [401, 503].contains(s)),
+        "{answers:?}"
+    );
+    // The refused were not counted as failures: only the checked tries left rows (one for the
+    // account, one for the address).
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT COUNT(*) FROM sign_in_failures WHERE attempt IS NOT NULL"
+        ),
+        2 * answers.iter().filter(|(s, _)| *s == 401).count() as i64
+    );
 }

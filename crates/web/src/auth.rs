@@ -5,6 +5,7 @@
 //! browser sends from another site: [`crate::origin`]). Handlers that need a caller take
 //! [`Caller`]; without valid credentials the answer is 401.
 
+use aftercare_app::AppError;
 use aftercare_app::accounts::{self, Principal};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -13,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 
 use crate::AppState;
+use crate::hashing::Unavailable;
 use crate::problem::Problem;
 
 /// The session cookie's name.
@@ -83,6 +85,65 @@ pub fn unauthenticated() -> Problem {
         "unauthenticated",
         "sign in, or send an API token as `Authorization: Bearer …`",
     )
+}
+
+/// Why a password did not sign anyone in.
+#[derive(Debug)]
+pub enum SignInRefused {
+    /// A wrong password or account, a throttled try, or a failure of the database.
+    App(AppError),
+    /// Every password-checking thread is busy and their queue is full.
+    Busy,
+}
+
+impl From<SignInRefused> for Problem {
+    fn from(r: SignInRefused) -> Self {
+        match r {
+            SignInRefused::App(e) => e.into(),
+            SignInRefused::Busy => {
+                Problem::busy("too many sign-ins at once: try again in a second", 1)
+            }
+        }
+    }
+}
+
+/// Signs a staff member in with a password. A place in the hashing queue is taken first (none
+/// free: [`SignInRefused::Busy`] at once, before the database is touched); the throttle and
+/// the account's hash are read and the try counted on a database connection
+/// ([`accounts::begin_sign_in`]); the connection is given back and the password checked on a
+/// hashing thread ([`crate::hashing`]); then the outcome is settled
+/// ([`accounts::finish_sign_in`]).
+pub async fn sign_in_with_password(
+    state: &AppState,
+    email: String,
+    password: String,
+    from: String,
+) -> Result<accounts::NewSession, SignInRefused> {
+    let hashers = &state.0.hashers;
+    let slot = hashers.slot().map_err(|_| SignInRefused::Busy)?;
+    let now = state.now();
+    let attempt = state
+        .pool()
+        .run(move |store| accounts::begin_sign_in(store, &email, &from, now))
+        .await
+        .map_err(SignInRefused::App)?;
+    let (attempt, verified) = hashers
+        .run(slot, move || {
+            let verified = attempt.verify(&password);
+            (attempt, verified)
+        })
+        .await
+        .map_err(|e| match e {
+            Unavailable::Busy => SignInRefused::Busy,
+            Unavailable::Lost => {
+                SignInRefused::App(AppError::Config("a password check was lost".into()))
+            }
+        })?;
+    state
+        .pool()
+        .run(move |store| accounts::finish_sign_in(store, attempt, verified, now))
+        .await
+        .map_err(SignInRefused::App)
 }
 
 /// The session cookie's value, if the request carries it.

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod cache;
 pub mod dispatch;
 pub mod extract;
+pub mod hashing;
 pub mod idempotent;
 pub mod mail;
 pub mod metrics;

@@ -73,6 +73,12 @@ pub fn serve(
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
     let public_url = public_url.trim_end_matches('/');
+    let hashers = crate::hashing::Hashers::per_core()?;
+    // The dummy hash a sign-in for a missing account is checked against is made now, on a
+    // hashing thread, so that the first such sign-in takes no longer than any other.
+    if let Ok(slot) = hashers.slot() {
+        let _ = hashers.submit(slot, aftercare_app::accounts::prepare);
+    }
     let state = AppState(Arc::new(Inner {
         pool: Arc::new(Pool::new(&config.db, config.connections)),
         policies: Arc::clone(&policies),
@@ -91,6 +97,7 @@ pub fn serve(
         dispatch: Arc::new(tokio::sync::Notify::new()),
         demo: config.demo.clone().map(Arc::new),
         service_centres: config.service_centres.clone(),
+        hashers,
         trusted_proxies: config.trusted_proxies.clone(),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
     }));

@@ -30,6 +30,8 @@ pub struct Inner {
     pub service_centres: std::collections::BTreeMap<String, String>,
     /// On a demo server, what its landing page lists.
     pub demo: Option<Arc<crate::pages::Demo>>,
+    /// The threads that check passwords, and their queue.
+    pub hashers: crate::hashing::Hashers,
     /// The proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<crate::auth::Cidr>,
     /// Public warranty look-ups of the last few seconds, by serial.

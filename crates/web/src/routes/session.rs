@@ -94,6 +94,8 @@ fn opened(session: &accounts::NewSession, me: Me, hours: i64) -> Response {
         (status = 401, description = "wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many failed sign-ins for this account or address: each try after the first few waits twice as long since the last failure (at most 15 minutes)", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "seconds until the next try is checked"))),
+        (status = 503, description = "too many sign-ins at once: every password-checking thread is busy and their queue is full", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -102,10 +104,7 @@ pub async fn sign_in(
 ) -> Result<Response, Problem> {
     let now = state.now();
     let email = req.email.clone();
-    let session = state
-        .pool()
-        .run(move |store| accounts::sign_in(store, &req.email, &req.password, &from, now))
-        .await?;
+    let session = auth::sign_in_with_password(&state, req.email, req.password, from).await?;
     let token = session.token.clone();
     let me = state
         .pool()
