@@ -6,7 +6,7 @@
 //! the same, in words and in time, whether the account exists or not: a missing account is
 //! checked against a dummy hash, and failures are throttled per account and per address.
 
-use aftercare_store::{Store, Tx, Val};
+use aftercare_store::{Dialect, Store, Tx, Val};
 use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -136,15 +136,19 @@ const STAFF_SESSION_HOURS: i64 = 12;
 const CUSTOMER_SESSION_HOURS: i64 = 24;
 /// How long a sign-in link works.
 const LINK_MINUTES: i64 = 30;
-/// Failed sign-ins allowed per account, and per address, in the window.
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// Links sent to one customer at most, per quarter of an hour.
+const LINKS_PER_WINDOW: i64 = 3;
+const LINK_WINDOW_MINUTES: i64 = 15;
 
-/// Passwords too common to accept, whatever their length (lowercased).
+/// Words of this service's own and its sellers' trade that breached-password lists do not
+/// rank high enough (lowercased), refused whatever the strength estimate says.
 const COMMON: &str = include_str!("common_passwords.txt");
 const MIN_PASSWORD: usize = 10;
 const MAX_PASSWORD: usize = 256;
+/// The least zxcvbn score a password needs (of 0 to 4): 3 means over 10^8 guesses by its
+/// estimate, after breached-password, word and name lists, keyboard patterns, sequences,
+/// repeats, dates and the account's own words.
+const MIN_SCORE: u8 = 3;
 
 /// 32 random bytes as hex: a secret a client holds.
 pub fn secret() -> Result<String, AppError> {
@@ -175,8 +179,9 @@ fn normalise_email(e: &str) -> Result<String, AppError> {
     }
 }
 
-/// Whether a password may be used; why not, if not.
-pub fn check_password(password: &str, email: &str) -> Result<(), AppError> {
+/// Whether a password may be used for an account described by `inputs` (its e-mail address,
+/// its name, the sellers it works for); why not, if not.
+pub fn check_password(password: &str, inputs: &[&str]) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
         return Err(AppError::invalid(
@@ -191,14 +196,40 @@ pub fn check_password(password: &str, email: &str) -> Result<(), AppError> {
         ));
     }
     let lower = password.to_lowercase();
-    let local = email.split('@').next().unwrap_or("").to_lowercase();
-    if COMMON.lines().any(|c| c.trim() == lower)
-        || (local.len() >= 4 && lower.contains(&local))
-        || lower.chars().all(|c| lower.starts_with(c))
-    {
+    // What a guesser tries first against this account: this product's name, and the
+    // account's own words and their parts (`ada.lovelace@example.org`: ada, lovelace…).
+    let mut words = vec!["aftercare".to_string()];
+    for input in inputs {
+        let input = input.trim().to_lowercase();
+        words.extend(
+            input
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_string),
+        );
+        words.push(input);
+    }
+    let local = inputs
+        .iter()
+        .find_map(|i| i.split_once('@'))
+        .map(|(local, _)| local.trim().to_lowercase())
+        .unwrap_or_default();
+    let listed = COMMON.lines().any(|c| c.trim() == lower);
+    let personal = local.chars().count() >= 4 && lower.contains(&local);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let strength = zxcvbn::zxcvbn(password, &words);
+    if listed || personal || u8::from(strength.score()) < MIN_SCORE {
+        let why = strength
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({})", w.to_string().trim_end_matches('.').to_lowercase()))
+            .unwrap_or_default();
         return Err(AppError::invalid(
             "password",
-            "this password is too common or too easy to guess; choose another",
+            format!(
+                "this password is too easy to guess{why}: choose a longer one, such as a few \
+                 unrelated words"
+            ),
         ));
     }
     Ok(())
@@ -215,12 +246,54 @@ fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Config(format!("cannot hash a password: {e}")))
 }
 
+thread_local! {
+    /// Argon2's working memory (19 MiB with the default parameters), kept by each thread
+    /// that checks passwords and used again by its next check. Allocated and freed per check,
+    /// it left glibc's heaps holding a fragmented copy every few checks: 1,000 failed
+    /// sign-ins took a server from 35 MB to 1.4 GB, and kept it.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` is the one `hash` (a PHC string) was made from; the comparison takes
+/// the same time wherever the two differ.
 fn verify_password(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+    use argon2::password_hash::{Output, PasswordHash};
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(argon2::Version::try_from).transpose() else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = argon2::Argon2::new(algorithm, version.unwrap_or_default(), params);
+    ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        let Some(memory) = memory.get_mut(..blocks) else {
+            return false;
+        };
+        // Every block is written before it is read: what the last check left does not count.
+        Output::init_with(expected.len(), |out| {
+            argon2
+                .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut *memory)
+                .map_err(|_| argon2::password_hash::Error::Password)
+        })
+        .is_ok_and(|computed| computed == expected)
     })
 }
 
@@ -231,6 +304,12 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| {
         hash_password("no account has this password, it only takes time").unwrap_or_default()
     })
+}
+
+/// Makes the dummy hash ahead of the first sign-in for a missing account, which would
+/// otherwise take twice as long as any other.
+pub fn prepare() {
+    let _ = dummy_hash();
 }
 
 /// Adds a staff account.
@@ -250,7 +329,9 @@ pub fn add_user(
             "name the sellers this account works for (`*` for all)",
         ));
     }
-    check_password(&new.password, &email)?;
+    let mut about = vec![email.as_str(), new.name.as_str()];
+    about.extend(new.sellers.iter().map(String::as_str));
+    check_password(&new.password, &about)?;
     let hash = hash_password(&new.password)?;
     store.tx(|tx| -> Result<i64, AppError> {
         if tx
@@ -358,44 +439,149 @@ pub fn disable_user(
 /// Why a sign-in did not succeed. The same words whether the account exists or not.
 pub const SIGN_IN_REFUSED: &str = "the e-mail address or the password is wrong";
 
-/// Signs a staff member in with a password; `from` is the client's address (for throttling;
-/// only its hash is kept).
-pub fn sign_in(
-    store: &mut Store,
-    email: &str,
-    password: &str,
-    from: &str,
-    now: Timestamp,
-) -> Result<NewSession, AppError> {
-    let email = email.trim().to_lowercase();
-    let keys = [
-        (
-            hash_secret(&format!("account:{email}")),
-            MAX_FAILURES_PER_ACCOUNT,
-        ),
-        (
-            hash_secret(&format!("address:{from}")),
-            MAX_FAILURES_PER_ADDRESS,
-        ),
-    ];
-    let since = micros(
-        now.checked_sub(FAILURE_WINDOW_MINUTES.minutes())
-            .unwrap_or(now),
-    );
-    let account = store.tx(|tx| -> Result<Option<(i64, String)>, AppError> {
-        for (key, max) in &keys {
-            let n = tx
-                .query_one(
-                    "SELECT COUNT(*) FROM sign_in_failures WHERE key_hash = ? AND at > ?",
-                    &[key.into(), Val::Int(since)],
-                )?
-                .int(0)?;
-            if n >= *max {
-                return Err(AppError::Throttled(
-                    "too many failed sign-ins: wait a quarter of an hour and try again".into(),
-                ));
+/// How failed sign-ins hold back further tries under one key (an account, an address): the
+/// first `free` failures in the window cost nothing; after them each try waits 1, 2, 4, 8…
+/// seconds since the last failure, at most [`MAX_DELAY_SECS`]. A growing delay rather than a
+/// lock-out, which would let anyone lock anyone's account.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
+    kind: &'static str,
+    free: i64,
+    window_secs: i64,
+}
+
+/// An account is one person: a few typing mistakes a day. A success forgives them.
+const PER_ACCOUNT: Limit = Limit {
+    kind: "account",
+    free: 5,
+    window_secs: 24 * 3600,
+};
+/// An address may be a whole office behind one NAT: more, over a shorter window.
+const PER_ADDRESS: Limit = Limit {
+    kind: "address",
+    free: 20,
+    window_secs: 3600,
+};
+const MAX_DELAY_SECS: i64 = 15 * 60;
+
+impl Limit {
+    /// How many seconds a try must still wait after `failures` failures in the window, the
+    /// last at `last` (micros), at `now` (micros); `None` when it may go ahead.
+    fn wait(self, failures: i64, last: Option<i64>, now: i64) -> Option<u64> {
+        let over = failures - self.free;
+        let last = last?;
+        if over < 0 {
+            return None;
+        }
+        let delay = if over >= 10 {
+            MAX_DELAY_SECS
+        } else {
+            (1i64 << over).min(MAX_DELAY_SECS)
+        };
+        let ready = last.saturating_add(delay.saturating_mul(1_000_000));
+        (now < ready).then(|| {
+            let micros = ready - now;
+            u64::try_from(micros.div_euclid(1_000_000) + i64::from(micros % 1_000_000 != 0))
+                .unwrap_or(1)
+        })
+    }
+}
+
+/// A sign-in let through the throttle: already counted as a failure (committed), until its
+/// password proves right. Check the password with [`Attempt::verify`] (argon2: tens of
+/// milliseconds and 19 MiB of memory), then settle it with [`finish_sign_in`].
+#[derive(Debug)]
+pub struct Attempt {
+    /// The account, when there is an active one for the e-mail address.
+    account: Option<i64>,
+    /// The account's password hash.
+    hash: Option<String>,
+    /// (limit, key hash) of the account and the address.
+    keys: [(Limit, String); 2],
+    /// Names this attempt's failure rows.
+    id: String,
+}
+
+impl Attempt {
+    /// Whether `password` is the account's. Takes as long for a missing account (checked
+    /// against a dummy hash) as for one that exists.
+    pub fn verify(&self, password: &str) -> bool {
+        match &self.hash {
+            Some(hash) => verify_password(password, hash) && self.account.is_some(),
+            None => {
+                // As long as for an account that exists, and never true.
+                std::hint::black_box(verify_password(password, dummy_hash()));
+                false
             }
         }
+    }
+}
+
+/// Begins a staff member's sign-in with a password; `from` is the client's address (only its
+/// hash is kept). Refused with [`AppError::Throttled`] while the account or the address must
+/// still wait after earlier failures; otherwise the try is counted as a failure at once, in
+/// its own committed transaction (so neither an error later nor concurrent tries escape the
+/// count), and the account's hash is read.
+pub fn begin_sign_in(
+    store: &mut Store,
+    email: &str,
+    from: &str,
+    now: Timestamp,
+) -> Result<Attempt, AppError> {
+    let email = email.trim().to_lowercase();
+    let keys = [
+        (PER_ACCOUNT, hash_secret(&format!("account:{email}"))),
+        (PER_ADDRESS, hash_secret(&format!("address:{from}"))),
+    ];
+    let id = secret()?;
+    let at = micros(now);
+    let account = store.tx(|tx| -> Result<Option<(i64, String)>, AppError> {
+        let mut wait: Option<(u64, &str)> = None;
+        for (limit, key) in &keys {
+            // Tries under one key are counted one after another: SQLite's transaction holds
+            // the write lock already, PostgreSQL takes a lock per key.
+            if tx.dialect() == Dialect::Postgres {
+                tx.exec(
+                    &format!(
+                        "SELECT pg_advisory_xact_lock({}, hashtext(?))",
+                        if limit.kind == "account" { 7301 } else { 7302 }
+                    ),
+                    &[key.into()],
+                )?;
+            }
+            let since = at.saturating_sub(limit.window_secs.saturating_mul(1_000_000));
+            tx.exec(
+                "DELETE FROM sign_in_failures WHERE key_hash = ? AND at <= ?",
+                &[key.into(), Val::Int(since)],
+            )?;
+            let r = tx.query_one(
+                "SELECT COUNT(*), MAX(at) FROM sign_in_failures WHERE key_hash = ? AND at > ?",
+                &[key.into(), Val::Int(since)],
+            )?;
+            if let Some(secs) = limit.wait(r.int(0)?, r.opt_int(1)?, at)
+                && wait.is_none_or(|(w, _)| secs > w)
+            {
+                wait = Some((secs, limit.kind));
+            }
+        }
+        if let Some((secs, kind)) = wait {
+            return Err(AppError::Throttled {
+                message: format!("too many failed sign-ins for this {kind}: try again in {secs} s"),
+                retry_after: secs,
+            });
+        }
+        for (_, key) in &keys {
+            tx.exec(
+                "INSERT INTO sign_in_failures (key_hash, at, attempt) VALUES (?, ?, ?)",
+                &[key.into(), Val::Int(at), (&id).into()],
+            )?;
+        }
+        // Failures of keys not seen since the longest window go too.
+        let oldest = at.saturating_sub(PER_ACCOUNT.window_secs.saturating_mul(1_000_000));
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE at <= ?",
+            &[Val::Int(oldest)],
+        )?;
         tx.query_opt(
             "SELECT id, password_hash FROM users WHERE email = ? AND disabled_at IS NULL",
             &[(&email).into()],
@@ -403,26 +589,54 @@ pub fn sign_in(
         .map(|r| Ok((r.int(0)?, r.text(1)?)))
         .transpose()
     })?;
-    // Verified outside the transaction (it takes tens of milliseconds), against a dummy
-    // hash when there is no such account.
-    let hash = account.as_ref().map_or(dummy_hash(), |(_, h)| h.as_str());
-    let ok = verify_password(password, hash) && account.is_some();
-    store.tx(|tx| -> Result<NewSession, AppError> {
-        match (&account, ok) {
-            (Some((user_id, _)), true) => {
-                new_session(tx, Some(*user_id), None, now, STAFF_SESSION_HOURS)
-            }
-            _ => {
-                for (key, _) in &keys {
-                    tx.exec(
-                        "INSERT INTO sign_in_failures (key_hash, at) VALUES (?, ?)",
-                        &[key.into(), Val::Int(micros(now))],
-                    )?;
-                }
-                Err(AppError::Unauthenticated(SIGN_IN_REFUSED.into()))
-            }
-        }
+    Ok(Attempt {
+        hash: account.as_ref().map(|(_, h)| h.clone()),
+        account: account.map(|(id, _)| id),
+        keys,
+        id,
     })
+}
+
+/// Settles a sign-in whose password was checked: a right one opens a session and takes the
+/// account's failures back (the address's count keeps its other failures); a wrong one stays
+/// counted and is refused in the same words whether the account exists or not.
+pub fn finish_sign_in(
+    store: &mut Store,
+    attempt: Attempt,
+    verified: bool,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    let user_id = match attempt.account {
+        Some(id) if verified => id,
+        _ => return Err(AppError::Unauthenticated(SIGN_IN_REFUSED.into())),
+    };
+    store.tx(|tx| -> Result<NewSession, AppError> {
+        let [(_, account), (_, address)] = &attempt.keys;
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE key_hash = ?",
+            &[account.into()],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_failures WHERE key_hash = ? AND attempt = ?",
+            &[address.into(), (&attempt.id).into()],
+        )?;
+        new_session(tx, Some(user_id), None, now, STAFF_SESSION_HOURS)
+    })
+}
+
+/// Signs a staff member in with a password, all in the calling thread: [`begin_sign_in`],
+/// [`Attempt::verify`], [`finish_sign_in`]. The server runs the check on its own hashing
+/// threads instead.
+pub fn sign_in(
+    store: &mut Store,
+    email: &str,
+    password: &str,
+    from: &str,
+    now: Timestamp,
+) -> Result<NewSession, AppError> {
+    let attempt = begin_sign_in(store, email, from, now)?;
+    let verified = attempt.verify(password);
+    finish_sign_in(store, attempt, verified, now)
 }
 
 fn new_session(
@@ -626,8 +840,9 @@ pub fn token(tx: &mut dyn Tx, secret: &str) -> Result<Option<Principal>, AppErro
 }
 
 /// A customer asks to sign in with an order number and the e-mail address on it. When both
-/// match, a one-time link (valid half an hour) goes to that address through the outbox; when
-/// not, nothing happens. Either way the caller is told the same.
+/// match, a one-time link (valid half an hour) goes to that address through the outbox, and
+/// their older unused links stop working; when not, or when three links went to them in the
+/// last quarter of an hour, nothing happens. Either way the caller is told the same.
 ///
 /// `lang` is the language the customer asked in (the portal's), kept as the one their
 /// e-mails are written in; without one, the kept one (else their country's) is used.
@@ -656,12 +871,43 @@ pub fn request_sign_in_link(
         if on_file.trim().to_lowercase() != email {
             return Ok(());
         }
+        let customer = c.int(0)?;
+        if tx.dialect() == Dialect::Postgres {
+            // Two requests at once are counted one after the other.
+            tx.exec(
+                "SELECT id FROM customers WHERE id = ? FOR UPDATE",
+                &[Val::Int(customer)],
+            )?;
+        }
+        let since = micros(
+            now.checked_sub(LINK_WINDOW_MINUTES.minutes())
+                .unwrap_or(now),
+        );
+        let recent = tx
+            .query_one(
+                "SELECT COUNT(*) FROM sign_in_links WHERE customer_id = ? AND created_at > ?",
+                &[Val::Int(customer), Val::Int(since)],
+            )?
+            .int(0)?;
+        if recent >= LINKS_PER_WINDOW {
+            return Ok(());
+        }
+        // The new link is the only one that works; links of no more use (and not counted
+        // any more) go.
+        tx.exec(
+            "UPDATE sign_in_links SET expires_at = ? WHERE customer_id = ? AND used_at IS NULL AND expires_at > ?",
+            &[Val::Int(micros(now)), Val::Int(customer), Val::Int(micros(now))],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_links WHERE customer_id = ? AND created_at <= ? AND (used_at IS NOT NULL OR expires_at <= ?)",
+            &[Val::Int(customer), Val::Int(since), Val::Int(micros(now))],
+        )?;
         let expires = now.checked_add(LINK_MINUTES.minutes()).unwrap_or(now);
         tx.exec(
             "INSERT INTO sign_in_links (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
             &[
                 hash_secret(&token).into(),
-                Val::Int(c.int(0)?),
+                Val::Int(customer),
                 Val::Int(micros(now)),
                 Val::Int(micros(expires)),
             ],
@@ -672,7 +918,7 @@ pub fn request_sign_in_link(
         if let Some(l) = chosen {
             tx.exec(
                 "UPDATE customers SET lang = ? WHERE id = ?",
-                &[l.tag().into(), Val::Int(c.int(0)?)],
+                &[l.tag().into(), Val::Int(customer)],
             )?;
         }
         let (subject, body) =
@@ -709,30 +955,110 @@ mod tests {
     use super::*;
 
     #[test]
-    fn common_short_and_personal_passwords_are_refused() {
+    fn common_short_guessable_and_personal_passwords_are_refused() {
+        let ada = [
+            "ada.lovelace@example.org",
+            "Ada Lovelace",
+            "IMASK",
+            "CryptKi",
+        ];
         for bad in [
             "short",
             "password123",
             "qwertyuiop",
             "1234567890",
             "aaaaaaaaaaaa",
+            "ababababab",
+            "Password1!",
+            "Summer2024!",
+            "aftercare2026",
+            "Aftercare2026!",
             "ada.lovelace-1815",
+            "lovelace1815",
+            "Imask2026!",
+            "cryptki-2025",
+            "satoshinakamoto",
+            "1qaz2wsx3edc",
         ] {
+            let e = check_password(bad, &ada).err();
             assert!(
-                check_password(bad, "ada.lovelace@example.org").is_err(),
-                "{bad}"
+                matches!(&e, Some(AppError::Invalid { field, .. }) if field == "password"),
+                "{bad}: {e:?}"
             );
         }
-        assert!(check_password("violet tram seventeen", "ada.lovelace@example.org").is_ok());
+        for good in [
+            "violet tram seventeen",
+            "correct horse battery staple",
+            "Tq7#mVx2-Lp9w",
+        ] {
+            assert!(check_password(good, &ada).is_ok(), "{good}");
+        }
+        let e = check_password("Password1!", &ada)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("password: this password is too easy to guess")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn each_try_after_the_free_ones_waits_twice_as_long_up_to_a_quarter_hour() {
+        let s = 1_000_000;
+        let (free, last) = (PER_ACCOUNT.free, 10 * s);
+        assert_eq!(PER_ACCOUNT.wait(0, None, last), None);
+        assert_eq!(PER_ACCOUNT.wait(free - 1, Some(last), last), None);
+        assert_eq!(PER_ACCOUNT.wait(free, Some(last), last), Some(1));
+        assert_eq!(PER_ACCOUNT.wait(free, Some(last), last + s), None);
+        assert_eq!(PER_ACCOUNT.wait(free + 1, Some(last), last), Some(2));
+        // Rounded up: half a second left is one to wait.
+        assert_eq!(
+            PER_ACCOUNT.wait(free + 1, Some(last), last + s + s / 2),
+            Some(1)
+        );
+        assert_eq!(
+            PER_ACCOUNT.wait(free + 3, Some(last), last + 3 * s),
+            Some(5)
+        );
+        assert_eq!(PER_ACCOUNT.wait(free + 9, Some(last), last), Some(512));
+        assert_eq!(PER_ACCOUNT.wait(free + 10, Some(last), last), Some(900));
+        assert_eq!(PER_ACCOUNT.wait(i64::MAX, Some(last), last), Some(900));
+        assert_eq!(
+            PER_ADDRESS.wait(PER_ADDRESS.free - 1, Some(last), last),
+            None
+        );
     }
 
     #[test]
     fn a_password_verifies_against_its_hash_only() {
         let h = hash_password("violet tram seventeen").unwrap_or_default();
         assert!(h.starts_with("$argon2id$"), "{h}");
+        // Again and again on one thread's memory, in any order.
+        for _ in 0..2 {
+            assert!(verify_password("violet tram seventeen", &h));
+            assert!(!verify_password("violet tram eighteen", &h));
+            assert!(!verify_password("violet tram seventeen", dummy_hash()));
+        }
+        // The hashes other parameters made verify too (a cheaper hash, argon2i).
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let other = argon2::Argon2::new(
+            argon2::Algorithm::Argon2i,
+            argon2::Version::V0x13,
+            argon2::Params::new(1024, 3, 1, Some(16)).unwrap_or_default(),
+        );
+        let salt = SaltString::encode_b64(b"sixteen bytes!!!").unwrap_or_else(|_| unreachable!());
+        let h = other
+            .hash_password(b"violet tram seventeen", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(h.starts_with("$argon2i$"), "{h}");
         assert!(verify_password("violet tram seventeen", &h));
-        assert!(!verify_password("violet tram eighteen", &h));
-        assert!(!verify_password("violet tram seventeen", dummy_hash()));
+        assert!(!verify_password("violet tram seventeen!", &h));
+        assert!(!verify_password(
+            "violet tram seventeen",
+            "$argon2id$not a hash"
+        ));
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub enum AppError {
     /// The thing changed since the caller saw it.
     #[error("{0}")]
     Stale(String),
-    /// Too many attempts: try again later.
-    #[error("{0}")]
-    Throttled(String),
+    /// Too many attempts: try again in `retry_after` seconds.
+    #[error("{message}")]
+    Throttled { message: String, retry_after: u64 },
     /// Missing or wrong configuration: a policy the data names is not loaded, a policy text
     /// not at hand. The operator fixes it; the same request then works.
     #[error("configuration: {0}")]
@@ -76,7 +76,7 @@ impl AppError {
                 | AppError::Unauthenticated(_)
                 | AppError::Forbidden(_)
                 | AppError::Stale(_)
-                | AppError::Throttled(_)
+                | AppError::Throttled { .. }
         )
     }
 

@@ -271,9 +271,10 @@ fn room(
             )?
             .int(0)?;
         if today >= MAX_PER_CUSTOMER_DAY {
-            return Err(AppError::Throttled(format!(
-                "at most {MAX_PER_CUSTOMER_DAY} photos a day: try again tomorrow"
-            )));
+            return Err(AppError::Throttled {
+                message: format!("at most {MAX_PER_CUSTOMER_DAY} photos a day: try again tomorrow"),
+                retry_after: 3600,
+            });
         }
     }
     Ok(())

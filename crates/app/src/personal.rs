@@ -156,7 +156,8 @@ fn of_sellers(tx: &mut dyn Tx, sql: &str, key: &str, within: &Sellers) -> Result
     Ok(false)
 }
 
-/// Replaces the customer's personal fields with placeholders; returns the new ref.
+/// Replaces the customer's personal fields with placeholders, and ends their sessions and
+/// sign-in links; returns the new ref.
 pub fn erase(
     store: &mut Store,
     reference: &str,
@@ -173,6 +174,15 @@ pub fn erase(
         // The customer's own words about their cases go too.
         tx.exec(
             "UPDATE cases SET description = NULL WHERE customer_id = ?",
+            &[Val::Int(id)],
+        )?;
+        // And every way in: their sessions end, their links stop working.
+        tx.exec(
+            "DELETE FROM sessions WHERE customer_id = ?",
+            &[Val::Int(id)],
+        )?;
+        tx.exec(
+            "DELETE FROM sign_in_links WHERE customer_id = ?",
             &[Val::Int(id)],
         )?;
         audit::append(

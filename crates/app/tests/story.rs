@@ -1166,14 +1166,40 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
     }
 }
 
+/// The shipped policies, and for each `(id, variant)` a copy of policy `id` named `variant`:
+/// a seller's second document, for another market.
+fn policies_with_variants(variants: &[(&str, &str)]) -> Policies {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut sources = aftercare_app::policies::read_dir(&dir).unwrap();
+    for (id, variant) in variants {
+        let original = sources
+            .iter()
+            .find(|f| f.name.ends_with(&format!("{id}.toml")))
+            .unwrap()
+            .clone();
+        sources.push(aftercare_policy::set::SourceFile {
+            name: original
+                .name
+                .replace(&format!("{id}.toml"), &format!("{variant}.toml")),
+            text: original.text.replacen(
+                &format!("id = \"{id}\""),
+                &format!("id = \"{variant}\""),
+                1,
+            ),
+        });
+    }
+    Policies::from_sources(sources).unwrap()
+}
+
 #[test]
 fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
-    let policies = policies();
+    // IMIKI and IMASK each have a second document, for buyers in China.
+    let policies = policies_with_variants(&[("imiki", "imiki-cn"), ("imask", "imask-cn")]);
     for db in databases() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
             "{}",
             db.name
         );
@@ -1181,7 +1207,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         store
             .tx(|tx| -> Result<(), AppError> {
                 let mut by_country = std::collections::BTreeMap::new();
-                by_country.insert("DE".to_string(), "imiki".to_string());
+                by_country.insert("CN".to_string(), "imiki-cn".to_string());
                 registry::upsert_sku(
                     tx,
                     &Sku {
@@ -1191,14 +1217,14 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                         components: String::new(),
                         security_sensitive: false,
                         seller: "IMIKI".into(),
-                        policy: "imask".into(),
+                        policy: "imiki".into(),
                         policy_by_country: by_country,
                     },
                 )?;
-                // Sold in China, IMASK's masks fall under imKey's terms (a made-up rule for
-                // the test): the order's buyer decides, unless the case names another.
+                // Sold in China, IMASK's masks fall under its Chinese document: the order's
+                // buyer decides, unless the case names another customer.
                 let mut by_country = std::collections::BTreeMap::new();
-                by_country.insert("CN".to_string(), "imkey".to_string());
+                by_country.insert("CN".to_string(), "imask-cn".to_string());
                 registry::upsert_sku(
                     tx,
                     &Sku {
@@ -1226,9 +1252,10 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 Ok(())
             })
             .unwrap();
-        for (customer, serial, policy) in
-            [("cust-de", "W2-DE", "imiki"), ("cust-cn", "W2-CN", "imask")]
-        {
+        for (customer, serial, policy) in [
+            ("cust-de", "W2-DE", "imiki"),
+            ("cust-cn", "W2-CN", "imiki-cn"),
+        ] {
             let id = cases::open(
                 &mut store,
                 &policies,
@@ -1254,7 +1281,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         }
         // By order alone: its first line's SKU, for the order's buyer (in China); with a
         // customer named, for that customer (in Germany: the SKU's default).
-        for (customer, policy) in [(None, "imkey"), (Some("cust-de"), "imask")] {
+        for (customer, policy) in [(None, "imask-cn"), (Some("cust-de"), "imask")] {
             let id = cases::open(
                 &mut store,
                 &policies,
@@ -1278,6 +1305,26 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
                 db.name
             );
         }
+        // A policy of another seller than the one who sold the item is refused, whoever
+        // names it.
+        let err = cases::open(
+            &mut store,
+            &policies,
+            &NewCase {
+                kind: Some(CaseKind::WarrantyService),
+                serial: Some("W2-DE".into()),
+                policy: Some("imask".into()),
+                ..NewCase::default()
+            },
+            By::Operator,
+            "desk",
+            at("2024-03-01T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy: policy `imask` is IMASK's; the item was sold by IMIKI"
+        );
         // What a case names must exist; each unknown one is named.
         for (new, said) in [
             (

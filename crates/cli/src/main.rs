@@ -126,7 +126,9 @@ struct ServeArgs {
     /// Database connections at most.
     #[arg(long, env = "AFTERCARE_CONNECTIONS", default_value_t = 8)]
     connections: usize,
-    /// The address people reach the server at, for links in e-mails (default: http://BIND).
+    /// The address people reach the server at, for links in e-mails and as the origin a
+    /// browser's writes must come from (besides the `Host` they are sent to; default:
+    /// http://BIND).
     #[arg(long, env = "AFTERCARE_PUBLIC_URL")]
     public_url: Option<String>,
     /// Where e-mails are delivered: a folder of `.eml` files.
@@ -170,6 +172,18 @@ struct ServeArgs {
     /// `SELLER=LINE; LINE; …` (repeat for each seller; the seller as its policies name it).
     #[arg(long, value_name = "SELLER=ADDRESS", value_parser = service_centre)]
     service_centre: Vec<(String, String)>,
+    /// A proxy in front of the server, whose `X-Forwarded-For` names the client: an address or
+    /// a range like `10.0.0.0/8` (repeat, or separate with commas). Sign-in failures are
+    /// counted per client address; from anyone but these the header is ignored and the
+    /// connection's peer is the client.
+    #[arg(
+        long,
+        env = "AFTERCARE_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = trusted_proxy
+    )]
+    trusted_proxy: Vec<aftercare_web::auth::Cidr>,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -210,7 +224,13 @@ const CONFIG_SERVE: &[&str] = &[
     "evidence-s3",
     "webhooks-to-private",
     "service-centre",
+    "trusted-proxy",
 ];
+
+/// An address or a range of addresses.
+fn trusted_proxy(s: &str) -> Result<aftercare_web::auth::Cidr, String> {
+    s.parse()
+}
 
 /// `SELLER=ADDRESS`, both non-empty.
 fn service_centre(s: &str) -> Result<(String, String), String> {
@@ -442,7 +462,8 @@ enum RefundCommand {
 enum CustomerCommand {
     /// Everything held about a customer, as JSON.
     Export { reference: String },
-    /// Replace a customer's personal fields with placeholders; cases, money and audit stay.
+    /// Replace a customer's personal fields with placeholders and end their sessions and
+    /// sign-in links; cases, money and audit stay.
     Erase { reference: String },
 }
 
@@ -563,7 +584,10 @@ fn main() -> ExitCode {
                 .or_else(|| Some("sqlite://aftercare-demo.db".to_string()));
             with_env(service, |env| demo(env, &a))
         }
-        Command::Serve(a) => with_env(service, |env| serve(env, web_config(env, &a))),
+        Command::Serve(a) => with_env(service, |env| match web_config(env, &a) {
+            Ok(config) => serve(env, config),
+            Err(e) => Output::fail(format!("error: {e}\n")),
+        }),
         Command::Import { file } => with_env(service, |env| service::import(env, &file)),
         Command::Tick {
             batch, every: None, ..
@@ -621,8 +645,8 @@ fn main() -> ExitCode {
     emit(out)
 }
 
-fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
-    aftercare_web::Config {
+fn web_config(env: &service::Env, a: &ServeArgs) -> Result<aftercare_web::Config, String> {
+    Ok(aftercare_web::Config {
         bind: a.bind,
         metrics_bind: a.metrics_bind,
         db: env.db.clone(),
@@ -638,12 +662,13 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> aftercare_web::Config {
         smtp: a.smtp.clone(),
         evidence_s3: a.evidence_s3.clone(),
         service_centres: a.service_centre.iter().cloned().collect(),
+        trusted_proxies: a.trusted_proxy.clone(),
         demo: None,
-        clock: match env.clock {
+        clock: match env.fixed_now()? {
             None => aftercare_web::Clock::System,
-            Some(_) => aftercare_web::Clock::Fixed(jiff::Timestamp::now()),
+            Some(t) => aftercare_web::Clock::Fixed(t),
         },
-    }
+    })
 }
 
 /// `aftercare demo`: loads the demo into a new database, then serves it.
@@ -697,7 +722,10 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
         Err(e) => return Output::fail(format!("error: {e}\n")),
     }
     drop(store);
-    let mut config = web_config(env, a);
+    let mut config = match web_config(env, a) {
+        Ok(c) => c,
+        Err(e) => return Output::fail(format!("error: {e}\n")),
+    };
     // Timers of the demo's past (a target breached, a device never sent) act at once.
     config.sweep_every = config
         .sweep_every

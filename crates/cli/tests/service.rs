@@ -560,7 +560,13 @@ fn csv_files_load_and_every_bad_row_is_named_by_its_line() {
     };
     let skus = write(
         "skus.csv",
-        "code,name,class,components,security_sensitive,seller,policy\nMX-1,Device,main,,false,Brand,maintenance\n",
+        "code,name,class,components,security_sensitive,seller,policy\nMX-1,Device,main,,false,Unnamed brand,maintenance\n",
+    );
+    // A SKU may name only its own seller's policies: its cases would otherwise be decided by
+    // one seller's rules and seen by another's staff.
+    let foreign = write(
+        "skus_foreign.csv",
+        "code,name,class,components,security_sensitive,seller,policy,policy_by_country\nMX-2,Device,main,,false,Brand,maintenance,\nMX-3,Device,main,,false,Unnamed brand,maintenance,DE=imask\nMX-4,Device,main,,false,Unnamed brand,nope,\n",
     );
     let units_ok = write(
         "units.csv",
@@ -582,6 +588,15 @@ fn csv_files_load_and_every_bad_row_is_named_by_its_line() {
     );
     let db = fresh_db();
     let now = "2024-01-22T08:00:00Z";
+    let (code, _, err) = run(&db, now, &["import", &foreign]);
+    assert_eq!(code, 1, "{err}");
+    for said in [
+        "line 2 (code `MX-2`): policy: policy `maintenance` is Unnamed brand's, not Brand's",
+        "line 3 (code `MX-3`): policy_by_country.DE: policy `imask` is IMASK's, not Unnamed brand's",
+        "line 4 (code `MX-4`): policy: no policy `nope` is loaded",
+    ] {
+        assert!(err.contains(said), "{said}: {err}");
+    }
     assert!(ok(&db, now, &["import", &skus]).contains("1 SKUs"));
     assert!(ok(&db, now, &["import", &units_ok]).contains("2 units"));
     assert!(

@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_trust.sql"),
         postgres: include_str!("../migrations/postgres/0008_trust.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sign_in_limits",
+        sqlite: include_str!("../migrations/sqlite/0009_sign_in_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0009_sign_in_limits.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

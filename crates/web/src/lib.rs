@@ -8,10 +8,12 @@ pub mod blobs;
 pub mod cache;
 pub mod dispatch;
 pub mod extract;
+pub mod hashing;
 pub mod idempotent;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod pages;
 pub mod pool;
 pub mod problem;
@@ -244,6 +246,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotent::layer,
+        ))
+        // Before anything else reads the request: a write a browser sends from another site.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::layer,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -24,6 +24,9 @@ pub struct Problem {
     /// Every problem found, where there are several (a registry file's bad records).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (a 429 or a 503).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 /// Where problem types are documented.
@@ -42,7 +45,21 @@ impl Problem {
             detail: detail.into(),
             field: None,
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// The same problem, telling the caller to try again in `seconds`.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        Problem {
+            retry_after: Some(u32::try_from(seconds).unwrap_or(u32::MAX).max(1)),
+            ..self
+        }
+    }
+
+    /// The server is at capacity for this kind of request: try again in `seconds`.
+    pub fn busy(detail: impl Into<String>, seconds: u64) -> Self {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).retry_after(seconds)
     }
 
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -75,6 +92,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }
@@ -91,7 +112,11 @@ impl From<AppError> for Problem {
             }
             AppError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::Stale(m) => Problem::new(StatusCode::PRECONDITION_FAILED, "stale", m),
-            AppError::Throttled(m) => Problem::new(StatusCode::TOO_MANY_REQUESTS, "throttled", m),
+            AppError::Throttled {
+                message,
+                retry_after,
+            } => Problem::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
+                .retry_after(retry_after),
             other => Problem::internal(&other),
         }
     }

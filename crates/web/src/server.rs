@@ -45,6 +45,9 @@ pub struct Config {
     pub evidence_s3: Option<String>,
     /// Each seller's service-centre address (lines separated by `;`), for return slips.
     pub service_centres: std::collections::BTreeMap<String, String>,
+    /// The proxies in front whose `X-Forwarded-For` names the client; from anyone else the
+    /// header is ignored.
+    pub trusted_proxies: Vec<crate::auth::Cidr>,
 }
 
 /// Where a server listens, once it does.
@@ -81,18 +84,27 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
         })
         .transpose()?;
     let policies = Arc::new(policies);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = public_url.trim_end_matches('/');
+    let hashers = crate::hashing::Hashers::per_core()?;
+    // The dummy hash a sign-in for a missing account is checked against is made now, on a
+    // hashing thread, so that the first such sign-in takes no longer than any other.
+    if let Ok(slot) = hashers.slot() {
+        let _ = hashers.submit(slot, aftercare_app::accounts::prepare);
+    }
     let state = AppState(Arc::new(Inner {
         pool: Arc::new(Pool::new(&config.db, config.connections)),
         policies: Arc::clone(&policies),
         clock: config.clock,
-        link_base: format!(
-            "{}/portal/sign-in?token=",
-            config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{bound}"))
-                .trim_end_matches('/')
-        ),
+        link_base: format!("{public_url}/portal/sign-in?token="),
+        // Scheme and authority only.
+        origin: public_url
+            .split_once("://")
+            .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")))
+            .unwrap_or_default(),
         metrics: crate::metrics::Metrics::default(),
         blobs: match &config.evidence_s3 {
             Some(url) => Arc::new(crate::blobs::S3::new(url, runtime.handle().clone())?),
@@ -101,6 +113,8 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
         dispatch: Arc::new(tokio::sync::Notify::new()),
         demo: config.demo.clone().map(Arc::new),
         service_centres: config.service_centres.clone(),
+        hashers,
+        trusted_proxies: config.trusted_proxies.clone(),
         lookups: crate::cache::Ttl::new(crate::routes::warranty::KEPT_FOR, 100_000),
         decodes: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
@@ -224,10 +238,14 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
             api: addr,
             metrics: metrics_addr,
         });
-        let served = axum::serve(listener, crate::router(state))
-            .with_graceful_shutdown(stop_signal)
-            .await
-            .map_err(|e| format!("the server stopped: {e}"));
+        // Each request knows its TCP peer (`ConnectInfo`): the client, or a trusted proxy.
+        let served = axum::serve(
+            listener,
+            crate::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop_signal)
+        .await
+        .map_err(|e| format!("the server stopped: {e}"));
         let _ = stop_dispatch.send(true);
         let _ = dispatcher.await;
         if let Some(m) = metrics_server {

@@ -18,6 +18,9 @@ pub struct Inner {
     pub clock: Clock,
     /// Where a customer's sign-in link points, up to its token.
     pub link_base: String,
+    /// This server's origin as people reach it (`https://service.shop.example`): a browser's
+    /// write from any other is refused.
+    pub origin: String,
     pub metrics: crate::metrics::Metrics,
     /// Where evidence files are kept.
     pub blobs: Arc<dyn aftercare_app::evidence::Blobs>,
@@ -27,6 +30,10 @@ pub struct Inner {
     pub service_centres: std::collections::BTreeMap<String, String>,
     /// On a demo server, what its landing page lists.
     pub demo: Option<Arc<crate::pages::Demo>>,
+    /// The threads that check passwords, and their queue.
+    pub hashers: crate::hashing::Hashers,
+    /// The proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<crate::auth::Cidr>,
     /// Public warranty look-ups of the last few seconds, by serial.
     pub lookups: crate::cache::Ttl<String, crate::routes::warranty::Kept>,
     /// Uploads decoded at once, at most (one per core): decoding is the CPU a caller can make

@@ -77,6 +77,15 @@ impl Env {
             .ok_or_else(|| format!("--now: `{day}` cannot be placed in its policy's zone"))
     }
 
+    /// The moment `--now` fixes the clock at (a date alone as for a command about no one
+    /// policy); `None` without `--now`: the system clock.
+    pub fn fixed_now(&self) -> Result<Option<Timestamp>, String> {
+        match self.clock {
+            None => Ok(None),
+            Some(_) => self.now(None).map(Some),
+        }
+    }
+
     /// [`Env::now`] for a command about case `id`: a date alone is placed in its policy's zone.
     fn now_for_case(&self, store: &mut Store, id: i64) -> Result<Timestamp, String> {
         if !matches!(self.clock, Some(When::Day(_))) {

@@ -1,10 +1,10 @@
 //! The service desk, first pages: staff sign in with their password, and the queue of open
 //! cases of the sellers they work for, nearest deadline first, with overdue and at-risk
 //! marks (IMASK's 24-hour targets show here), filtered by state and kind. The same use cases
-//! as the API (`accounts::sign_in`, `access::queue`).
+//! as the API (`auth::sign_in_with_password`, `access::queue`).
 
-use aftercare_app::access;
-use aftercare_app::accounts::{self, Principal};
+use aftercare_app::accounts::Principal;
+use aftercare_app::{AppError, access};
 use aftercare_domain::case::{CaseKind, State as CaseState};
 use askama::Template;
 use axum::Form;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::i18n::{Lang, Texts};
 use super::{LangQuery, page};
 use crate::AppState;
+use crate::auth::SignInRefused;
 
 #[derive(Template)]
 #[template(path = "desk_sign_in.html")]
@@ -25,7 +26,8 @@ struct SignIn {
     title: &'static str,
     switch_href: String,
     email: String,
-    failed: bool,
+    /// Why the last try did not sign in.
+    failed: Option<&'static str>,
 }
 
 /// `GET /desk/sign-in`.
@@ -38,7 +40,7 @@ pub async fn sign_in_page(Query(q): Query<LangQuery>, headers: HeaderMap) -> Res
         title: t.desk_sign_in_title,
         switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
         email: String::new(),
-        failed: false,
+        failed: None,
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }
@@ -53,17 +55,12 @@ pub struct SignInForm {
 /// and too many tries all get the same answer.
 pub async fn sign_in(
     State(state): State<AppState>,
+    crate::auth::ClientAddress(from): crate::auth::ClientAddress,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Response {
-    let now = state.now();
-    let from = crate::auth::client_address(&headers);
     let email = f.email.clone();
-    match state
-        .pool()
-        .run(move |store| accounts::sign_in(store, &f.email, &f.password, &from, now))
-        .await
-    {
+    match crate::auth::sign_in_with_password(&state, f.email, f.password, from).await {
         Ok(session) => {
             let mut r = Redirect::to("/desk").into_response();
             if let Ok(v) =
@@ -73,20 +70,36 @@ pub async fn sign_in(
             }
             r
         }
-        Err(e) if e.is_callers() => {
+        Err(SignInRefused::App(e)) if !e.is_callers() => {
+            crate::problem::Problem::from(e).into_response()
+        }
+        Err(refused) => {
             let lang = Lang::choose(None, &headers);
             let t = lang.texts();
+            let (status, wait, failed) = match refused {
+                SignInRefused::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1), t.sign_in_busy),
+                SignInRefused::App(AppError::Throttled { retry_after, .. }) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(retry_after),
+                    t.sign_in_failed,
+                ),
+                SignInRefused::App(_) => (StatusCode::UNAUTHORIZED, None, t.sign_in_failed),
+            };
             let view = SignIn {
                 lang,
                 t,
                 title: t.desk_sign_in_title,
                 switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
                 email: email.chars().take(254).collect(),
-                failed: true,
+                failed: Some(failed),
             };
-            page(StatusCode::UNAUTHORIZED, view.render(), lang, false)
+            let mut r = page(status, view.render(), lang, false);
+            if let Some(secs) = wait {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            r
         }
-        Err(e) => crate::problem::Problem::from(e).into_response(),
     }
 }
 

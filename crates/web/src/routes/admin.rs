@@ -37,8 +37,8 @@ pub struct Erased {
     pub reference: String,
 }
 
-/// Replaces a customer's personal fields with placeholders; cases, money and the audit log
-/// stay whole.
+/// Replaces a customer's personal fields with placeholders and ends their sessions and sign-in
+/// links; cases, money and the audit log stay whole.
 #[utoipa::path(post, path = "/api/v1/customers/{ref}/erase", tag = "customers",
     params(("ref" = String, Path, description = "the customer's reference")),
     responses(

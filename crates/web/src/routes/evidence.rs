@@ -99,8 +99,10 @@ pub(crate) async fn attach_as(
         .pool()
         .run(move |store| evidence::admit(store, &p, &w, id, &k, now))
         .await?;
-    let busy =
-        || AppError::Throttled("the server is checking many photos: try again in a moment".into());
+    let busy = || AppError::Throttled {
+        message: "the server is checking many photos: try again in a moment".into(),
+        retry_after: 1,
+    };
     let permit = tokio::time::timeout(DECODE_WAIT, Arc::clone(&state.0.decodes).acquire_owned())
         .await
         .map_err(|_| busy())?

@@ -92,20 +92,19 @@ fn opened(session: &accounts::NewSession, me: Me, hours: i64) -> Response {
     responses(
         (status = 200, description = "signed in; the session is in the `aftercare_session` cookie", body = Opened),
         (status = 401, description = "wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too many failed attempts", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many failed sign-ins for this account or address: each try after the first few waits twice as long since the last failure (at most 15 minutes)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until the next try is checked"))),
+        (status = 503, description = "too many sign-ins at once: every password-checking thread is busy and their queue is full", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    auth::ClientAddress(from): auth::ClientAddress,
     Json(req): Json<SignIn>,
 ) -> Result<Response, Problem> {
     let now = state.now();
-    let from = auth::client_address(&headers);
     let email = req.email.clone();
-    let session = state
-        .pool()
-        .run(move |store| accounts::sign_in(store, &req.email, &req.password, &from, now))
-        .await?;
+    let session = auth::sign_in_with_password(&state, req.email, req.password, from).await?;
     let token = session.token.clone();
     let me = state
         .pool()
@@ -169,9 +168,10 @@ pub struct Accepted {
 }
 
 /// A customer asks for a sign-in link: it goes to the order's e-mail address when order and
-/// address match. The answer is the same either way.
+/// address match, and it ends the customer's older unused links. At most three go to one
+/// customer in a quarter of an hour. The answer is the same either way.
 #[utoipa::path(post, path = "/api/v1/customer/sign-in-links", tag = "accounts", request_body = LinkRequest,
-    responses((status = 202, description = "if the order and address match, a link is on its way", body = Accepted)))]
+    responses((status = 202, description = "if the order and address match, and fewer than three links went to this customer in the last quarter of an hour, a link is on its way (older unused links stop working)", body = Accepted)))]
 pub async fn request_link(
     State(state): State<AppState>,
     Json(req): Json<LinkRequest>,
