@@ -58,6 +58,9 @@ pub struct Step {
     /// Move only if the case is still the version the caller saw ([`Case::version`]): two
     /// people moving one case cannot both win.
     pub if_version: Option<String>,
+    /// For `submit` and `provide_info`: the customer's own words about what happened, in
+    /// place of those the case has (at most [`MAX_DESCRIPTION`] characters).
+    pub description: Option<String>,
 }
 
 /// One line of a repair quote.
@@ -109,6 +112,7 @@ impl Step {
             note: None,
             quote_lines: Vec::new(),
             if_version: None,
+            description: None,
         }
     }
 }
@@ -292,11 +296,8 @@ pub fn open(
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty());
-        if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-            return Err(AppError::invalid(
-                "description",
-                format!("at most {MAX_DESCRIPTION} characters"),
-            ));
+        if let Some(d) = description {
+            self::description(d)?;
         }
         if let Some(k) = &new.open_key
             && let Some(r) = tx.query_opt("SELECT id FROM cases WHERE open_key = ?", &[k.into()])?
@@ -676,6 +677,15 @@ pub(crate) fn transition_in(
     let mut after = before.clone();
     after.state = to;
     after.state(&step.facts, &stated_by);
+    if let Some(d) = &step.description {
+        if !matches!(step.action, Action::Submit | Action::ProvideInfo) {
+            return Err(AppError::invalid(
+                "description",
+                "the customer's description is given when the request is sent or information is added",
+            ));
+        }
+        after.description = Some(description(d)?);
+    }
     // Read once: the hold below and the decision after the step decide on the same facts.
     let known = Known::read(tx, &after)?;
     if matches!(
@@ -833,16 +843,30 @@ pub fn correct(
     })
 }
 
+/// A description as the case keeps it: trimmed, not empty, at most [`MAX_DESCRIPTION`]
+/// characters.
+fn description(d: &str) -> Result<String, AppError> {
+    let d = d.trim();
+    if d.is_empty() || d.chars().count() > MAX_DESCRIPTION {
+        return Err(AppError::invalid(
+            "description",
+            format!("1 to {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(d.to_string())
+}
+
 /// Writes a case's changeable columns.
 fn save(tx: &mut dyn Tx, case: &Case) -> Result<(), AppError> {
     let saved = tx.exec(
-        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, updated_at = ? WHERE id = ?",
+        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ? WHERE id = ?",
         &[
             case.state.as_str().into(),
             J::Object(case.facts.clone()).to_string().into(),
             J::Object(case.fact_sources.clone()).to_string().into(),
             case.authorisation.clone().into(),
             case.ship_by.map(|d| d.to_string()).into(),
+            case.description.clone().into(),
             Val::Int(micros(case.updated_at)),
             Val::Int(case.id),
         ],

@@ -160,11 +160,16 @@ fn a_delivery_damage_claim_without_its_photos_is_held_at_submit_and_approve() {
             &erika,
             "/api/v1/cases",
             r#"{"kind": "delivery_damage", "order_no": "SO-CRK-1", "serial": "CRK-0001",
-                "facts": {"problem.reported": "delivery_damage"},
-                "description": "The box arrived crushed."}"#,
+                "facts": {"problem.reported": "delivery_damage"}}"#,
         );
         assert_eq!(r.status, 201, "{}", r.text());
         let case = r.json()["id"].as_i64().unwrap();
+        let missing = |who: &[(String, String)]| {
+            w.s.send("GET", &format!("/api/v1/cases/{case}"), &refs(who), None)
+                .json()["latest_decision"]["decision"]["missing"]
+                .to_string()
+        };
+
         let submit = post(
             &w.s,
             &erika,
@@ -197,6 +202,7 @@ fn a_delivery_damage_claim_without_its_photos_is_held_at_submit_and_approve() {
             img.write_to(&mut c, image::ImageFormat::Png).unwrap();
             c.into_inner()
         };
+        let mut still_missing = String::new();
         for kind in ["outer_box", "inner_box", "labels", "packaging_damage"] {
             let r = support::request(
                 &w.s.addr,
@@ -206,14 +212,25 @@ fn a_delivery_damage_claim_without_its_photos_is_held_at_submit_and_approve() {
                 Some(&png),
             );
             assert_eq!(r.status, 201, "{kind}: {}", r.text());
+            still_missing = r.json()["still_missing"].to_string();
         }
+        assert!(
+            still_missing.contains("description of the issue"),
+            "{still_missing}"
+        );
+        // Sent with the customer's own words: the description the policy asks for is given.
         let submit = post(
             &w.s,
             &erika,
             &format!("/api/v1/cases/{case}/transitions"),
-            r#"{"action": "submit"}"#,
+            r#"{"action": "submit", "description": "The box arrived crushed at one corner."}"#,
         );
         assert_eq!(submit.status, 200, "{}", submit.text());
+        assert!(
+            !missing(&erika).contains("description of the issue"),
+            "{}",
+            missing(&erika)
+        );
     }
 }
 

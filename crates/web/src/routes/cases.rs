@@ -234,6 +234,11 @@ pub struct Move {
     /// For `quote`: its lines, `KIND:DESCRIPTION:AMOUNT` (`part:Fan:25.00`).
     #[serde(default)]
     pub quote_lines: Vec<String>,
+    /// For `submit` and `provide_info`: the customer's own words about what happened, in place
+    /// of the case's (at most 4,000 characters). A policy that asks for a description (CryptKi
+    /// 5.1, 8) counts it.
+    #[schema(max_length = 4000)]
+    pub description: Option<String>,
 }
 
 /// Moves a case. With `If-Match` (its `ETag`/`version`), only if nobody moved it since: a
@@ -278,6 +283,7 @@ pub async fn transition(
         authorisation: req.authorisation,
         ship_by,
         quote_lines: req.quote_lines,
+        description: req.description,
         if_version,
         ..Step::new(action)
     };
