@@ -34,6 +34,9 @@ const AGENT_MOVES: &[Action] = &[
     Action::Receive,
     Action::RejectOnArrival,
     Action::Refund,
+    // Customer service sends the repair quote the workshop prices (IMASK "Toll repair": "a
+    // repair quotation will be submitted to you"; Maintenance 2.3).
+    Action::Quote,
     Action::Pay,
     Action::DeclineQuote,
     Action::ShipBack,
@@ -41,9 +44,11 @@ const AGENT_MOVES: &[Action] = &[
     Action::Cancel,
 ];
 
-/// The moves a technician takes.
+/// The moves a technician takes: what the workshop does, from receiving a parcel (and
+/// refusing one that arrived damaged or soaked) to shipping the item back.
 const TECHNICIAN_MOVES: &[Action] = &[
     Action::Receive,
+    Action::RejectOnArrival,
     Action::Inspect,
     Action::Quote,
     Action::Repair,
@@ -68,6 +73,16 @@ pub fn may_move(who: &Principal, action: Action) -> bool {
             by_role && has_scope(scopes.as_deref(), "cases:write")
         }
     }
+}
+
+/// Whether `who` records what a repair did (technicians, managers and admins, with
+/// `cases:write`).
+pub fn may_record_repair(who: &Principal) -> bool {
+    matches!(
+        who,
+        Principal::Staff { role: Role::Technician | Role::Manager | Role::Admin, scopes, .. }
+            if has_scope(scopes.as_deref(), "cases:write")
+    )
 }
 
 /// Whether a token's scopes include `scope` (a signed-in person has their role's all).
@@ -198,6 +213,7 @@ const CUSTOMER_EVENTS: &[&str] = &[
     "expire_quote",
     "repair",
     "replace",
+    "repair_report",
     "refund",
     "refund_paid",
     "return_unrepaired",
@@ -512,6 +528,26 @@ pub fn transition(
         )));
     }
     cases::transition(store, policies, id, step, By::of(who), &who.actor(), now)
+}
+
+/// Records what a repair or replacement of a case `who` sees did: those who repair
+/// (technicians, managers, admins), with `cases:write`.
+pub fn record_repair(
+    store: &mut Store,
+    policies: &Policies,
+    who: &Principal,
+    id: i64,
+    report: &crate::lineage::RepairReport,
+    now: Timestamp,
+) -> Result<J, AppError> {
+    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
+    staff_with(
+        who,
+        &[Role::Technician, Role::Manager, Role::Admin],
+        "cases:write",
+        "record repairs",
+    )?;
+    crate::lineage::record_repair(store, policies, id, report, &who.actor(), now)
 }
 
 /// Corrects the records for one case `who` sees: managers and admins (`cases:write`).

@@ -690,7 +690,7 @@ pub(crate) fn transition_in(
     let known = Known::read(tx, &after)?;
     if matches!(
         step.action,
-        Action::Submit | Action::Approve | Action::DeviceShipped
+        Action::Submit | Action::Approve | Action::DeviceShipped | Action::Inspect
     ) {
         // Held back on the case as it stands with what the step says, before the step's own
         // facts (shipping records the parcel as sent, which would lift the hold by itself).
@@ -911,13 +911,20 @@ fn authorisation_number(tx: &mut dyn Tx, id: i64, given: &str) -> Result<String,
 
 /// Refuses a move the policy holds back: sending or approving a request the policy will not
 /// process yet (CryptKi 5.1: "no claim will be processed without complete photographic
-/// evidence"), and recording a parcel as sent before the customer confirmed the device's data
-/// is erased and backed up (imKey 2(5), Maintenance 3.1–3.2).
+/// evidence"), recording a parcel as sent before the customer confirmed the device's data is
+/// erased and backed up (imKey 2(5), Maintenance 3.1–3.2), and inspecting an item the policy
+/// rejects as it arrived (Maintenance 3.6: refused on arrival instead).
 fn hold(action: Action, decision: &Recorded) -> Result<(), AppError> {
     let (flag, why) = match action {
         Action::Submit | Action::Approve => (
             "not_processed",
             "the policy does not process this request until it has everything it asks for",
+        ),
+        // A parcel the policy rejects (Maintenance 3.6: damaged or soaked) is refused on
+        // arrival, not inspected.
+        Action::Inspect => (
+            "not_processed",
+            "the policy does not process this item as it arrived: refuse it on arrival",
         ),
         Action::DeviceShipped => (
             "hold_shipping",
@@ -1407,6 +1414,21 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
         };
         let timers = timers::of_case(tx, id)?;
         let quotes = quotes_of(tx, id)?;
+        // What each repair or replacement did: parts and their warranty, with the clause.
+        let repairs = tx
+            .query(
+                "SELECT at, detail FROM unit_events WHERE case_id = ? AND kind IN ('repaired', 'replaced') ORDER BY id",
+                &[Val::Int(id)],
+            )?
+            .iter()
+            .map(|r| {
+                let mut d = stored_json("unit_events.detail", &r.text(1)?)?;
+                if let J::Object(m) = &mut d {
+                    m.insert("at".into(), J::String(from_micros(r.int(0)?)?.to_string()));
+                }
+                Ok(d)
+            })
+            .collect::<Result<Vec<J>, AppError>>()?;
         let history = audit::history(tx, "case", &id.to_string())?;
         let currency = match &case.order_no {
             Some(o) => tx.query_text(
@@ -1415,12 +1437,29 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
             )?,
             None => None,
         };
+        // The unit's components (its SKU's, `display; battery; …`): what a repair may replace.
+        let components: Vec<J> = match &case.serial {
+            Some(s) => tx
+                .query_text(
+                    "SELECT k.components FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?",
+                    &[s.into()],
+                )?
+                .unwrap_or_default()
+                .split([';', ','])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| J::String(c.to_string()))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut out = case.to_json();
         if let J::Object(m) = &mut out {
+            m.insert("components".into(), J::Array(components));
             m.insert("currency".into(), currency.map_or(J::Null, J::String));
             m.insert("latest_decision".into(), latest.unwrap_or(J::Null));
             m.insert("timers".into(), J::Array(timers));
             m.insert("quotes".into(), J::Array(quotes));
+            m.insert("repairs".into(), J::Array(repairs));
             m.insert("history".into(), J::Array(history));
         }
         Ok(out)
@@ -1485,9 +1524,7 @@ pub(crate) fn announce(
         return Ok(());
     };
     let reference = lang.reference(case.authorisation.as_deref(), case.id);
-    let ship_by = case
-        .ship_by
-        .map_or_else(|| lang.see_page().to_string(), |d| lang.date(d));
+    let ship_by = case.ship_by.map(|d| lang.date(d));
     let quote = if matches!(event, "quote" | "quote_reminder") {
         open_quote(tx, case, policy.tz(), lang)?
     } else {
@@ -1496,7 +1533,7 @@ pub(crate) fn announce(
     let mail = crate::mail_words::CaseMail {
         reference: &reference,
         policy: &policy.title,
-        ship_by: &ship_by,
+        ship_by: ship_by.as_deref(),
         quote,
     };
     if let Some((subject, body)) = crate::mail_words::case_mail(lang, event, &mail) {

@@ -27,7 +27,12 @@ pub struct RepairReport {
     pub parts: Vec<String>,
     /// For a replacement: the serial of the unit given in exchange.
     pub replacement_serial: Option<String>,
+    /// Record it only if the case is still this version ([`cases::Case::version`]).
+    pub if_version: Option<String>,
 }
+
+/// The most parts one report names.
+const MAX_PARTS: usize = 20;
 
 /// Records a repair (or replacement) of a case in `repairing` or `replacing`.
 pub fn record_repair(
@@ -38,8 +43,40 @@ pub fn record_repair(
     actor: &str,
     now: Timestamp,
 ) -> Result<J, AppError> {
+    if report.parts.len() > MAX_PARTS {
+        return Err(AppError::invalid(
+            "parts",
+            format!("at most {MAX_PARTS} parts in one report"),
+        ));
+    }
+    for (i, part) in report.parts.iter().enumerate() {
+        let p = part.trim();
+        if p.is_empty() || p.chars().count() > 80 || p.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                format!("parts[{i}]"),
+                "a part is named in 1 to 80 characters",
+            ));
+        }
+    }
+    if let Some(new) = &report.replacement_serial {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/');
+        if new.is_empty() || new.len() > 64 || !new.chars().all(plain) {
+            return Err(AppError::invalid(
+                "replacement_serial",
+                "1 to 64 letters, digits, `-`, `_`, `.` or `/`",
+            ));
+        }
+    }
     store.tx(|tx| -> Result<J, AppError> {
         let mut case = cases::load(tx, case_id)?;
+        if let Some(v) = &report.if_version
+            && *v != case.version()
+        {
+            return Err(AppError::Stale(format!(
+                "case {case_id} changed since version {v} (it is now {}): read it again",
+                case.version()
+            )));
+        }
         if !matches!(case.state, State::Repairing | State::Replacing) {
             return Err(AppError::Refused(format!(
                 "case {case_id} is `{}`: a repair is recorded while it is `repairing` or `replacing`",
@@ -55,6 +92,7 @@ pub fn record_repair(
         // The repair is done today: the warranty it gives counts from here.
         case.facts
             .insert("repair.date".into(), J::String(today.to_string()));
+        case.updated_at = now;
         tx.exec(
             "UPDATE cases SET facts = ?, updated_at = ? WHERE id = ?",
             &[
@@ -69,6 +107,24 @@ pub fn record_repair(
             _ => None,
         };
         let paid = case.facts.contains_key("quote.paid");
+        // The clause that set a part's warranty, as the decision cites it.
+        let output_clause = |name: &str| {
+            decision
+                .summary
+                .pointer(&format!("/outputs/{}/by", name.replace('/', "~1")))
+                .and_then(|by| {
+                    Some(format!(
+                        "{} {}",
+                        by.get("policy")?.as_str()?,
+                        by.get("clause")?.as_str()?
+                    ))
+                })
+        };
+        let part_clause = if paid {
+            output_clause(Output::PaidRepairPartsWarranty.name())
+        } else {
+            output_clause(Output::PartWarrantyEnd.name())
+        };
         // The policy's answer, else the unit's own warranty end, else nothing is promised.
         let part_until = if paid {
             match decision.output(Output::PaidRepairPartsWarranty) {
@@ -106,13 +162,16 @@ pub fn record_repair(
                     until.to_string().into(),
                 ],
             )?;
-            parts.push(json!({"part": part, "warranty_until": until.to_string()}));
+            parts.push(json!({"part": part, "warranty_until": until.to_string(), "clause": part_clause}));
         }
+        // Replaced parts go back to a customer who asked to keep them (Maintenance 2.5).
+        let keeps = case.facts.get("customer.keeps_parts") == Some(&J::Bool(true));
         let mut detail = json!({
             "repair": repair_id,
             "outcome": if report.fixed { "fixed" } else { "failed" },
             "paid": paid,
             "parts": parts,
+            "parts_to_customer": keeps && !report.parts.is_empty(),
         });
         if let Some(new) = &report.replacement_serial {
             let class = tx
@@ -144,6 +203,19 @@ pub fn record_repair(
             event(tx, new, now, "replacement_for", case_id, &json!({"replaces": serial, "warranty_until": until.map(|d| d.to_string())}))?;
             if let J::Object(m) = &mut detail {
                 m.insert("replaced_by".into(), J::String(new.clone()));
+                m.insert(
+                    "replacement_warranty_until".into(),
+                    until.map_or(J::Null, |d| J::String(d.to_string())),
+                );
+                let name = if accessory {
+                    Output::AccessoryWarrantyEnd
+                } else {
+                    Output::UnitWarrantyEnd
+                };
+                m.insert(
+                    "replacement_clause".into(),
+                    output_clause(name.name()).map_or(J::Null, J::String),
+                );
             }
         }
         event(tx, &serial, now, if report.replacement_serial.is_some() { "replaced" } else { "repaired" }, case_id, &detail)?;
@@ -152,6 +224,15 @@ pub fn record_repair(
             now,
             &Event::new(actor, "unit", serial, "repair", detail.clone()),
         )?;
+        let seq = audit::append(
+            tx,
+            now,
+            &Event::new(actor, "case", case_id, "repair_report", detail.clone()),
+        )?;
+        cases::announce(tx, policies, &case, "repair_report", seq, now)?;
+        if let J::Object(m) = &mut detail {
+            m.insert("version".into(), J::String(case.version()));
+        }
         Ok(detail)
     })
 }

@@ -90,15 +90,16 @@ impl MailLang {
 pub struct CaseMail<'a> {
     pub reference: &'a str,
     pub policy: &'a str,
-    /// The ship-by date as the language writes it, or [`MailLang::see_page`].
-    pub ship_by: &'a str,
+    /// The ship-by date as the language writes it, when the case has one.
+    pub ship_by: Option<&'a str>,
     /// The open quote's amount and its last day to pay, as the language writes it.
     pub quote: Option<(Money, Option<String>)>,
 }
 
 /// The subject and body of the e-mail a case event sends its customer, if it sends one.
 pub fn case_mail(lang: MailLang, event: &str, m: &CaseMail<'_>) -> Option<(String, String)> {
-    let (r, policy, ship_by) = (m.reference, m.policy, m.ship_by);
+    let (r, policy) = (m.reference, m.policy);
+    let ship_by = m.ship_by.unwrap_or_else(|| lang.see_page());
     let amount = |zh: bool| {
         m.quote.as_ref().map_or_else(
             || {
@@ -113,20 +114,59 @@ pub fn case_mail(lang: MailLang, event: &str, m: &CaseMail<'_>) -> Option<(Strin
     };
     let pay_by = m.quote.as_ref().and_then(|(_, d)| d.clone());
     Some(match (lang, event) {
-        (MailLang::En, "approve") => (
-            format!("{r}: approved; please ship by {ship_by}"),
+        // A policy without a ship-by date gets no date it does not set.
+        (MailLang::En, "approve") => {
+            let (subject, ship) = match m.ship_by {
+                Some(d) => (
+                    format!("{r}: approved; please ship by {d}"),
+                    format!("Please ship the item by {d}"),
+                ),
+                None => (
+                    format!("{r}: approved; please ship the item"),
+                    "Please ship the item".to_string(),
+                ),
+            };
+            (
+                subject,
+                format!(
+                    "Your after-sales request {r} ({policy}) is approved.\n\n\
+                     {ship}, with the authorisation number {r} on the parcel.\n\
+                     Your case page shows the service address, who pays the freight and how to pack.\n"
+                ),
+            )
+        }
+        (MailLang::ZhCn, "approve") => {
+            let (subject, ship) = match m.ship_by {
+                Some(d) => (
+                    format!("{r}：已批准，请于{d}前寄出"),
+                    format!("请于{d}前寄出商品"),
+                ),
+                None => (format!("{r}：已批准，请寄出商品"), "请寄出商品".to_string()),
+            };
+            (
+                subject,
+                format!(
+                    "您的售后申请 {r}（{policy}）已获批准。\n\n\
+                     {ship}，并在包裹上注明授权号 {r}。\n\
+                     售后单页面列有服务地址、运费承担方和包装要求。\n"
+                ),
+            )
+        }
+        (MailLang::En, "reject_on_arrival") => (
+            format!("{r}: your parcel was refused on arrival"),
             format!(
-                "Your after-sales request {r} ({policy}) is approved.\n\n\
-                 Please ship the item by {ship_by}, with the authorisation number {r} on the parcel.\n\
-                 Your case page shows the service address, who pays the freight and how to pack.\n"
+                "The parcel for {r} reached the service centre damaged or soaked, and {policy} has it \
+                 refused rather than repaired. It is sent back to you as it arrived.\n\n\
+                 If the carrier damaged it, make your claim with the carrier. Your case page shows the \
+                 clause and what the service centre wrote.\n"
             ),
         ),
-        (MailLang::ZhCn, "approve") => (
-            format!("{r}：已批准，请于{ship_by}前寄出"),
+        (MailLang::ZhCn, "reject_on_arrival") => (
+            format!("{r}：包裹到货拒收"),
             format!(
-                "您的售后申请 {r}（{policy}）已获批准。\n\n\
-                 请于{ship_by}前寄出商品，并在包裹上注明授权号 {r}。\n\
-                 售后单页面列有服务地址、运费承担方和包装要求。\n"
+                "{r} 的包裹到达服务中心时已破损或浸湿，按《{policy}》的规定予以拒收、不予维修，\
+                 将按原样退回给您。\n\n如为承运商造成的损坏，请向承运商索赔。售后单页面列有所依据的条款\
+                 及服务中心的说明。\n"
             ),
         ),
         (MailLang::En, "reject") => (
@@ -246,12 +286,13 @@ mod tests {
         let m = CaseMail {
             reference: "RA-000001",
             policy: "IMASK",
-            ship_by: "x",
+            ship_by: Some("x"),
             quote: None,
         };
         for event in [
             "approve",
             "reject",
+            "reject_on_arrival",
             "quote",
             "quote_reminder",
             "ship_by_reminder",

@@ -247,9 +247,11 @@ pub const TRANSITIONS: &[Transition] = &[
         &[S::Approved, S::AwaitingDevice],
         S::ClosedNotReceived,
     ),
+    // A parcel is refused at the door, or once opened and found damaged or soaked (the one
+    // who receives it looks at it: Maintenance 3.6).
     t(
         Action::RejectOnArrival,
-        &[S::Approved, S::AwaitingDevice],
+        &[S::Approved, S::AwaitingDevice, S::Received],
         S::RejectedOnArrival,
     ),
     t(Action::Inspect, &[S::Received], S::Inspecting),

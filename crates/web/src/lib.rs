@@ -128,6 +128,11 @@ pub fn routes() -> Vec<Route> {
             )),
         ),
         route(
+            "/desk/cases/{id}/repair",
+            &["POST"],
+            post(crate::pages::desk_case::repair),
+        ),
+        route(
             "/desk/cases/{id}/what-if",
             &["POST"],
             post(crate::pages::desk_case::what_if),
@@ -175,6 +180,11 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/cases/{id}/corrections",
             &["POST"],
             post(cases::correct),
+        ),
+        route(
+            "/api/v1/cases/{id}/repair-report",
+            &["POST"],
+            post(cases::repair_report),
         ),
         route(
             "/api/v1/cases/{id}/evidence",

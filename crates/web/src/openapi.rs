@@ -39,6 +39,7 @@ use crate::routes;
         routes::cases::transition,
         routes::cases::decide,
         routes::cases::correct,
+        routes::cases::repair_report,
         routes::evidence::attach,
         routes::evidence::list,
         routes::evidence::download,

@@ -625,6 +625,7 @@ pub fn case_repaired(
                 fixed: !failed,
                 parts: parts.to_vec(),
                 replacement_serial: replacement.map(str::to_string),
+                if_version: None,
             },
             &env.actor,
             now,

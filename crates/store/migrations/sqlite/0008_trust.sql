@@ -17,3 +17,6 @@ UPDATE refunds SET idempotency_key = 'order:' || order_no || ':' || idempotency_
 
 -- A customer's uploads of the last day, counted at each upload (a bounded number per day).
 CREATE INDEX evidence_by_uploader ON evidence (uploaded_by, uploaded_at);
+
+-- What each repair of a case did, read with the case.
+CREATE INDEX unit_events_by_case ON unit_events (case_id);

@@ -77,6 +77,60 @@ struct Finding {
     value: String,
 }
 
+/// What one repair or replacement did, as recorded.
+pub(crate) struct RepairView {
+    pub when: String,
+    pub fixed: bool,
+    /// Part, warranty end, clause.
+    pub parts: Vec<(String, String, String)>,
+    /// The unit given in exchange: serial, warranty end, clause.
+    pub replaced_by: Option<(String, String, String)>,
+    pub to_customer: bool,
+}
+
+/// The repairs a case JSON records, for the desk and the portal.
+pub(crate) fn repairs(j: &J, lang: Lang) -> Vec<RepairView> {
+    let day = |v: &J| {
+        v.as_str()
+            .and_then(|s| s.parse::<jiff::civil::Date>().ok())
+            .map(|d| lang.date(d))
+            .unwrap_or_default()
+    };
+    at(j, "/repairs")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| RepairView {
+            when: at(r, "/at")
+                .as_str()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .map(|t| lang.date(t.to_zoned(jiff::tz::TimeZone::UTC).date()))
+                .unwrap_or_default(),
+            fixed: at(r, "/outcome").as_str() == Some("fixed"),
+            parts: at(r, "/parts")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        text(at(p, "/part")),
+                        day(at(p, "/warranty_until")),
+                        text(at(p, "/clause")),
+                    )
+                })
+                .collect(),
+            replaced_by: at(r, "/replaced_by").as_str().map(|s| {
+                (
+                    s.to_string(),
+                    day(at(r, "/replacement_warranty_until")),
+                    text(at(r, "/replacement_clause")),
+                )
+            }),
+            to_customer: at(r, "/parts_to_customer").as_bool() == Some(true),
+        })
+        .collect()
+}
+
 struct TimelineRow {
     when: String,
     who: String,
@@ -124,6 +178,10 @@ struct DeskCase {
     inspection: Vec<Finding>,
     arrival: Vec<Finding>,
     currency: String,
+    /// The repair report form: on a `repairing` or `replacing` case, for those who repair.
+    repair_form: bool,
+    components: Vec<String>,
+    repairs: Vec<RepairView>,
 }
 
 #[derive(Template)]
@@ -442,6 +500,10 @@ fn desk_case(
             .collect(),
         // What quote amounts are written in: the order's currency.
         currency: text(at(j, "/currency")),
+        repair_form: matches!(state_key.as_str(), "repairing" | "replacing")
+            && access::may_record_repair(who),
+        components: strings(at(j, "/components")).map(str::to_string).collect(),
+        repairs: repairs(j, lang),
         state_key,
     }
 }
@@ -713,6 +775,63 @@ pub async fn move_case(
                 status: StatusCode::CONFLICT,
             };
             render(&state, who, csrf, id, lang, false, extra).await
+        }
+        Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
+            let extra = Extra {
+                error: Some(e.to_string()),
+                form,
+                preview: None,
+                notice: None,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render(&state, who, csrf, id, lang, false, extra).await
+        }
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}
+
+/// `POST /desk/cases/{id}/repair`: the repair report form (`csrf`, `version`, `fixed`
+/// yes/no, checked `part`s and `other_part`, `replacement_serial`), recorded by the same use
+/// case as the API's; back to the case page, which shows each part's warranty end and clause.
+pub async fn repair(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let (who, csrf) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if field(&form, "csrf") != Some(csrf.as_str()) {
+        return forged();
+    }
+    let lang = Lang::choose(None, &headers);
+    let mut parts: Vec<String> = form
+        .iter()
+        .filter(|(k, v)| k == "part" && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_string())
+        .collect();
+    if let Some(other) = field(&form, "other_part") {
+        parts.push(other.trim().to_string());
+    }
+    let report = aftercare_app::lineage::RepairReport {
+        fixed: field(&form, "fixed") != Some("no"),
+        parts,
+        replacement_serial: field(&form, "replacement_serial").map(|s| s.trim().to_string()),
+        if_version: field(&form, "version").map(str::to_string),
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let recorder = who.clone();
+    let recorded = state
+        .pool()
+        .run(move |store| access::record_repair(store, &policies, &recorder, id, &report, now))
+        .await;
+    match recorded {
+        Ok(_) => Redirect::to(&format!("/desk/cases/{id}?notice=done")).into_response(),
+        Err(AppError::Stale(_)) => {
+            Redirect::to(&format!("/desk/cases/{id}?notice=stale")).into_response()
         }
         Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
             let extra = Extra {

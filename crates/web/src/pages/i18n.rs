@@ -234,6 +234,7 @@ impl Lang {
                 ("expire_quote", "Quote expired", "报价已过期"),
                 ("repair", "Repaired", "已维修"),
                 ("replace", "Replaced", "已换货"),
+                ("repair_report", "What the repair did", "维修结果已登记"),
                 ("refund", "Refund made", "已退款"),
                 ("refund_paid", "Refund paid out", "退款已到账"),
                 ("return_unrepaired", "Returned without repair", "未维修退回"),
@@ -733,6 +734,18 @@ pub struct Texts {
     pub freight_back_to_customer: &'static str,
     pub refund_if_granted: &'static str,
     pub message_label: &'static str,
+    pub repair_title: &'static str,
+    pub repair_cured: &'static str,
+    pub repair_parts: &'static str,
+    pub repair_other_part: &'static str,
+    pub repair_replacement_serial: &'static str,
+    pub repair_save: &'static str,
+    pub repairs_done: &'static str,
+    pub repair_fixed: &'static str,
+    pub repair_failed: &'static str,
+    pub warranty_until: &'static str,
+    pub exchanged_for: &'static str,
+    pub parts_to_customer: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -932,6 +945,18 @@ pub static EN: Texts = Texts {
     freight_back_to_customer: "Sending it back to the customer",
     refund_if_granted: "Refund, if one is granted",
     message_label: "Message to the customer (shown on their case page)",
+    repair_title: "Repair report",
+    repair_cured: "Is the fault cured?",
+    repair_parts: "Parts replaced",
+    repair_other_part: "Another part (its name)",
+    repair_replacement_serial: "Serial of the unit given in exchange",
+    repair_save: "Record the repair",
+    repairs_done: "Repairs",
+    repair_fixed: "cured",
+    repair_failed: "not cured (counts as a failed repair)",
+    warranty_until: "warranty until",
+    exchanged_for: "exchanged for unit",
+    parts_to_customer: "Replaced parts are packed for the customer, who asked to keep them.",
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -1130,6 +1155,18 @@ pub static ZH_CN: Texts = Texts {
     freight_back_to_customer: "寄回给顾客",
     refund_if_granted: "退款金额（如获批准）",
     message_label: "给顾客的留言（显示在其售后单页面）",
+    repair_title: "维修报告",
+    repair_cured: "故障是否已排除？",
+    repair_parts: "更换的零件",
+    repair_other_part: "其他零件（名称）",
+    repair_replacement_serial: "换货单元的序列号",
+    repair_save: "登记维修结果",
+    repairs_done: "维修记录",
+    repair_fixed: "已修复",
+    repair_failed: "未修复（计为一次维修失败）",
+    warranty_until: "保修至",
+    exchanged_for: "换为单元",
+    parts_to_customer: "顾客要求保留更换下来的零件，已随商品一并包装。",
 };
 
 #[cfg(test)]

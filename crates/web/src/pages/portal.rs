@@ -264,6 +264,8 @@ pub(crate) struct ShownCase {
     pub held: bool,
     /// A return slip can be printed.
     pub slip: bool,
+    /// What the repairs did: parts and their warranty, a unit given in exchange.
+    pub repairs: Vec<super::desk_case::RepairView>,
 }
 
 #[derive(Template)]
@@ -455,6 +457,7 @@ pub(crate) fn shown_case(
         held: state_key == "draft" && flags.contains(&"not_processed"),
         slip: matches!(state_key.as_str(), "approved" | "awaiting_device")
             && at(j, "/authorisation").is_string(),
+        repairs: super::desk_case::repairs(j, lang),
         state_key,
     }
 }

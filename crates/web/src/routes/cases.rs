@@ -301,6 +301,75 @@ pub async fn transition(
     ))
 }
 
+/// What a repair or replacement did.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepairReportRequest {
+    /// Whether the fault is cured (`false`: a failed repair, which counts towards replacement
+    /// after repeated repairs, IMASK Three Guarantees Rights 4). Default `true`.
+    #[serde(default = "cured")]
+    pub fixed: bool,
+    /// Parts replaced, by name (the unit's components, or others); each gets the warranty the
+    /// policy gives.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub parts: Vec<String>,
+    /// The serial of a unit given in exchange; it joins the registry with its own warranty.
+    pub replacement_serial: Option<String>,
+}
+
+fn cured() -> bool {
+    true
+}
+
+/// Records what the repair or replacement of a case in `repairing` or `replacing` did: the
+/// parts replaced, each with the warranty end the policy gives and the clause that gives it;
+/// whether the fault is cured; the unit given in exchange. Technicians, managers and admins.
+/// With `If-Match`, only if nobody moved the case since. The answer is the report as recorded,
+/// with the case's new `version`.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/repair-report", tag = "cases",
+    params(
+        ("id" = i64, Path, description = "the case's number"),
+        ("If-Match" = Option<String>, Header, description = "the case's version as last read"),
+        ("Idempotency-Key" = Option<String>, Header, description = "send the same key to retry safely: the report is recorded once"),
+    ),
+    request_body = RepairReportRequest,
+    responses(
+        (status = 200, description = "the report as recorded: parts with their warranty end and clause, the outcome, the replacement", body = Object),
+        (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller does not record repairs", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the case is not `repairing` or `replacing`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "the case changed since the version in `If-Match`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a field is wrong; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn repair_report(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(req): Json<RepairReportRequest>,
+) -> Result<Response, Problem> {
+    let report = aftercare_app::lineage::RepairReport {
+        fixed: req.fixed,
+        parts: req.parts,
+        replacement_serial: req.replacement_serial,
+        if_version: if_match(&headers),
+    };
+    let policies = state.policies();
+    let now = state.now();
+    let detail = state
+        .pool()
+        .run(move |store| access::record_repair(store, &policies, &who, id, &report, now))
+        .await?;
+    let version = detail
+        .get("version")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Ok(with_etag(detail, &version))
+}
+
 /// A correction of the seller's records for one case.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -370,12 +439,14 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// Decides the case now and keeps the decision on record.
+/// Decides the case now and keeps the decision on record (staff; a customer reads the latest
+/// decision on the case).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/decide", tag = "cases",
     params(("id" = i64, Path, description = "the case's number")),
     responses(
         (status = 200, description = "the decision on record", body = Object),
         (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "a customer, or a token without `cases:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such case, or not one the caller sees", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn decide(
@@ -385,14 +456,26 @@ pub async fn decide(
 ) -> Result<axum::Json<serde_json::Value>, Problem> {
     let policies = state.policies();
     let now = state.now();
-    if let aftercare_app::accounts::Principal::Staff { scopes, .. } = &who
-        && !access::has_scope(scopes.as_deref(), "cases:write")
-    {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this token may not decide cases",
-        ));
+    match &who {
+        aftercare_app::accounts::Principal::Staff { scopes, .. }
+            if !access::has_scope(scopes.as_deref(), "cases:write") =>
+        {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token may not decide cases",
+            ));
+        }
+        // Deciding records a decision: the service's to do. A customer reads the latest one
+        // on the case (`GET /api/v1/cases/{id}`), which every move keeps current.
+        aftercare_app::accounts::Principal::Customer { .. } => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a customer reads the case's decision on the case; deciding again is for staff",
+            ));
+        }
+        aftercare_app::accounts::Principal::Staff { .. } => {}
     }
     let rec = state
         .pool()
