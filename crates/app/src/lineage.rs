@@ -108,17 +108,21 @@ pub fn record_repair(
         };
         let paid = case.facts.contains_key("quote.paid");
         // The clause that set a part's warranty, as the decision cites it.
+        // The clause that set a part's warranty, as the pages cite it: the seller's name for
+        // its own policy (`IMASK Repair quality 1`), the policy's id for a law layer.
         let output_clause = |name: &str| {
-            decision
-                .summary
-                .pointer(&format!("/outputs/{}/by", name.replace('/', "~1")))
-                .and_then(|by| {
-                    Some(format!(
-                        "{} {}",
-                        by.get("policy")?.as_str()?,
-                        by.get("clause")?.as_str()?
-                    ))
-                })
+            let summary = &decision.summary;
+            let by = summary.pointer(&format!("/outputs/{}/by", name.replace('/', "~1")))?;
+            let policy = by.get("policy")?.as_str()?;
+            let whose = if summary.pointer("/policy/id").and_then(J::as_str) == Some(policy) {
+                summary
+                    .pointer("/policy/seller")
+                    .and_then(J::as_str)
+                    .unwrap_or(policy)
+            } else {
+                policy
+            };
+            Some(format!("{whose} {}", by.get("clause")?.as_str()?))
         };
         let part_clause = if paid {
             output_clause(Output::PaidRepairPartsWarranty.name())

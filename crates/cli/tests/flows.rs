@@ -377,9 +377,24 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
         portal_move(&customer, "pay");
         assert!(state_text(&customer).contains("Quote paid"));
 
-        // Repaired, shipped back, closed.
+        // Repaired: the technician reports the LED panel replaced, and the desk shows its
+        // warranty and the clause that sets it (Repair quality 3: 90 days for a paid repair's
+        // parts); shipped back, closed.
         staff.goto(&d.url(&format!("/desk/cases/{id}")));
         desk_move(&staff, "repair");
+        staff.click("form.repair-report input[name=part][value='LED panel']");
+        staff.click_and_wait("form.repair-report button[type=submit]");
+        let repairs = staff.text("section.repairs");
+        assert!(
+            repairs.contains("LED panel") && repairs.contains("Repair quality 3"),
+            "{repairs}"
+        );
+        shot(&staff, &db, "desk-repair");
+        accessible(&staff, "desk repair report");
+        customer.goto(&case_url);
+        let mine = customer.text("ul.repairs");
+        assert!(mine.contains("LED panel"), "{mine}");
+        staff.goto(&d.url(&format!("/desk/cases/{id}")));
         desk_move(&staff, "ship_back");
         staff_signs_in(&staff, &d, "agent.imask@demo.test");
         staff.goto(&d.url(&format!("/desk/cases/{id}")));

@@ -95,7 +95,13 @@ fn the_demo_curl_walk_through_works_as_written() {
         "the curl walk-through stopped:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for said in ["\"serial\":\"IMA-DEMO-1\"", "\"state\":\"inspecting\""] {
+    for said in [
+        "\"serial\":\"IMA-DEMO-1\"",
+        "\"state\":\"inspecting\"",
+        "\"state\":\"repairing\"",
+        "\"part\":\"battery\"",
+        "IMASK Repair quality 1",
+    ] {
         assert!(stdout.contains(said), "no `{said}` in:\n{stdout}");
     }
     // The sign-in link is in the mail folder.

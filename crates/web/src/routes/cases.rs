@@ -242,7 +242,11 @@ pub struct Move {
 }
 
 /// Moves a case. With `If-Match` (its `ETag`/`version`), only if nobody moved it since: a
-/// stale version gets 412.
+/// stale version gets 412. Who takes which move: customers send, ship, pay, decline, cancel
+/// and answer; agents handle the case (approve, receive, refuse on arrival, quote, `refund`:
+/// the refund the decision gives, nothing else); technicians receive, refuse on arrival,
+/// inspect, quote, repair, replace and ship back; managers and admins take every move,
+/// `refund_paid` among them. A move states only the facts its caller's role may state.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/transitions", tag = "cases",
     params(
         ("id" = i64, Path, description = "the case's number"),

@@ -39,7 +39,9 @@ pub struct RefundView {
     pub replayed: bool,
 }
 
-/// Records a refund of an order.
+/// Records a refund of an order, of any amount up to what was paid: managers and admins of the
+/// order's seller. (An agent records the refund a case's decision gives with the case's
+/// `refund` move, whose amount is the policy's, not the caller's.)
 #[utoipa::path(post, path = "/api/v1/refunds", tag = "refunds", request_body = NewRefund,
     params(("Idempotency-Key" = Option<String>, Header, description = "send the same key to retry safely")),
     responses(
@@ -85,7 +87,7 @@ pub struct Paid {
     pub paid: bool,
 }
 
-/// Marks a refund paid out.
+/// Marks a refund paid out: managers and admins of the order's seller.
 #[utoipa::path(post, path = "/api/v1/refunds/{id}/paid", tag = "refunds",
     params(("id" = i64, Path, description = "the refund's number")),
     responses(
