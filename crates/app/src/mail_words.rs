@@ -282,6 +282,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_approval_without_a_ship_by_date_invents_none() {
+        for lang in [MailLang::En, MailLang::ZhCn] {
+            let m = CaseMail {
+                reference: "RA-000001",
+                policy: "IMASK",
+                ship_by: None,
+                quote: None,
+            };
+            let (subject, body) = case_mail(lang, "approve", &m).unwrap_or_default();
+            assert!(!subject.contains(lang.see_page()), "{subject}");
+            assert!(!body.contains(lang.see_page()), "{body}");
+            let dated = CaseMail {
+                ship_by: Some("12 March 2024"),
+                ..m
+            };
+            let (subject, _) = case_mail(lang, "approve", &dated).unwrap_or_default();
+            assert!(subject.contains("12 March 2024"), "{subject}");
+        }
+    }
+
+    #[test]
     fn every_case_e_mail_is_written_in_both_languages() {
         let m = CaseMail {
             reference: "RA-000001",

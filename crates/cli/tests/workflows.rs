@@ -157,6 +157,9 @@ fn imkey_a_seven_day_return_from_request_to_refund() {
                 "description": "Bought two by mistake; this one is sealed."}"#,
         );
         assert_eq!(d.step(&li, case, r#"{"action": "submit"}"#), "submitted");
+        // Deciding again records a decision: staff's to do; the customer reads the latest.
+        let r = d.post(&li, &format!("/api/v1/cases/{case}/decide"), "{}");
+        assert_eq!(r.status, 403, "{}", r.text());
         let (agent, tech, manager) = (d.who("agent"), d.who("technician"), d.who("manager"));
         assert_eq!(d.step(&agent, case, r#"{"action": "approve"}"#), "approved");
         // 2(5): not before the customer confirms the data is erased and backed up.
