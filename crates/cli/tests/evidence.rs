@@ -111,7 +111,17 @@ fn setup(db: &str, name: &str) -> Setup {
     let evidence =
         std::env::temp_dir().join(format!("aftercare_evidence_{}_{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&evidence);
-    let server = Server::start_with(db, &["--evidence-dir", evidence.to_str().unwrap()]);
+    // Three days after SO-CRK-1's delivery: the delivery-damage claim is in time, so the photos
+    // it waits for are asked for (a claim no photo can make good asks for none).
+    let server = Server::start_with(
+        db,
+        &[
+            "--evidence-dir",
+            evidence.to_str().unwrap(),
+            "--now",
+            "2024-01-08T10:00:00Z",
+        ],
+    );
     let r = server.post_json(
         "/api/v1/session",
         &format!(r#"{{"email": "agent@cryptki.test", "password": "{PASSWORD}"}}"#),

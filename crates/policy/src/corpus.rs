@@ -39,10 +39,13 @@ pub struct Expect {
     pub not_cites: Vec<String>,
     /// Remedies a law layer grants; `[]` asserts that the law grants none.
     pub by_law: Option<Vec<String>>,
-    #[serde(default)]
-    pub missing: Vec<String>,
+    /// Labels of missing documents; `[]` asserts that nothing is missing.
+    pub missing: Option<Vec<String>>,
     #[serde(default)]
     pub flags: Vec<String>,
+    /// Flags that must not be raised, by name or with their clause (as `flags`).
+    #[serde(default)]
+    pub not_flags: Vec<String>,
     /// Clauses the decision must show the customer as a notice.
     #[serde(default)]
     pub notices: Vec<String>,
@@ -249,7 +252,13 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             _ => None,
         })
         .collect();
-    for m in &e.missing {
+    if e.missing.as_ref().is_some_and(Vec::is_empty) && !labels.is_empty() {
+        fails.push(format!(
+            "expected nothing missing; missing: [{}]",
+            labels.join("; ")
+        ));
+    }
+    for m in e.missing.iter().flatten() {
         if !labels.contains(&m.as_str()) {
             fails.push(format!(
                 "expected `{m}` to be missing; missing: [{}]",
@@ -267,19 +276,27 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
             _ => None,
         })
         .collect();
+    let raised = |f: &str| match f.split_once(" [") {
+        Some((name, clause)) => {
+            let clause = clause.trim_end_matches(']');
+            flags.iter().any(|(n, c)| *n == name && *c == clause)
+        }
+        None => flags.iter().any(|(n, _)| *n == f),
+    };
+    let all_raised = || -> String {
+        let each: Vec<String> = flags.iter().map(|(n, c)| format!("{n} [{c}]")).collect();
+        each.join(", ")
+    };
     for f in &e.flags {
-        let found = match f.split_once(" [") {
-            Some((name, clause)) => {
-                let clause = clause.trim_end_matches(']');
-                flags.iter().any(|(n, c)| *n == name && *c == clause)
-            }
-            None => flags.iter().any(|(n, _)| n == f),
-        };
-        if !found {
-            let raised: Vec<String> = flags.iter().map(|(n, c)| format!("{n} [{c}]")).collect();
+        if !raised(f) {
+            fails.push(format!("expected flag `{f}`; raised: [{}]", all_raised()));
+        }
+    }
+    for f in &e.not_flags {
+        if raised(f) {
             fails.push(format!(
-                "expected flag `{f}`; raised: [{}]",
-                raised.join(", ")
+                "flag `{f}` is raised but should not be; raised: [{}]",
+                all_raised()
             ));
         }
     }
@@ -401,12 +418,17 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     fails
 }
 
+/// `want` is the value expected, or `"none"` when nothing may be decided for the output.
 fn compare_output(d: &Decision<'_>, out: Output, want: &str, fails: &mut Vec<String>) {
     let got = d
         .output(out)
         .and_then(|o| o.value.as_ref())
         .map(|v| v.to_string());
-    if got.as_deref() != Some(want) {
+    if want == "none" {
+        if let Some(g) = got {
+            fails.push(format!("{}: expected nothing, got {g}", out.name()));
+        }
+    } else if got.as_deref() != Some(want) {
         fails.push(format!(
             "{}: expected {want}, got {}",
             out.name(),

@@ -156,6 +156,7 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         }
     }
     d.remedies = remedies;
+    d.keep_missing_that_remedies_wait_for();
     d.decide_outputs(facts);
     d.decide_deadlines(facts);
     d.collect_flags_and_notices();
@@ -492,6 +493,51 @@ impl<'p> Decision<'p> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// A document is missing for the remedies that wait for it, and only while one does: not
+    /// for a remedy denied whatever is supplied, nor for one a law layer grants, since a seller's
+    /// requirement cannot condition a right the law gives (CryptKi 8's photos and a withdrawal
+    /// under CRD 9(1), "without giving any reason"). Each requirement keeps the remedies whose
+    /// outcome still lists it; one that no remedy waits for is dropped.
+    fn keep_missing_that_remedies_wait_for(&mut self) {
+        let mut waiting = vec![0u16; self.missing.len()];
+        for r in &self.remedies {
+            for &i in &r.missing {
+                if let Some(w) = waiting.get_mut(i) {
+                    *w |= r.remedy.bit();
+                }
+            }
+        }
+        if waiting
+            .iter()
+            .zip(&self.missing)
+            .all(|(w, m)| *w == m.remedies)
+        {
+            return;
+        }
+        // Where each kept requirement moves to, for the remedies' indexes into the list.
+        let mut moved: Vec<Option<usize>> = Vec::with_capacity(waiting.len());
+        let mut kept = Vec::with_capacity(waiting.len());
+        for (m, w) in self.missing.iter().zip(&waiting) {
+            if *w == 0 {
+                moved.push(None);
+            } else {
+                moved.push(Some(kept.len()));
+                kept.push(Missing {
+                    at: m.at,
+                    remedies: *w,
+                });
+            }
+        }
+        self.missing = kept;
+        for r in &mut self.remedies {
+            r.missing = r
+                .missing
+                .iter()
+                .filter_map(|i| moved.get(*i).copied().flatten())
+                .collect();
         }
     }
 

@@ -176,6 +176,8 @@ pub struct OutputResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Missing {
     pub at: RuleRef,
+    /// The remedies that wait for it: those of the rule's `for` whose outcome is pending on it
+    /// (not one denied anyway, nor one a law layer grants without it).
     pub remedies: u16,
 }
 

@@ -390,3 +390,80 @@ fn a_law_whose_binding_is_not_known_yet_leaves_its_rights_pending_on_it() {
         .collect();
     assert_eq!(waits, ["order.channel"]);
 }
+
+#[test]
+fn a_document_is_missing_only_for_the_remedies_that_still_wait_for_it() {
+    let seller = SELLER.replace(
+        "for = [\"free_repair\"]",
+        "for = [\"free_repair\", \"return\"]",
+    );
+    let set = PolicySet::from_sources(&[
+        SourceFile {
+            name: "shop.toml".into(),
+            text: seller,
+        },
+        SourceFile {
+            name: "eu.toml".into(),
+            text: LAW.into(),
+        },
+    ])
+    .unwrap();
+    let p = set.get("shop").unwrap();
+    let now = at("2024-03-05T12:00:00Z");
+    let waiting = |d: &aftercare_policy::Decision<'_>| -> Vec<(String, Vec<&'static str>)> {
+        d.missing
+            .iter()
+            .map(|m| {
+                let names = Remedy::ALL
+                    .iter()
+                    .filter(|r| m.remedies & r.bit() != 0)
+                    .map(|r| r.name())
+                    .collect();
+                (d.clause_id(m.at).unwrap_or("").to_string(), names)
+            })
+            .collect()
+    };
+    let base = "order.delivered = 2024-03-02\nproduct.class = \"main\"\ncondition.packaging_opened = false\n";
+    // Without the law, the return waits for the photo, and so does the repair before inspection.
+    let d = decide(
+        p,
+        &facts(&format!("{base}buyer.kind = \"professional\"\n")),
+        now,
+    );
+    assert_eq!(d.remedy(Remedy::Return).unwrap().status, Status::Pending);
+    assert_eq!(
+        waiting(&d),
+        [("5".to_string(), vec!["return", "free_repair"])]
+    );
+    // The law grants the return without it: the photo is still needed for the repair only.
+    let d = decide(
+        p,
+        &facts(&format!("{base}buyer.kind = \"consumer\"\n")),
+        now,
+    );
+    let r = d.remedy(Remedy::Return).unwrap();
+    assert_eq!((r.status, r.by_law), (Status::Allowed, true));
+    assert!(r.missing.is_empty());
+    assert_eq!(waiting(&d), [("5".to_string(), vec!["free_repair"])]);
+    let repair = d.remedy(Remedy::FreeRepair).unwrap();
+    assert_eq!(repair.missing.len(), 1);
+    assert_eq!(
+        repair
+            .missing
+            .first()
+            .and_then(|i| d.missing.get(*i))
+            .map(|m| m.at),
+        d.missing.first().map(|m| m.at)
+    );
+    // Once inspection finds no fault, no remedy waits for it and nothing is missing.
+    let inspected = facts(&format!(
+        "{base}buyer.kind = \"consumer\"\ndiagnosis.causes = [\"no_fault\"]\n"
+    ));
+    let d = decide(p, &inspected, now);
+    assert_eq!(d.remedy(Remedy::FreeRepair).unwrap().status, Status::Denied);
+    assert!(d.missing.is_empty(), "{:?}", waiting(&d));
+    assert!(
+        !d.explain(&inspected, Default::default())
+            .contains("Missing documents")
+    );
+}

@@ -1,0 +1,91 @@
+//! What a scenario can assert is absent: nothing missing (`missing = []`), a flag not raised
+//! (`not_flags`), an output not decided (`"none"`).
+
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test on error")]
+
+use aftercare_policy::corpus::Scenario;
+use aftercare_policy::{PolicySet, SourceFile};
+
+const SELLER: &str = r#"
+[policy]
+id = "shop"
+kind = "seller"
+title = "Test shop"
+seller = "Shop"
+version = "1"
+effective_from = 2024-01-01
+jurisdiction = "BE"
+time_zone = "Europe/Brussels"
+currency = "EUR"
+
+[[clause]]
+id = "1"
+title = "Return"
+text = "Return within 7 days of receipt, with a photo of the box, at your cost."
+[[clause]]
+id = "2"
+title = "Data"
+text = "Erase the device before sending it."
+
+[[rule]]
+clause = "1"
+allow = ["return"]
+when = "within(order.delivered, 7 days)"
+[[rule]]
+clause = "1"
+require = "'outer_box' in evidence.photos"
+label = "photo of the box"
+for = ["return"]
+[[rule]]
+clause = "1"
+set = { "freight.to_seller" = "'customer'" }
+[[rule]]
+clause = "2"
+flag = "hold_shipping"
+when = "not known(return.shipped)"
+"#;
+
+fn failures(facts: &str, expect: &str) -> Vec<String> {
+    let set = PolicySet::from_sources(&[SourceFile {
+        name: "shop.toml".into(),
+        text: SELLER.into(),
+    }])
+    .unwrap();
+    let text = format!(
+        "title = \"t\"\npolicy = \"shop\"\nnow = 2024-03-05\n[facts]\n{facts}\n[expect]\n{expect}\n"
+    );
+    Scenario::parse("t.toml", &text).unwrap().run(&set)
+}
+
+#[test]
+fn an_empty_missing_list_asserts_that_nothing_is_missing() {
+    let fails = failures("order.delivered = 2024-03-02", "missing = []");
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(fails[0].contains("photo of the box"), "{fails:?}");
+    let with_photo = "order.delivered = 2024-03-02\nevidence.photos = [\"outer_box\"]";
+    assert!(failures(with_photo, "missing = []").is_empty());
+}
+
+#[test]
+fn a_flag_named_in_not_flags_must_not_be_raised() {
+    let fails = failures(
+        "order.delivered = 2024-03-02",
+        "not_flags = [\"hold_shipping\"]",
+    );
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(fails[0].contains("hold_shipping [2]"), "{fails:?}");
+    let shipped = "order.delivered = 2024-03-02\nreturn.shipped = 2024-03-04";
+    assert!(failures(shipped, "not_flags = [\"hold_shipping [2]\"]").is_empty());
+}
+
+#[test]
+fn none_asserts_that_an_output_is_not_decided() {
+    let facts = "order.delivered = 2024-03-02";
+    let fails = failures(facts, "[expect.freight]\nto_seller = \"none\"");
+    assert_eq!(
+        fails,
+        vec!["freight.to_seller: expected nothing, got customer"]
+    );
+    assert!(failures(facts, "[expect.freight]\nto_customer = \"none\"").is_empty());
+    assert!(failures(facts, "[expect.outputs]\n\"refund.shipping\" = \"none\"").is_empty());
+}
