@@ -383,6 +383,13 @@ fn maintenance_a_paid_repair_and_a_parcel_refused_on_arrival() {
     for db in databases() {
         let d = desk(db, "Unnamed brand", "2024-01-22T08:00:00Z");
         let ada = customer_sign_in(&d.s, &d.mail, "SO-MX-2", "ada@example.org");
+        // The server serves at the moment `--now` gave it, e-mails included.
+        let link = d.mail_saying("ada@example.org", "Your sign-in link");
+        assert!(
+            link.iter()
+                .any(|m| m.contains("Date: Mon, 22 Jan 2024 08:00:00")),
+            "{link:?}"
+        );
         let (agent, tech) = (d.who("agent"), d.who("technician"));
         let open = |order: &str, serial: &str| {
             let case = d.open(
