@@ -35,8 +35,9 @@ pub enum AppError {
     /// Stored data that can no longer be read.
     #[error("stored {what} cannot be read: {message}")]
     Corrupt { what: String, message: String },
-    #[error("the audit log is broken at event {seq}: {problem}")]
-    AuditBroken { seq: i64, problem: String },
+    /// `at` names the place: an event (`case:12 event 3`), a leaf of the tree or a checkpoint.
+    #[error("the audit log is broken at {at}: {problem}")]
+    AuditBroken { at: String, problem: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -603,7 +603,7 @@ fn audit_verify_finds_an_edited_or_deleted_event() {
         // The database refuses edits outright...
         let refused = store.tx(|tx| {
             tx.exec(
-                "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+                "UPDATE audit_events SET actor = 'mallory' WHERE chain = 'case:1' AND chain_seq = 2",
                 &[],
             )
         });
@@ -611,46 +611,253 @@ fn audit_verify_finds_an_edited_or_deleted_event() {
         assert_eq!(kind, aftercare_store::Violation::Trigger, "{}", db.name);
 
         // ...and one made by going around the triggers is found.
-        let drop = match store.dialect() {
-            aftercare_store::Dialect::Sqlite => {
-                "DROP TRIGGER audit_events_append_only_update; DROP TRIGGER audit_events_append_only_delete"
-            }
-            aftercare_store::Dialect::Postgres => {
-                "DROP TRIGGER audit_events_append_only ON audit_events"
-            }
-        };
-        store
-            .tx(|tx| -> Result<(), aftercare_store::StoreError> {
-                tx.batch(drop)?;
-                tx.exec(
-                    "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
-                    &[],
-                )?;
-                Ok(())
-            })
-            .unwrap();
+        tamper(
+            &mut store,
+            "UPDATE audit_events SET actor = 'mallory' WHERE chain = 'case:1' AND chain_seq = 2",
+        );
         let err = audit::verify(&mut store).unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("the audit log is broken at event 2: its contents were changed"),
+            err.to_string().starts_with(
+                "the audit log is broken at case:1 event 2: its contents were changed"
+            ),
             "{}: {err}",
             db.name
         );
 
         // A deleted last event is found too.
-        store
-            .tx(|tx| -> Result<(), aftercare_store::StoreError> {
-                tx.exec(
-                    "UPDATE audit_events SET actor = 'desk:amy' WHERE seq = 2",
-                    &[],
-                )?;
-                tx.exec("DELETE FROM audit_events WHERE seq = 3", &[])?;
-                Ok(())
-            })
-            .unwrap();
+        tamper(
+            &mut store,
+            "UPDATE audit_events SET actor = 'desk:amy' WHERE chain = 'case:1' AND chain_seq = 2;
+             DELETE FROM audit_events WHERE chain = 'case:1' AND chain_seq =
+               (SELECT MAX(chain_seq) FROM audit_events WHERE chain = 'case:1')",
+        );
         let err = audit::verify(&mut store).unwrap_err();
         assert!(
             err.to_string().contains("the last ones were deleted"),
+            "{}: {err}",
+            db.name
+        );
+    }
+}
+
+/// Runs `sql` as someone who goes around the append-only triggers would.
+fn tamper(store: &mut Store, sql: &str) {
+    let drop = match store.dialect() {
+        aftercare_store::Dialect::Sqlite => {
+            "DROP TRIGGER IF EXISTS audit_events_append_only_update;
+             DROP TRIGGER IF EXISTS audit_events_append_only_delete;
+             DROP TRIGGER IF EXISTS audit_leaves_append_only_update;
+             DROP TRIGGER IF EXISTS audit_leaves_append_only_delete;
+             DROP TRIGGER IF EXISTS audit_checkpoints_append_only_update;
+             DROP TRIGGER IF EXISTS audit_checkpoints_append_only_delete"
+        }
+        aftercare_store::Dialect::Postgres => {
+            "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events;
+             DROP TRIGGER IF EXISTS audit_leaves_append_only ON audit_leaves;
+             DROP TRIGGER IF EXISTS audit_checkpoints_append_only ON audit_checkpoints"
+        }
+    };
+    store
+        .tx(|tx| -> Result<(), aftercare_store::StoreError> {
+            tx.batch(drop)?;
+            tx.batch(sql)
+        })
+        .unwrap();
+}
+
+/// Two cases with a few events each, sealed and signed with `key`; then one more event,
+/// not sealed yet. Returns the checkpoint an auditor would have kept.
+fn sealed_log(store: &mut Store, policies: &Policies, key: &audit::SealKey) -> audit::Checkpoint {
+    seed_maintenance(store);
+    let one = open_repair(store, policies, "2024-01-22T08:00:00Z");
+    let two = open_repair(store, policies, "2024-01-22T08:01:00Z");
+    for id in [one, two] {
+        step(
+            store,
+            policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+    }
+    let kept = audit::seal_all(store, Some(key), at("2024-01-22T08:06:00Z"))
+        .unwrap()
+        .unwrap();
+    step(
+        store,
+        policies,
+        one,
+        Action::Approve,
+        json!({}),
+        "2024-01-22T09:00:00Z",
+    );
+    kept
+}
+
+#[test]
+fn the_audit_log_is_sealed_into_a_signed_tree_and_any_change_to_it_is_found() {
+    let policies = policies();
+    let key = audit::SealKey::generate().unwrap();
+    let other = audit::SealKey::generate().unwrap();
+    let expect = |kept: &audit::Checkpoint| audit::Expect {
+        public_key: Some(key.public_hex()),
+        checkpoint: Some(kept.clone()),
+    };
+    // Each attack on a log of its own; the error each must produce.
+    let attacks: &[(&str, &str, &str)] = &[
+        (
+            "an edited event",
+            "UPDATE audit_events SET actor = 'mallory' WHERE chain = 'case:2' AND chain_seq = 1",
+            "at case:2 event 1: its contents were changed",
+        ),
+        (
+            "an event deleted in the middle of its chain",
+            "DELETE FROM audit_events WHERE chain = 'case:1' AND chain_seq = 2",
+            "at case:1 event 2: missing: the next event of the chain present is 3",
+        ),
+        (
+            "two events swapped",
+            "UPDATE audit_events SET chain_seq = 99 WHERE chain = 'case:2' AND chain_seq = 1;
+             UPDATE audit_events SET chain_seq = 1 WHERE chain = 'case:2' AND chain_seq = 2;
+             UPDATE audit_events SET chain_seq = 2 WHERE chain = 'case:2' AND chain_seq = 99",
+            "at case:2 event 1: it links to",
+        ),
+        (
+            "an event inserted in the middle of its chain",
+            "UPDATE audit_events SET chain_seq = chain_seq + 100 WHERE chain = 'case:2' AND chain_seq >= 2;
+             UPDATE audit_events SET chain_seq = chain_seq - 99 WHERE chain = 'case:2' AND chain_seq >= 100;
+             UPDATE audit_chains SET seq = seq + 1 WHERE chain = 'case:2';
+             INSERT INTO audit_events (chain, chain_seq, at, actor, entity, entity_id, action, prev_hash, hash)
+             SELECT 'case:2', 2, at, 'mallory', 'case', '2', 'withdraw', hash, hash FROM audit_events
+              WHERE chain = 'case:2' AND chain_seq = 1",
+            "at case:2 event 2: its contents were changed",
+        ),
+        (
+            "a case's whole history deleted, its head left",
+            "DELETE FROM audit_events WHERE chain = 'case:2'",
+            "at case:2 event 1: it was sealed as leaf",
+        ),
+        (
+            "a case's whole history deleted, its head and leaves too",
+            "DELETE FROM audit_events WHERE chain = 'case:2'; DELETE FROM audit_chains WHERE chain = 'case:2';
+             DELETE FROM audit_leaves WHERE chain = 'case:2'",
+            "missing: the next leaf of the tree present is",
+        ),
+        (
+            "the newest event deleted, not sealed yet",
+            "DELETE FROM audit_events WHERE chain = 'case:1' AND chain_seq =
+               (SELECT MAX(chain_seq) FROM audit_events WHERE chain = 'case:1')",
+            "the last ones were deleted",
+        ),
+        (
+            "a checkpoint's root changed",
+            "UPDATE audit_checkpoints SET root = '00' || substr(root, 3)",
+            "the tree's root at its size differs from the one it states",
+        ),
+    ];
+    for (what, sql, expected) in attacks {
+        for db in databases() {
+            let mut store = db.open();
+            let kept = sealed_log(&mut store, &policies, &key);
+            let v = audit::verify_with(&mut store, &expect(&kept)).unwrap();
+            assert_eq!(
+                (v.sealed, v.pending, v.checkpoints, v.unsigned),
+                (kept.tree_size, v.events - kept.tree_size, 1, 0),
+                "{}: {what}",
+                db.name
+            );
+            assert!(v.pending > 0, "{}: the approval is not sealed yet", db.name);
+            assert_eq!(v.signed_by, vec![key.public_hex()]);
+            tamper(&mut store, sql);
+            let err = audit::verify_with(&mut store, &expect(&kept))
+                .map(|v| format!("{v:?}"))
+                .expect_err(&format!("{}: {what} was not found", db.name))
+                .to_string();
+            assert!(err.contains(expected), "{}: {what}: {err}", db.name);
+        }
+    }
+    for db in databases() {
+        // The strongest rewrite without the key: the log cut back to an earlier, consistent
+        // state (events, heads, leaves, checkpoints and the sealer's record alike). It checks
+        // out by itself; the checkpoint the auditor kept finds it.
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let one = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        audit::seal_all(&mut store, Some(&key), at("2024-01-22T08:00:30Z")).unwrap();
+        let earlier = store
+            .tx(|tx| -> Result<_, aftercare_store::StoreError> {
+                let seal = tx.query_one("SELECT tree_size, frontier FROM audit_seal", &[])?;
+                let head = tx.query_one(
+                    "SELECT seq, hash, sealed FROM audit_chains WHERE chain = 'case:1'",
+                    &[],
+                )?;
+                Ok((
+                    seal.int(0)?,
+                    seal.text(1)?,
+                    head.int(0)?,
+                    head.text(1)?,
+                    head.int(2)?,
+                ))
+            })
+            .unwrap();
+        step(
+            &mut store,
+            &policies,
+            one,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        let kept = audit::seal_all(&mut store, Some(&key), at("2024-01-22T08:06:00Z"))
+            .unwrap()
+            .unwrap();
+        tamper(
+            &mut store,
+            &format!(
+                "DELETE FROM audit_events WHERE chain = 'case:1' AND chain_seq > {n};
+                 DELETE FROM audit_leaves WHERE leaf >= {size};
+                 DELETE FROM audit_checkpoints WHERE tree_size > {size};
+                 UPDATE audit_seal SET tree_size = {size}, frontier = '{frontier}';
+                 UPDATE audit_chains SET seq = {n}, hash = '{hash}', sealed = {sealed} WHERE chain = 'case:1'",
+                size = earlier.0,
+                frontier = earlier.1,
+                n = earlier.2,
+                hash = earlier.3,
+                sealed = earlier.4,
+            ),
+        );
+        audit::verify(&mut store).unwrap();
+        let err = audit::verify_with(&mut store, &expect(&kept))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "the checkpoint you kept covers {} events, but the tree has only {}",
+                kept.tree_size, earlier.0
+            )),
+            "{}: {err}",
+            db.name
+        );
+
+        // The tree sealed again under another key: it holds the same events (the kept
+        // checkpoint's root still matches), but not signed by the key the auditor trusts.
+        drop(store);
+        let db = databases().into_iter().find(|d| d.name == db.name).unwrap();
+        let mut store = db.open();
+        let kept = sealed_log(&mut store, &policies, &key);
+        tamper(
+            &mut store,
+            "DELETE FROM audit_checkpoints; DELETE FROM audit_leaves;
+             UPDATE audit_seal SET tree_size = 0, frontier = '[]'; UPDATE audit_chains SET sealed = 0",
+        );
+        audit::seal_all(&mut store, Some(&other), at("2024-01-22T10:00:00Z")).unwrap();
+        audit::verify(&mut store).unwrap();
+        let err = audit::verify_with(&mut store, &expect(&kept))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("none of the 1 checkpoints is signed by the key you gave"),
             "{}: {err}",
             db.name
         );

@@ -184,6 +184,10 @@ struct ServeArgs {
         value_parser = trusted_proxy
     )]
     trusted_proxy: Vec<aftercare_web::auth::Cidr>,
+    /// The key the audit log's checkpoints are signed with (a file made by `aftercare audit
+    /// keygen`, kept away from the database). Without one, checkpoints are not signed.
+    #[arg(long, env = "AFTERCARE_AUDIT_KEY", value_name = "FILE")]
+    audit_key: Option<PathBuf>,
 }
 
 /// Where the service's data is, when it is, and who acts.
@@ -469,8 +473,29 @@ enum CustomerCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 naming the first edited or missing event.
-    Verify,
+    /// Recompute every chain, the tree and every checkpoint's root and signature; exit 1
+    /// naming the first edited, missing or inserted event, leaf or checkpoint.
+    Verify {
+        /// The public key (hex) checkpoints must be signed with, from the first one it signed.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// A checkpoint kept from an earlier `aftercare audit checkpoint`: the log must still
+        /// hold everything it held then.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Seal the events not sealed yet into the tree and record a checkpoint now (a server
+    /// does this by itself within a second).
+    Seal {
+        /// The key to sign the checkpoint with (made by `aftercare audit keygen`).
+        #[arg(long, env = "AFTERCARE_AUDIT_KEY", value_name = "FILE")]
+        audit_key: Option<PathBuf>,
+    },
+    /// Print the newest checkpoint as JSON, for an auditor to keep somewhere else.
+    Checkpoint,
+    /// Make a new key to sign checkpoints with, in FILE (readable by its owner only); prints
+    /// its public half.
+    Keygen { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -614,9 +639,15 @@ fn main() -> ExitCode {
             CustomerCommand::Export { reference } => service::customer_export(env, &reference),
             CustomerCommand::Erase { reference } => service::customer_erase(env, &reference),
         }),
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => with_env(service, service::audit_verify),
+        Command::Audit { command } => with_env(service, |env| match command {
+            AuditCommand::Verify {
+                public_key,
+                checkpoint,
+            } => service::audit_verify(env, public_key, checkpoint.as_deref()),
+            AuditCommand::Seal { audit_key } => service::audit_seal(env, audit_key.as_deref()),
+            AuditCommand::Checkpoint => service::audit_checkpoint(env),
+            AuditCommand::Keygen { file } => service::audit_keygen(&file),
+        }),
         Command::Case { command } => with_env(service, |env| match command {
             CaseCommand::Open(a) => service::case_open(env, &a),
             CaseCommand::Show { id } => service::case_show(env, id),
@@ -663,6 +694,13 @@ fn web_config(env: &service::Env, a: &ServeArgs) -> Result<aftercare_web::Config
         evidence_s3: a.evidence_s3.clone(),
         service_centres: a.service_centre.iter().cloned().collect(),
         trusted_proxies: a.trusted_proxy.clone(),
+        audit_key: a
+            .audit_key
+            .as_deref()
+            .map(aftercare_app::audit::SealKey::from_file)
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .map(std::sync::Arc::new),
         demo: None,
         clock: match env.fixed_now()? {
             None => aftercare_web::Clock::System,
@@ -722,6 +760,20 @@ fn demo(env: &service::Env, a: &ServeArgs) -> Output {
         Err(e) => return Output::fail(format!("error: {e}\n")),
     }
     drop(store);
+    // The demo signs its audit checkpoints with a key of its own, beside its evidence folder
+    // (made on first use), unless one is given.
+    let mut a = a.clone();
+    if a.audit_key.is_none() {
+        let path = a.evidence_dir.with_file_name("aftercare-audit.key");
+        if !path.exists()
+            && let Err(e) = aftercare_app::audit::SealKey::create(&path)
+            && !path.exists()
+        {
+            return Output::fail(format!("error: {e}\n"));
+        }
+        a.audit_key = Some(path);
+    }
+    let a = &a;
     let mut config = match web_config(env, a) {
         Ok(c) => c,
         Err(e) => return Output::fail(format!("error: {e}\n")),

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_sign_in_limits.sql"),
         postgres: include_str!("../migrations/postgres/0009_sign_in_limits.sql"),
     },
+    Migration {
+        version: 10,
+        name: "audit_chains",
+        sqlite: include_str!("../migrations/sqlite/0010_audit_chains.sql"),
+        postgres: include_str!("../migrations/postgres/0010_audit_chains.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

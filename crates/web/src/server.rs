@@ -48,6 +48,8 @@ pub struct Config {
     /// The proxies in front whose `X-Forwarded-For` names the client; from anyone else the
     /// header is ignored.
     pub trusted_proxies: Vec<crate::auth::Cidr>,
+    /// The key the audit log's checkpoints are signed with; without one they are not signed.
+    pub audit_key: Option<Arc<aftercare_app::audit::SealKey>>,
 }
 
 /// Where a server listens, once it does.
@@ -191,6 +193,52 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
             }
         })
     };
+    // The audit sealer: every half second, the events written since are folded into the
+    // tree and a checkpoint of it is signed. One sealer works at a time across servers (the
+    // seal row's lock); the others find it taken and wait for the next round.
+    if config.audit_key.is_none() {
+        tracing::warn!("no --audit-key: the audit log's checkpoints are not signed");
+    }
+    let sealer = {
+        let (db, stop, key) = (
+            config.db.clone(),
+            Arc::clone(&stop),
+            config.audit_key.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut store: Option<Store> = None;
+            while !stop.load(Ordering::Relaxed) {
+                let result = store
+                    .take()
+                    .map_or_else(|| Store::connect(&db).map_err(AppError::from), Ok)
+                    .and_then(|mut st| {
+                        let r = aftercare_app::audit::seal_all(
+                            &mut st,
+                            key.as_deref(),
+                            jiff::Timestamp::now(),
+                        );
+                        store = r.is_ok().then_some(st);
+                        r
+                    });
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "sealing the audit log failed; retrying");
+                }
+                for _ in 0..5 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            // What the last requests wrote is sealed before the server stops.
+            if let Ok(mut st) = Store::connect(&db)
+                && let Err(e) =
+                    aftercare_app::audit::seal_all(&mut st, key.as_deref(), jiff::Timestamp::now())
+            {
+                tracing::error!(error = %e, "sealing the audit log at shutdown failed");
+            }
+        })
+    };
     // The last handle on the pool is dropped here, outside the runtime: a PostgreSQL
     // connection closes by blocking on its own runtime, which cannot happen in an async task.
     let pool = Arc::clone(state.pool());
@@ -264,6 +312,7 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
         let _ = t.join();
     }
     let _ = mailer.join();
+    let _ = sealer.join();
     result
 }
 

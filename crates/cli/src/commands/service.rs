@@ -448,13 +448,97 @@ pub fn migrate(env: &Env) -> Output {
     })
 }
 
-pub fn audit_verify(env: &Env) -> Output {
+/// `aftercare audit verify`
+pub fn audit_verify(env: &Env, public_key: Option<String>, checkpoint: Option<&Path>) -> Output {
+    run(|| {
+        let checkpoint = checkpoint
+            .map(|p| -> Result<audit::Checkpoint, String> {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("--checkpoint `{}`: {e}", p.display()))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    format!(
+                        "--checkpoint `{}`: not a checkpoint from `aftercare audit checkpoint`: {e}",
+                        p.display()
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(k) = &public_key
+            && (k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!(
+                "--public-key `{k}`: an ed25519 public key is 64 hexadecimal digits"
+            ));
+        }
+        let mut store = env.store()?;
+        let v = audit::verify_with(
+            &mut store,
+            &audit::Expect {
+                public_key: public_key.map(|k| k.to_ascii_lowercase()),
+                checkpoint,
+            },
+        )
+        .map_err(app)?;
+        let mut out = format!(
+            "audit log intact: {} events in {} chains; {} sealed in the tree (root {}), {} waiting for the sealer\n{} checkpoints",
+            v.events, v.chains, v.sealed, v.root, v.pending, v.checkpoints
+        );
+        if v.unsigned > 0 {
+            out.push_str(&format!(", {} of them not signed", v.unsigned));
+        }
+        for k in &v.signed_by {
+            out.push_str(&format!("; signed by {k}"));
+        }
+        out.push('\n');
+        Ok(out)
+    })
+}
+
+/// `aftercare audit seal`
+pub fn audit_seal(env: &Env, key: Option<&Path>) -> Output {
+    run(|| {
+        let key = key
+            .map(audit::SealKey::from_file)
+            .transpose()
+            .map_err(app)?;
+        let mut store = env.store()?;
+        match audit::seal_all(&mut store, key.as_ref(), Timestamp::now()).map_err(app)? {
+            Some(c) => Ok(format!(
+                "sealed: the tree has {} events, root {}{}\n",
+                c.tree_size,
+                c.root,
+                if c.signature.is_some() {
+                    ", signed"
+                } else {
+                    ", not signed (no --audit-key)"
+                }
+            )),
+            None => Ok("nothing to seal\n".to_string()),
+        }
+    })
+}
+
+/// `aftercare audit checkpoint`
+pub fn audit_checkpoint(env: &Env) -> Output {
     run(|| {
         let mut store = env.store()?;
-        let v = audit::verify(&mut store).map_err(app)?;
+        let c = audit::latest_checkpoint(&mut store)
+            .map_err(app)?
+            .ok_or("no checkpoint yet: nothing has been sealed (`aftercare audit seal`)")?;
+        serde_json::to_string_pretty(&c)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// `aftercare audit keygen FILE`
+pub fn audit_keygen(file: &Path) -> Output {
+    run(|| {
+        let key = audit::SealKey::create(file).map_err(app)?;
         Ok(format!(
-            "audit log intact: {} events, last hash {}\n",
-            v.events, v.head
+            "a new audit key is in {} (keep it secret, away from the database)\npublic key: {}\n",
+            file.display(),
+            key.public_hex()
         ))
     })
 }

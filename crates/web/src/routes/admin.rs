@@ -163,14 +163,26 @@ fn bad_records(e: import::ImportError) -> Problem {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Verified {
+    /// Events in all, and the chains (one per case, refund, account…) they form.
     pub events: i64,
-    pub head: String,
+    pub chains: i64,
+    /// Events sealed into the Merkle tree, and those waiting for the sealer (under a second).
+    pub sealed: i64,
+    pub pending: i64,
+    /// Checkpoints of the tree, and how many carry no signature.
+    pub checkpoints: i64,
+    pub unsigned: i64,
+    /// The tree's root now (SHA-256, hex).
+    pub root: String,
+    /// The ed25519 public keys (hex) that signed checkpoints.
+    pub signed_by: Vec<String>,
 }
 
-/// Recomputes the audit log's hash chain: names the first edited or missing event.
+/// Recomputes every chain of the audit log, its Merkle tree and each checkpoint's root and
+/// signature: names the first edited, missing or inserted event, leaf or checkpoint.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses(
-        (status = 200, description = "the chain is intact", body = Verified),
+        (status = 200, description = "the log is intact", body = Verified),
         (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "only admins of every seller", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "the chain is broken (logged with the event at fault)", body = Problem, content_type = "application/problem+json"),
@@ -183,6 +195,12 @@ pub async fn verify(
     let v = state.pool().run(audit::verify).await?;
     Ok(axum::Json(Verified {
         events: v.events,
-        head: v.head,
+        chains: v.chains,
+        sealed: v.sealed,
+        pending: v.pending,
+        checkpoints: v.checkpoints,
+        unsigned: v.unsigned,
+        root: v.root,
+        signed_by: v.signed_by,
     }))
 }
