@@ -12,33 +12,60 @@ secs=${2:-20}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build --quiet --release --bin aftercare
 cargo build --quiet --release -p aftercare-web --example hello
-bin=target/release/aftercare
+tdir=${CARGO_TARGET_DIR:-target}
+bin=$tdir/release/aftercare
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-target/release/examples/hello 127.0.0.1:9001 >/dev/null & pids+=($!)
+"$tdir/release/examples/hello" 127.0.0.1:9001 >/dev/null & pids+=($!)
 sleep 0.5
-run() { # NAME URL [SCRIPT]
-  local name=$1 url=$2 script=${3:-}
+run() { # NAME URL [SCRIPT]; sets RPS
+  local name=$1 url=$2 script=${3:-} warm=${4:-3}
   local out
   # Three seconds first, not counted: connections opened, caches and pools warm.
-  if [ -n "$script" ]; then wrk -t2 -c64 -d3s -s "$script" "$url" >/dev/null; else wrk -t2 -c64 -d3s "$url" >/dev/null; fi
+  if [ "$warm" -gt 0 ]; then
+    if [ -n "$script" ]; then wrk -t2 -c64 -d"${warm}s" -s "$script" "$url" >/dev/null; else wrk -t2 -c64 -d"${warm}s" "$url" >/dev/null; fi
+  fi
   if [ -n "$script" ]; then out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "$url"); else out=$(wrk -t2 -c64 -d"${secs}s" --latency "$url"); fi
-  printf '%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$name" \
-    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+  RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  printf '%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$name" "$RPS" \
     "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
     "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "-" }'; }
+max_case() { # DB URL: the highest case id
+  case $1 in
+    postgres*) psql "$1" -Atqc "SELECT COALESCE(MAX(id), 0) FROM cases" ;;
+    *) python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COALESCE(MAX(id),0) FROM cases").fetchone()[0])' "${1#sqlite://}" ;;
+  esac
+}
+raw_inserts() { # PostgreSQL URL: single-row inserts per second at 64 clients (pgbench), sets RAW
+  psql "$1" -qc "DROP TABLE IF EXISTS bench_raw" -c "CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, body TEXT NOT NULL)"
+  echo "INSERT INTO bench_raw (at, body) VALUES (1, 'a row of about the size of an audit event, give or take a few words');" >"$work/insert.sql"
+  pgbench -n -c64 -j2 -T3 -f "$work/insert.sql" "$1" >/dev/null 2>&1
+  RAW=$(pgbench -n -c64 -j2 -T"$secs" -f "$work/insert.sql" "$1" 2>/dev/null | awk '/^tps/ {print $3}')
+  printf '%-34s %10s rows/s (pgbench -c64, one INSERT per transaction)\n' "raw single-row insert, postgresql" "$RAW"
+  psql "$1" -qc "DROP TABLE bench_raw"
 }
 bench_db() { # LABEL URL PORT
   local label=$1 db=$2 port=$3
   "$bin" --policies policies --db "$db" demo --bind "127.0.0.1:$port" --sweep-every 0 \
     --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >"$work/$port.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
-  export TOKEN
+  export TOKEN FIRST
   TOKEN=$("$bin" --db "$db" token create --email admin@demo.test --name bench --scope cases:write --scope cases:read | sed -n 2p)
   run "hello-world (bare axum)" "http://127.0.0.1:9001/"
   run "warranty look-up, $label" "http://127.0.0.1:$port" scripts/wrk/warranty.lua
+  FIRST=$(( $(max_case "$db") + 1 ))
   run "open a case, $label" "http://127.0.0.1:$port" scripts/wrk/open-case.lua
+  OPEN=$RPS
+  # Each draft the open run left is submitted once: no warm-up, fewer seconds than opened.
+  run "move a case (submit), $label" "http://127.0.0.1:$port" scripts/wrk/move-case.lua 0
+  MOVE=$RPS
+  if [[ $db == postgres* ]]; then
+    raw_inserts "$db"
+    echo "ratios to the raw insert rate: open $(ratio "$OPEN" "$RAW"), move $(ratio "$MOVE" "$RAW") (target: 35 %)"
+  fi
 }
 echo "wrk -t2 -c64 -d${secs}s on $(nproc) cores (wrk shares them with the server)"
 bench_db sqlite "sqlite://$work/bench.db" 9101

@@ -413,7 +413,7 @@ pub fn preview(
     new: &NewCase,
     now: Timestamp,
 ) -> Result<(String, J), AppError> {
-    let new = as_opener(store, policies, who, new)?;
+    let new = store.read(|tx| as_opener(tx, policies, who, new))?;
     cases::preview(store, policies, &new, By::of(who), now)
 }
 
@@ -440,8 +440,11 @@ pub fn open(
     new: &NewCase,
     now: Timestamp,
 ) -> Result<i64, AppError> {
-    let new = as_opener(store, policies, who, new)?;
-    cases::open(store, policies, &new, By::of(who), &who.actor(), now)
+    // One transaction: what the caller may name is checked on what is written.
+    store.tx(|tx| {
+        let new = as_opener(tx, policies, who, new)?;
+        cases::open_in(tx, policies, &new, By::of(who), &who.actor(), now)
+    })
 }
 
 /// A new case as `who` may open it: a customer's names one of their own orders and is theirs
@@ -449,7 +452,7 @@ pub fn open(
 /// customer of the sellers they work for (one they do not is as unknown as one nobody has),
 /// and is for such a seller.
 fn as_opener(
-    store: &mut Store,
+    tx: &mut dyn Tx,
     policies: &Policies,
     who: &Principal,
     new: &NewCase,
@@ -457,7 +460,7 @@ fn as_opener(
     let mut new = new.clone();
     match who {
         Principal::Customer { customer_id } => {
-            let mine = store.read(|tx| -> Result<(Option<String>, bool), AppError> {
+            let mine = {
                 let r = tx.query_one(
                     "SELECT (SELECT ref FROM customers WHERE id = ?),
                             (SELECT COUNT(*) FROM orders WHERE order_no = ? AND customer_id = ?)",
@@ -467,8 +470,8 @@ fn as_opener(
                         Val::Int(*customer_id),
                     ],
                 )?;
-                Ok((r.opt_text(0)?, r.int(1)? > 0))
-            })?;
+                (r.opt_text(0)?, r.int(1)? > 0)
+            };
             if new.order_no.is_none() || !mine.1 {
                 return Err(AppError::invalid("order", "name one of your own orders"));
             }
@@ -495,9 +498,9 @@ fn as_opener(
             if !has_scope(scopes.as_deref(), "cases:write") {
                 return Err(AppError::Forbidden("this token may not open cases".into()));
             }
-            store.read(|tx| references_within(tx, &new, sellers))?;
+            references_within(tx, &new, sellers)?;
             // Staff open cases only for the sellers they work for.
-            let policy = cases::policy_for(store, &new)?;
+            let policy = cases::policy_for(tx, &new)?;
             let seller = policies.get(&policy).ok().and_then(|p| p.seller.clone());
             if !seller.is_some_and(|s| sellers.includes(&s)) {
                 return Err(AppError::invalid(

@@ -819,22 +819,33 @@ pub fn revoke_token(
 
 /// Who an API token belongs to; `None` when unknown, revoked or its account disabled.
 pub fn token(tx: &mut dyn Tx, secret: &str) -> Result<Option<Principal>, AppError> {
-    let Some(r) = tx.query_opt(
-        "SELECT t.user_id, t.scopes, u.email, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+    // One statement: a row per seller the account works for (one with none when it works
+    // for none), as every API request asks it.
+    let rows = tx.query(
+        "SELECT t.user_id, t.scopes, u.email, u.role, s.seller FROM api_tokens t
+         JOIN users u ON u.id = t.user_id
+         LEFT JOIN user_sellers s ON s.user_id = t.user_id
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL
+         ORDER BY s.seller",
         &[hash_secret(secret).into()],
-    )?
-    else {
+    )?;
+    let Some(r) = rows.first() else {
         return Ok(None);
     };
     let user_id = r.int(0)?;
     let role = Role::parse(&r.text(3)?)
         .map_err(|_| AppError::corrupt("users.role", format!("user {user_id}")))?;
+    let mut sellers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(s) = row.opt_text(4)? {
+            sellers.push(s);
+        }
+    }
     Ok(Some(Principal::Staff {
         user_id,
         email: r.text(2)?,
         role,
-        sellers: scope(sellers_of(tx, user_id)?),
+        sellers: scope(sellers),
         scopes: Some(r.text(1)?.split_whitespace().map(str::to_string).collect()),
     }))
 }

@@ -236,11 +236,11 @@ impl Case {
 
 /// The seller policy a new case would be decided by: the one it names, else the one its
 /// unit's (or order's) SKU names for the buyer's country.
-pub fn policy_for(store: &mut Store, new: &NewCase) -> Result<String, AppError> {
+pub fn policy_for(tx: &mut dyn Tx, new: &NewCase) -> Result<String, AppError> {
     if let Some(p) = &new.policy {
         return Ok(p.clone());
     }
-    store.tx(|tx| References::resolve(tx, new)?.policy(tx))
+    References::resolve(tx, new)?.policy(tx)
 }
 
 /// Opens a case in `draft`; returns its id. `by` says who states its facts.
@@ -252,15 +252,30 @@ pub fn open(
     actor: &str,
     now: Timestamp,
 ) -> Result<i64, AppError> {
+    store.tx(|tx| open_in(tx, policies, new, by, actor, now))
+}
+
+/// [`open`] inside a transaction the caller holds.
+pub fn open_in(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    new: &NewCase,
+    by: By,
+    actor: &str,
+    now: Timestamp,
+) -> Result<i64, AppError> {
     let kind = new
         .kind
         .ok_or_else(|| AppError::invalid("kind", "a case needs a kind"))?;
-    store.tx(|tx| -> Result<_, AppError> {
+    {
         let refs = References::resolve(tx, new)?;
         if let Some(r) = &new.customer
             && refs.customer_id.is_none()
         {
-            return Err(AppError::invalid("customer", format!("unknown customer `{r}`")));
+            return Err(AppError::invalid(
+                "customer",
+                format!("unknown customer `{r}`"),
+            ));
         }
         if let Some(o) = &new.order_no
             && !refs.order_known
@@ -346,7 +361,12 @@ pub fn open(
         let seq = audit::append(
             tx,
             now,
-            &Event::new(actor, "case", id, "open", json!({
+            &Event::new(
+                actor,
+                "case",
+                id,
+                "open",
+                json!({
                     "kind": kind.as_str(),
                     "state": "draft",
                     "customer_id": customer_id,
@@ -354,12 +374,12 @@ pub fn open(
                     "serial": new.serial,
                     "policy": policy_id,
                     "facts": new.facts,
-                })),
-        )
-        ?;
+                }),
+            ),
+        )?;
         announce(tx, policies, &case, "open", seq, now)?;
         Ok(id)
-    })
+    }
 }
 
 /// What the policy would decide for a case not opened yet: the same references, registry

@@ -73,3 +73,7 @@ CREATE TABLE audit_seal (
     frontier TEXT NOT NULL
 );
 INSERT INTO audit_seal (id, tree_size, frontier) VALUES (1, 0, '[]');
+
+-- The unit a replacement replaced is looked up from the old unit's side (coverage, lineage):
+-- without an index that is a scan of every unit, per request.
+CREATE INDEX units_by_replaces ON units (replaces);
