@@ -428,13 +428,6 @@ pub(crate) fn queue(
     data: J,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    let subs = tx.query(
-        "SELECT id, events FROM webhooks WHERE seller = ? AND disabled_at IS NULL",
-        &[seller.into()],
-    )?;
-    if subs.is_empty() {
-        return Ok(());
-    }
     let body = json!({
         "id": event_id,
         "type": event,
@@ -442,24 +435,32 @@ pub(crate) fn queue(
         "data": data,
     })
     .to_string();
-    for s in subs {
-        let wants = s.text(1)?.split(' ').any(|e| e == "*" || e == event);
-        if wants {
-            tx.exec(
-                "INSERT INTO webhook_deliveries (webhook_id, event_id, event, case_id, payload, created_at, next_attempt_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    Val::Int(s.int(0)?),
-                    event_id.into(),
-                    event.into(),
-                    Val::Int(case_id),
-                    (&body).into(),
-                    Val::Int(micros(now)),
-                    Val::Int(micros(now)),
-                ],
-            )?;
-        }
-    }
+    // One statement whatever the subscriptions: a delivery for each of the seller's live
+    // webhooks whose event list (space-separated) names the event or `*`.
+    let named = format!(
+        "% {} %",
+        event
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    tx.exec(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, event, case_id, payload, created_at, next_attempt_at)
+         SELECT id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT)
+         FROM webhooks
+         WHERE seller = ? AND disabled_at IS NULL
+           AND (' ' || events || ' ' LIKE '% * %' OR ' ' || events || ' ' LIKE ? ESCAPE '\\')",
+        &[
+            event_id.into(),
+            event.into(),
+            Val::Int(case_id),
+            (&body).into(),
+            Val::Int(micros(now)),
+            Val::Int(micros(now)),
+            seller.into(),
+            named.into(),
+        ],
+    )?;
     Ok(())
 }
 

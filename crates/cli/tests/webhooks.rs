@@ -122,6 +122,15 @@ fn case_events_reach_a_subscribed_url_signed_retried_and_logged() {
             Some(r#"{"action": "submit"}"#),
         );
         assert_eq!(r.status, 200, "{}", r.text());
+        // An event the webhook does not name (`case.approve`) is not delivered: the delivery
+        // log below holds the two it names.
+        let r = s.send(
+            "POST",
+            &format!("/api/v1/cases/{case}/transitions"),
+            &refs(&agent),
+            Some(r#"{"action": "approve"}"#),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
         // Two events, one of them posted twice (503, then 200 after its back-off).
         let got = hook.wait_for(3, Duration::from_secs(30));
         assert_eq!(got.len(), 3, "{}: {got:?}", db.name);

@@ -155,6 +155,20 @@ impl Store {
         }
     }
 
+    /// Runs `f` with each statement its own transaction (autocommit): no `BEGIN` and `COMMIT`
+    /// round trips, for a look-up of one statement on every request (who a token or session
+    /// is). Statements in it see no common snapshot and nothing rolls back: not for writes
+    /// that must hang together.
+    pub fn autocommit<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.autocommit(f),
+            Backend::Postgres(db) => db.autocommit(f),
+        }
+    }
+
     /// The schema versions applied, oldest first.
     pub fn schema_versions(&mut self) -> Result<Vec<i64>, StoreError> {
         self.tx(|tx| -> Result<Vec<i64>, StoreError> {

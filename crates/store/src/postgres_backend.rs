@@ -42,14 +42,25 @@ impl Postgres {
         t.commit().map_err(StoreError::from)?;
         Ok(out)
     }
+
+    pub(crate) fn autocommit<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        f(&mut PgTx {
+            tx: &mut self.client,
+            statements: &mut self.statements,
+        })
+    }
 }
 
-struct PgTx<'a, 'c> {
-    tx: &'a mut postgres::Transaction<'c>,
+/// Statements in a transaction, or on the bare connection (each its own, autocommit).
+struct PgTx<'a, C: postgres::GenericClient> {
+    tx: &'a mut C,
     statements: &'a mut HashMap<String, Statement>,
 }
 
-impl PgTx<'_, '_> {
+impl<C: postgres::GenericClient> PgTx<'_, C> {
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
@@ -86,7 +97,7 @@ impl ToSql for Val {
     to_sql_checked!();
 }
 
-impl Tx for PgTx<'_, '_> {
+impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }

@@ -55,10 +55,18 @@ impl Sqlite {
         t.commit().map_err(StoreError::from)?;
         Ok(out)
     }
+
+    pub(crate) fn autocommit<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        f(&mut SqliteTx { tx: &self.conn })
+    }
 }
 
+/// Statements in a transaction, or on the bare connection (each its own, autocommit).
 struct SqliteTx<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    tx: &'a Connection,
 }
 
 impl rusqlite::ToSql for Val {

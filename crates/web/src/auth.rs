@@ -51,7 +51,9 @@ impl FromRequestParts<AppState> for Caller {
         let found = state
             .pool()
             .run(move |store| {
-                store.read(
+                // One or two look-ups on every request: each its own statement, without the
+                // round trips of a transaction around them.
+                store.autocommit(
                     |tx| -> Result<Option<(Principal, Option<String>)>, aftercare_app::AppError> {
                         if let Some(t) = bearer {
                             return Ok(accounts::token(tx, &t)?.map(|p| (p, None)));
