@@ -2185,3 +2185,102 @@ fn the_queue_pages_nearest_deadline_first_without_repeating_or_skipping_a_case()
         assert_ne!(first[0].case.id, approved[0], "{}", db.name);
     }
 }
+
+/// A database whose log was written before chains per entity (schema 9, one chain under
+/// `audit_head`) is migrated: its events stay one chain, `log`, checked with the hashing they
+/// were written with, and are sealed like any other; an edit of one is still found.
+#[test]
+fn a_log_written_before_chains_per_entity_is_migrated_and_still_checked() {
+    use sha2::{Digest, Sha256};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/migrations");
+    for db in databases() {
+        let mut store = Store::connect_unmigrated(&db.url).unwrap();
+        let dialect = match store.dialect() {
+            aftercare_store::Dialect::Sqlite => "sqlite",
+            aftercare_store::Dialect::Postgres => "postgres",
+        };
+        // Schema 9 as a server of that time left it, with five events of case 1.
+        store
+            .tx(|tx| -> Result<(), aftercare_store::StoreError> {
+                tx.batch(
+                    "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL)",
+                )?;
+                let mut files: Vec<_> = std::fs::read_dir(dir.join(dialect))
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                files.sort();
+                for (i, path) in files.iter().take(9).enumerate() {
+                    let sql = std::fs::read_to_string(path).unwrap();
+                    tx.batch(&sql)?;
+                    tx.exec(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                        &[
+                            aftercare_store::Val::Int(i64::try_from(i).unwrap() + 1),
+                            "old".into(),
+                            aftercare_store::hex(&Sha256::digest(sql.as_bytes())).into(),
+                        ],
+                    )?;
+                }
+                let mut prev = audit::GENESIS.to_string();
+                for (seq, action) in [(1i64, "open"), (2, "submit"), (3, "approve"), (4, "receive"), (5, "close")] {
+                    let after = json!({"state": action}).to_string();
+                    let at = 1_700_000_000_000_000 + seq;
+                    let fields = json!([seq, at, "cli", "case", "1", action, null, after, prev]);
+                    let hash = aftercare_store::hex(&Sha256::digest(fields.to_string().as_bytes()));
+                    tx.exec(
+                        "INSERT INTO audit_events (seq, at, actor, entity, entity_id, action, before, after, prev_hash, hash)
+                         VALUES (?, ?, 'cli', 'case', '1', ?, NULL, ?, ?, ?)",
+                        &[
+                            aftercare_store::Val::Int(seq),
+                            aftercare_store::Val::Int(at),
+                            action.into(),
+                            after.into(),
+                            prev.clone().into(),
+                            hash.clone().into(),
+                        ],
+                    )?;
+                    prev = hash;
+                }
+                tx.exec("UPDATE audit_head SET seq = 5, hash = ? WHERE id = 1", &[prev.into()])?;
+                Ok(())
+            })
+            .unwrap();
+        store.migrate().unwrap();
+        let v = audit::verify(&mut store).unwrap();
+        assert_eq!((v.events, v.chains, v.pending), (5, 1, 5), "{}", db.name);
+        // New events go to their entity's chain, numbered after the old ones.
+        let seq = store
+            .tx(|tx| {
+                audit::append(
+                    tx,
+                    at("2024-01-22T08:00:00Z"),
+                    &audit::Event::new("cli", "case", 1, "reopen", None),
+                )
+            })
+            .unwrap();
+        assert_eq!(seq, 6, "{}", db.name);
+        let key = audit::SealKey::generate().unwrap();
+        let c = audit::seal_all(&mut store, Some(&key), at("2024-01-22T08:00:01Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.tree_size, 6);
+        let v = audit::verify(&mut store).unwrap();
+        assert_eq!(
+            (v.events, v.chains, v.sealed, v.pending),
+            (6, 2, 6, 0),
+            "{}",
+            db.name
+        );
+        tamper(
+            &mut store,
+            "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3",
+        );
+        let err = audit::verify(&mut store).unwrap_err().to_string();
+        assert!(
+            err.contains("at log event 3: its contents were changed"),
+            "{}: {err}",
+            db.name
+        );
+    }
+}
