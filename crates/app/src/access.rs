@@ -413,7 +413,7 @@ pub fn preview(
     new: &NewCase,
     now: Timestamp,
 ) -> Result<(String, J), AppError> {
-    let new = store.read(|tx| as_opener(tx, policies, who, new))?;
+    let new = store.read(|tx| as_opener(tx, policies, who, new, true))?;
     cases::preview(store, policies, &new, By::of(who), now)
 }
 
@@ -442,8 +442,23 @@ pub fn open(
 ) -> Result<i64, AppError> {
     // One transaction: what the caller may name is checked on what is written.
     store.tx(|tx| {
-        let new = as_opener(tx, policies, who, new)?;
-        cases::open_in(tx, policies, &new, By::of(who), &who.actor(), now)
+        let new = as_opener(tx, policies, who, new, false)?;
+        // Staff open cases only for the sellers they work for: checked on the policy the
+        // opening itself resolves, not on a look-up of its own.
+        let allow = |p: &aftercare_policy::model::Policy| -> Result<(), AppError> {
+            match who {
+                Principal::Staff { sellers, .. }
+                    if !p.seller.as_ref().is_some_and(|s| sellers.includes(s)) =>
+                {
+                    Err(AppError::invalid(
+                        "policy",
+                        "this case's seller is not one you work for",
+                    ))
+                }
+                _ => Ok(()),
+            }
+        };
+        cases::open_in(tx, policies, &new, By::of(who), &who.actor(), now, &allow)
     })
 }
 
@@ -451,11 +466,14 @@ pub fn open(
 /// (the policy is the SKU's, never one they name); staff's names an order, a unit and a
 /// customer of the sellers they work for (one they do not is as unknown as one nobody has),
 /// and is for such a seller.
+/// With `resolve_policy`, staff's case gets the policy it would open under, checked to be
+/// one of their sellers'; without, the opening checks that itself.
 fn as_opener(
     tx: &mut dyn Tx,
     policies: &Policies,
     who: &Principal,
     new: &NewCase,
+    resolve_policy: bool,
 ) -> Result<NewCase, AppError> {
     let mut new = new.clone();
     match who {
@@ -499,6 +517,9 @@ fn as_opener(
                 return Err(AppError::Forbidden("this token may not open cases".into()));
             }
             references_within(tx, &new, sellers)?;
+            if !resolve_policy {
+                return Ok(new);
+            }
             // Staff open cases only for the sellers they work for.
             let policy = cases::policy_for(tx, &new)?;
             let seller = policies.get(&policy).ok().and_then(|p| p.seller.clone());

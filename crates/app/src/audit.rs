@@ -415,7 +415,7 @@ fn seal_in(
 ) -> Result<Option<Checkpoint>, AppError> {
     let (lock_seal, lock_chains) = match tx.dialect() {
         Dialect::Sqlite => ("", ""),
-        Dialect::Postgres => (" FOR UPDATE SKIP LOCKED", " FOR UPDATE OF c SKIP LOCKED"),
+        Dialect::Postgres => (" FOR UPDATE SKIP LOCKED", " FOR UPDATE SKIP LOCKED"),
     };
     let Some(state) = tx.query_opt(
         &format!("SELECT tree_size, frontier FROM audit_seal WHERE id = 1{lock_seal}"),
@@ -425,28 +425,43 @@ fn seal_in(
         return Ok(None);
     };
     let mut tree = Frontier::from_json(state.int(0)?, &state.text(1)?)?;
-    // Events of chains nobody is writing to now, in the order they were numbered: within a
-    // chain that is its order (appends to it are serialised), so a chain's events are taken
-    // from its start, and a batch cut short leaves the rest of a chain for the next.
-    let rows = tx.query(
+    // The chains with events not sealed yet (the partial index `audit_chains_unsealed`), of
+    // those nobody is writing to now; then their new events, by chain and place.
+    let chains = tx.query(
         &format!(
-            "SELECT e.chain, e.chain_seq, e.hash FROM audit_chains c
-             JOIN audit_events e ON e.chain = c.chain AND e.chain_seq > c.sealed AND e.chain_seq <= c.seq
-             WHERE c.seq > c.sealed ORDER BY e.seq LIMIT ?{lock_chains}"
+            "SELECT chain, sealed, seq FROM audit_chains WHERE seq > sealed LIMIT ?{lock_chains}"
         ),
         &[Val::Int(batch.max(1))],
     )?;
-    if rows.is_empty() {
+    if chains.is_empty() {
         return Ok(None);
     }
+    let mut found = Vec::new();
+    for chunk in chains.chunks(100) {
+        let mut sql = String::from("SELECT seq, chain, chain_seq, hash FROM audit_events WHERE ");
+        let mut params = Vec::with_capacity(chunk.len() * 3);
+        for (i, c) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "" } else { " OR " });
+            sql.push_str("(chain = ? AND chain_seq > ? AND chain_seq <= ?)");
+            params.extend([c.text(0)?.into(), Val::Int(c.int(1)?), Val::Int(c.int(2)?)]);
+        }
+        for r in tx.query(&sql, &params)? {
+            found.push((r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?));
+        }
+    }
+    // In the order they were numbered: within a chain that is its order (appends to it are
+    // serialised), across chains any order will do, as long as it is fixed once sealed.
+    found.sort_unstable_by_key(|(seq, ..)| *seq);
     let mut sealed: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    let mut leaves = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let (chain, n, hash) = (r.text(0)?, r.int(1)?, r.text(2)?);
+    let mut leaves = Vec::with_capacity(found.len());
+    for (_, chain, n, hash) in found {
         let top = sealed.entry(chain.clone()).or_insert(n);
         *top = (*top).max(n);
-        leaves.push((tree.size, chain, n, hash.clone()));
         tree.push(leaf_hash(&hash));
+        leaves.push((tree.size - 1, chain, n, hash));
+    }
+    if leaves.is_empty() {
+        return Ok(None);
     }
     for chunk in leaves.chunks(250) {
         let mut sql =

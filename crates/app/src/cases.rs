@@ -252,10 +252,11 @@ pub fn open(
     actor: &str,
     now: Timestamp,
 ) -> Result<i64, AppError> {
-    store.tx(|tx| open_in(tx, policies, new, by, actor, now))
+    store.tx(|tx| open_in(tx, policies, new, by, actor, now, &|_| Ok(())))
 }
 
-/// [`open`] inside a transaction the caller holds.
+/// [`open`] inside a transaction the caller holds; `allow` refuses a policy the caller may
+/// not open cases under, once it is known.
 pub fn open_in(
     tx: &mut dyn Tx,
     policies: &Policies,
@@ -263,6 +264,7 @@ pub fn open_in(
     by: By,
     actor: &str,
     now: Timestamp,
+    allow: &dyn Fn(&aftercare_policy::model::Policy) -> Result<(), AppError>,
 ) -> Result<i64, AppError> {
     let kind = new
         .kind
@@ -303,6 +305,7 @@ pub fn open_in(
                 p
             }
         };
+        allow(policies.get(&policy_id)?)?;
         refs.check(new, policies.get(&policy_id)?)?;
         check_facts(&new.facts)?;
         let stated_by = stated::check(&new.facts, by, &Map::new())?;
