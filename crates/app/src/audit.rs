@@ -413,12 +413,13 @@ fn seal_in(
     now: Timestamp,
     batch: i64,
 ) -> Result<Option<Checkpoint>, AppError> {
-    let (lock_seal, lock_chains) = match tx.dialect() {
-        Dialect::Sqlite => ("", ""),
-        Dialect::Postgres => (" FOR UPDATE SKIP LOCKED", " FOR UPDATE SKIP LOCKED"),
+    // One sealer at a time, and none waits for a writer (SQLite's writers are one anyway).
+    let skip_locked = match tx.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
     };
     let Some(state) = tx.query_opt(
-        &format!("SELECT tree_size, frontier FROM audit_seal WHERE id = 1{lock_seal}"),
+        &format!("SELECT tree_size, frontier FROM audit_seal WHERE id = 1{skip_locked}"),
         &[],
     )?
     else {
@@ -429,7 +430,7 @@ fn seal_in(
     // those nobody is writing to now; then their new events, by chain and place.
     let chains = tx.query(
         &format!(
-            "SELECT chain, sealed, seq FROM audit_chains WHERE seq > sealed LIMIT ?{lock_chains}"
+            "SELECT chain, sealed, seq FROM audit_chains WHERE seq > sealed LIMIT ?{skip_locked}"
         ),
         &[Val::Int(batch.max(1))],
     )?;
@@ -463,20 +464,17 @@ fn seal_in(
     if leaves.is_empty() {
         return Ok(None);
     }
-    for chunk in leaves.chunks(250) {
-        let mut sql =
-            String::from("INSERT INTO audit_leaves (leaf, chain, chain_seq, hash) VALUES ");
-        let mut params = Vec::with_capacity(chunk.len() * 4);
-        for (i, (leaf, chain, n, hash)) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 {
-                "(?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?)"
-            });
+    crate::registry::insert_many(
+        tx,
+        "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)",
+        4,
+        "",
+        &leaves,
+        &|(leaf, chain, n, hash), params| {
             params.extend([Val::Int(*leaf), chain.into(), Val::Int(*n), hash.into()]);
-        }
-        tx.exec(&sql, &params)?;
-    }
+        },
+        &mut |_| {},
+    )?;
     let sealed: Vec<_> = sealed.into_iter().collect();
     for chunk in sealed.chunks(250) {
         let mut sql = String::from("UPDATE audit_chains SET sealed = CASE chain");

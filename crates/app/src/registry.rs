@@ -377,7 +377,7 @@ fn rows_by_key<'k>(
 /// Multi-row `INSERT … VALUES (…), (…) …` of `width` values per item (pushed by `row`), then
 /// `tail` (the conflict clause), [`UNITS_PER_STATEMENT`] items to a statement. Values are made
 /// one statement at a time, so a large import holds its records once, not twice.
-fn insert_many<T>(
+pub(crate) fn insert_many<T>(
     tx: &mut dyn Tx,
     head: &str,
     width: usize,

@@ -153,90 +153,48 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
     });
     // The e-mail outbox, delivered every two seconds by one thread (each message is claimed
     // under a row lock, so several servers deliver it once).
-    let mailer = {
-        let (db, stop) = (config.db.clone(), Arc::clone(&stop));
-        let sender: Box<dyn aftercare_app::outbox::Sender> = match &config.smtp {
-            Some(url) => Box::new(crate::mail::Smtp::from_url(url)?),
-            None => Box::new(aftercare_app::outbox::Folder(config.mail_dir.clone())),
-        };
-        let from = config.mail_from.clone();
-        std::thread::spawn(move || {
-            let mut store: Option<Store> = None;
-            while !stop.load(Ordering::Relaxed) {
-                let result = store
-                    .take()
-                    .map_or_else(|| Store::connect(&db).map_err(AppError::from), Ok)
-                    .and_then(|mut st| {
-                        let r = aftercare_app::outbox::deliver(
-                            &mut st,
-                            sender.as_ref(),
-                            &from,
-                            jiff::Timestamp::now(),
-                            50,
-                        );
-                        store = r.is_ok().then_some(st);
-                        r
-                    });
-                match result {
+    let mailer =
+        {
+            let sender: Box<dyn aftercare_app::outbox::Sender> = match &config.smtp {
+                Some(url) => Box::new(crate::mail::Smtp::from_url(url)?),
+                None => Box::new(aftercare_app::outbox::Folder(config.mail_dir.clone())),
+            };
+            let from = config.mail_from.clone();
+            periodically(&config.db, &stop, 20, false, move |store| {
+                match aftercare_app::outbox::deliver(
+                    store,
+                    sender.as_ref(),
+                    &from,
+                    jiff::Timestamp::now(),
+                    50,
+                ) {
                     Ok(d) if d.sent + d.failed > 0 => {
                         tracing::info!(sent = d.sent, failed = d.failed, "e-mails delivered");
+                        Ok(())
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "e-mail delivery failed; retrying"),
-                }
-                for _ in 0..20 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "e-mail delivery failed; retrying");
+                        Err(e)
                     }
-                    std::thread::sleep(Duration::from_millis(100));
                 }
-            }
-        })
-    };
+            })
+        };
     // The audit sealer: every half second, the events written since are folded into the
     // tree and a checkpoint of it is signed. One sealer works at a time across servers (the
-    // seal row's lock); the others find it taken and wait for the next round.
+    // seal row's lock); the others find it taken and wait for the next round. What the last
+    // requests wrote is sealed before the server stops.
     if config.audit_key.is_none() {
         tracing::warn!("no --audit-key: the audit log's checkpoints are not signed");
     }
     let sealer = {
-        let (db, stop, key) = (
-            config.db.clone(),
-            Arc::clone(&stop),
-            config.audit_key.clone(),
-        );
-        std::thread::spawn(move || {
-            let mut store: Option<Store> = None;
-            while !stop.load(Ordering::Relaxed) {
-                let result = store
-                    .take()
-                    .map_or_else(|| Store::connect(&db).map_err(AppError::from), Ok)
-                    .and_then(|mut st| {
-                        let r = aftercare_app::audit::seal_all(
-                            &mut st,
-                            key.as_deref(),
-                            jiff::Timestamp::now(),
-                        );
-                        store = r.is_ok().then_some(st);
-                        r
-                    });
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "sealing the audit log failed; retrying");
-                }
-                for _ in 0..5 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-            // What the last requests wrote is sealed before the server stops.
-            if let Ok(mut st) = Store::connect(&db)
-                && let Err(e) =
-                    aftercare_app::audit::seal_all(&mut st, key.as_deref(), jiff::Timestamp::now())
-            {
-                tracing::error!(error = %e, "sealing the audit log at shutdown failed");
-            }
+        let key = config.audit_key.clone();
+        periodically(&config.db, &stop, 5, true, move |store| {
+            aftercare_app::audit::seal_all(store, key.as_deref(), jiff::Timestamp::now())
+                .map(|_| ())
+                .inspect_err(
+                    |e| tracing::error!(error = %e, "sealing the audit log failed; retrying"),
+                )
         })
     };
     // The last handle on the pool is dropped here, outside the runtime: a PostgreSQL
@@ -314,6 +272,47 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
     let _ = mailer.join();
     let _ = sealer.join();
     result
+}
+
+/// Runs `work` on a thread of its own every `tenths` tenths of a second until `stop` (and
+/// once more after it with `last_round`), with a connection kept between rounds (opened again
+/// after a failure).
+fn periodically(
+    db: &str,
+    stop: &Arc<AtomicBool>,
+    tenths: u32,
+    last_round: bool,
+    mut work: impl FnMut(&mut Store) -> Result<(), AppError> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let (db, stop) = (db.to_string(), Arc::clone(stop));
+    std::thread::spawn(move || {
+        let mut store: Option<Store> = None;
+        let mut round = |store: &mut Option<Store>| {
+            let taken = store
+                .take()
+                .map_or_else(|| Store::connect(&db).map_err(AppError::from), Ok);
+            match taken {
+                Ok(mut st) => {
+                    if work(&mut st).is_ok() {
+                        *store = Some(st);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot reach the database; retrying"),
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            round(&mut store);
+            for _ in 0..tenths {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if last_round {
+            round(&mut store);
+        }
+    })
 }
 
 /// Ctrl-C, or SIGTERM on Unix: the handlers are installed when this is called, the future

@@ -180,6 +180,16 @@ pub async fn open(
         .into_response())
 }
 
+/// [`with_etag`] with the `version` the body itself states.
+fn with_own_etag(body: serde_json::Value) -> Response {
+    let version = body
+        .get("version")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    with_etag(body, &version)
+}
+
 fn with_etag(body: serde_json::Value, version: &str) -> Response {
     let mut r = axum::Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
@@ -207,12 +217,7 @@ pub async fn read(
         .pool()
         .run(move |store| access::show(store, &policies, &who, id))
         .await?;
-    let version = shown
-        .get("version")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Ok(with_etag(shown, &version))
+    Ok(with_own_etag(shown))
 }
 
 /// A move.
@@ -366,12 +371,7 @@ pub async fn repair_report(
         .pool()
         .run(move |store| access::record_repair(store, &policies, &who, id, &report, now))
         .await?;
-    let version = detail
-        .get("version")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Ok(with_etag(detail, &version))
+    Ok(with_own_etag(detail))
 }
 
 /// A correction of the seller's records for one case.
