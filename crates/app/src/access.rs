@@ -544,14 +544,21 @@ pub fn transition(
     step: &Step,
     now: Timestamp,
 ) -> Result<Case, AppError> {
-    store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
-    if !may_move(who, step.action) {
-        return Err(AppError::Forbidden(format!(
-            "you may not take `{}` on a case",
-            step.action
-        )));
-    }
-    cases::transition(store, policies, id, step, By::of(who), &who.actor(), now)
+    cases::by_hand(step)?;
+    // One transaction: the case is loaded once, locked, and moved only if `who` sees it.
+    store.tx(|tx| {
+        let case = cases::load(tx, id)?;
+        if !sees(tx, policies, who, &case)? {
+            return Err(AppError::not_found("case", id.to_string()));
+        }
+        if !may_move(who, step.action) {
+            return Err(AppError::Forbidden(format!(
+                "you may not take `{}` on a case",
+                step.action
+            )));
+        }
+        cases::transition_loaded(tx, policies, case, step, By::of(who), &who.actor(), now)
+    })
 }
 
 /// Records what a repair or replacement of a case `who` sees did: those who repair

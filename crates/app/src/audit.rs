@@ -82,12 +82,26 @@ pub fn chain_of(entity: &str, entity_id: &str) -> String {
     format!("{entity}:{entity_id}")
 }
 
-/// Appends `e` at `at` to its entity's chain; returns the event's number in the whole log
-/// (a row's name, for webhook event ids and ordering; the chain is what is hashed).
-pub fn append(tx: &mut dyn Tx, at: Timestamp, e: &Event<'_>) -> Result<i64, AppError> {
+/// Where an appended event stands: its chain and its place in it, which name it for good
+/// (the log's own row number is the database's to give, and is not read back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub chain: String,
+    pub chain_seq: i64,
+}
+
+impl Appended {
+    /// The event's id as webhooks carry it: `evt_case-12-3` is the third event of case 12.
+    pub fn event_id(&self) -> String {
+        format!("evt_{}-{}", self.chain.replace(':', "-"), self.chain_seq)
+    }
+}
+
+/// Appends `e` at `at` to its entity's chain. One round trip: the chain's head is taken
+/// (created for a new chain) and its lock held to commit, so one chain never forks; the
+/// event and the new head are sent without waiting (see [`Tx::exec_later`]).
+pub fn append(tx: &mut dyn Tx, at: Timestamp, e: &Event<'_>) -> Result<Appended, AppError> {
     let chain = chain_of(e.entity, &e.entity_id);
-    // Takes the chain's head row (created for a new chain) and holds its lock to commit, so
-    // one chain never forks; RETURNING gives this event's place and the hash before it.
     let head = tx.query_one(
         "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, 1, ?)
          ON CONFLICT (chain) DO UPDATE SET seq = audit_chains.seq + 1
@@ -95,11 +109,44 @@ pub fn append(tx: &mut dyn Tx, at: Timestamp, e: &Event<'_>) -> Result<i64, AppE
         &[(&chain).into(), GENESIS.into()],
     )?;
     let (chain_seq, prev) = (head.int(0)?, head.text(1)?);
+    let hash = write_event(tx, &chain, chain_seq, &prev, at, e)?;
+    tx.exec_later(
+        "UPDATE audit_chains SET hash = ? WHERE chain = ?",
+        &[hash.into(), (&chain).into()],
+    )?;
+    Ok(Appended { chain, chain_seq })
+}
+
+/// Appends the first event of an entity created in this same transaction (a case just
+/// opened): its chain cannot exist yet, so nothing is read and nothing waits. Should the
+/// chain exist after all, the head's insert fails and the transaction with it.
+pub fn append_first(tx: &mut dyn Tx, at: Timestamp, e: &Event<'_>) -> Result<Appended, AppError> {
+    let chain = chain_of(e.entity, &e.entity_id);
+    let hash = write_event(tx, &chain, 1, GENESIS, at, e)?;
+    tx.exec_later(
+        "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, 1, ?)",
+        &[(&chain).into(), hash.into()],
+    )?;
+    Ok(Appended {
+        chain,
+        chain_seq: 1,
+    })
+}
+
+/// Writes event `e` at `chain_seq` of `chain`, after `prev`; its hash.
+fn write_event(
+    tx: &mut dyn Tx,
+    chain: &str,
+    chain_seq: i64,
+    prev: &str,
+    at: Timestamp,
+    e: &Event<'_>,
+) -> Result<String, AppError> {
     let before = e.before.as_ref().map(J::to_string);
     let after = e.after.as_ref().map(J::to_string);
     let at = micros(at);
     let hash = link_hash(&Link {
-        chain: &chain,
+        chain,
         chain_seq,
         at,
         actor: e.actor,
@@ -108,32 +155,26 @@ pub fn append(tx: &mut dyn Tx, at: Timestamp, e: &Event<'_>) -> Result<i64, AppE
         action: e.action,
         before: before.as_deref(),
         after: after.as_deref(),
-        prev_hash: &prev,
+        prev_hash: prev,
     });
-    let seq = tx
-        .query_one(
-            "INSERT INTO audit_events (chain, chain_seq, at, actor, entity, entity_id, action, before, after, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            &[
-                (&chain).into(),
-                Val::Int(chain_seq),
-                Val::Int(at),
-                e.actor.into(),
-                e.entity.into(),
-                (&e.entity_id).into(),
-                e.action.into(),
-                before.into(),
-                after.into(),
-                prev.into(),
-                (&hash).into(),
-            ],
-        )?
-        .int(0)?;
-    tx.exec(
-        "UPDATE audit_chains SET hash = ? WHERE chain = ?",
-        &[hash.into(), chain.into()],
+    tx.exec_later(
+        "INSERT INTO audit_events (chain, chain_seq, at, actor, entity, entity_id, action, before, after, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            chain.into(),
+            Val::Int(chain_seq),
+            Val::Int(at),
+            e.actor.into(),
+            e.entity.into(),
+            (&e.entity_id).into(),
+            e.action.into(),
+            before.into(),
+            after.into(),
+            prev.into(),
+            (&hash).into(),
+        ],
     )?;
-    Ok(seq)
+    Ok(hash)
 }
 
 /// One event as hashed.
@@ -437,18 +478,34 @@ fn seal_in(
     if chains.is_empty() {
         return Ok(None);
     }
+    // Their new events in one statement of fixed text, whatever the number of chains: the
+    // chains travel as one JSON parameter (an OR of a condition per chain was a new statement
+    // to plan for every count, and took 60 ms a round under load).
+    let wanted = J::Array(
+        chains
+            .iter()
+            .map(|c| {
+                Ok(serde_json::json!({"chain": c.text(0)?, "sealed": c.int(1)?, "seq": c.int(2)?}))
+            })
+            .collect::<Result<Vec<J>, AppError>>()?,
+    );
+    let new_events = match tx.dialect() {
+        Dialect::Postgres => {
+            "SELECT e.seq, e.chain, e.chain_seq, e.hash
+             FROM json_to_recordset(CAST(? AS json)) AS w (chain text, sealed bigint, seq bigint)
+             JOIN audit_events e ON e.chain = w.chain AND e.chain_seq > w.sealed AND e.chain_seq <= w.seq"
+        }
+        Dialect::Sqlite => {
+            "SELECT e.seq, e.chain, e.chain_seq, e.hash
+             FROM json_each(?) AS w
+             JOIN audit_events e ON e.chain = json_extract(w.value, '$.chain')
+               AND e.chain_seq > json_extract(w.value, '$.sealed')
+               AND e.chain_seq <= json_extract(w.value, '$.seq')"
+        }
+    };
     let mut found = Vec::new();
-    for chunk in chains.chunks(100) {
-        let mut sql = String::from("SELECT seq, chain, chain_seq, hash FROM audit_events WHERE ");
-        let mut params = Vec::with_capacity(chunk.len() * 3);
-        for (i, c) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 { "" } else { " OR " });
-            sql.push_str("(chain = ? AND chain_seq > ? AND chain_seq <= ?)");
-            params.extend([c.text(0)?.into(), Val::Int(c.int(1)?), Val::Int(c.int(2)?)]);
-        }
-        for r in tx.query(&sql, &params)? {
-            found.push((r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?));
-        }
+    for r in tx.query(new_events, &[wanted.to_string().into()])? {
+        found.push((r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?));
     }
     // In the order they were numbered: within a chain that is its order (appends to it are
     // serialised), across chains any order will do, as long as it is fixed once sealed.
@@ -464,33 +521,40 @@ fn seal_in(
     if leaves.is_empty() {
         return Ok(None);
     }
-    crate::registry::insert_many(
-        tx,
-        "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)",
-        4,
-        "",
-        &leaves,
-        &|(leaf, chain, n, hash), params| {
-            params.extend([Val::Int(*leaf), chain.into(), Val::Int(*n), hash.into()]);
-        },
-        &mut |_| {},
-    )?;
-    let sealed: Vec<_> = sealed.into_iter().collect();
-    for chunk in sealed.chunks(250) {
-        let mut sql = String::from("UPDATE audit_chains SET sealed = CASE chain");
-        let mut params = Vec::with_capacity(chunk.len() * 3);
-        for (chain, n) in chunk {
-            sql.push_str(" WHEN ? THEN CAST(? AS BIGINT)");
-            params.extend([chain.into(), Val::Int(*n)]);
-        }
-        sql.push_str(" ELSE sealed END WHERE chain IN (");
-        for (i, (chain, _)) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 { "?" } else { ", ?" });
-            params.push(chain.into());
-        }
-        sql.push(')');
-        tx.exec(&sql, &params)?;
-    }
+    // The leaves, then the chains' new marks: one statement each, of fixed text.
+    let rows = J::Array(
+        leaves
+            .iter()
+            .map(|(leaf, chain, n, hash)| serde_json::json!({"leaf": leaf, "chain": chain, "chain_seq": n, "hash": hash}))
+            .collect(),
+    );
+    let marks = J::Array(
+        sealed
+            .iter()
+            .map(|(chain, n)| serde_json::json!({"chain": chain, "sealed": n}))
+            .collect(),
+    );
+    let (insert_leaves, mark_sealed) = match tx.dialect() {
+        Dialect::Postgres => (
+            "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)
+             SELECT leaf, chain, chain_seq, hash
+             FROM json_to_recordset(CAST(? AS json)) AS w (leaf bigint, chain text, chain_seq bigint, hash text)",
+            "UPDATE audit_chains SET sealed = w.sealed
+             FROM json_to_recordset(CAST(? AS json)) AS w (chain text, sealed bigint)
+             WHERE audit_chains.chain = w.chain",
+        ),
+        Dialect::Sqlite => (
+            "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)
+             SELECT json_extract(value, '$.leaf'), json_extract(value, '$.chain'),
+                    json_extract(value, '$.chain_seq'), json_extract(value, '$.hash')
+             FROM json_each(?)",
+            "UPDATE audit_chains SET sealed = json_extract(w.value, '$.sealed')
+             FROM json_each(?) AS w
+             WHERE audit_chains.chain = json_extract(w.value, '$.chain')",
+        ),
+    };
+    tx.exec_later(insert_leaves, &[rows.to_string().into()])?;
+    tx.exec_later(mark_sealed, &[marks.to_string().into()])?;
     let root = aftercare_store::hex(&tree.root());
     // Whole microseconds, as stored.
     let at = from_micros(micros(now))?;
@@ -504,7 +568,7 @@ fn seal_in(
         ),
         None => (None, None),
     };
-    tx.exec(
+    tx.exec_later(
         "INSERT INTO audit_checkpoints (tree_size, root, at, public_key, signature) VALUES (?, ?, ?, ?, ?)",
         &[
             Val::Int(tree.size),
@@ -514,7 +578,7 @@ fn seal_in(
             signature.clone().into(),
         ],
     )?;
-    tx.exec(
+    tx.exec_later(
         "UPDATE audit_seal SET tree_size = ?, frontier = ? WHERE id = 1",
         &[Val::Int(tree.size), tree.to_json().into()],
     )?;

@@ -240,7 +240,7 @@ pub fn policy_for(tx: &mut dyn Tx, new: &NewCase) -> Result<String, AppError> {
     if let Some(p) = &new.policy {
         return Ok(p.clone());
     }
-    References::resolve(tx, new)?.policy(tx)
+    References::resolve(tx, new)?.policy()
 }
 
 /// Opens a case in `draft`; returns its id. `by` says who states its facts.
@@ -300,7 +300,7 @@ pub fn open_in(
                 p.clone()
             }
             None => {
-                let p = refs.policy(tx)?;
+                let p = refs.policy()?;
                 policies.get(&p)?;
                 p
             }
@@ -361,7 +361,7 @@ pub fn open_in(
             )?
             .int(0)?;
         case.id = id;
-        let seq = audit::append(
+        let seq = audit::append_first(
             tx,
             now,
             &Event::new(
@@ -380,7 +380,7 @@ pub fn open_in(
                 }),
             ),
         )?;
-        announce(tx, policies, &case, "open", seq, now)?;
+        announce(tx, policies, &case, "open", &seq, now)?;
         Ok(id)
     }
 }
@@ -401,7 +401,7 @@ pub fn preview(
         let refs = References::resolve(tx, new)?;
         let policy_id = match &new.policy {
             Some(p) => p.clone(),
-            None => refs.policy(tx)?,
+            None => refs.policy()?,
         };
         refs.check(new, policies.get(&policy_id)?)?;
         let subject = crate::facts::Subject {
@@ -483,16 +483,15 @@ pub fn decisions(
 }
 
 /// What a new case refers to, looked up in one statement: the customer, whether the order
-/// exists, the buyer's country and the SKU its policy comes from.
+/// exists, the buyer's country, the SKU and the policy it names.
 struct References {
     customer_id: Option<i64>,
     order_known: bool,
+    /// The policy the SKU (the unit's, else the order's first line's) names for the buyer's
+    /// country (the case's customer's, else the order's customer's), else its default.
+    policy: Option<String>,
     /// The unit's SKU; `None` when no serial is given or it is unknown.
     unit_sku: Option<String>,
-    /// The buyer's country: the case's customer's, else the order's customer's.
-    country: Option<String>,
-    /// The SKU that names the policy: the unit's, else the order's first line's.
-    sku: Option<String>,
     /// The seller of the records named: the unit's SKU's, else the order's first line's.
     seller: Option<String>,
     /// Whether the serial was sold on the order (`None` unless both are named).
@@ -504,33 +503,42 @@ impl References {
         let row = tx.query_one(
             "SELECT
                (SELECT id FROM customers WHERE ref = ?),
-               (SELECT country FROM customers WHERE ref = ?),
                (SELECT COUNT(*) FROM orders WHERE order_no = ?),
-               (SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id
-                 WHERE o.order_no = ?),
                (SELECT sku FROM units WHERE serial = ?),
-               (SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1),
                (SELECT k.seller FROM units u JOIN skus k ON k.code = u.sku WHERE u.serial = ?),
                (SELECT k.seller FROM order_lines l JOIN skus k ON k.code = l.sku
                  WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1),
-               (SELECT COUNT(*) FROM order_lines WHERE order_no = ? AND serial = ?)",
+               (SELECT COUNT(*) FROM order_lines WHERE order_no = ? AND serial = ?),
+               (SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
+                 LEFT JOIN sku_policies p ON p.sku = k.code AND p.country =
+                   CASE WHEN CAST(? AS TEXT) IS NOT NULL
+                     THEN (SELECT country FROM customers WHERE ref = ?)
+                     ELSE (SELECT c.country FROM orders o JOIN customers c ON c.id = o.customer_id
+                            WHERE o.order_no = ?) END
+                 WHERE k.code =
+                   CASE WHEN CAST(? AS TEXT) IS NOT NULL
+                     THEN (SELECT sku FROM units WHERE serial = ?)
+                     ELSE (SELECT sku FROM order_lines WHERE order_no = ? ORDER BY line_no LIMIT 1) END)",
             &[
                 new.customer.clone().into(),
+                new.order_no.clone().into(),
+                new.serial.clone().into(),
+                new.serial.clone().into(),
+                new.order_no.clone().into(),
+                new.order_no.clone().into(),
+                new.serial.clone().into(),
+                new.customer.clone().into(),
                 new.customer.clone().into(),
                 new.order_no.clone().into(),
-                new.order_no.clone().into(),
+                new.serial.clone().into(),
                 new.serial.clone().into(),
                 new.order_no.clone().into(),
-                new.serial.clone().into(),
-                new.order_no.clone().into(),
-                new.order_no.clone().into(),
-                new.serial.clone().into(),
             ],
         )?;
         let customer_id = row.opt_int(0)?;
-        let unit_sku = row.opt_text(4)?;
+        let unit_sku = row.opt_text(2)?;
         let serial_on_order = match (&new.order_no, &new.serial) {
-            (Some(order), Some(serial)) if row.int(8)? == 0 => {
+            (Some(order), Some(serial)) if row.int(5)? == 0 => {
                 // A unit given in exchange was not on the order; the one it replaced was.
                 let chain = crate::lineage::chain(tx, serial)?;
                 let mut found = false;
@@ -553,23 +561,14 @@ impl References {
         };
         Ok(Self {
             seller: if new.serial.is_some() {
-                row.opt_text(6)?
+                row.opt_text(3)?
             } else {
-                row.opt_text(7)?
+                row.opt_text(4)?
             },
             serial_on_order,
             customer_id,
-            order_known: row.int(2)? > 0,
-            country: if new.customer.is_some() {
-                row.opt_text(1)?
-            } else {
-                row.opt_text(3)?
-            },
-            sku: if new.serial.is_some() {
-                unit_sku.clone()
-            } else {
-                row.opt_text(5)?
-            },
+            order_known: row.int(1)? > 0,
+            policy: row.opt_text(6)?,
             unit_sku,
         })
     }
@@ -606,16 +605,9 @@ impl References {
     }
 
     /// The policy the SKU names for the buyer's country, else its default.
-    fn policy(&self, tx: &mut dyn Tx) -> Result<String, AppError> {
-        if let Some(sku) = &self.sku
-            && let Some(policy) = tx.query_text(
-                "SELECT COALESCE(p.policy_id, k.policy_id) FROM skus k
-                 LEFT JOIN sku_policies p ON p.sku = k.code AND p.country = ?
-                 WHERE k.code = ?",
-                &[self.country.clone().into(), sku.into()],
-            )?
-        {
-            return Ok(policy);
+    fn policy(&self) -> Result<String, AppError> {
+        if let Some(policy) = &self.policy {
+            return Ok(policy.clone());
         }
         Err(AppError::invalid(
             "policy",
@@ -663,13 +655,19 @@ pub fn transition(
     actor: &str,
     now: Timestamp,
 ) -> Result<Case, AppError> {
+    by_hand(step)?;
+    store.tx(|tx| transition_in(tx, policies, id, step, by, actor, now))
+}
+
+/// Refuses a step only a timer takes.
+pub(crate) fn by_hand(step: &Step) -> Result<(), AppError> {
     if step.action.is_timer() {
         return Err(AppError::Refused(format!(
             "`{}` is taken by the case's timer when its deadline passes, not by hand",
             step.action
         )));
     }
-    store.tx(|tx| transition_in(tx, policies, id, step, by, actor, now))
+    Ok(())
 }
 
 /// [`transition`] inside a transaction the caller holds (the timer sweep's).
@@ -683,6 +681,20 @@ pub(crate) fn transition_in(
     now: Timestamp,
 ) -> Result<Case, AppError> {
     let before = load(tx, id)?;
+    transition_loaded(tx, policies, before, step, by, actor, now)
+}
+
+/// [`transition_in`] of a case already loaded with [`load`] (its row locked).
+pub(crate) fn transition_loaded(
+    tx: &mut dyn Tx,
+    policies: &Policies,
+    before: Case,
+    step: &Step,
+    by: By,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Case, AppError> {
+    let id = before.id;
     if let Some(v) = &step.if_version
         && *v != before.version()
     {
@@ -762,7 +774,7 @@ pub(crate) fn transition_in(
     if step.action == Action::Approve {
         after.ship_by = step.ship_by.or(decision.ship_by);
     }
-    save(tx, &after)?;
+    save(tx, &after, step.action == Action::Approve)?;
     let mut after_view = after.audit_view();
     if let (Some(note), J::Object(m)) = (&step.note, &mut after_view) {
         m.insert("note".into(), J::String(note.clone()));
@@ -776,7 +788,7 @@ pub(crate) fn transition_in(
         },
     )?;
     timers::sync(tx, &after, &decision, policy.tz())?;
-    announce(tx, policies, &after, step.action.as_str(), seq, now)?;
+    announce(tx, policies, &after, step.action.as_str(), &seq, now)?;
     Ok(after)
 }
 
@@ -834,7 +846,7 @@ pub fn correct(
         after.updated_at = now;
         check_facts(&known.facts(&after))?;
         let decision = decide_recorded_on(tx, policies, &after, &known, actor, now)?.0;
-        save(tx, &after)?;
+        save(tx, &after, false)?;
         let changes: Map<String, J> = c
             .facts
             .iter()
@@ -861,7 +873,7 @@ pub fn correct(
         )?;
         let policy = policies.get(&after.policy_id)?;
         timers::sync(tx, &after, &decision, policy.tz())?;
-        announce(tx, policies, &after, "correct", seq, now)?;
+        announce(tx, policies, &after, "correct", &seq, now)?;
         Ok(after)
     })
 }
@@ -879,22 +891,24 @@ fn description(d: &str) -> Result<String, AppError> {
     Ok(d.to_string())
 }
 
-/// Writes a case's changeable columns.
-fn save(tx: &mut dyn Tx, case: &Case) -> Result<(), AppError> {
-    let saved = tx.exec(
-        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ? WHERE id = ?",
-        &[
-            case.state.as_str().into(),
-            J::Object(case.facts.clone()).to_string().into(),
-            J::Object(case.fact_sources.clone()).to_string().into(),
-            case.authorisation.clone().into(),
-            case.ship_by.map(|d| d.to_string()).into(),
-            case.description.clone().into(),
-            Val::Int(micros(case.updated_at)),
-            Val::Int(case.id),
-        ],
-    );
-    match saved {
+/// Writes the case's changeable columns back. Only a new authorisation number can be refused (another case took it
+/// in the meantime): that write waits for its answer, any other is sent without waiting.
+fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), AppError> {
+    const SAVE: &str = "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ? WHERE id = ?";
+    let params = [
+        case.state.as_str().into(),
+        J::Object(case.facts.clone()).to_string().into(),
+        J::Object(case.fact_sources.clone()).to_string().into(),
+        case.authorisation.clone().into(),
+        case.ship_by.map(|d| d.to_string()).into(),
+        case.description.clone().into(),
+        Val::Int(micros(case.updated_at)),
+        Val::Int(case.id),
+    ];
+    if !numbered {
+        return Ok(tx.exec_later(SAVE, &params)?);
+    }
+    match tx.exec(SAVE, &params) {
         Ok(_) => Ok(()),
         // Another case took the same number between the check and this write.
         Err(e) if matches!(e.violation(), Some((aftercare_store::Violation::Unique, _))) => {
@@ -1233,7 +1247,7 @@ pub fn decide(
     store.tx(|tx| -> Result<_, AppError> {
         let case = load(tx, id)?;
         let (recorded, seq) = decide_recorded(tx, policies, &case, actor, now)?;
-        announce(tx, policies, &case, "decide", seq, now)?;
+        announce(tx, policies, &case, "decide", &seq, now)?;
         Ok(recorded)
     })
 }
@@ -1256,10 +1270,8 @@ pub(crate) struct Known {
 
 impl Known {
     pub(crate) fn read(tx: &mut dyn Tx, case: &Case) -> Result<Known, AppError> {
-        Ok(Known {
-            registry: crate::facts::from_registry(tx, &case.into())?,
-            service: crate::facts::of_service(tx, case)?,
-        })
+        let (registry, service) = crate::facts::known(tx, case)?;
+        Ok(Known { registry, service })
     }
 
     /// The facts `case` is decided on (see [`crate::facts::decision_facts`]).
@@ -1282,14 +1294,14 @@ fn evaluate(
     Ok(Recorded::of(0, &decision, J::Null))
 }
 
-/// Decides a case and records the decision; returns it with its audit event's number.
+/// Decides a case and records the decision; returns it with its audit event.
 pub(crate) fn decide_recorded(
     tx: &mut dyn Tx,
     policies: &Policies,
     case: &Case,
     actor: &str,
     now: Timestamp,
-) -> Result<(Recorded, i64), AppError> {
+) -> Result<(Recorded, audit::Appended), AppError> {
     let known = Known::read(tx, case)?;
     decide_recorded_on(tx, policies, case, &known, actor, now)
 }
@@ -1302,7 +1314,7 @@ fn decide_recorded_on(
     known: &Known,
     actor: &str,
     now: Timestamp,
-) -> Result<(Recorded, i64), AppError> {
+) -> Result<(Recorded, audit::Appended), AppError> {
     let facts_json = known.facts(case);
     let policy = policies.select(&case.policy_id, &facts_json, now)?;
     let facts = check_facts(&facts_json)?;
@@ -1516,7 +1528,7 @@ pub(crate) fn announce(
     policies: &Policies,
     case: &Case,
     event: &str,
-    audit_seq: i64,
+    event_of: &audit::Appended,
     now: Timestamp,
 ) -> Result<(), AppError> {
     let policy = policies.get(&case.policy_id)?;
@@ -1526,7 +1538,7 @@ pub(crate) fn announce(
             tx,
             seller,
             &name,
-            &format!("evt_{audit_seq}"),
+            &event_of.event_id(),
             case.id,
             json!({"case": {
                 "id": case.id,

@@ -341,7 +341,7 @@ pub fn record(
         )?;
         case.updated_at = now;
         let (decision, seq) = crate::cases::decide_recorded(tx, policies, &case, &actor, now)?;
-        crate::cases::announce(tx, policies, &case, "decide", seq, now)?;
+        crate::cases::announce(tx, policies, &case, "decide", &seq, now)?;
         Ok(Attached {
             photo: Photo {
                 id,

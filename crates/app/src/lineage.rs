@@ -233,7 +233,7 @@ pub fn record_repair(
             now,
             &Event::new(actor, "case", case_id, "repair_report", detail.clone()),
         )?;
-        cases::announce(tx, policies, &case, "repair_report", seq, now)?;
+        cases::announce(tx, policies, &case, "repair_report", &seq, now)?;
         if let J::Object(m) = &mut detail {
             m.insert("version".into(), J::String(case.version()));
         }
@@ -265,17 +265,24 @@ fn event(
 /// The serials from `serial` back to the unit first sold, each replacement followed by the
 /// unit it replaced (bounded, in case of a cycle in bad data).
 pub(crate) fn chain(tx: &mut dyn Tx, serial: &str) -> Result<Vec<String>, AppError> {
-    // One statement however long the chain: a recursive walk, bounded at 100 links.
-    let rows = tx.query(
-        "WITH RECURSIVE up (serial, replaces, depth) AS (
-           SELECT serial, replaces, 0 FROM units WHERE serial = ?
-           UNION ALL
-           SELECT u.serial, u.replaces, up.depth + 1 FROM units u
-           JOIN up ON u.serial = up.replaces WHERE up.depth < 100
-         )
-         SELECT serial FROM up ORDER BY depth",
-        &[serial.into()],
-    )?;
+    let rows = tx.query(CHAIN, &[serial.into()])?;
+    chain_of_rows(serial, &rows)
+}
+
+/// One statement however long the chain: a recursive walk, bounded at 100 links.
+pub(crate) const CHAIN: &str = "WITH RECURSIVE up (serial, replaces, depth) AS (
+       SELECT serial, replaces, 0 FROM units WHERE serial = ?
+       UNION ALL
+       SELECT u.serial, u.replaces, up.depth + 1 FROM units u
+       JOIN up ON u.serial = up.replaces WHERE up.depth < 100
+     )
+     SELECT serial FROM up ORDER BY depth";
+
+/// [`chain`] from the rows of [`CHAIN`].
+pub(crate) fn chain_of_rows(
+    serial: &str,
+    rows: &[aftercare_store::Row],
+) -> Result<Vec<String>, AppError> {
     let mut chain = vec![serial.to_string()];
     for r in rows.iter().skip(1) {
         let s = r.text(0)?;
@@ -293,17 +300,16 @@ pub(crate) fn first_sale(
     tx: &mut dyn Tx,
     serial: &str,
 ) -> Result<Option<aftercare_store::Row>, AppError> {
-    Ok(tx.query_opt(
-        concat!(
-            "SELECT o.order_no, o.ordered_at, ",
-            crate::registry::order_delivered_sql!(),
-            ", o.channel, COUNT(*) OVER ()
-             FROM order_lines l JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
-             ORDER BY o.ordered_at, o.order_no LIMIT 1"
-        ),
-        &[serial.into()],
-    )?)
+    Ok(tx.query_opt(FIRST_SALE, &[serial.into()])?)
 }
+
+pub(crate) const FIRST_SALE: &str = concat!(
+    "SELECT o.order_no, o.ordered_at, ",
+    crate::registry::order_delivered_sql!(),
+    ", o.channel, COUNT(*) OVER ()
+     FROM order_lines l JOIN orders o ON o.order_no = l.order_no WHERE l.serial = ?
+     ORDER BY o.ordered_at, o.order_no LIMIT 1"
+);
 
 /// Everything about a serial: the unit, the units it replaced back to the one first sold,
 /// its first sale (a resale does not restart the warranty), parts with their warranty,

@@ -34,7 +34,7 @@ pub fn queue(
     body: &str,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    tx.exec(
+    tx.exec_later(
         "INSERT INTO outbox_emails (to_addr, subject, body, created_at) VALUES (?, ?, ?, ?)",
         &[
             to.into(),

@@ -168,8 +168,12 @@ impl Policies {
     /// Keeps the texts of `policy` and its law layers in the database (once per hash).
     pub fn record(&self, tx: &mut dyn Tx, policy: &Policy, now: Timestamp) -> Result<(), AppError> {
         // Asked first, all layers in one statement, so that a decision sends a text only the
-        // first time.
+        // first time; and asked once per connection (the texts are never taken out).
         let layers: Vec<&Policy> = policy.layers().collect();
+        let seen = |p: &Policy| format!("policy_text:{}", p.hash);
+        if layers.iter().all(|p| tx.seen().contains(&seen(p))) {
+            return Ok(());
+        }
         let marks = vec!["?"; layers.len()].join(", ");
         let hashes: Vec<Val> = layers.iter().map(|p| (&p.hash).into()).collect();
         let stored: Vec<String> = tx
@@ -182,6 +186,7 @@ impl Policies {
             .collect::<Result<_, _>>()?;
         for p in layers {
             if stored.contains(&p.hash) {
+                tx.seen().insert(seen(p));
                 continue;
             }
             let Some(src) = self.texts.get(&p.hash) else {

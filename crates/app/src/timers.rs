@@ -116,8 +116,8 @@ pub(crate) fn sync(
                 .flatten(),
         ),
     ];
-    // Two statements at most: one upsert of the timers that should run, one cancelling the
-    // others (each a round trip on PostgreSQL).
+    // Three statements at most: one upsert of the timers that should run, one cancelling the
+    // others, the case's next due time; sent without waiting (nothing reads them back here).
     let set: Vec<(Kind, Timestamp)> = wanted
         .iter()
         .filter_map(|(k, due)| due.map(|d| (*k, d)))
@@ -134,7 +134,7 @@ pub(crate) fn sync(
                 ]
             })
             .collect();
-        tx.exec(
+        tx.exec_later(
             &format!(
                 "INSERT INTO timers (case_id, kind, due_at) VALUES {rows}
                  ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at,
@@ -153,7 +153,7 @@ pub(crate) fn sync(
         let marks = vec!["?"; off.len()].join(", ");
         let mut params = vec![Val::Int(micros(case.updated_at)), Val::Int(case.id)];
         params.extend(off);
-        tx.exec(
+        tx.exec_later(
             &format!(
                 "UPDATE timers SET cancelled_at = ?
                  WHERE case_id = ? AND kind IN ({marks}) AND fired_at IS NULL
@@ -167,7 +167,7 @@ pub(crate) fn sync(
 
 /// Keeps `cases.next_due_at` (the desk queue's order) at the case's nearest pending timer.
 pub(crate) fn refresh_next_due(tx: &mut dyn Tx, case_id: i64) -> Result<(), AppError> {
-    tx.exec(
+    tx.exec_later(
         "UPDATE cases SET next_due_at = COALESCE(
            (SELECT MIN(t.due_at) FROM timers t
              WHERE t.case_id = ? AND t.fired_at IS NULL AND t.cancelled_at IS NULL),
@@ -357,7 +357,7 @@ fn fire(
         ),
     };
     let seq = audit::append(tx, now, &Event::new("timer", "case", case_id, event, after))?;
-    cases::announce(tx, policies, &case, event, seq, now)?;
+    cases::announce(tx, policies, &case, event, &seq, now)?;
     Ok(outcome)
 }
 

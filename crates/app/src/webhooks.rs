@@ -8,7 +8,8 @@
 //! keeps every attempt, and staff can ask for a delivery again.
 //!
 //! What a receiver gets (see [`sign`]):
-//! - the body: `{"id": "evt_…", "type": "case.approve", "created_at": "…", "data": {"case": {…}}}`;
+//! - the body: `{"id": "evt_case-12-3", "type": "case.approve", "created_at": "…", "data": {"case": {…}}}`;
+//!   the id names the audit event (case 12's third), the same for every subscription and every retry;
 //! - `Aftercare-Event-Id` (the same for every attempt, for de-duplication), `Aftercare-Event`;
 //! - `Aftercare-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed
 //!   with the subscription's secret, so a receiver checks both origin and freshness.
@@ -444,7 +445,7 @@ pub(crate) fn queue(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    tx.exec(
+    tx.exec_later(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, event, case_id, payload, created_at, next_attempt_at)
          SELECT id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT)
          FROM webhooks

@@ -2250,13 +2250,29 @@ fn a_log_written_before_chains_per_entity_is_migrated_and_still_checked() {
         let v = audit::verify(&mut store).unwrap();
         assert_eq!((v.events, v.chains, v.pending), (5, 1, 5), "{}", db.name);
         // New events go to their entity's chain, numbered after the old ones.
-        let seq = store
+        let appended = store
             .tx(|tx| {
                 audit::append(
                     tx,
                     at("2024-01-22T08:00:00Z"),
                     &audit::Event::new("cli", "case", 1, "reopen", None),
                 )
+            })
+            .unwrap();
+        assert_eq!(
+            (
+                appended.chain.as_str(),
+                appended.chain_seq,
+                appended.event_id()
+            ),
+            ("case:1", 1, "evt_case-1-1".to_string()),
+            "{}",
+            db.name
+        );
+        let seq = store
+            .read(|tx| {
+                tx.query_one("SELECT seq FROM audit_events WHERE chain = 'case:1'", &[])?
+                    .int(0)
             })
             .unwrap();
         assert_eq!(seq, 6, "{}", db.name);

@@ -7,7 +7,7 @@ pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {}", pg_message(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
     #[error("cannot open `{path}`: {message}")]
     Open { path: String, message: String },
     #[error("migration {version} ({name}) was changed after it was applied: its checksum differs")]
@@ -91,7 +91,7 @@ impl StoreError {
 
 /// A PostgreSQL error with the server's own message (the client's `Display` says only "db
 /// error").
-fn pg_message(e: &postgres::Error) -> String {
+fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
         None => e.to_string(),

@@ -17,6 +17,8 @@ pub use error::{StoreError, Violation};
 pub use migrate::hex;
 pub use value::{Row, Val};
 
+use std::collections::HashSet;
+
 /// Which SQL a backend speaks, where the two differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -33,6 +35,27 @@ pub trait Tx {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// Runs a query; all its rows.
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+
+    /// Runs a statement whose outcome nothing in the transaction reads back (an audit event,
+    /// a webhook delivery, a cancelled timer). PostgreSQL sends it at once and reads its
+    /// answer with the next statement that waits for one, or the commit: a failure is that
+    /// statement's error (or the commit's), and the transaction rolls back as for any other.
+    /// So a failure here must be a fault, never the caller's mistake to report.
+    fn exec_later(&mut self, sql: &str, params: &[Val]) -> Result<(), StoreError> {
+        self.exec(sql, params).map(|_| ())
+    }
+
+    /// What this connection found already stored in its database and that can never be taken
+    /// out again (rows of append-only tables, by a key the caller chooses): kept for the
+    /// connection's life, so that it need not ask again. Put here only what was read as
+    /// committed, never what this transaction wrote (it may still roll back).
+    fn seen(&mut self) -> &mut HashSet<String>;
+
+    /// Runs queries that do not depend on each other; their rows, in order. PostgreSQL
+    /// sends them together: one round trip, not one each.
+    fn query_all(&mut self, batch: &[(&str, &[Val])]) -> Result<Vec<Vec<Row>>, StoreError> {
+        batch.iter().map(|(sql, p)| self.query(sql, p)).collect()
+    }
 
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, StoreError> {

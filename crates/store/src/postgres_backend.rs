@@ -1,26 +1,97 @@
-//! PostgreSQL, through the synchronous `postgres` client. Statements are prepared once per
-//! connection and cached.
+//! PostgreSQL, through the asynchronous `tokio-postgres` client driven on a current-thread
+//! runtime of its own (as the synchronous `postgres` crate does), so that the service keeps
+//! its synchronous [`Tx`] and still pipelines.
+//!
+//! Round trips, not statements, are what a transaction costs here: on two cores, a
+//! transaction of eight single-row inserts runs at about 2,000 per second one statement at a
+//! time and at about 9,000 when they are sent together (pgbench, `\startpipeline`). So a
+//! statement is sent as soon as it is known, and its answer read only when somebody needs it:
+//!
+//! - `BEGIN` goes out with the transaction's first statement;
+//! - [`Tx::exec_later`] (effects nothing reads back: an audit event, a webhook delivery, a
+//!   cancelled timer) and [`Tx::query_all`] (look-ups that do not depend on each other) are
+//!   sent at once and answered together with the next statement that waits, or the commit;
+//! - the first failure among them is the error of that statement or of the commit, and the
+//!   transaction rolls back: nothing is half-written.
+//!
+//! Statements are prepared once per connection and cached.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::error::Error;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Statement};
+use futures_util::Stream;
+use tokio::runtime::Runtime;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
 
 use crate::{Dialect, Row, StoreError, Tx, Val, numbered_placeholders};
 
+type Messages = Pin<Box<dyn Stream<Item = Result<AsyncMessage, tokio_postgres::Error>> + Send>>;
+
+/// One connection: the client, and the connection's message loop, which runs only while a
+/// call waits on the runtime (nothing runs in the background).
 pub(crate) struct Postgres {
+    runtime: Runtime,
+    messages: Messages,
     client: Client,
     statements: HashMap<String, Statement>,
+    seen: HashSet<String>,
+    /// A transaction was left open (its closure panicked): rolled back before the next.
+    open: bool,
+}
+
+struct MessageStream<S, T>(tokio_postgres::Connection<S, T>);
+
+impl<S, T> Stream for MessageStream<S, T>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    type Item = Result<AsyncMessage, tokio_postgres::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_message(cx)
+    }
+}
+
+/// Waits for `future` on `runtime`, driving the connection's messages meanwhile.
+fn block_on<T>(
+    runtime: &Runtime,
+    messages: &mut Messages,
+    future: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let mut future = pin!(future);
+    runtime.block_on(std::future::poll_fn(|cx| {
+        loop {
+            match messages.as_mut().poll_next(cx) {
+                // Notices and notifications: nothing here listens for them.
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(StoreError::from(e))),
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        future.as_mut().poll(cx)
+    }))
 }
 
 impl Postgres {
     pub(crate) fn connect(url: &str) -> Result<Postgres, StoreError> {
-        let client = Client::connect(url, NoTls)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot start a runtime: {e}")))?;
+        let (client, connection) = runtime.block_on(tokio_postgres::connect(url, NoTls))?;
         Ok(Postgres {
+            runtime,
+            messages: Box::pin(MessageStream(connection)),
             client,
             statements: HashMap::new(),
+            seen: HashSet::new(),
+            open: false,
         })
     }
 
@@ -29,45 +100,186 @@ impl Postgres {
         read_only: bool,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut t = self
-            .client
-            .build_transaction()
-            .read_only(read_only)
-            .start()
-            .map_err(StoreError::from)?;
-        let out = f(&mut PgTx {
-            tx: &mut t,
-            statements: &mut self.statements,
-        })?;
-        t.commit().map_err(StoreError::from)?;
-        Ok(out)
+        let mut t = PgTx::new(
+            &self.runtime,
+            &mut self.messages,
+            &self.client,
+            &mut self.statements,
+            &mut self.seen,
+        );
+        if self.open {
+            t.send_simple("ROLLBACK");
+        }
+        t.send_simple(if read_only {
+            "START TRANSACTION READ ONLY"
+        } else {
+            "START TRANSACTION READ WRITE"
+        });
+        self.open = true;
+        match f(&mut t) {
+            Ok(out) => {
+                t.send_simple("COMMIT");
+                t.flush()?;
+                self.open = false;
+                Ok(out)
+            }
+            Err(e) => {
+                t.send_simple("ROLLBACK");
+                // The caller's error is the one that counts; a failed rollback leaves the
+                // transaction open, and the next one rolls it back first.
+                if t.flush().is_ok() {
+                    self.open = false;
+                }
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn autocommit<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        f(&mut PgTx {
-            tx: &mut self.client,
-            statements: &mut self.statements,
-        })
+        let mut t = PgTx::new(
+            &self.runtime,
+            &mut self.messages,
+            &self.client,
+            &mut self.statements,
+            &mut self.seen,
+        );
+        if self.open {
+            t.send_simple("ROLLBACK");
+            self.open = false;
+        }
+        let out = f(&mut t)?;
+        t.flush()?;
+        Ok(out)
     }
 }
 
-/// Statements in a transaction, or on the bare connection (each its own, autocommit).
-struct PgTx<'a, C: postgres::GenericClient> {
-    tx: &'a mut C,
-    statements: &'a mut HashMap<String, Statement>,
+/// What a statement sent ahead answers.
+enum Reply {
+    Rows(Vec<tokio_postgres::Row>),
+    /// The rows a statement changed.
+    Changed(u64),
 }
 
-impl<C: postgres::GenericClient> PgTx<'_, C> {
+type Answer = Result<Reply, tokio_postgres::Error>;
+
+/// A statement on its way: the SQL (to name it when it fails) and its answer to come.
+struct Sent<'a> {
+    sql: String,
+    answer: Pin<Box<dyn Future<Output = Answer> + 'a>>,
+}
+
+/// Statements in a transaction, or on the bare connection (each its own, autocommit).
+struct PgTx<'a> {
+    runtime: &'a Runtime,
+    messages: &'a mut Messages,
+    client: &'a Client,
+    statements: &'a mut HashMap<String, Statement>,
+    seen: &'a mut HashSet<String>,
+    /// Sent, not yet answered, in the order sent.
+    sent: Vec<Sent<'a>>,
+}
+
+impl<'a> PgTx<'a> {
+    fn new(
+        runtime: &'a Runtime,
+        messages: &'a mut Messages,
+        client: &'a Client,
+        statements: &'a mut HashMap<String, Statement>,
+        seen: &'a mut HashSet<String>,
+    ) -> PgTx<'a> {
+        PgTx {
+            runtime,
+            messages,
+            client,
+            statements,
+            seen,
+            sent: Vec::new(),
+        }
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.tx.prepare(&numbered_placeholders(sql))?;
+        // Prepared behind whatever was sent before it, which it waits for: a statement's
+        // first use on a connection is a round trip of its own.
+        self.flush()?;
+        let client = self.client;
+        let text = numbered_placeholders(sql);
+        let st = block_on(self.runtime, self.messages, async {
+            Ok(client.prepare(&text).await?)
+        })?;
         self.statements.insert(sql.to_string(), st.clone());
         Ok(st)
+    }
+
+    /// Sends `answer`'s request now (its first poll encodes and queues it, in order) and
+    /// keeps the answer for later.
+    fn push(&mut self, sql: &str, answer: Pin<Box<dyn Future<Output = Answer> + 'a>>) {
+        let mut sent = Sent {
+            sql: sql.to_string(),
+            answer,
+        };
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        // A request is queued on its first poll; the reply cannot be there yet (nothing has
+        // been written to the socket), and a failure to encode stays in the future.
+        if let Poll::Ready(answer) = sent.answer.as_mut().poll(&mut cx) {
+            sent.answer = Box::pin(std::future::ready(answer));
+        }
+        self.sent.push(sent);
+    }
+
+    fn send_simple(&mut self, sql: &'static str) {
+        let client = self.client;
+        self.push(
+            sql,
+            Box::pin(async move { client.batch_execute(sql).await.map(|()| Reply::Changed(0)) }),
+        );
+    }
+
+    /// Sends a prepared statement (see [`PgTx::statement`]: preparing waits for what was
+    /// sent before, so prepare first, then send).
+    fn send(&mut self, st: Statement, sql: &str, params: &[Val]) {
+        let client = self.client;
+        let params = params.to_vec();
+        self.push(
+            sql,
+            Box::pin(async move {
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                client.query(&st, &refs).await.map(Reply::Rows)
+            }),
+        );
+    }
+
+    /// Waits for every answer sent; the first failure is the error (the ones after it are
+    /// the transaction refusing to go on). Returns the answers in order.
+    fn flush(&mut self) -> Result<Vec<(String, Reply)>, StoreError> {
+        if self.sent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent = std::mem::take(&mut self.sent);
+        block_on(self.runtime, self.messages, async move {
+            let mut out = Vec::with_capacity(sent.len());
+            let mut first_error = None;
+            for s in sent {
+                match s.answer.await {
+                    Ok(rows) => out.push((s.sql, rows)),
+                    Err(e) => {
+                        if first_error.is_none() {
+                            first_error = Some(e);
+                        }
+                    }
+                }
+            }
+            match first_error {
+                Some(e) => Err(StoreError::from(e)),
+                None => Ok(out),
+            }
+        })
     }
 }
 
@@ -97,48 +309,101 @@ impl ToSql for Val {
     to_sql_checked!();
 }
 
-impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
+fn rows(sql: &str, rows: &[tokio_postgres::Row]) -> Result<Vec<Row>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut vals = Vec::with_capacity(r.len());
+        for (i, col) in r.columns().iter().enumerate() {
+            let v = match *col.type_() {
+                Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Val::Int),
+                Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Val::Int(v.into())),
+                Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|v| Val::Int(v.into())),
+                Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|v| Val::Int(v.into())),
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                    r.try_get::<_, Option<String>>(i)?.map(Val::Text)
+                }
+                ref other => {
+                    return Err(StoreError::Internal(format!(
+                        "column `{}` of `{sql}` has type {other}; cast it to BIGINT or TEXT",
+                        col.name()
+                    )));
+                }
+            };
+            vals.push(v.unwrap_or(Val::Null));
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+impl Tx for PgTx<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.tx.batch_execute(sql)?)
+        self.flush()?;
+        let client = self.client;
+        block_on(self.runtime, self.messages, async {
+            Ok(client.batch_execute(sql).await?)
+        })
     }
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        Ok(self.tx.execute(&st, &refs)?)
+        let client = self.client;
+        let params = params.to_vec();
+        self.push(
+            sql,
+            Box::pin(async move {
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                client.execute(&st, &refs).await.map(Reply::Changed)
+            }),
+        );
+        match self.flush()?.pop() {
+            Some((_, Reply::Changed(n))) => Ok(n),
+            Some((_, Reply::Rows(r))) => Ok(r.len() as u64),
+            None => Ok(0),
+        }
+    }
+
+    fn seen(&mut self) -> &mut HashSet<String> {
+        self.seen
+    }
+
+    fn exec_later(&mut self, sql: &str, params: &[Val]) -> Result<(), StoreError> {
+        let st = self.statement(sql)?;
+        self.send(st, sql, params);
+        Ok(())
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         let st = self.statement(sql)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let rows = self.tx.query(&st, &refs)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut vals = Vec::with_capacity(r.len());
-            for (i, col) in r.columns().iter().enumerate() {
-                let v = match *col.type_() {
-                    Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Val::Int),
-                    Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Val::Int(v.into())),
-                    Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|v| Val::Int(v.into())),
-                    Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|v| Val::Int(v.into())),
-                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
-                        r.try_get::<_, Option<String>>(i)?.map(Val::Text)
-                    }
-                    ref other => {
-                        return Err(StoreError::Internal(format!(
-                            "column `{}` of `{sql}` has type {other}; cast it to BIGINT or TEXT",
-                            col.name()
-                        )));
-                    }
-                };
-                vals.push(v.unwrap_or(Val::Null));
-            }
-            out.push(Row(vals));
+        self.send(st, sql, params);
+        match self.flush()?.pop() {
+            Some((sql, Reply::Rows(r))) => rows(&sql, &r),
+            _ => Ok(Vec::new()),
         }
-        Ok(out)
+    }
+
+    fn query_all(&mut self, batch: &[(&str, &[Val])]) -> Result<Vec<Vec<Row>>, StoreError> {
+        let statements = batch
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (st, (sql, params)) in statements.into_iter().zip(batch) {
+            self.send(st, sql, params);
+        }
+        let answers = self.flush()?;
+        // The answers end with the batch's own (those before it were sent earlier).
+        let skip = answers.len().saturating_sub(batch.len());
+        answers
+            .iter()
+            .skip(skip)
+            .map(|(sql, reply)| match reply {
+                Reply::Rows(r) => rows(sql, r),
+                Reply::Changed(_) => Ok(Vec::new()),
+            })
+            .collect()
     }
 }

@@ -1,12 +1,15 @@
 //! SQLite: one file (created on first use) in WAL mode, or `:memory:`.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
+use std::collections::HashSet;
+
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Dialect, Row, StoreError, Tx, Val};
 
 pub(crate) struct Sqlite {
     conn: Connection,
+    seen: HashSet<String>,
 }
 
 impl Sqlite {
@@ -32,7 +35,10 @@ impl Sqlite {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(Sqlite { conn })
+        Ok(Sqlite {
+            conn,
+            seen: HashSet::new(),
+        })
     }
 
     pub(crate) fn tx<T, E: From<StoreError>>(
@@ -51,7 +57,10 @@ impl Sqlite {
             .conn
             .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
-        let out = f(&mut SqliteTx { tx: &t })?;
+        let out = f(&mut SqliteTx {
+            tx: &t,
+            seen: &mut self.seen,
+        })?;
         t.commit().map_err(StoreError::from)?;
         Ok(out)
     }
@@ -60,13 +69,17 @@ impl Sqlite {
         &mut self,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        f(&mut SqliteTx { tx: &self.conn })
+        f(&mut SqliteTx {
+            tx: &self.conn,
+            seen: &mut self.seen,
+        })
     }
 }
 
 /// Statements in a transaction, or on the bare connection (each its own, autocommit).
 struct SqliteTx<'a> {
     tx: &'a Connection,
+    seen: &'a mut HashSet<String>,
 }
 
 impl rusqlite::ToSql for Val {
@@ -86,6 +99,10 @@ impl Tx for SqliteTx<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.tx.execute_batch(sql)?)
+    }
+
+    fn seen(&mut self) -> &mut HashSet<String> {
+        self.seen
     }
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {

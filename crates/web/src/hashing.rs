@@ -101,8 +101,11 @@ impl Hashers {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.jobs
             .try_send(Box::new(move || {
-                let _slot = slot;
-                let _ = answer.send(f());
+                let out = f();
+                // The place is free before the answer is: whoever got the answer may take
+                // the place again at once (a panic in `f` frees it while unwinding).
+                drop(slot);
+                let _ = answer.send(out);
             }))
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => Unavailable::Busy,
