@@ -443,23 +443,30 @@ pub fn open(
     // One transaction: what the caller may name is checked on what is written.
     store.tx(|tx| {
         let new = as_opener(tx, policies, who, new, false)?;
-        // Staff open cases only for the sellers they work for: checked on the policy the
-        // opening itself resolves, not on a look-up of its own.
-        let allow = |p: &aftercare_policy::model::Policy| -> Result<(), AppError> {
-            match who {
-                Principal::Staff { sellers, .. }
-                    if !p.seller.as_ref().is_some_and(|s| sellers.includes(s)) =>
-                {
-                    Err(AppError::invalid(
-                        "policy",
-                        "this case's seller is not one you work for",
-                    ))
-                }
-                _ => Ok(()),
-            }
-        };
+        // Checked on the policy the opening itself resolves, not on a look-up of its own.
+        let allow = |p: &aftercare_policy::model::Policy| works_for(who, Some(p));
         cases::open_in(tx, policies, &new, By::of(who), &who.actor(), now, &allow)
     })
+}
+
+/// Staff open cases only under a policy of a seller they work for (one not loaded is none).
+fn works_for(
+    who: &Principal,
+    policy: Option<&aftercare_policy::model::Policy>,
+) -> Result<(), AppError> {
+    match who {
+        Principal::Staff { sellers, .. }
+            if !policy
+                .and_then(|p| p.seller.as_ref())
+                .is_some_and(|s| sellers.includes(s)) =>
+        {
+            Err(AppError::invalid(
+                "policy",
+                "this case's seller is not one you work for",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A new case as `who` may open it: a customer's names one of their own orders and is theirs
@@ -520,15 +527,8 @@ fn as_opener(
             if !resolve_policy {
                 return Ok(new);
             }
-            // Staff open cases only for the sellers they work for.
             let policy = cases::policy_for(tx, &new)?;
-            let seller = policies.get(&policy).ok().and_then(|p| p.seller.clone());
-            if !seller.is_some_and(|s| sellers.includes(&s)) {
-                return Err(AppError::invalid(
-                    "policy",
-                    "this case's seller is not one you work for",
-                ));
-            }
+            works_for(who, policies.get(&policy).ok().map(|p| &**p))?;
             new.policy = Some(policy);
         }
     }

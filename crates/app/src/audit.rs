@@ -489,22 +489,14 @@ fn seal_in(
             })
             .collect::<Result<Vec<J>, AppError>>()?,
     );
-    let new_events = match tx.dialect() {
-        Dialect::Postgres => {
-            "SELECT e.seq, e.chain, e.chain_seq, e.hash
-             FROM json_to_recordset(CAST(? AS json)) AS w (chain text, sealed bigint, seq bigint)
-             JOIN audit_events e ON e.chain = w.chain AND e.chain_seq > w.sealed AND e.chain_seq <= w.seq"
-        }
-        Dialect::Sqlite => {
-            "SELECT e.seq, e.chain, e.chain_seq, e.hash
-             FROM json_each(?) AS w
-             JOIN audit_events e ON e.chain = json_extract(w.value, '$.chain')
-               AND e.chain_seq > json_extract(w.value, '$.sealed')
-               AND e.chain_seq <= json_extract(w.value, '$.seq')"
-        }
-    };
+    let new_events = format!(
+        "SELECT e.seq, e.chain, e.chain_seq, e.hash FROM {}
+         JOIN audit_events e ON e.chain = w.chain AND e.chain_seq > w.sealed AND e.chain_seq <= w.seq",
+        tx.dialect()
+            .json_rows(&[("chain", "text"), ("sealed", "bigint"), ("seq", "bigint")])
+    );
     let mut found = Vec::new();
-    for r in tx.query(new_events, &[wanted.to_string().into()])? {
+    for r in tx.query(&new_events, &[wanted.to_string().into()])? {
         found.push((r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?));
     }
     // In the order they were numbered: within a chain that is its order (appends to it are
@@ -534,27 +526,23 @@ fn seal_in(
             .map(|(chain, n)| serde_json::json!({"chain": chain, "sealed": n}))
             .collect(),
     );
-    let (insert_leaves, mark_sealed) = match tx.dialect() {
-        Dialect::Postgres => (
-            "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)
-             SELECT leaf, chain, chain_seq, hash
-             FROM json_to_recordset(CAST(? AS json)) AS w (leaf bigint, chain text, chain_seq bigint, hash text)",
-            "UPDATE audit_chains SET sealed = w.sealed
-             FROM json_to_recordset(CAST(? AS json)) AS w (chain text, sealed bigint)
-             WHERE audit_chains.chain = w.chain",
-        ),
-        Dialect::Sqlite => (
-            "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)
-             SELECT json_extract(value, '$.leaf'), json_extract(value, '$.chain'),
-                    json_extract(value, '$.chain_seq'), json_extract(value, '$.hash')
-             FROM json_each(?)",
-            "UPDATE audit_chains SET sealed = json_extract(w.value, '$.sealed')
-             FROM json_each(?) AS w
-             WHERE audit_chains.chain = json_extract(w.value, '$.chain')",
-        ),
-    };
-    tx.exec_later(insert_leaves, &[rows.to_string().into()])?;
-    tx.exec_later(mark_sealed, &[marks.to_string().into()])?;
+    let dialect = tx.dialect();
+    let insert_leaves = format!(
+        "INSERT INTO audit_leaves (leaf, chain, chain_seq, hash)
+         SELECT leaf, chain, chain_seq, hash FROM {}",
+        dialect.json_rows(&[
+            ("leaf", "bigint"),
+            ("chain", "text"),
+            ("chain_seq", "bigint"),
+            ("hash", "text")
+        ])
+    );
+    let mark_sealed = format!(
+        "UPDATE audit_chains SET sealed = w.sealed FROM {} WHERE audit_chains.chain = w.chain",
+        dialect.json_rows(&[("chain", "text"), ("sealed", "bigint")])
+    );
+    tx.exec_later(&insert_leaves, &[rows.to_string().into()])?;
+    tx.exec_later(&mark_sealed, &[marks.to_string().into()])?;
     let root = aftercare_store::hex(&tree.root());
     // Whole microseconds, as stored.
     let at = from_micros(micros(now))?;

@@ -269,120 +269,118 @@ pub fn open_in(
     let kind = new
         .kind
         .ok_or_else(|| AppError::invalid("kind", "a case needs a kind"))?;
+    let refs = References::resolve(tx, new)?;
+    if let Some(r) = &new.customer
+        && refs.customer_id.is_none()
     {
-        let refs = References::resolve(tx, new)?;
-        if let Some(r) = &new.customer
-            && refs.customer_id.is_none()
-        {
-            return Err(AppError::invalid(
-                "customer",
-                format!("unknown customer `{r}`"),
-            ));
-        }
-        if let Some(o) = &new.order_no
-            && !refs.order_known
-        {
-            return Err(AppError::invalid("order", format!("unknown order `{o}`")));
-        }
-        if let Some(s) = &new.serial
-            && refs.unit_sku.is_none()
-        {
-            return Err(AppError::invalid("serial", format!("unknown serial `{s}`")));
-        }
-        let customer_id = refs.customer_id;
-        let policy_id = match &new.policy {
-            // A policy the caller names is the caller's to get right.
-            Some(p) => {
-                policies.get(p).map_err(|e| match e {
-                    AppError::Config(m) => AppError::invalid("policy", m),
-                    e => e,
-                })?;
-                p.clone()
-            }
-            None => {
-                let p = refs.policy()?;
-                policies.get(&p)?;
-                p
-            }
-        };
-        allow(policies.get(&policy_id)?)?;
-        refs.check(new, policies.get(&policy_id)?)?;
-        check_facts(&new.facts)?;
-        let stated_by = stated::check(&new.facts, by, &Map::new())?;
-        let description = new
-            .description
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty());
-        if let Some(d) = description {
-            self::description(d)?;
-        }
-        if let Some(k) = &new.open_key
-            && let Some(r) = tx.query_opt("SELECT id FROM cases WHERE open_key = ?", &[k.into()])?
-        {
-            return Ok(r.int(0)?);
-        }
-        let at = micros(now);
-        let mut case = Case {
-            id: 0,
-            kind,
-            state: State::Draft,
-            customer_id,
-            order_no: new.order_no.clone(),
-            serial: new.serial.clone(),
-            policy_id: policy_id.clone(),
-            facts: Map::new(),
-            authorisation: None,
-            ship_by: None,
-            opened_at: now,
-            updated_at: now,
-            description: description.map(str::to_string),
-            fact_sources: Map::new(),
-        };
-        case.state(&new.facts, &stated_by);
-        let id = tx
-            .query_one(
-                "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key, description, fact_sources)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                &[
-                    kind.as_str().into(),
-                    State::Draft.as_str().into(),
-                    customer_id.into(),
-                    new.order_no.clone().into(),
-                    new.serial.clone().into(),
-                    (&policy_id).into(),
-                    J::Object(new.facts.clone()).to_string().into(),
-                    Val::Int(at),
-                    Val::Int(at),
-                    new.open_key.clone().into(),
-                    description.map(str::to_string).into(),
-                    J::Object(case.fact_sources.clone()).to_string().into(),
-                ],
-            )?
-            .int(0)?;
-        case.id = id;
-        let seq = audit::append_first(
-            tx,
-            now,
-            &Event::new(
-                actor,
-                "case",
-                id,
-                "open",
-                json!({
-                    "kind": kind.as_str(),
-                    "state": "draft",
-                    "customer_id": customer_id,
-                    "order_no": new.order_no,
-                    "serial": new.serial,
-                    "policy": policy_id,
-                    "facts": new.facts,
-                }),
-            ),
-        )?;
-        announce(tx, policies, &case, "open", &seq, now)?;
-        Ok(id)
+        return Err(AppError::invalid(
+            "customer",
+            format!("unknown customer `{r}`"),
+        ));
     }
+    if let Some(o) = &new.order_no
+        && !refs.order_known
+    {
+        return Err(AppError::invalid("order", format!("unknown order `{o}`")));
+    }
+    if let Some(s) = &new.serial
+        && refs.unit_sku.is_none()
+    {
+        return Err(AppError::invalid("serial", format!("unknown serial `{s}`")));
+    }
+    let customer_id = refs.customer_id;
+    let (policy_id, policy) = match &new.policy {
+        // A policy the caller names is the caller's to get right.
+        Some(p) => {
+            let policy = policies.get(p).map_err(|e| match e {
+                AppError::Config(m) => AppError::invalid("policy", m),
+                e => e,
+            })?;
+            (p.clone(), policy)
+        }
+        None => {
+            let p = refs.policy()?;
+            let policy = policies.get(&p)?;
+            (p, policy)
+        }
+    };
+    allow(policy)?;
+    refs.check(new, policy)?;
+    check_facts(&new.facts)?;
+    let stated_by = stated::check(&new.facts, by, &Map::new())?;
+    let description = new
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    if let Some(d) = description {
+        self::description(d)?;
+    }
+    if let Some(k) = &new.open_key
+        && let Some(r) = tx.query_opt("SELECT id FROM cases WHERE open_key = ?", &[k.into()])?
+    {
+        return Ok(r.int(0)?);
+    }
+    let at = micros(now);
+    let mut case = Case {
+        id: 0,
+        kind,
+        state: State::Draft,
+        customer_id,
+        order_no: new.order_no.clone(),
+        serial: new.serial.clone(),
+        policy_id: policy_id.clone(),
+        facts: Map::new(),
+        authorisation: None,
+        ship_by: None,
+        opened_at: now,
+        updated_at: now,
+        description: description.map(str::to_string),
+        fact_sources: Map::new(),
+    };
+    case.state(&new.facts, &stated_by);
+    let id = tx
+        .query_one(
+            "INSERT INTO cases (kind, state, customer_id, order_no, serial, policy_id, facts, opened_at, updated_at, open_key, description, fact_sources)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            &[
+                kind.as_str().into(),
+                State::Draft.as_str().into(),
+                customer_id.into(),
+                new.order_no.clone().into(),
+                new.serial.clone().into(),
+                (&policy_id).into(),
+                J::Object(new.facts.clone()).to_string().into(),
+                Val::Int(at),
+                Val::Int(at),
+                new.open_key.clone().into(),
+                description.map(str::to_string).into(),
+                J::Object(case.fact_sources.clone()).to_string().into(),
+            ],
+        )?
+        .int(0)?;
+    case.id = id;
+    let seq = audit::append_first(
+        tx,
+        now,
+        &Event::new(
+            actor,
+            "case",
+            id,
+            "open",
+            json!({
+                "kind": kind.as_str(),
+                "state": "draft",
+                "customer_id": customer_id,
+                "order_no": new.order_no,
+                "serial": new.serial,
+                "policy": policy_id,
+                "facts": new.facts,
+            }),
+        ),
+    )?;
+    announce(tx, policies, &case, "open", &seq, now)?;
+    Ok(id)
 }
 
 /// What the policy would decide for a case not opened yet: the same references, registry
@@ -891,8 +889,9 @@ fn description(d: &str) -> Result<String, AppError> {
     Ok(d.to_string())
 }
 
-/// Writes the case's changeable columns back. Only a new authorisation number can be refused (another case took it
-/// in the meantime): that write waits for its answer, any other is sent without waiting.
+/// Writes the case's changeable columns back. Only a new authorisation number can be refused
+/// (another case took it in the meantime): that write waits for its answer, any other is sent
+/// without waiting.
 fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), AppError> {
     const SAVE: &str = "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ? WHERE id = ?";
     let params = [

@@ -111,7 +111,9 @@ fn read(
         ));
         second.push((INVOICE, vec![case.serial.clone().into(), order_no.into()]));
     }
-    if case.customer_id.is_some() || order_no.is_some() {
+    // The buyer: the case's customer, else the order's; none without either.
+    let buyer_named = case.customer_id.is_some() || order_no.is_some();
+    if buyer_named {
         second.push((
             BUYER,
             vec![case.customer_id.into(), order_no.clone().into()],
@@ -120,7 +122,7 @@ fn read(
     let mut answers = query_all(tx, &second)?.into_iter();
     let mut next = || answers.next().unwrap_or_default();
     let by_order = order_no.as_ref().map(|_| [next(), next(), next()]);
-    let buyer = if case.customer_id.is_some() || order_no.is_some() {
+    let buyer = if buyer_named {
         next().into_iter().next()
     } else {
         None

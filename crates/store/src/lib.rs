@@ -26,6 +26,31 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// A table `w` of rows given as one JSON parameter (an array of objects), for a `FROM`:
+    /// `columns` are the rows' fields and their SQL types. However many rows, the statement's
+    /// text is the same, so it is prepared once (a condition or a `VALUES` row per item is a
+    /// new statement to plan at every count).
+    pub fn json_rows(self, columns: &[(&str, &str)]) -> String {
+        match self {
+            Dialect::Postgres => {
+                let typed: Vec<String> = columns.iter().map(|(c, t)| format!("{c} {t}")).collect();
+                format!(
+                    "json_to_recordset(CAST(? AS json)) AS w ({})",
+                    typed.join(", ")
+                )
+            }
+            Dialect::Sqlite => {
+                let fields: Vec<String> = columns
+                    .iter()
+                    .map(|(c, _)| format!("json_extract(value, '$.{c}') AS {c}"))
+                    .collect();
+                format!("(SELECT {} FROM json_each(?)) AS w", fields.join(", "))
+            }
+        }
+    }
+}
+
 /// Statements inside one transaction. Placeholders are `?`, numbered in order.
 pub trait Tx {
     fn dialect(&self) -> Dialect;

@@ -23,7 +23,7 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::runtime::Runtime;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
@@ -95,72 +95,65 @@ impl Postgres {
         })
     }
 
+    /// The connection for one unit of work; a transaction a panic left open is rolled back
+    /// first (sent ahead of the work's first statement).
+    fn unit(&mut self) -> PgTx<'_> {
+        let mut t = PgTx {
+            runtime: &self.runtime,
+            messages: &mut self.messages,
+            client: &self.client,
+            statements: &mut self.statements,
+            seen: &mut self.seen,
+            open: &mut self.open,
+            sent: Vec::new(),
+        };
+        if std::mem::take(t.open) {
+            t.send_simple("ROLLBACK");
+        }
+        t
+    }
+
     pub(crate) fn tx<T, E: From<StoreError>>(
         &mut self,
         read_only: bool,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut t = PgTx::new(
-            &self.runtime,
-            &mut self.messages,
-            &self.client,
-            &mut self.statements,
-            &mut self.seen,
-        );
-        if self.open {
-            t.send_simple("ROLLBACK");
-        }
+        let mut t = self.unit();
         t.send_simple(if read_only {
             "START TRANSACTION READ ONLY"
         } else {
             "START TRANSACTION READ WRITE"
         });
-        self.open = true;
-        match f(&mut t) {
-            Ok(out) => {
-                t.send_simple("COMMIT");
-                t.flush()?;
-                self.open = false;
-                Ok(out)
-            }
-            Err(e) => {
-                t.send_simple("ROLLBACK");
-                // The caller's error is the one that counts; a failed rollback leaves the
-                // transaction open, and the next one rolls it back first.
-                if t.flush().is_ok() {
-                    self.open = false;
-                }
-                Err(e)
-            }
+        *t.open = true;
+        let out = f(&mut t);
+        t.send_simple(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let ended = t.flush();
+        // A failed commit or rollback leaves the transaction open: the next one rolls it back
+        // first. Of a failed rollback, the caller's own error is the one that counts.
+        if ended.is_ok() {
+            *t.open = false;
         }
+        let out = out?;
+        ended?;
+        Ok(out)
     }
 
     pub(crate) fn autocommit<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut t = PgTx::new(
-            &self.runtime,
-            &mut self.messages,
-            &self.client,
-            &mut self.statements,
-            &mut self.seen,
-        );
-        if self.open {
-            t.send_simple("ROLLBACK");
-            self.open = false;
-        }
+        let mut t = self.unit();
         let out = f(&mut t)?;
         t.flush()?;
         Ok(out)
     }
 }
 
-/// What a statement sent ahead answers.
-enum Reply {
-    Rows(Vec<tokio_postgres::Row>),
-    /// The rows a statement changed.
-    Changed(u64),
+/// What a statement sent ahead answers: its rows (a query's) and the rows it changed.
+#[derive(Default)]
+struct Reply {
+    rows: Vec<tokio_postgres::Row>,
+    changed: u64,
 }
 
 type Answer = Result<Reply, tokio_postgres::Error>;
@@ -178,28 +171,13 @@ struct PgTx<'a> {
     client: &'a Client,
     statements: &'a mut HashMap<String, Statement>,
     seen: &'a mut HashSet<String>,
+    /// The connection's flag: a transaction is open.
+    open: &'a mut bool,
     /// Sent, not yet answered, in the order sent.
     sent: Vec<Sent<'a>>,
 }
 
 impl<'a> PgTx<'a> {
-    fn new(
-        runtime: &'a Runtime,
-        messages: &'a mut Messages,
-        client: &'a Client,
-        statements: &'a mut HashMap<String, Statement>,
-        seen: &'a mut HashSet<String>,
-    ) -> PgTx<'a> {
-        PgTx {
-            runtime,
-            messages,
-            client,
-            statements,
-            seen,
-            sent: Vec::new(),
-        }
-    }
-
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
@@ -237,7 +215,7 @@ impl<'a> PgTx<'a> {
         let client = self.client;
         self.push(
             sql,
-            Box::pin(async move { client.batch_execute(sql).await.map(|()| Reply::Changed(0)) }),
+            Box::pin(async move { client.batch_execute(sql).await.map(|()| Reply::default()) }),
         );
     }
 
@@ -249,8 +227,14 @@ impl<'a> PgTx<'a> {
         self.push(
             sql,
             Box::pin(async move {
-                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                client.query(&st, &refs).await.map(Reply::Rows)
+                let refs = params.iter().map(|p| p as &(dyn ToSql + Sync));
+                let mut stream = pin!(client.query_raw(&st, refs).await?);
+                let mut rows = Vec::new();
+                while let Some(row) = stream.next().await {
+                    rows.push(row?);
+                }
+                let changed = stream.rows_affected().unwrap_or(0);
+                Ok(Reply { rows, changed })
             }),
         );
     }
@@ -351,20 +335,8 @@ impl Tx for PgTx<'_> {
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
-        let client = self.client;
-        let params = params.to_vec();
-        self.push(
-            sql,
-            Box::pin(async move {
-                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                client.execute(&st, &refs).await.map(Reply::Changed)
-            }),
-        );
-        match self.flush()?.pop() {
-            Some((_, Reply::Changed(n))) => Ok(n),
-            Some((_, Reply::Rows(r))) => Ok(r.len() as u64),
-            None => Ok(0),
-        }
+        self.send(st, sql, params);
+        Ok(self.flush()?.pop().map_or(0, |(_, r)| r.changed))
     }
 
     fn seen(&mut self) -> &mut HashSet<String> {
@@ -381,8 +353,8 @@ impl Tx for PgTx<'_> {
         let st = self.statement(sql)?;
         self.send(st, sql, params);
         match self.flush()?.pop() {
-            Some((sql, Reply::Rows(r))) => rows(&sql, &r),
-            _ => Ok(Vec::new()),
+            Some((sql, r)) => rows(&sql, &r.rows),
+            None => Ok(Vec::new()),
         }
     }
 
@@ -400,10 +372,7 @@ impl Tx for PgTx<'_> {
         answers
             .iter()
             .skip(skip)
-            .map(|(sql, reply)| match reply {
-                Reply::Rows(r) => rows(sql, r),
-                Reply::Changed(_) => Ok(Vec::new()),
-            })
+            .map(|(sql, r)| rows(sql, &r.rows))
             .collect()
     }
 }

@@ -71,6 +71,14 @@ fn count(store: &mut Store, table: &str) -> i64 {
         .unwrap()
 }
 
+fn refused_as_duplicate(err: &StoreError, url: &str) {
+    assert_eq!(
+        err.violation().map(|v| v.0),
+        Some(Violation::Unique),
+        "{url}: {err}"
+    );
+}
+
 #[test]
 fn answers_come_back_in_order_to_the_statement_that_asked() {
     for db in databases("order") {
@@ -127,12 +135,7 @@ fn a_failure_sent_ahead_fails_the_transaction_and_nothing_of_it_stays() {
                 Ok(())
             })
             .unwrap_err();
-        assert_eq!(
-            err.violation().map(|v| v.0),
-            Some(Violation::Unique),
-            "{}: {err}",
-            db.url
-        );
+        refused_as_duplicate(&err, &db.url);
         assert_eq!(count(&mut store, "log"), 0, "{}", db.url);
 
         // The same when a query follows: the query's result is the failure ahead of it.
@@ -143,12 +146,7 @@ fn a_failure_sent_ahead_fails_the_transaction_and_nothing_of_it_stays() {
                 tx.query_one("SELECT COUNT(*) FROM log", &[])?.int(0)
             })
             .unwrap_err();
-        assert_eq!(
-            err.violation().map(|v| v.0),
-            Some(Violation::Unique),
-            "{}",
-            db.url
-        );
+        refused_as_duplicate(&err, &db.url);
         assert_eq!(count(&mut store, "log"), 0, "{}", db.url);
 
         // An error of the caller's own rolls back what was sent ahead.

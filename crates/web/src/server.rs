@@ -153,33 +153,23 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
     });
     // The e-mail outbox, delivered every two seconds by one thread (each message is claimed
     // under a row lock, so several servers deliver it once).
-    let mailer =
-        {
-            let sender: Box<dyn aftercare_app::outbox::Sender> = match &config.smtp {
-                Some(url) => Box::new(crate::mail::Smtp::from_url(url)?),
-                None => Box::new(aftercare_app::outbox::Folder(config.mail_dir.clone())),
-            };
-            let from = config.mail_from.clone();
-            periodically(&config.db, &stop, 20, false, move |store| {
-                match aftercare_app::outbox::deliver(
-                    store,
-                    sender.as_ref(),
-                    &from,
-                    jiff::Timestamp::now(),
-                    50,
-                ) {
-                    Ok(d) if d.sent + d.failed > 0 => {
-                        tracing::info!(sent = d.sent, failed = d.failed, "e-mails delivered");
-                        Ok(())
-                    }
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        tracing::error!(error = %e, "e-mail delivery failed; retrying");
-                        Err(e)
-                    }
-                }
-            })
+    let mailer = {
+        let sender: Box<dyn aftercare_app::outbox::Sender> = match &config.smtp {
+            Some(url) => Box::new(crate::mail::Smtp::from_url(url)?),
+            None => Box::new(aftercare_app::outbox::Folder(config.mail_dir.clone())),
         };
+        let from = config.mail_from.clone();
+        periodically(&config.db, &stop, 20, false, move |store| {
+            let now = jiff::Timestamp::now();
+            aftercare_app::outbox::deliver(store, sender.as_ref(), &from, now, 50)
+                .map(|d| {
+                    if d.sent + d.failed > 0 {
+                        tracing::info!(sent = d.sent, failed = d.failed, "e-mails delivered");
+                    }
+                })
+                .inspect_err(|e| tracing::error!(error = %e, "e-mail delivery failed; retrying"))
+        })
+    };
     // The audit sealer: every half second, the events written since are folded into the
     // tree and a checkpoint of it is signed. One sealer works at a time across servers (the
     // seal row's lock); the others find it taken and wait for the next round. What the last
