@@ -5,10 +5,14 @@
 # percentiles, after a three-second warm-up of each. Usage:
 # scripts/load-bench.sh [postgres://user:pass@host/db] [SECONDS]
 # The PostgreSQL database is dropped and created again: give a scratch one.
+# Cases are opened on UNITS (default 20,000) generated units, each in an order of its own and
+# one customer to every ten, imported beside the demo's data: a shop's registry, where the
+# demo's 309 units would put every case on the same few rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg=${1:-}
 secs=${2:-20}
+export UNITS=${UNITS:-20000}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build --quiet --release --bin aftercare
 cargo build --quiet --release -p aftercare-web --example hello
@@ -47,11 +51,34 @@ raw_inserts() { # PostgreSQL URL: single-row inserts per second at 64 clients (p
   printf '%-34s %10s rows/s (pgbench -c64, one INSERT per transaction)\n' "raw single-row insert, postgresql" "$RAW"
   psql "$1" -qc "DROP TABLE bench_raw"
 }
+registry() { # FILE: the generated units, orders and customers as an import batch
+  python3 - "$1" "$UNITS" <<'PY'
+import datetime, json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+today = datetime.date.today()
+day = lambda ago: (today - datetime.timedelta(days=ago)).isoformat()
+customers = [{"ref": f"bench-{c}", "kind": "consumer", "name": f"Bench {c}",
+              "email": f"bench-{c}@bench.test", "country": "CN"} for c in range((n + 9) // 10)]
+units, orders = [], []
+for i in range(1, n + 1):
+    serial = f"BENCH-IMA-{i}"
+    units.append({"serial": serial, "sku": "IMASK-M1", "manufactured_on": day(200 + i % 90)})
+    orders.append({"order_no": f"BENCH-ORD-{i}", "customer": f"bench-{(i - 1) // 10}",
+                   "channel": "official", "distance": True, "ordered_on": day(100 + i % 60),
+                   "shipped_on": day(99 + i % 60), "delivered_on": day(97 + i % 60),
+                   "currency": "CNY", "paid_minor": 129900,
+                   "lines": [{"sku": "IMASK-M1", "serial": serial, "price_minor": 129900}]})
+json.dump({"customers": customers, "units": units, "orders": orders}, open(path, "w"))
+PY
+}
 bench_db() { # LABEL URL PORT
   local label=$1 db=$2 port=$3
   "$bin" --policies policies --db "$db" demo --bind "127.0.0.1:$port" --sweep-every 0 \
     --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >"$work/$port.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+  "$bin" --policies policies --db "$db" import "$work/registry.json" >/dev/null
+  # Statistics, as a PostgreSQL in service has them from autovacuum.
+  if [[ $db == postgres* ]]; then psql "$db" -qc ANALYZE; fi
   export TOKEN FIRST
   TOKEN=$("$bin" --db "$db" token create --email admin@demo.test --name bench --scope cases:write --scope cases:read | sed -n 2p)
   run "hello-world (bare axum)" "http://127.0.0.1:9001/"
@@ -67,7 +94,8 @@ bench_db() { # LABEL URL PORT
     echo "ratios to the raw insert rate: open $(ratio "$OPEN" "$RAW"), move $(ratio "$MOVE" "$RAW") (target: 35 %)"
   fi
 }
-echo "wrk -t2 -c64 -d${secs}s on $(nproc) cores (wrk shares them with the server)"
+echo "wrk -t2 -c64 -d${secs}s on $(nproc) cores (wrk shares them with the server); cases on $UNITS generated units"
+registry "$work/registry.json"
 bench_db sqlite "sqlite://$work/bench.db" 9101
 if [ -n "$pg" ]; then
   admin=${pg%/*}/postgres

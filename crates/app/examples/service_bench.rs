@@ -87,7 +87,7 @@ fn main() {
             class: "main".into(),
             components: String::new(),
             security_sensitive: false,
-            seller: "Bench".into(),
+            seller: "Unnamed brand".into(),
             policy: "maintenance".into(),
             policy_by_country: Default::default(),
         }],

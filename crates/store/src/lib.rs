@@ -178,9 +178,11 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise, so
-    /// nothing is half-written. On SQLite the transaction takes the write lock at once
-    /// (`BEGIN IMMEDIATE`); on PostgreSQL it is `READ COMMITTED` and code that must serialise
-    /// takes row locks.
+    /// nothing is half-written. On SQLite the writers of one file in a process take turns on
+    /// one connection and are committed a few at a time (each in a savepoint of its own, so
+    /// each still stands or falls alone; `Ok` comes after the commit that holds it); a
+    /// transaction must not wait for another writer of the same file, which waits for it.
+    /// On PostgreSQL it is `READ COMMITTED` and code that must serialise takes row locks.
     pub fn tx<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
