@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use aftercare_app::cases::{self, NewCase};
 use aftercare_app::import::{self, Batch};
 use aftercare_app::registry::{Customer, Order, OrderLine, Sku, Unit};
-use aftercare_app::{AppError, Policies, lineage, timers};
+use aftercare_app::{AppError, Policies, lineage, sweep};
 use aftercare_domain::case::CaseKind;
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
@@ -272,9 +272,7 @@ fn main() {
         .tx(|tx| tx.batch("ANALYZE timers; ANALYZE cases"))
         .unwrap();
     let t = Instant::now();
-    let fired = timers::sweep(&mut store, &policies, now, 500)
-        .unwrap()
-        .fired;
+    let fired = sweep::sweep(&mut store, &policies, now, 500).unwrap().fired;
     let s = t.elapsed().as_secs_f64();
     println!(
         "{backend}: sweep with {} due among {cases_n} pending timers: {:.1} ms ({} fired)",
@@ -283,9 +281,7 @@ fn main() {
         fired.len()
     );
     let t = Instant::now();
-    let none = timers::sweep(&mut store, &policies, now, 500)
-        .unwrap()
-        .fired;
+    let none = sweep::sweep(&mut store, &policies, now, 500).unwrap().fired;
     println!(
         "{backend}: sweep with none due among {} pending: {:.2} ms ({} fired)",
         cases_n - due_n,

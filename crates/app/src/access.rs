@@ -8,7 +8,8 @@ use aftercare_store::{Store, Tx, Val};
 use jiff::Timestamp;
 use serde_json::Value as J;
 
-use crate::accounts::{Principal, Role, Sellers};
+pub use crate::accounts::has_scope;
+use crate::accounts::{Principal, Role, Sellers, staff_with};
 use crate::cases::{self, Case, Correction, NewCase, Step};
 use crate::stated::By;
 use crate::{AppError, Policies};
@@ -83,11 +84,6 @@ pub fn may_record_repair(who: &Principal) -> bool {
         Principal::Staff { role: Role::Technician | Role::Manager | Role::Admin, scopes, .. }
             if has_scope(scopes.as_deref(), "cases:write")
     )
-}
-
-/// Whether a token's scopes include `scope` (a signed-in person has their role's all).
-pub fn has_scope(scopes: Option<&[String]>, scope: &str) -> bool {
-    scopes.is_none_or(|s| s.iter().any(|x| x == scope))
 }
 
 /// Whether `who` may read cases at all.
@@ -568,7 +564,7 @@ pub fn record_repair(
     policies: &Policies,
     who: &Principal,
     id: i64,
-    report: &crate::lineage::RepairReport,
+    report: &crate::repairs::RepairReport,
     now: Timestamp,
 ) -> Result<J, AppError> {
     store.read(|tx| load_for(tx, policies, who, id).map(|_| ()))?;
@@ -578,7 +574,7 @@ pub fn record_repair(
         "cases:write",
         "record repairs",
     )?;
-    crate::lineage::record_repair(store, policies, id, report, &who.actor(), now)
+    crate::repairs::record_repair(store, policies, id, report, &who.actor(), now)
 }
 
 /// Corrects the records for one case `who` sees: managers and admins (`cases:write`).
@@ -655,24 +651,6 @@ fn order_seller(tx: &mut dyn Tx, order_no: &str) -> Result<Option<String>, AppEr
          WHERE l.order_no = ? ORDER BY l.line_no LIMIT 1",
         &[order_no.into()],
     )?)
-}
-
-/// A staff member of one of these roles whose token (if any) has `scope`; else forbidden.
-pub(crate) fn staff_with<'a>(
-    who: &'a Principal,
-    roles: &[Role],
-    scope: &str,
-    what: &str,
-) -> Result<&'a Sellers, AppError> {
-    match who {
-        Principal::Staff {
-            role,
-            sellers,
-            scopes,
-            ..
-        } if roles.contains(role) && has_scope(scopes.as_deref(), scope) => Ok(sellers),
-        _ => Err(AppError::Forbidden(format!("you may not {what}"))),
-    }
 }
 
 /// Records a refund of an order of one's own sellers (managers and admins: it moves money).

@@ -961,6 +961,29 @@ pub fn redeem_sign_in_link(
     })
 }
 
+/// Whether a token's scopes include `scope` (a signed-in person has their role's all).
+pub fn has_scope(scopes: Option<&[String]>, scope: &str) -> bool {
+    scopes.is_none_or(|s| s.iter().any(|x| x == scope))
+}
+
+/// A staff member of one of these roles whose token (if any) has `scope`; else forbidden.
+pub(crate) fn staff_with<'a>(
+    who: &'a Principal,
+    roles: &[Role],
+    scope: &str,
+    what: &str,
+) -> Result<&'a Sellers, AppError> {
+    match who {
+        Principal::Staff {
+            role,
+            sellers,
+            scopes,
+            ..
+        } if roles.contains(role) && has_scope(scopes.as_deref(), scope) => Ok(sellers),
+        _ => Err(AppError::Forbidden(format!("you may not {what}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

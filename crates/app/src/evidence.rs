@@ -232,7 +232,7 @@ pub fn admit(
         ));
     }
     if let Principal::Staff { scopes, .. } = who
-        && !crate::access::has_scope(scopes.as_deref(), "cases:write")
+        && !crate::accounts::has_scope(scopes.as_deref(), "cases:write")
     {
         return Err(AppError::Forbidden(
             "this token may not attach evidence".into(),
@@ -307,7 +307,7 @@ pub fn record(
 ) -> Result<Attached, AppError> {
     let actor = who.actor();
     store.tx(|tx| -> Result<Attached, AppError> {
-        let mut case = crate::cases::load(tx, case_id)?;
+        let mut case = crate::case::load(tx, case_id)?;
         // The room again, under the case's lock: two uploads racing cannot both take the
         // last place.
         room(tx, who, case_id, now)?;
@@ -340,8 +340,8 @@ pub fn record(
             &crate::audit::Event::new(&actor, "case", case_id, "evidence", serde_json::json!({"photo": id, "kind": kind})),
         )?;
         case.updated_at = now;
-        let (decision, seq) = crate::cases::decide_recorded(tx, policies, &case, &actor, now)?;
-        crate::cases::announce(tx, policies, &case, "decide", &seq, now)?;
+        let (decision, seq) = crate::decision::decide_recorded(tx, policies, &case, &actor, now)?;
+        crate::effects::announce(tx, policies, &case, "decide", &seq, now)?;
         Ok(Attached {
             photo: Photo {
                 id,

@@ -15,7 +15,7 @@ use aftercare_store::{Tx, Val};
 use serde_json::{Map, Value as J};
 
 use crate::AppError;
-use crate::cases::Case;
+use crate::case::Case;
 
 /// What the registry facts are about: a case's serial, order and customer, or a serial alone
 /// (a public warranty look-up).

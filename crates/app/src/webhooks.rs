@@ -106,7 +106,7 @@ pub struct Attempt {
 /// Managers and admins (with `webhooks:write` on a token) manage their sellers' webhooks:
 /// who acts, and for which sellers.
 fn manager(who: &Principal) -> Result<(String, &Sellers), AppError> {
-    let sellers = crate::access::staff_with(
+    let sellers = crate::accounts::staff_with(
         who,
         &[Role::Manager, Role::Admin],
         "webhooks:write",

@@ -8,7 +8,7 @@ mod support;
 use aftercare_app::cases::{self, NewCase, Step};
 use aftercare_app::registry::{self, Customer, Invoice, InvoiceLine, Order, OrderLine, Sku, Unit};
 use aftercare_app::stated::By;
-use aftercare_app::{AppError, Policies, audit, timers};
+use aftercare_app::{AppError, Policies, audit, sweep};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_store::Store;
 use serde_json::{Map, Value as J, json};
@@ -102,8 +102,8 @@ fn seed_maintenance(store: &mut Store) {
 
 /// Opens a warranty case for a reported defect.
 /// One sweep that must fire without failures; what fired.
-fn sweep(store: &mut Store, policies: &Policies, now: jiff::Timestamp) -> Vec<timers::Fired> {
-    let swept = timers::sweep(store, policies, now, 100).unwrap();
+fn sweep(store: &mut Store, policies: &Policies, now: jiff::Timestamp) -> Vec<sweep::Fired> {
+    let swept = sweep::sweep(store, policies, now, 100).unwrap();
     assert!(swept.failed.is_empty(), "{:?}", swept.failed);
     swept.fired
 }
@@ -242,7 +242,7 @@ fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back
         // Started without maintenance.toml: the sweep cannot decide the case. The timer stays
         // pending, the failure names the case and the cause, and the case does not move.
         let misconfigured = policies_without(&["maintenance.toml"]);
-        let swept = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
+        let swept = sweep::sweep(&mut store, &misconfigured, late, 100).unwrap();
         // The ship-by reminder fails too: it tells the customer and the seller's webhooks,
         // whose seller the policy names.
         assert_eq!(swept.failed.len(), 2, "{}: {swept:?}", db.name);
@@ -276,7 +276,7 @@ fn a_missing_policy_never_cancels_a_deadline_and_the_timer_fires_once_it_is_back
         assert_eq!(pending[0]["cancelled_at"], J::Null, "{}", db.name);
 
         // A second sweep with the file still missing fails the same way, and changes nothing.
-        let again = timers::sweep(&mut store, &misconfigured, late, 100).unwrap();
+        let again = sweep::sweep(&mut store, &misconfigured, late, 100).unwrap();
         assert_eq!(again.failed.len(), 2, "{}", db.name);
         assert!(again.fired.is_empty(), "{}: {again:?}", db.name);
 
@@ -1063,7 +1063,8 @@ fn import_examples(store: &mut Store) {
 
 #[test]
 fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
-    use aftercare_app::lineage::{self, RepairReport};
+    use aftercare_app::lineage;
+    use aftercare_app::repairs::{self, RepairReport};
     let policies = policies();
     for db in databases() {
         let mut store = db.open();
@@ -1089,7 +1090,7 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
         ] {
             step(&mut store, &policies, id, action, extra, when);
         }
-        let detail = lineage::record_repair(
+        let detail = repairs::record_repair(
             &mut store,
             &policies,
             id,
@@ -1140,7 +1141,7 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
         );
 
         // A replacement unit joins the lineage with its own warranty.
-        let detail = lineage::record_repair(
+        let detail = repairs::record_repair(
             &mut store,
             &policies,
             id,
@@ -1706,7 +1707,7 @@ fn a_batch_of_orders_is_checked_whole_and_a_reimport_drops_lines_an_order_lost()
 fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
     use std::collections::BTreeMap;
     use std::sync::atomic::AtomicBool;
-    use timers::{Round, Sweeper};
+    use sweep::{Round, Sweeper};
     let policies = policies();
     for db in databases() {
         let mut store = db.open();
@@ -1736,7 +1737,7 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
 
         // Four sweepers, each with its own connection, in small batches, all at once.
         let stop = AtomicBool::new(false);
-        let reports: Vec<Vec<timers::Fired>> = std::thread::scope(|s| {
+        let reports: Vec<Vec<sweep::Fired>> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..4)
                 .map(|_| {
                     s.spawn(|| {
@@ -1748,7 +1749,7 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
                             rounds: Some(3),
                             stop: &stop,
                         };
-                        timers::run_sweeper(
+                        sweep::run_sweeper(
                             &connect,
                             &policies,
                             &|| at("2024-01-23T12:00:00Z"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aftercare_app::{AppError, Policies, timers};
+use aftercare_app::{AppError, Policies, sweep};
 use aftercare_store::Store;
 
 use crate::pool::Pool;
@@ -132,14 +132,14 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
                 Clock::System => jiff::Timestamp::now(),
                 Clock::Fixed(t) => t,
             };
-            let s = timers::Sweeper {
+            let s = sweep::Sweeper {
                 every,
                 batch: 500,
                 rounds: None,
                 stop: &stop,
             };
-            timers::run_sweeper(&connect, &policies, &now, &s, &mut |round| match round {
-                timers::Round::Swept(s) => {
+            sweep::run_sweeper(&connect, &policies, &now, &s, &mut |round| match round {
+                sweep::Round::Swept(s) => {
                     for f in &s.fired {
                         tracing::info!(case = f.case_id, timer = f.kind, outcome = %f.outcome, "timer fired");
                     }
@@ -147,7 +147,7 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
                         tracing::error!(case = f.case_id, timer = %f.kind, error = %f.error, "timer not fired; left pending");
                     }
                 }
-                timers::Round::Failed(e) => tracing::error!(error = %e, "sweep failed; retrying"),
+                sweep::Round::Failed(e) => tracing::error!(error = %e, "sweep failed; retrying"),
             });
         })
     });

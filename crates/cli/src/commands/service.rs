@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aftercare_app::cases::{self, NewCase, Step};
 use aftercare_app::stated::By;
-use aftercare_app::{AppError, Policies, audit, import, timers};
+use aftercare_app::{AppError, Policies, audit, import, sweep};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_policy::facts::When;
 use aftercare_store::Store;
@@ -351,10 +351,10 @@ pub fn case_diagram() -> Output {
 /// that no longer reads) stay pending and are named on stderr with their case and cause; the
 /// command then exits 1, after firing every other due timer.
 pub fn tick(env: &Env, batch: i64) -> Output {
-    let swept = (|| -> Result<timers::Swept, String> {
+    let swept = (|| -> Result<sweep::Swept, String> {
         let policies = env.policies()?;
         let mut store = env.store()?;
-        timers::sweep(&mut store, &policies, env.now(None)?, batch).map_err(app)
+        sweep::sweep(&mut store, &policies, env.now(None)?, batch).map_err(app)
     })();
     let swept = match swept {
         Ok(s) => s,
@@ -376,7 +376,7 @@ pub fn tick(env: &Env, batch: i64) -> Output {
 }
 
 /// Each timer that could not fire, a line each.
-fn failures(failed: &[timers::Failed]) -> String {
+fn failures(failed: &[sweep::Failed]) -> String {
     failed
         .iter()
         .map(|f| {
@@ -397,7 +397,7 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
             .map_err(|_| format!("--every: `{every}` is not a number of seconds"))?;
         let policies = env.policies()?;
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let sweeper = timers::Sweeper {
+        let sweeper = sweep::Sweeper {
             every,
             batch,
             rounds,
@@ -410,18 +410,18 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
         };
         let clock = || fixed.unwrap_or_else(Timestamp::now);
         let (mut failed, mut not_fired) = (0u64, 0u64);
-        let fired = timers::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
+        let fired = sweep::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             match r {
-                timers::Round::Swept(s) => {
+                sweep::Round::Swept(s) => {
                     for f in &s.fired {
                         let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
                     }
                     not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
                     let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
                 }
-                timers::Round::Failed(e) => {
+                sweep::Round::Failed(e) => {
                     failed += 1;
                     let _ = writeln!(out, "sweep failed, retrying next round: {e}");
                 }
@@ -701,11 +701,11 @@ pub fn case_repaired(
         let policies = env.policies()?;
         let mut store = env.store()?;
         let now = env.now_for_case(&mut store, id)?;
-        let detail = aftercare_app::lineage::record_repair(
+        let detail = aftercare_app::repairs::record_repair(
             &mut store,
             &policies,
             id,
-            &aftercare_app::lineage::RepairReport {
+            &aftercare_app::repairs::RepairReport {
                 fixed: !failed,
                 parts: parts.to_vec(),
                 replacement_serial: replacement.map(str::to_string),

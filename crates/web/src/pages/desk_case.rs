@@ -815,7 +815,7 @@ pub async fn repair(
     if let Some(other) = field(&form, "other_part") {
         parts.push(other.trim().to_string());
     }
-    let report = aftercare_app::lineage::RepairReport {
+    let report = aftercare_app::repairs::RepairReport {
         fixed: field(&form, "fixed") != Some("no"),
         parts,
         replacement_serial: field(&form, "replacement_serial").map(|s| s.trim().to_string()),

@@ -359,7 +359,7 @@ pub async fn repair_report(
     headers: HeaderMap,
     Json(req): Json<RepairReportRequest>,
 ) -> Result<Response, Problem> {
-    let report = aftercare_app::lineage::RepairReport {
+    let report = aftercare_app::repairs::RepairReport {
         fixed: req.fixed,
         parts: req.parts,
         replacement_serial: req.replacement_serial,
