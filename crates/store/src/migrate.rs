@@ -75,6 +75,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_audit_chains.sql"),
         postgres: include_str!("../migrations/postgres/0010_audit_chains.sql"),
     },
+    Migration {
+        version: 11,
+        name: "partial_authorisation",
+        sqlite: include_str!("../migrations/sqlite/0011_partial_authorisation.sql"),
+        postgres: include_str!("../migrations/postgres/0011_partial_authorisation.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

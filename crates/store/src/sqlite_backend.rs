@@ -158,7 +158,7 @@ impl Writer {
             }
         };
         if let Err(e) = one(&b.conn, "SAVEPOINT work") {
-            self.fail(&mut b, batch, &e.to_string());
+            self.fail(&mut b, batch, &e.to_string(), 0);
             return Err(StoreError::from(e).into());
         }
         let result = {
@@ -174,7 +174,7 @@ impl Writer {
         // Some failures (a full disk, an I/O error) end the whole transaction: the batch's
         // other members fail with it.
         if let Err(e) = kept {
-            self.fail(&mut b, batch, &e.to_string());
+            self.fail(&mut b, batch, &e.to_string(), 0);
             drop(b);
             return finish(result, Err(e.to_string()));
         }
@@ -183,6 +183,7 @@ impl Writer {
                 &mut b,
                 batch,
                 "the transaction was rolled back by the database",
+                0,
             );
             drop(b);
             return finish(
@@ -197,7 +198,7 @@ impl Writer {
             // The last in line: commit for everyone.
             let outcome = one(&b.conn, "COMMIT").map_err(|e| e.to_string());
             if outcome.is_err() {
-                self.fail(&mut b, batch, "");
+                self.fail(&mut b, batch, "", usize::from(stands));
             } else {
                 self.end(&mut b, batch, Ok(()), usize::from(stands));
                 // Full: a checkpoint is already due.
@@ -225,8 +226,9 @@ impl Writer {
         }
     }
 
-    /// Ends `batch` in failure: rolls back what is left of it and tells its members.
-    fn fail(&self, b: &mut Batch, batch: u64, why: &str) {
+    /// Ends `batch` in failure: rolls back what is left of it and tells its members (all but
+    /// `present` of them, who are told directly).
+    fn fail(&self, b: &mut Batch, batch: u64, why: &str, present: usize) {
         if !b.conn.is_autocommit() {
             // If even this fails, the connection is unusable and every later write says so.
             let _ = b.conn.execute_batch("ROLLBACK");
@@ -238,7 +240,7 @@ impl Writer {
         } else {
             format!("the commit failed: {why}")
         };
-        self.end(b, batch, Err(why), 0);
+        self.end(b, batch, Err(why), present);
     }
 
     /// Records how `batch` ended for its members still waiting (all but `present` of them,

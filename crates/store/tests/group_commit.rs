@@ -194,3 +194,76 @@ fn a_file_made_again_at_the_same_path_is_written_as_itself() {
     assert_eq!(ids(&mut Store::connect_unmigrated(&url).unwrap()), vec![7]);
     drop(old);
 }
+
+#[test]
+fn a_commit_that_fails_fails_everyone_in_it_and_only_what_was_acknowledged_is_kept() {
+    // A deferred foreign key is checked at the commit: a transaction leaving a dangling
+    // reference fails the commit it shares. The others in it fail too (told so, not "done"),
+    // and whatever was acknowledged is in the file.
+    let (_file, url) = file("commit");
+    Store::connect_unmigrated(&url)
+        .unwrap()
+        .tx(|tx| {
+            tx.batch(
+                "CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL);
+                 CREATE TABLE parent (id BIGINT PRIMARY KEY);
+                 CREATE TABLE child (id BIGINT PRIMARY KEY,
+                   parent BIGINT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+            )
+        })
+        .unwrap();
+    let threads = 8;
+    let start = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let url = url.clone();
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                let mut s = Store::connect_unmigrated(&url).unwrap();
+                start.wait();
+                (0..150)
+                    .map(|i| {
+                        let id = i64::try_from(t * 1000 + i).unwrap();
+                        let r = s.tx(|tx| -> Result<(), StoreError> {
+                            tx.exec("INSERT INTO t (id, note) VALUES (?, 'x')", &[Val::Int(id)])?;
+                            if t == 0 && i % 5 == 2 {
+                                tx.exec(
+                                    "INSERT INTO child (id, parent) VALUES (?, -1)",
+                                    &[Val::Int(id)],
+                                )?;
+                            }
+                            Ok(())
+                        });
+                        (id, r.is_ok())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let results: Vec<(i64, bool)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let acknowledged: Vec<i64> = {
+        let mut v: Vec<i64> = results.iter().filter(|r| r.1).map(|r| r.0).collect();
+        v.sort_unstable();
+        v
+    };
+    // Every dangling one failed, and the others stand or fall with their commit.
+    for (id, ok) in &results {
+        if id / 1000 == 0 && id % 5 == 2 {
+            assert!(!ok, "{id} left a dangling reference and was acknowledged");
+        }
+    }
+    let mut fresh = Store::connect_unmigrated(&url).unwrap();
+    assert_eq!(ids(&mut fresh), acknowledged);
+    assert!(!acknowledged.is_empty());
+    let dangling = fresh
+        .read(|tx| tx.query_one("SELECT COUNT(*) FROM child", &[])?.int(0))
+        .unwrap();
+    assert_eq!(dangling, 0);
+    // The writer lives on.
+    fresh
+        .tx(|tx| tx.exec("INSERT INTO t (id, note) VALUES (-5, 'after')", &[]))
+        .unwrap();
+}
