@@ -221,7 +221,7 @@ impl Store {
 
     /// The schema versions applied, oldest first.
     pub fn schema_versions(&mut self) -> Result<Vec<i64>, StoreError> {
-        self.tx(|tx| -> Result<Vec<i64>, StoreError> {
+        self.read(|tx| -> Result<Vec<i64>, StoreError> {
             tx.query(
                 "SELECT version FROM schema_migrations ORDER BY version",
                 &[],

@@ -90,7 +90,9 @@ pub(crate) fn latest() -> i64 {
 
 /// The schema version of the database: its last applied migration's (0 when none ran).
 pub(crate) fn version(store: &mut Store) -> Result<i64, StoreError> {
-    store.tx(|tx| -> Result<i64, StoreError> {
+    // A read: every connection a server opens asks, and on SQLite a write would wait for the
+    // file's writer.
+    store.read(|tx| -> Result<i64, StoreError> {
         let exists = match tx.dialect() {
             Dialect::Sqlite => tx.query(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",

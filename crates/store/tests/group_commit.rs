@@ -12,6 +12,7 @@
 )]
 
 use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
 
 use aftercare_store::{Store, StoreError, Val};
 
@@ -47,6 +48,35 @@ fn ids(store: &mut Store) -> Vec<i64> {
         .unwrap()
 }
 
+/// `threads` threads, each with a connection of its own to `url`, started together: thread `t`
+/// runs `work(t, its store)`. Their answers come back from [`joined`].
+fn writers<T: Send + 'static>(
+    url: &str,
+    threads: usize,
+    work: impl Fn(usize, &mut Store) -> Vec<T> + Send + Sync + 'static,
+) -> Vec<JoinHandle<Vec<T>>> {
+    let start = Arc::new(Barrier::new(threads));
+    let work = Arc::new(work);
+    (0..threads)
+        .map(|t| {
+            let (url, start, work) = (url.to_string(), Arc::clone(&start), Arc::clone(&work));
+            std::thread::spawn(move || {
+                let mut store = Store::connect_unmigrated(&url).unwrap();
+                start.wait();
+                work(t, &mut store)
+            })
+        })
+        .collect()
+}
+
+/// Every answer of [`writers`]' threads, in thread order.
+fn joined<T>(handles: Vec<JoinHandle<Vec<T>>>) -> Vec<T> {
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
+}
+
 #[test]
 fn each_transaction_stands_or_falls_alone_when_committed_together() {
     let (_file, url) = file("alone");
@@ -56,46 +86,37 @@ fn each_transaction_stands_or_falls_alone_when_committed_together() {
         .unwrap();
     let threads = 8;
     let per_thread = 200;
-    let start = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let url = url.clone();
-            let start = Arc::clone(&start);
-            std::thread::spawn(move || {
-                let mut store = Store::connect_unmigrated(&url).unwrap();
-                start.wait();
-                let mut done = Vec::new();
-                for i in 0..per_thread {
-                    let id = i64::try_from(t * per_thread + i).unwrap();
-                    // Every seventh writes two rows, then fails: neither may stay.
-                    let fails = id % 7 == 3;
-                    let r = store.tx(|tx| -> Result<(), StoreError> {
-                        tx.exec(
-                            "INSERT INTO t (id, note) VALUES (?, 'first')",
-                            &[Val::Int(id)],
-                        )?;
-                        tx.exec(
-                            "INSERT INTO t (id, note) VALUES (?, 'second')",
-                            &[Val::Int(id + 1_000_000)],
-                        )?;
-                        if fails {
-                            return Err(StoreError::Refused(format!("{id} refused")));
-                        }
-                        Ok(())
-                    });
-                    match r {
-                        Ok(()) => {
-                            assert!(!fails, "{id} should have failed");
-                            done.push(id);
-                        }
-                        Err(StoreError::Refused(m)) => assert!(fails, "{id}: {m}"),
-                        Err(e) => panic!("{id}: {e}"),
-                    }
+    let handles = writers(&url, threads, move |t, store| {
+        let mut done = Vec::new();
+        for i in 0..per_thread {
+            let id = i64::try_from(t * per_thread + i).unwrap();
+            // Every seventh writes two rows, then fails: neither may stay.
+            let fails = id % 7 == 3;
+            let r = store.tx(|tx| -> Result<(), StoreError> {
+                tx.exec(
+                    "INSERT INTO t (id, note) VALUES (?, 'first')",
+                    &[Val::Int(id)],
+                )?;
+                tx.exec(
+                    "INSERT INTO t (id, note) VALUES (?, 'second')",
+                    &[Val::Int(id + 1_000_000)],
+                )?;
+                if fails {
+                    return Err(StoreError::Refused(format!("{id} refused")));
                 }
-                done
-            })
-        })
-        .collect();
+                Ok(())
+            });
+            match r {
+                Ok(()) => {
+                    assert!(!fails, "{id} should have failed");
+                    done.push(id);
+                }
+                Err(StoreError::Refused(m)) => assert!(fails, "{id}: {m}"),
+                Err(e) => panic!("{id}: {e}"),
+            }
+        }
+        done
+    });
     // Meanwhile a writer panics after writing: its rows go, and the writer lives on.
     let mut store = Store::connect_unmigrated(&url).unwrap();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -105,10 +126,7 @@ fn each_transaction_stands_or_falls_alone_when_committed_together() {
         });
     }));
     assert!(panicked.is_err());
-    let mut done: Vec<i64> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+    let mut done: Vec<i64> = joined(handles);
     done.extend(done.clone().iter().map(|id| id + 1_000_000));
     done.sort_unstable();
     // Read by a connection opened after everything: what is in the file, not in a cache.
@@ -132,34 +150,25 @@ fn a_statement_error_rolls_back_only_its_own_transaction() {
     a.tx(|tx| tx.exec("INSERT INTO t (id, note) VALUES (1, 'one')", &[]))
         .unwrap();
     let threads = 4;
-    let start = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let url = url.clone();
-            let start = Arc::clone(&start);
-            std::thread::spawn(move || {
-                let mut s = Store::connect_unmigrated(&url).unwrap();
-                start.wait();
-                (0..100)
-                    .map(|i| {
-                        let id = i64::try_from(10 + t * 100 + i).unwrap();
-                        // Half write a row, then a duplicate of row 1: the database refuses.
-                        s.tx(|tx| -> Result<(), StoreError> {
-                            tx.exec("INSERT INTO t (id, note) VALUES (?, 'x')", &[Val::Int(id)])?;
-                            if id % 2 == 0 {
-                                tx.exec("INSERT INTO t (id, note) VALUES (1, 'dup')", &[])?;
-                            }
-                            Ok(())
-                        })
-                        .map(|()| id)
-                        .map_err(|e| (id, e.violation().map(|v| v.0)))
-                    })
-                    .collect::<Vec<_>>()
+    let handles = writers(&url, threads, move |t, s| {
+        (0..100)
+            .map(|i| {
+                let id = i64::try_from(10 + t * 100 + i).unwrap();
+                // Half write a row, then a duplicate of row 1: the database refuses.
+                s.tx(|tx| -> Result<(), StoreError> {
+                    tx.exec("INSERT INTO t (id, note) VALUES (?, 'x')", &[Val::Int(id)])?;
+                    if id % 2 == 0 {
+                        tx.exec("INSERT INTO t (id, note) VALUES (1, 'dup')", &[])?;
+                    }
+                    Ok(())
+                })
+                .map(|()| id)
+                .map_err(|e| (id, e.violation().map(|v| v.0)))
             })
-        })
-        .collect();
+            .collect::<Vec<_>>()
+    });
     let mut kept = vec![1];
-    for r in handles.into_iter().flat_map(|h| h.join().unwrap()) {
+    for r in joined(handles) {
         match r {
             Ok(id) => {
                 assert_eq!(id % 2, 1);
@@ -213,37 +222,25 @@ fn a_commit_that_fails_fails_everyone_in_it_and_only_what_was_acknowledged_is_ke
         })
         .unwrap();
     let threads = 8;
-    let start = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let url = url.clone();
-            let start = Arc::clone(&start);
-            std::thread::spawn(move || {
-                let mut s = Store::connect_unmigrated(&url).unwrap();
-                start.wait();
-                (0..150)
-                    .map(|i| {
-                        let id = i64::try_from(t * 1000 + i).unwrap();
-                        let r = s.tx(|tx| -> Result<(), StoreError> {
-                            tx.exec("INSERT INTO t (id, note) VALUES (?, 'x')", &[Val::Int(id)])?;
-                            if t == 0 && i % 5 == 2 {
-                                tx.exec(
-                                    "INSERT INTO child (id, parent) VALUES (?, -1)",
-                                    &[Val::Int(id)],
-                                )?;
-                            }
-                            Ok(())
-                        });
-                        (id, r.is_ok())
-                    })
-                    .collect::<Vec<_>>()
+    let handles = writers(&url, threads, move |t, s| {
+        (0..150)
+            .map(|i| {
+                let id = i64::try_from(t * 1000 + i).unwrap();
+                let r = s.tx(|tx| -> Result<(), StoreError> {
+                    tx.exec("INSERT INTO t (id, note) VALUES (?, 'x')", &[Val::Int(id)])?;
+                    if t == 0 && i % 5 == 2 {
+                        tx.exec(
+                            "INSERT INTO child (id, parent) VALUES (?, -1)",
+                            &[Val::Int(id)],
+                        )?;
+                    }
+                    Ok(())
+                });
+                (id, r.is_ok())
             })
-        })
-        .collect();
-    let results: Vec<(i64, bool)> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+            .collect::<Vec<_>>()
+    });
+    let results: Vec<(i64, bool)> = joined(handles);
     let acknowledged: Vec<i64> = {
         let mut v: Vec<i64> = results.iter().filter(|r| r.1).map(|r| r.0).collect();
         v.sort_unstable();

@@ -217,7 +217,7 @@ pub fn show(store: &mut Store, id: i64) -> Result<J, AppError> {
 
 /// Cases, newest first, optionally in one state.
 pub fn list(store: &mut Store, state: Option<State>, limit: i64) -> Result<Vec<Case>, AppError> {
-    store.tx(|tx| -> Result<_, AppError> {
+    store.read(|tx| -> Result<_, AppError> {
         let rows = match state {
             Some(s) => tx.query(
                 &format!(
