@@ -37,7 +37,7 @@ pub async fn sign_in_page(Query(q): Query<LangQuery>, headers: HeaderMap) -> Res
     let view = SignIn {
         lang,
         t,
-        title: t.desk_sign_in_title,
+        title: t.desk.sign_in_title,
         switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
         email: String::new(),
         failed: None,
@@ -77,18 +77,22 @@ pub async fn sign_in(
             let lang = Lang::choose(None, &headers);
             let t = lang.texts();
             let (status, wait, failed) = match refused {
-                SignInRefused::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1), t.sign_in_busy),
+                SignInRefused::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(1),
+                    t.desk.sign_in_busy,
+                ),
                 SignInRefused::App(AppError::Throttled { retry_after, .. }) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(retry_after),
-                    t.sign_in_failed,
+                    t.desk.sign_in_failed,
                 ),
-                SignInRefused::App(_) => (StatusCode::UNAUTHORIZED, None, t.sign_in_failed),
+                SignInRefused::App(_) => (StatusCode::UNAUTHORIZED, None, t.desk.sign_in_failed),
             };
             let view = SignIn {
                 lang,
                 t,
-                title: t.desk_sign_in_title,
+                title: t.desk.sign_in_title,
                 switch_href: format!("/desk/sign-in?lang={}", lang.other().tag()),
                 email: email.chars().take(254).collect(),
                 failed: Some(failed),
@@ -252,10 +256,10 @@ pub async fn queue(
             let (due, mark, class) = match &item.due {
                 _ if item.breached => (
                     item.due.as_ref().map_or_else(
-                        || t.no_deadline.to_string(),
+                        || t.desk.no_deadline.to_string(),
                         |(at, _)| lang.date(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
                     ),
-                    t.target_missed,
+                    t.desk.target_missed,
                     "overdue",
                 ),
                 Some((at, _)) => {
@@ -266,14 +270,14 @@ pub async fn queue(
                         zoned.strftime("%H:%M UTC")
                     );
                     if *at <= now {
-                        (when, t.overdue, "overdue")
+                        (when, t.desk.overdue, "overdue")
                     } else if *at <= soon {
-                        (when, t.at_risk, "risk")
+                        (when, t.desk.at_risk, "risk")
                     } else {
                         (when, "", "")
                     }
                 }
-                None => (t.no_deadline.to_string(), "", ""),
+                None => (t.desk.no_deadline.to_string(), "", ""),
             };
             Row {
                 id: c.id,
@@ -294,7 +298,7 @@ pub async fn queue(
     let view = Queue {
         lang,
         t,
-        title: t.nav_desk,
+        title: t.common.nav_desk,
         switch_href: format!("/desk?lang={}", lang.other().tag()),
         who: name,
         states: CaseState::ALL

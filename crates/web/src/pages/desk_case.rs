@@ -206,9 +206,9 @@ fn remedies(decision: &J, lang: Lang) -> Vec<RemedyView> {
         .flatten()
         .map(|r| {
             let (status, class) = match at(r, "/status").as_str() {
-                Some("allowed") => (t.status_allowed, "ok"),
-                Some("pending") => (t.status_pending, "wait"),
-                _ => (t.status_denied, "no"),
+                Some("allowed") => (t.case.status_allowed, "ok"),
+                Some("pending") => (t.case.status_pending, "wait"),
+                _ => (t.case.status_denied, "no"),
             };
             RemedyView {
                 label: lang.remedy(at(r, "/remedy").as_str().unwrap_or_default()),
@@ -255,9 +255,9 @@ fn changes(newer: &J, older: &J, lang: Lang) -> Vec<String> {
             .map(str::to_string)
     };
     let word = |s: Option<&str>| match s {
-        Some("allowed") => t.status_allowed,
-        Some("pending") => t.status_pending,
-        Some("denied") => t.status_denied,
+        Some("allowed") => t.case.status_allowed,
+        Some("pending") => t.case.status_pending,
+        Some("denied") => t.case.status_denied,
         _ => "—",
     };
     let mut out = Vec::new();
@@ -278,7 +278,7 @@ fn changes(newer: &J, older: &J, lang: Lang) -> Vec<String> {
     if a != b {
         out.push(format!(
             "{}: {} → {}",
-            t.refund_amount,
+            t.desk_case.refund_amount,
             a.unwrap_or_else(|| "—".into()),
             b.unwrap_or_else(|| "—".into())
         ));
@@ -296,7 +296,7 @@ fn changes(newer: &J, older: &J, lang: Lang) -> Vec<String> {
         out.push(format!("✓ {m}"));
     }
     for m in is.iter().filter(|m| !was.contains(m)) {
-        out.push(format!("{}: {m}", t.still_needed));
+        out.push(format!("{}: {m}", t.case.still_needed));
     }
     out
 }
@@ -304,8 +304,8 @@ fn changes(newer: &J, older: &J, lang: Lang) -> Vec<String> {
 fn value_words(v: &J, lang: Lang) -> String {
     let t = lang.texts();
     match v {
-        J::Bool(true) => t.answer_yes.to_string(),
-        J::Bool(false) => t.answer_no.to_string(),
+        J::Bool(true) => t.case.answer_yes.to_string(),
+        J::Bool(false) => t.case.answer_no.to_string(),
         J::String(s) => s.clone(),
         J::Array(a) => a
             .iter()
@@ -597,7 +597,7 @@ async fn render(
     let view = CasePage {
         lang,
         t,
-        title: t.desk_case_title,
+        title: t.desk_case.title,
         switch_href: format!("/desk/cases/{id}?lang={}", lang.other().tag()),
         c,
         csrf,
@@ -622,13 +622,13 @@ pub async fn case(
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     let t = lang.texts();
     let notice = match q.notice.as_deref() {
-        Some("done") => Some(t.desk_done),
-        Some("stale") => Some(t.changed_meanwhile),
-        Some("photo") => Some(t.photo_added),
+        Some("done") => Some(t.desk_case.done),
+        Some("stale") => Some(t.case.changed_meanwhile),
+        Some("photo") => Some(t.case.photo_added),
         _ => None,
     };
     let refused =
-        (q.notice.as_deref() == Some("photo-refused")).then(|| t.photo_refused.to_string());
+        (q.notice.as_deref() == Some("photo-refused")).then(|| t.case.photo_refused.to_string());
     let extra = Extra {
         form: Vec::new(),
         error: refused,
@@ -768,7 +768,7 @@ pub async fn move_case(
         Err(e @ AppError::Refused(_)) => {
             let t = lang.texts();
             let extra = Extra {
-                error: Some(format!("{}: {e}", t.desk_refused)),
+                error: Some(format!("{}: {e}", t.desk_case.refused)),
                 form,
                 preview: None,
                 notice: None,

@@ -211,7 +211,7 @@ pub async fn landing(
     let html = Landing {
         lang,
         t,
-        title: t.nav_home,
+        title: t.common.nav_home,
         switch_href: format!("/?lang={}", lang.other().tag()),
         demo: state.0.demo.as_deref(),
     }
@@ -268,15 +268,16 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
         .iter()
         .map(|k| {
             let (status, class) = match (k.covered, k.in_warranty, k.end) {
-                (false, ..) => (t.not_covered.to_string(), "no"),
-                (true, Some(true), Some(end)) => {
-                    (format!("{} {}", t.covered_until, lang.date(end)), "ok")
-                }
+                (false, ..) => (t.warranty.not_covered.to_string(), "no"),
+                (true, Some(true), Some(end)) => (
+                    format!("{} {}", t.warranty.covered_until, lang.date(end)),
+                    "ok",
+                ),
                 (true, Some(false), Some(end)) if end < c.today => {
-                    (format!("{} {}", t.ended_on, lang.date(end)), "no")
+                    (format!("{} {}", t.warranty.ended_on, lang.date(end)), "no")
                 }
-                (true, Some(false), _) => (t.not_started.to_string(), "wait"),
-                _ => (t.unknown_dates.to_string(), "wait"),
+                (true, Some(false), _) => (t.warranty.not_started.to_string(), "wait"),
+                _ => (t.warranty.unknown_dates.to_string(), "wait"),
             };
             let period = match (k.start, k.end) {
                 (Some(s), Some(e)) => format!("{} – {}", lang.date(s), lang.date(e)),
@@ -288,7 +289,11 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
                 source: format!(
                     "{} · {}",
                     k.from,
-                    if k.by_law { t.by_law } else { t.by_seller }
+                    if k.by_law {
+                        t.warranty.by_law
+                    } else {
+                        t.warranty.by_seller
+                    }
                 ),
                 this_item: k.this_item,
                 status,
@@ -312,7 +317,11 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
             .map(|p| {
                 format!(
                     "{} · {} {} · {} {}",
-                    p.part, t.part_fitted, p.installed_on, t.covered_until, p.warranty_until
+                    p.part,
+                    t.warranty.part_fitted,
+                    p.installed_on,
+                    t.warranty.covered_until,
+                    p.warranty_until
                 )
             })
             .collect(),
@@ -342,7 +351,7 @@ pub async fn warranty(
     let mut view = Warranty {
         lang,
         t,
-        title: t.warranty_title,
+        title: t.warranty.title,
         switch_href,
         serial: serial.clone(),
         error: None,
@@ -351,7 +360,7 @@ pub async fn warranty(
     let mut status = StatusCode::OK;
     if !serial.is_empty() {
         if crate::routes::warranty::url_safe(&serial).is_none() {
-            view.error = Some(t.bad_serial);
+            view.error = Some(t.warranty.bad_serial);
             status = StatusCode::UNPROCESSABLE_ENTITY;
         } else {
             let policies: Arc<aftercare_app::Policies> = state.policies();
@@ -364,7 +373,7 @@ pub async fn warranty(
             {
                 Ok(c) => view.coverage = Some(shown(&c, lang)),
                 Err(aftercare_app::AppError::NotFound { .. }) => {
-                    view.error = Some(t.no_such_serial);
+                    view.error = Some(t.warranty.no_such_serial);
                     status = StatusCode::NOT_FOUND;
                 }
                 Err(e) => return crate::problem::Problem::from(e).into_response(),

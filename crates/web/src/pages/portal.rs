@@ -50,7 +50,7 @@ pub async fn sign_in_page(Query(q): Query<SignInQuery>, headers: HeaderMap) -> R
     let view = SignIn {
         lang,
         t,
-        title: t.portal_sign_in_title,
+        title: t.portal.sign_in_title,
         switch_href: format!("/portal/sign-in?lang={}", lang.other().tag()),
         token,
         sent: q.sent.is_some(),
@@ -130,11 +130,11 @@ pub async fn redeem(
             let view = SignIn {
                 lang,
                 t,
-                title: t.portal_sign_in_title,
+                title: t.portal.sign_in_title,
                 switch_href: format!("/portal/sign-in?lang={}", lang.other().tag()),
                 token: None,
                 sent: false,
-                error: Some(t.link_invalid),
+                error: Some(t.portal.link_invalid),
             };
             page(StatusCode::UNAUTHORIZED, view.render(), lang, false)
         }
@@ -214,7 +214,7 @@ pub async fn cases(
     let view = Cases {
         lang,
         t,
-        title: t.my_cases,
+        title: t.common.my_cases,
         switch_href: format!("/portal?lang={}", lang.other().tag()),
         rows,
     };
@@ -492,7 +492,7 @@ pub async fn case(
     let view = CasePage {
         lang,
         t,
-        title: t.my_cases,
+        title: t.common.my_cases,
         switch_href: format!("/portal/cases/{id}?lang={}", lang.other().tag()),
         kinds: aftercare_app::evidence::KINDS
             .iter()
@@ -504,14 +504,14 @@ pub async fn case(
         c,
         csrf,
         notice: match q.notice.as_deref() {
-            Some("stale") => Some(t.changed_meanwhile),
-            Some("photo") => Some(t.photo_added),
+            Some("stale") => Some(t.case.changed_meanwhile),
+            Some("photo") => Some(t.case.photo_added),
             _ => None,
         },
         problem: match q.notice.as_deref() {
-            Some("held-submit") => Some(t.held_submit),
-            Some("held-ship") => Some(t.held_ship),
-            Some("photo-refused") => Some(t.photo_refused),
+            Some("held-submit") => Some(t.portal.held_submit),
+            Some("held-ship") => Some(t.portal.held_ship),
+            Some("photo-refused") => Some(t.case.photo_refused),
             _ => None,
         },
     };
@@ -670,7 +670,7 @@ pub async fn slip(
     let view = Slip {
         lang,
         t,
-        title: t.slip_title,
+        title: t.portal.slip_title,
         switch_href: format!("/portal/cases/{id}/slip?lang={}", lang.other().tag()),
         authorisation,
         qr,

@@ -233,9 +233,9 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
         .map(|r| {
             let status = at(r, "/status").as_str().unwrap_or_default();
             let (word, class) = match status {
-                "allowed" => (t.status_allowed, "ok"),
-                "pending" => (t.status_pending, "wait"),
-                _ => (t.status_denied, "no"),
+                "allowed" => (t.case.status_allowed, "ok"),
+                "pending" => (t.case.status_pending, "wait"),
+                _ => (t.case.status_denied, "no"),
             };
             // The citation that decided it: for a denial the one that denies or was unmet,
             // else the first.
@@ -266,14 +266,14 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
             let waiting: Vec<&str> = strings(at(r, "/missing")).collect();
             let reason = match status {
                 "pending" if !pending.is_empty() => {
-                    format!("{}: {}", t.decided_on, pending.join("; "))
+                    format!("{}: {}", t.case.decided_on, pending.join("; "))
                 }
                 "pending" if !waiting.is_empty() => {
-                    format!("{}: {}", t.once_provided, waiting.join("; "))
+                    format!("{}: {}", t.start.once_provided, waiting.join("; "))
                 }
-                _ if title.is_empty() => t.not_offered.to_string(),
-                "allowed" => format!("{} {title}", t.reason_allowed),
-                _ => format!("{} {title}", t.reason_denied),
+                _ if title.is_empty() => t.start.not_offered.to_string(),
+                "allowed" => format!("{} {title}", t.start.reason_allowed),
+                _ => format!("{} {title}", t.start.reason_denied),
             };
             Offer {
                 label: lang.remedy(at(r, "/remedy").as_str().unwrap_or_default()),
@@ -390,7 +390,7 @@ async fn render(
     let mut view = StartPage {
         lang,
         t,
-        title: t.start_title,
+        title: t.start.title,
         switch_href: format!("/portal/start?lang={}", lang.other().tag()),
         items: items
             .iter()
@@ -410,9 +410,9 @@ async fn render(
                             .as_deref()
                             .map(|s| format!(" · {s}"))
                             .unwrap_or_default(),
-                        t.col_order,
+                        t.common.col_order,
                         i.order_no,
-                        t.ordered_on
+                        t.start.ordered_on
                     ),
                 }
             })
@@ -469,7 +469,7 @@ async fn render(
                 text: q.text,
                 date: q.answer == Answer::Date,
                 value: text_of(form, &format!("a.{}", q.path)),
-                error: wrong.get(q.path).map(|_| t.date_in_future),
+                error: wrong.get(q.path).map(|_| t.start.date_in_future),
             })
             .collect::<Vec<_>>();
         let can_open = wrong.is_empty();

@@ -1,0 +1,58 @@
+/// The service desk's sign-in and its queue (`/desk`): marks, filters, paging.
+#[derive(Debug)]
+pub struct Desk {
+    pub sign_in_title: &'static str,
+    pub password_label: &'static str,
+    pub sign_in_failed: &'static str,
+    pub sign_in_busy: &'static str,
+    pub queue_title: &'static str,
+    pub col_due: &'static str,
+    pub col_seller: &'static str,
+    pub overdue: &'static str,
+    pub target_missed: &'static str,
+    pub at_risk: &'static str,
+    pub no_deadline: &'static str,
+    pub filter_any: &'static str,
+    pub filter_apply: &'static str,
+    pub empty: &'static str,
+    pub next_page: &'static str,
+    pub first_page: &'static str,
+}
+
+pub(super) const EN: Desk = Desk {
+    sign_in_title: "Service desk: sign in",
+    password_label: "Password",
+    sign_in_failed: "The e-mail address or the password is not right, or there were too many tries: wait a few minutes.",
+    sign_in_busy: "Too many people are signing in at this moment: try again in a few seconds.",
+    queue_title: "Queue: nearest deadline first",
+    col_due: "Next deadline",
+    col_seller: "Seller",
+    overdue: "overdue",
+    target_missed: "service target missed",
+    at_risk: "due within 24 hours",
+    no_deadline: "none",
+    filter_any: "any",
+    filter_apply: "Filter",
+    empty: "Nothing in the queue.",
+    next_page: "Next page",
+    first_page: "First page",
+};
+
+pub(super) const ZH_CN: Desk = Desk {
+    sign_in_title: "服务台登录",
+    password_label: "密码",
+    sign_in_failed: "邮箱或密码不正确，或尝试次数过多，请稍候再试。",
+    sign_in_busy: "当前登录的人数过多，请几秒钟后再试。",
+    queue_title: "待办：按最近期限排序",
+    col_due: "下一个期限",
+    col_seller: "商家",
+    overdue: "已逾期",
+    target_missed: "已超出服务时限",
+    at_risk: "24 小时内到期",
+    no_deadline: "无",
+    filter_any: "全部",
+    filter_apply: "筛选",
+    empty: "待办为空。",
+    next_page: "下一页",
+    first_page: "第一页",
+};
