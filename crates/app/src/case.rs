@@ -9,9 +9,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value as J, json};
 
-use crate::AppError;
 use crate::stated::Provenance;
 use crate::time::{from_micros, micros};
+use crate::{AppError, audit};
 
 /// The longest description a case keeps, in characters.
 pub const MAX_DESCRIPTION: usize = 4000;
@@ -139,14 +139,35 @@ pub(crate) fn check_facts(facts: &Map<String, J>) -> Result<Facts, AppError> {
 }
 
 /// Loads a case to change it; on PostgreSQL the row stays locked until the transaction ends,
-/// so two moves of one case never interleave.
+/// so two moves of one case never interleave. Its audit chain's head comes with it (the same
+/// round trip) and is held for the transaction's appends ([`audit::hold_head`]): the case's
+/// lock is taken first, so the head is the one the last change committed.
 pub fn load(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
-    let lock = if tx.dialect() == Dialect::Postgres {
+    let dialect = tx.dialect();
+    let lock = if dialect == Dialect::Postgres {
         " FOR UPDATE"
     } else {
         ""
     };
-    fetch(tx, id, lock)
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}");
+    let chain = audit::chain_of("case", &id.to_string());
+    let id_param = [Val::Int(id)];
+    let chain_param = [Val::from(&chain)];
+    let mut answers = tx
+        .query_all(&[
+            (&sql, &id_param),
+            (audit::head_query(dialect), &chain_param),
+        ])?
+        .into_iter();
+    let (case, head) = (
+        answers.next().unwrap_or_default(),
+        answers.next().unwrap_or_default(),
+    );
+    let case = case
+        .first()
+        .ok_or_else(|| AppError::not_found("case", id.to_string()))?;
+    audit::hold_head(tx, &chain, head.first())?;
+    Case::from_row(case)
 }
 
 /// Reads a case, taking no lock (in a read-only transaction too).
@@ -175,11 +196,22 @@ pub(crate) fn description(d: &str) -> Result<String, AppError> {
     Ok(d.to_string())
 }
 
-/// Writes the case's changeable columns back. Only a new authorisation number can be refused
-/// (another case took it in the meantime): that write waits for its answer, any other is sent
-/// without waiting.
+/// `cases.next_due_at` (the desk queue's order): the case's nearest pending timer, in SQL
+/// for an `UPDATE cases` (`cases.id` names the case).
+pub(crate) const NEXT_DUE: &str = "COALESCE(
+           (SELECT MIN(t.due_at) FROM timers t
+             WHERE t.case_id = cases.id AND t.fired_at IS NULL AND t.cancelled_at IS NULL),
+           9223372036854775807)";
+
+/// Writes the case's changeable columns back, and its next due time from its timers (set them
+/// first: `timers::sync`), in one new version of its row. Only a new authorisation
+/// number can be refused (another case took it in the meantime): that write waits for its
+/// answer, any other is sent without waiting.
 pub(crate) fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), AppError> {
-    const SAVE: &str = "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ? WHERE id = ?";
+    let save = format!(
+        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ?, next_due_at = {} WHERE id = ?",
+        NEXT_DUE
+    );
     let params = [
         case.state.as_str().into(),
         J::Object(case.facts.clone()).to_string().into(),
@@ -191,9 +223,9 @@ pub(crate) fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), A
         Val::Int(case.id),
     ];
     if !numbered {
-        return Ok(tx.exec_later(SAVE, &params)?);
+        return Ok(tx.exec_later(&save, &params)?);
     }
-    match tx.exec(SAVE, &params) {
+    match tx.exec(&save, &params) {
         Ok(_) => Ok(()),
         // Another case took the same number between the check and this write.
         Err(e) if matches!(e.violation(), Some((aftercare_store::Violation::Unique, _))) => {

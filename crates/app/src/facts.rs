@@ -47,10 +47,14 @@ const GIVEN_IN_EXCHANGE: &str =
 const PHOTO_KINDS: &str = "SELECT DISTINCT kind FROM evidence WHERE case_id = ? ORDER BY kind";
 const ORDER_LINE: &str = "SELECT price_minor FROM order_lines WHERE order_no = ?
      ORDER BY CASE WHEN serial = ? THEN 0 ELSE 1 END, line_no LIMIT 1";
-const INVOICE: &str = "SELECT i.valid, i.issued_on FROM invoices i
-     LEFT JOIN invoice_lines l ON l.invoice_no = i.invoice_no AND l.serial = ?
-     WHERE i.order_no = ? OR l.serial IS NOT NULL
-     ORDER BY CASE WHEN l.serial IS NOT NULL THEN 0 ELSE 1 END, i.issued_on LIMIT 1";
+/// The invoice naming the serial on a line, else the order's first. Two look-ups by index
+/// (an `OR` across a join read both tables whole).
+const INVOICE: &str = "SELECT valid, issued_on FROM (
+       SELECT i.valid, i.issued_on, 0 AS rank FROM invoice_lines l
+       JOIN invoices i ON i.invoice_no = l.invoice_no WHERE l.serial = ?
+       UNION ALL
+       SELECT valid, issued_on, 1 AS rank FROM invoices WHERE order_no = ?
+     ) AS found ORDER BY rank, issued_on LIMIT 1";
 /// The buyer: the case's customer, else the order's.
 const BUYER: &str = "SELECT kind, country FROM customers
      WHERE id = COALESCE(?, (SELECT customer_id FROM orders WHERE order_no = ?))";

@@ -65,7 +65,9 @@ impl Kind {
 const QUOTE_REMINDER_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
 
 /// Sets a case's timers from its state and latest decision: each timer that should run is
-/// (re)set to its deadline, the others are cancelled.
+/// (re)set to its deadline, the others are cancelled. Call it before the case is saved
+/// ([`crate::case::save`]), which sets the case's next due time from its timers in the same
+/// write of its row.
 pub(crate) fn sync(
     tx: &mut dyn Tx,
     case: &Case,
@@ -117,8 +119,8 @@ pub(crate) fn sync(
                 .flatten(),
         ),
     ];
-    // Three statements at most: one upsert of the timers that should run, one cancelling the
-    // others, the case's next due time; sent without waiting (nothing reads them back here).
+    // Two statements at most: one upsert of the timers that should run, one cancelling the
+    // others; sent without waiting (nothing reads them back here).
     let set: Vec<(Kind, Timestamp)> = wanted
         .iter()
         .filter_map(|(k, due)| due.map(|d| (*k, d)))
@@ -163,18 +165,18 @@ pub(crate) fn sync(
             &params,
         )?;
     }
-    refresh_next_due(tx, case.id)
+    Ok(())
 }
 
-/// Keeps `cases.next_due_at` (the desk queue's order) at the case's nearest pending timer.
+/// Keeps `cases.next_due_at` at the case's nearest pending timer, where the case's row is
+/// not saved anyway.
 pub(crate) fn refresh_next_due(tx: &mut dyn Tx, case_id: i64) -> Result<(), AppError> {
     tx.exec_later(
-        "UPDATE cases SET next_due_at = COALESCE(
-           (SELECT MIN(t.due_at) FROM timers t
-             WHERE t.case_id = ? AND t.fired_at IS NULL AND t.cancelled_at IS NULL),
-           9223372036854775807)
-         WHERE id = ?",
-        &[Val::Int(case_id), Val::Int(case_id)],
+        &format!(
+            "UPDATE cases SET next_due_at = {} WHERE id = ?",
+            crate::case::NEXT_DUE
+        ),
+        &[Val::Int(case_id)],
     )?;
     Ok(())
 }

@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
             "{}",
             db.name
         );
@@ -2299,5 +2299,59 @@ fn a_log_written_before_chains_per_entity_is_migrated_and_still_checked() {
             "{}: {err}",
             db.name
         );
+    }
+}
+
+#[test]
+fn changes_racing_on_one_case_all_land_on_one_unbroken_chain() {
+    // Each change takes the case's lock and, in the same round trip, its audit chain's head,
+    // then appends without asking again. Were the head read before the lock was granted
+    // (in the locking statement itself, say), a change that waited would append after a
+    // stale head and fail on the event's place, or fork the chain.
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|i| {
+                    let (url, policies) = (db.url.clone(), &policies);
+                    s.spawn(move || {
+                        let mut store = Store::open(&url).unwrap();
+                        for n in 0..8 {
+                            cases::decide(
+                                &mut store,
+                                policies,
+                                id,
+                                &format!("desk:clerk-{i}"),
+                                at(&format!("2024-01-22T09:{i:02}:{n:02}Z")),
+                            )
+                            .map_err(|e| e.to_string())?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "{}: {outcomes:?}",
+            db.name
+        );
+        let events = store
+            .read(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query_one(
+                        "SELECT COUNT(*), MAX(chain_seq) FROM audit_events WHERE chain = ?",
+                        &[format!("case:{id}").into()],
+                    )?
+                    .int(1)?)
+            })
+            .unwrap();
+        // The open, then 48 decisions, each one place further.
+        assert_eq!(events, 49, "{}", db.name);
+        audit::verify(&mut store).unwrap_or_else(|e| panic!("{}: {e}", db.name));
     }
 }

@@ -17,7 +17,7 @@ pub use error::{StoreError, Violation};
 pub use migrate::hex;
 pub use value::{Row, Val};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Which SQL a backend speaks, where the two differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,12 @@ pub trait Tx {
     /// connection's life, so that it need not ask again. Put here only what was read as
     /// committed, never what this transaction wrote (it may still roll back).
     fn seen(&mut self) -> &mut HashSet<String>;
+
+    /// What this transaction learned of rows it holds locked until it ends (an audit
+    /// chain's head, once taken), by a key the caller chooses: no one else can change them
+    /// meanwhile, so it need not ask again. Empty when a transaction begins; `None` outside
+    /// one (autocommit), where nothing stays locked.
+    fn held(&mut self) -> Option<&mut HashMap<String, String>>;
 
     /// Runs queries that do not depend on each other; their rows, in order. PostgreSQL
     /// sends them together: one round trip, not one each.

@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_partial_authorisation.sql"),
         postgres: include_str!("../migrations/postgres/0011_partial_authorisation.sql"),
     },
+    Migration {
+        version: 12,
+        name: "decision_compression",
+        sqlite: include_str!("../migrations/sqlite/0012_decision_compression.sql"),
+        postgres: include_str!("../migrations/postgres/0012_decision_compression.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

@@ -106,6 +106,7 @@ impl Postgres {
             seen: &mut self.seen,
             open: &mut self.open,
             sent: Vec::new(),
+            held: None,
         };
         if std::mem::take(t.open) {
             t.send_simple("ROLLBACK");
@@ -125,6 +126,7 @@ impl Postgres {
             "START TRANSACTION READ WRITE"
         });
         *t.open = true;
+        t.held = Some(HashMap::new());
         let out = f(&mut t);
         t.send_simple(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
         let ended = t.flush();
@@ -175,6 +177,8 @@ struct PgTx<'a> {
     open: &'a mut bool,
     /// Sent, not yet answered, in the order sent.
     sent: Vec<Sent<'a>>,
+    /// See [`Tx::held`]: a map in a transaction, none on the bare connection.
+    held: Option<HashMap<String, String>>,
 }
 
 impl<'a> PgTx<'a> {
@@ -341,6 +345,10 @@ impl Tx for PgTx<'_> {
 
     fn seen(&mut self) -> &mut HashSet<String> {
         self.seen
+    }
+
+    fn held(&mut self) -> Option<&mut HashMap<String, String>> {
+        self.held.as_mut()
     }
 
     fn exec_later(&mut self, sql: &str, params: &[Val]) -> Result<(), StoreError> {

@@ -162,7 +162,13 @@ impl Writer {
         }
         let result = {
             let Batch { conn, seen, .. } = &mut *b;
-            catch_unwind(AssertUnwindSafe(|| f(&mut SqliteTx { tx: conn, seen })))
+            catch_unwind(AssertUnwindSafe(|| {
+                f(&mut SqliteTx {
+                    tx: conn,
+                    seen,
+                    held: Some(HashMap::new()),
+                })
+            }))
         };
         let stands = matches!(result, Ok(Ok(_)));
         let kept = if stands {
@@ -355,6 +361,7 @@ impl Sqlite {
         let out = f(&mut SqliteTx {
             tx: &t,
             seen: &mut self.seen,
+            held: Some(HashMap::new()),
         })?;
         t.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -367,6 +374,7 @@ impl Sqlite {
         f(&mut SqliteTx {
             tx: &self.conn,
             seen: &mut self.seen,
+            held: None,
         })
     }
 }
@@ -375,6 +383,8 @@ impl Sqlite {
 struct SqliteTx<'a> {
     tx: &'a Connection,
     seen: &'a mut HashSet<String>,
+    /// See [`Tx::held`]: a map in a transaction, none on the bare connection.
+    held: Option<HashMap<String, String>>,
 }
 
 impl rusqlite::ToSql for Val {
@@ -398,6 +408,10 @@ impl Tx for SqliteTx<'_> {
 
     fn seen(&mut self) -> &mut HashSet<String> {
         self.seen
+    }
+
+    fn held(&mut self) -> Option<&mut HashMap<String, String>> {
+        self.held.as_mut()
     }
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {

@@ -65,6 +65,8 @@ pub fn correct(
         after.updated_at = now;
         check_facts(&known.facts(&after))?;
         let decision = decide_recorded_on(tx, policies, &after, &known, actor, now)?.0;
+        let policy = policies.get(&after.policy_id)?;
+        timers::sync(tx, &after, &decision, policy.tz())?;
         save(tx, &after, false)?;
         let changes: Map<String, J> = c
             .facts
@@ -90,8 +92,6 @@ pub fn correct(
                 )
             },
         )?;
-        let policy = policies.get(&after.policy_id)?;
-        timers::sync(tx, &after, &decision, policy.tz())?;
         announce(tx, policies, &after, "correct", &seq, now)?;
         Ok(after)
     })

@@ -223,6 +223,7 @@ pub(crate) fn transition_loaded(
     if step.action == Action::Approve {
         after.ship_by = step.ship_by.or(decision.ship_by);
     }
+    timers::sync(tx, &after, &decision, policy.tz())?;
     save(tx, &after, step.action == Action::Approve)?;
     let mut after_view = after.audit_view();
     if let (Some(note), J::Object(m)) = (&step.note, &mut after_view) {
@@ -236,7 +237,6 @@ pub(crate) fn transition_loaded(
             ..Event::new(actor, "case", id, step.action.as_str(), after_view)
         },
     )?;
-    timers::sync(tx, &after, &decision, policy.tz())?;
     announce(tx, policies, &after, step.action.as_str(), &seq, now)?;
     Ok(after)
 }
