@@ -1,5 +1,12 @@
 //! The `aftercare` binary.
 
+/// mimalloc, not glibc's malloc: a request allocates and frees many small values (JSON,
+/// rows, the decision's explanation), and glibc's allocator took about a seventh of the
+/// server's cycles. With mimalloc, the server opened 31 % more cases a second on SQLite
+/// (see the README, Load).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1,12 +1,16 @@
 //! The baseline of the load benchmark: a bare axum server answering `hello` on the port
 //! given (`cargo run --release -p aftercare-web --example hello -- 127.0.0.1:9001`), on the
-//! same runtime settings as `aftercare serve`, so that the benchmark shows what the service
+//! same runtime settings and allocator as `aftercare serve`, so that the benchmark shows what the service
 //! costs over the framework.
 
 #![allow(
     clippy::expect_used,
     reason = "an example: failing loudly is its error handling"
 )]
+
+/// The allocator `aftercare` runs on.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::Router;
 use axum::routing::get;
