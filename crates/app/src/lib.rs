@@ -25,6 +25,7 @@ pub mod personal;
 pub mod policies;
 pub mod registry;
 pub mod repairs;
+pub mod simulate;
 pub mod stated;
 pub mod sweep;
 mod time;

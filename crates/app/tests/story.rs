@@ -2355,3 +2355,129 @@ fn changes_racing_on_one_case_all_land_on_one_unbroken_chain() {
         audit::verify(&mut store).unwrap_or_else(|e| panic!("{}: {e}", db.name));
     }
 }
+
+#[test]
+fn a_draft_is_tried_on_the_decisions_already_made_before_it_is_published() {
+    use aftercare_app::simulate::{self, Scope};
+    let policies = policies();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let live = aftercare_app::policies::read_dir(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("maintenance.toml")).unwrap();
+    let draft = |text: String| aftercare_policy::SourceFile {
+        name: "drafts/maintenance.toml".into(),
+        text,
+    };
+    // Maintenance 4.2 with ten days to ship in place of three, and 1.3's free warranty service
+    // taken away: the drafts a seller might try.
+    let longer = text
+        .replace("within = \"3 days\"", "within = \"10 days\"")
+        .replace(
+            "allow = [\"free_repair\"]\nwhen = \"warranty_failure\"",
+            "deny = [\"free_repair\"]\nwhen = \"warranty_failure\"",
+        );
+    assert_ne!(longer, text);
+    for db in databases() {
+        let mut store = db.open();
+        seed_maintenance(&mut store);
+        let id = open_repair(&mut store, &policies, "2024-01-22T08:00:00Z");
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Submit,
+            json!({}),
+            "2024-01-22T08:05:00Z",
+        );
+        step(
+            &mut store,
+            &policies,
+            id,
+            Action::Approve,
+            json!({}),
+            "2024-01-22T09:00:00Z",
+        );
+        let recorded = store
+            .read(|tx| -> Result<_, AppError> {
+                Ok(tx
+                    .query_one("SELECT COUNT(*) FROM decisions", &[])?
+                    .int(0)?)
+            })
+            .unwrap();
+        let run = |store: &mut Store, text: &str, scope: &Scope| {
+            let (set, policy) =
+                simulate::with_draft(live.clone(), draft(text.to_string())).unwrap();
+            assert_eq!(policy, "maintenance");
+            simulate::simulate(store, &set, &policy, scope, &mut |_, _| true).unwrap()
+        };
+
+        // The document as it is changes nothing.
+        let same = run(&mut store, &text, &Scope::default());
+        assert_eq!(
+            same.decisions,
+            u64::try_from(recorded).unwrap(),
+            "{}",
+            db.name
+        );
+        assert_eq!(same.changed, 0, "{}: {same:?}", db.name);
+
+        let sim = run(&mut store, &longer, &Scope::default());
+        assert_eq!(sim.decisions, same.decisions, "{}", db.name);
+        assert!(sim.changed > 0, "{}: {sim:?}", db.name);
+        // Every decision made once the application was accepted ships seven days later.
+        let ship_by = sim
+            .deadlines
+            .iter()
+            .find(|d| d.deadline == "ship_by")
+            .unwrap_or_else(|| panic!("{}: {sim:?}", db.name));
+        assert_eq!((ship_by.min_days, ship_by.max_days), (7, 7), "{}", db.name);
+        assert_eq!(ship_by.earlier, 0, "{}", db.name);
+        assert!(ship_by.later >= 1, "{}: {ship_by:?}", db.name);
+        assert_eq!(ship_by.cases.iter().copied().collect::<Vec<_>>(), vec![id]);
+        // Free repair, allowed or pending under 1.3, is no longer offered once the draft denies
+        // it, citing 1.3.
+        let free: Vec<_> = sim
+            .remedies
+            .iter()
+            .filter(|r| r.remedy == "free_repair")
+            .collect();
+        assert!(!free.is_empty(), "{}: {sim:?}", db.name);
+        for r in &free {
+            assert!(
+                matches!(r.to.as_str(), "denied" | "not_offered") && r.from != r.to,
+                "{}: {r:?}",
+                db.name
+            );
+            assert!(r.clauses.contains("1.3"), "{}: {r:?}", db.name);
+        }
+
+        // Only what was decided since a day: none after the last decision.
+        let later = run(
+            &mut store,
+            &longer,
+            &Scope {
+                since: Some(at("2024-01-23T00:00:00Z")),
+            },
+        );
+        assert_eq!((later.decisions, later.changed), (0, 0), "{}", db.name);
+
+        // A run told to stop stops (and says so unless it had finished already).
+        let (set, policy) = simulate::with_draft(live.clone(), draft(longer.clone())).unwrap();
+        let stopped =
+            simulate::simulate(&mut store, &set, &policy, &Scope::default(), &mut |_, _| {
+                false
+            })
+            .unwrap();
+        assert_eq!(
+            stopped.cancelled,
+            stopped.decisions < sim.decisions,
+            "{}: {stopped:?}",
+            db.name
+        );
+
+        // A draft that does not load is the checker's error, located.
+        let broken = simulate::with_draft(live.clone(), draft(text.replace("[policy]", "[policy")))
+            .unwrap_err()
+            .to_string();
+        assert!(broken.contains("draft"), "{}: {broken}", db.name);
+    }
+}

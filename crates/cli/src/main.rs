@@ -539,6 +539,22 @@ enum PolicyCommand {
         #[arg(long)]
         mutate: bool,
     },
+    /// What-if: make every decision recorded under the draft's policy again with the draft
+    /// (on its stored facts, at its moment) and report what would change: remedies, refunds
+    /// and deadlines, with the clauses responsible and example cases.
+    Simulate {
+        /// The draft policy file (its `[policy] id` names the policy it replaces).
+        draft: PathBuf,
+        /// Only decisions made on or after this day (in the policy's zone).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Refuse a draft that is not this seller's.
+        #[arg(long)]
+        seller: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the policies.
     List,
     /// The facts policies read: type, who may state them (the registry, the service, staff by
@@ -583,6 +599,14 @@ fn main() -> ExitCode {
                         tested
                     }
                 }
+                PolicyCommand::Simulate {
+                    draft,
+                    since,
+                    seller,
+                    json,
+                } => with_env(service, |env| {
+                    service::policy_simulate(env, &draft, since.as_deref(), seller.as_deref(), json)
+                }),
                 PolicyCommand::List => policy::list(&dir),
                 PolicyCommand::Facts => policy::facts(),
             }

@@ -815,3 +815,67 @@ fn a_date_alone_in_now_is_the_start_of_that_day_in_the_policys_zone_everywhere()
         "{err}"
     );
 }
+
+#[test]
+fn policy_simulate_reports_what_a_draft_would_change_on_recorded_decisions() {
+    let db = fresh_db();
+    setup(&db);
+    let id = open(&db, "MX1-0001", "SO-MX-1");
+    ok(
+        &db,
+        "2024-01-22T08:05:00Z",
+        &["case", "transition", &id, "submit"],
+    );
+    ok(
+        &db,
+        "2024-01-22T09:00:00Z",
+        &["case", "transition", &id, "approve"],
+    );
+    let dir = std::env::temp_dir().join(format!("aftercare-simulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("policies/maintenance.toml")).unwrap();
+    let draft = dir.join("maintenance.toml");
+    std::fs::write(
+        &draft,
+        text.replace("within = \"3 days\"", "within = \"10 days\""),
+    )
+    .unwrap();
+    let draft = draft.to_str().unwrap();
+
+    let out = ok(&db, "2024-02-01T00:00:00Z", &["policy", "simulate", draft]);
+    assert!(out.contains("would change"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("ship_by") && l.contains("by 7 to 7 days")),
+        "{out}"
+    );
+    let json = ok(
+        &db,
+        "2024-02-01T00:00:00Z",
+        &["policy", "simulate", draft, "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["policy"], "maintenance");
+    assert!(v["changed"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(v["deadlines"][0]["deadline"], "ship_by", "{json}");
+
+    // Another seller's name, a day that is not one, a file that is not there: refused, named.
+    for (args, says) in [
+        (vec!["--seller", "IMASK"], "not IMASK's"),
+        (vec!["--since", "2024-13-01"], "--since `2024-13-01`"),
+    ] {
+        let mut all = vec!["policy", "simulate", draft];
+        all.extend(args);
+        let (code, _, err) = run(&db, "2024-02-01T00:00:00Z", &all);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    let (code, _, err) = run(
+        &db,
+        "2024-02-01T00:00:00Z",
+        &["policy", "simulate", "/nonexistent.toml"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read `/nonexistent.toml`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -178,6 +178,16 @@ impl Store {
         }
     }
 
+    /// Another connection to the same database (for work split over threads); `None` for an
+    /// in-memory SQLite database, which no other connection sees.
+    pub fn another(&self) -> Option<Result<Store, StoreError>> {
+        let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+        // As `sqlite_backend::Sqlite::open` tells them.
+        let memory = self.dialect() == Dialect::Sqlite
+            && (path.is_empty() || path == ":memory:" || path == "sqlite::memory:");
+        (!memory).then(|| Store::connect(&self.url))
+    }
+
     /// The URL it was opened with, without any password.
     pub fn url(&self) -> String {
         redact(&self.url)

@@ -56,3 +56,27 @@ fn connect_refuses_an_unmigrated_database_and_migrate_brings_it_up_to_date() {
         }
     }
 }
+
+#[test]
+fn another_connection_sees_the_same_file_and_none_is_made_for_memory() {
+    let path = std::env::temp_dir().join(format!("aftercare_another_{}.db", std::process::id()));
+    let url = format!("sqlite://{}", path.display());
+    let mut one = Store::open(&url).unwrap();
+    one.tx(|tx| tx.batch("CREATE TABLE seen_by_both (x INTEGER)"))
+        .unwrap();
+    let mut two = one
+        .another()
+        .expect("a file has other connections")
+        .unwrap();
+    let found = two
+        .read(|tx| tx.query("SELECT COUNT(*) FROM seen_by_both", &[]))
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    drop((one, two));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    for memory in ["sqlite::memory:", ":memory:"] {
+        assert!(Store::open(memory).unwrap().another().is_none(), "{memory}");
+    }
+}

@@ -824,3 +824,140 @@ pub fn token_revoke(env: &Env, id: i64) -> Output {
         Ok(format!("token {id} revoked\n"))
     })
 }
+
+/// `aftercare policy simulate DRAFT [--since DATE] [--seller S] [--json]`: every decision
+/// recorded under the draft's policy made again with the draft, and what would change.
+pub fn policy_simulate(
+    env: &Env,
+    draft: &Path,
+    since: Option<&str>,
+    seller: Option<&str>,
+    json: bool,
+) -> Output {
+    use aftercare_app::simulate::{self, Scope};
+    run(|| {
+        let text = std::fs::read_to_string(draft)
+            .map_err(|e| format!("cannot read `{}`: {e}", draft.display()))?;
+        let live = files::policy_files(&env.policies_dir)?;
+        let (policies, id) = simulate::with_draft(
+            live,
+            aftercare_policy::SourceFile {
+                name: draft.display().to_string(),
+                text,
+            },
+        )
+        .map_err(app)?;
+        let policy = policies.get(&id).map_err(app)?;
+        if let Some(s) = seller
+            && policy.seller.as_deref() != Some(s)
+        {
+            return Err(format!(
+                "the draft is {}'s policy `{id}`, not {s}'s",
+                policy.seller.as_deref().unwrap_or("no seller")
+            ));
+        }
+        let since = since
+            .map(|d| {
+                d.parse::<jiff::civil::Date>()
+                    .map_err(|e| format!("--since `{d}`: {e} (a date, YYYY-MM-DD)"))
+                    .and_then(|d| {
+                        d.to_zoned(policy.tz().clone())
+                            .map(|z| z.timestamp())
+                            .map_err(|e| format!("--since `{d}`: {e}"))
+                    })
+            })
+            .transpose()?;
+        let mut store = env.store()?;
+        let bar = indicatif::ProgressBar::new(0);
+        let sim = simulate::simulate(
+            &mut store,
+            &policies,
+            &id,
+            &Scope { since },
+            &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+                true
+            },
+        )
+        .map_err(app)?;
+        bar.finish_and_clear();
+        if json {
+            return serde_json::to_string_pretty(&sim)
+                .map(|s| s + "\n")
+                .map_err(|e| e.to_string());
+        }
+        Ok(simulation_text(&sim))
+    })
+}
+
+/// A simulation as a person reads it.
+fn simulation_text(s: &aftercare_app::simulate::Simulation) -> String {
+    use std::fmt::Write;
+    let cases = |c: &std::collections::BTreeSet<i64>| {
+        c.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let mut out = format!(
+        "policy `{}`, draft version {}: {} recorded decisions made again, {} would change\n",
+        s.policy, s.draft_version, s.decisions, s.changed
+    );
+    if !s.remedies.is_empty() {
+        out.push_str("\nremedies\n");
+        for r in &s.remedies {
+            let clauses = r.clauses.iter().cloned().collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>11} -> {:<11} {:>7}   clauses {}   cases {}",
+                r.remedy,
+                r.from,
+                r.to,
+                r.decisions,
+                if clauses.is_empty() {
+                    "-".into()
+                } else {
+                    clauses
+                },
+                cases(&r.cases)
+            );
+        }
+    }
+    if !s.money.is_empty() {
+        out.push_str("\nrefunds\n");
+        for m in &s.money {
+            let amount = |minor: i64| {
+                aftercare_policy::value::Currency::parse(&m.currency).map_or_else(
+                    |_| format!("{minor} {}", m.currency),
+                    |currency| aftercare_policy::value::Money { minor, currency }.to_string(),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} granted or raised (+{}), {} withdrawn or lowered (-{}); cases {}",
+                m.currency,
+                m.granted,
+                amount(m.granted_minor),
+                m.withdrawn,
+                amount(m.withdrawn_minor),
+                cases(&m.cases)
+            );
+        }
+    }
+    if !s.deadlines.is_empty() {
+        out.push_str("\ndeadlines\n");
+        for d in &s.deadlines {
+            let _ = writeln!(
+                out,
+                "  {:<16} {} later, {} earlier (by {} to {} days), {} set, {} gone; cases {}",
+                d.deadline,
+                d.later,
+                d.earlier,
+                d.min_days,
+                d.max_days,
+                d.set,
+                d.removed,
+                cases(&d.cases)
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,537 @@
+//! What-if: every decision recorded under a policy, made again with a draft of it, on the
+//! facts and at the moment it was made, and what would change: remedies (allowed → denied…)
+//! with the clauses responsible and example cases, refunds granted or withdrawn per currency,
+//! and deadlines that move. Payment fraud tools do this before a rule is changed (the past
+//! payments it would have matched); here it is done before a policy is published.
+//!
+//! The decisions are read in ranges of ids, in read transactions, by a few threads at once, so
+//! memory stays bounded whatever the history. The "before" side is decided again from the stored texts the
+//! decision was made with (by hash, as [`crate::decision::reexplain`] does), not read from its
+//! stored summary: both sides come from the same engine, so a change is the draft's.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use aftercare_policy::Decision;
+use aftercare_policy::decision::Status;
+use aftercare_policy::facts::Facts;
+use aftercare_policy::model::Policy;
+use aftercare_store::{Store, Val};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::stored_json;
+use crate::time::{from_micros, micros};
+use crate::{AppError, Policies};
+
+/// How many example cases a group keeps.
+const EXAMPLES: usize = 5;
+
+/// What a draft would have changed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Simulation {
+    pub policy: String,
+    /// The draft's version, as its file says.
+    pub draft_version: String,
+    /// Decisions made again.
+    pub decisions: u64,
+    /// Decisions whose remedies, refund or deadlines differ.
+    pub changed: u64,
+    /// Whether the run was stopped before its end (by the progress callback).
+    pub cancelled: bool,
+    /// By remedy and change (`repair`, `allowed`, `denied`).
+    pub remedies: Vec<RemedyChange>,
+    /// Per currency.
+    pub money: Vec<MoneyChange>,
+    /// Per deadline.
+    pub deadlines: Vec<DeadlineChange>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RemedyChange {
+    pub remedy: String,
+    pub from: String,
+    pub to: String,
+    pub decisions: u64,
+    /// The clauses the draft cites for its new answer (the old ones where it cites none).
+    pub clauses: BTreeSet<String>,
+    /// Some of the cases, by id.
+    pub cases: BTreeSet<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MoneyChange {
+    pub currency: String,
+    /// Decisions that would refund more (or refund where they did not), and by how much in
+    /// all, in minor units.
+    pub granted: u64,
+    pub granted_minor: i64,
+    /// Decisions that would refund less (or nothing), and by how much in all.
+    pub withdrawn: u64,
+    pub withdrawn_minor: i64,
+    pub cases: BTreeSet<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DeadlineChange {
+    pub deadline: String,
+    /// Decisions where the last day moves later, earlier, appears or goes.
+    pub later: u64,
+    pub earlier: u64,
+    pub set: u64,
+    pub removed: u64,
+    /// The smallest and largest move, in days (negative: earlier).
+    pub min_days: i64,
+    pub max_days: i64,
+    pub cases: BTreeSet<i64>,
+}
+
+/// Which recorded decisions to make again.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Only decisions made at or after this moment.
+    pub since: Option<Timestamp>,
+}
+
+/// Makes every decision recorded under `draft_id` again with `draft` (a set holding the draft
+/// in place of that policy, and the law layers it names), on one thread per core (at most
+/// [`WORKERS`]), each with a connection of its own that claims ranges of decision ids in turn.
+/// `progress(done, total)` is called on the caller's thread about ten times a second;
+/// returning `false` stops the run (the result says so).
+pub fn simulate(
+    store: &mut Store,
+    draft: &Policies,
+    draft_id: &str,
+    scope: &Scope,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<Simulation, AppError> {
+    let policy = draft.get(draft_id)?;
+    if policy.seller.is_none() {
+        return Err(AppError::invalid(
+            "policy",
+            format!("`{draft_id}` is a law layer: decisions are recorded under seller policies"),
+        ));
+    }
+    let since = scope.since.map_or(i64::MIN, micros);
+    let (total, first, last) = store.read(|tx| -> Result<_, AppError> {
+        let r = tx.query_one(
+            "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM decisions
+             WHERE policy_id = ? AND decided_at >= ?",
+            &[draft_id.into(), Val::Int(since)],
+        )?;
+        Ok((r.int(0)?, r.int(1)?, r.int(2)?))
+    })?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let job = Job {
+        policy,
+        draft_id,
+        since,
+        last,
+        next: AtomicI64::new(first),
+        done: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, WORKERS);
+    // The caller's connection is the first worker's; the others open their own (none for an
+    // in-memory database: the caller's works alone).
+    let mut stores = Vec::with_capacity(workers - 1);
+    for _ in 1..workers {
+        match store.another() {
+            Some(s) => stores.push(s?),
+            None => break,
+        }
+    }
+    let (results, cancelled) = std::thread::scope(|s| {
+        let job = &job;
+        let handles: Vec<_> = std::iter::once(store)
+            .chain(stores.iter_mut())
+            .map(|store| s.spawn(move || job.work(store)))
+            .collect();
+        let mut cancelled = false;
+        loop {
+            let finished = handles
+                .iter()
+                .all(std::thread::ScopedJoinHandle::is_finished);
+            let done = job.done.load(Ordering::Relaxed);
+            if !progress(done, total.max(done)) && !cancelled {
+                cancelled = true;
+                job.stop.store(true, Ordering::Relaxed);
+            }
+            if finished {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let results: Vec<Result<Worked, AppError>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(AppError::corrupt("simulation", "a worker panicked")))
+            })
+            .collect();
+        (results, cancelled)
+    });
+    let mut sim = Simulation {
+        policy: draft_id.to_string(),
+        draft_version: policy.version.clone(),
+        cancelled,
+        ..Simulation::default()
+    };
+    let mut tally = Tally::default();
+    for r in results {
+        let w = r?;
+        sim.decisions += w.decisions;
+        sim.changed += w.changed;
+        tally.merge(w.tally);
+    }
+    // Stopped, and before the end: a run that finished before anyone looked was not.
+    sim.cancelled = cancelled && sim.decisions < total;
+    tally.into(&mut sim);
+    Ok(sim)
+}
+
+/// At most this many threads re-decide at once.
+pub const WORKERS: usize = 4;
+/// How many decision ids a worker claims at a time.
+const SPAN: i64 = 2_000;
+
+/// What the workers share.
+struct Job<'a> {
+    policy: &'a Policy,
+    draft_id: &'a str,
+    since: i64,
+    /// The last decision id to make again.
+    last: i64,
+    /// The first id of the next range to claim.
+    next: AtomicI64,
+    done: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// What one worker found.
+#[derive(Default)]
+struct Worked {
+    decisions: u64,
+    changed: u64,
+    tally: Tally,
+}
+
+impl Job<'_> {
+    fn work(&self, store: &mut Store) -> Result<Worked, AppError> {
+        let mut out = Worked::default();
+        // The stored texts decisions were made with, by the hashes that name them.
+        let mut made_with: HashMap<String, Policies> = HashMap::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let from = self.next.fetch_add(SPAN, Ordering::Relaxed);
+            if from > self.last {
+                break;
+            }
+            let rows = store.read(|tx| -> Result<_, AppError> {
+                let rows = tx.query(
+                    "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
+                     WHERE id >= ? AND id < ? AND policy_id = ? AND decided_at >= ?",
+                    &[
+                        Val::Int(from),
+                        Val::Int(from.saturating_add(SPAN)),
+                        self.draft_id.into(),
+                        Val::Int(self.since),
+                    ],
+                )?;
+                // Texts not seen yet are read in the same transaction as the rows naming them.
+                for r in &rows {
+                    let key = format!("{} {}", r.text(3)?, r.text(4)?);
+                    if let Entry::Vacant(e) = made_with.entry(key) {
+                        let mut hashes = vec![r.text(3)?];
+                        hashes.extend(
+                            r.text(4)?
+                                .split(',')
+                                .filter(|h| !h.is_empty())
+                                .map(str::to_string),
+                        );
+                        e.insert(Policies::from_record(tx, &hashes)?);
+                    }
+                }
+                Ok(rows)
+            })?;
+            for r in &rows {
+                let case_id = r.int(1)?;
+                let at = from_micros(r.int(2)?)?;
+                let facts_json = stored_json("decision.facts", &r.text(5)?)?;
+                let facts = Facts::from_json(&facts_json).map_err(|e| {
+                    AppError::corrupt(format!("decision facts.{}", e.path), e.message)
+                })?;
+                let key = format!("{} {}", r.text(3)?, r.text(4)?);
+                let then = made_with
+                    .get(&key)
+                    .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
+                    .get(self.draft_id)?;
+                let before = aftercare_policy::decide(then, &facts, at);
+                let now = aftercare_policy::decide(self.policy, &facts, at);
+                out.decisions += 1;
+                if out.tally.compare(case_id, &before, &now) {
+                    out.changed += 1;
+                }
+            }
+            self.done.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        }
+        Ok(out)
+    }
+}
+
+/// Keeps `case_id` among the [`EXAMPLES`] smallest of `cases`: the same examples whichever
+/// worker met them first.
+fn example(cases: &mut BTreeSet<i64>, case_id: i64) {
+    cases.insert(case_id);
+    while cases.len() > EXAMPLES {
+        cases.pop_last();
+    }
+}
+
+/// The changes counted so far.
+#[derive(Default)]
+struct Tally {
+    remedies: BTreeMap<(String, String, String), RemedyChange>,
+    money: BTreeMap<String, MoneyChange>,
+    deadlines: BTreeMap<String, DeadlineChange>,
+}
+
+impl Tally {
+    /// Counts what differs between the two decisions of case `case_id`; whether anything does.
+    fn compare(&mut self, case_id: i64, before: &Decision<'_>, now: &Decision<'_>) -> bool {
+        let mut changed = false;
+        let remedies: BTreeSet<_> = before
+            .remedies
+            .iter()
+            .chain(&now.remedies)
+            .map(|r| r.remedy)
+            .collect();
+        for remedy in remedies {
+            let was = before
+                .remedy(remedy)
+                .map_or(Status::NotOffered, |r| r.status);
+            let is = now.remedy(remedy).map_or(Status::NotOffered, |r| r.status);
+            if was == is {
+                continue;
+            }
+            changed = true;
+            let key = (
+                remedy.name().to_string(),
+                was.name().to_string(),
+                is.name().to_string(),
+            );
+            let g = self
+                .remedies
+                .entry(key.clone())
+                .or_insert_with(|| RemedyChange {
+                    remedy: key.0,
+                    from: key.1,
+                    to: key.2,
+                    ..RemedyChange::default()
+                });
+            g.decisions += 1;
+            let cited = |d: &Decision<'_>| -> Vec<String> {
+                d.remedy(remedy)
+                    .map(|r| {
+                        r.citations
+                            .iter()
+                            .filter_map(|c| d.clause_id(c.at).map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let mut clauses = cited(now);
+            if clauses.is_empty() {
+                clauses = cited(before);
+            }
+            g.clauses.extend(clauses);
+            example(&mut g.cases, case_id);
+        }
+        let amount = |d: &Decision<'_>| d.refund.as_ref().map(|r| r.amount);
+        let (was, is) = (amount(before), amount(now));
+        if was != is {
+            changed = true;
+            // A refund in another currency is one withdrawn and one granted.
+            let mut change = |currency: &str, delta: i64| {
+                let m = self
+                    .money
+                    .entry(currency.to_string())
+                    .or_insert_with(|| MoneyChange {
+                        currency: currency.to_string(),
+                        ..MoneyChange::default()
+                    });
+                if delta > 0 {
+                    m.granted += 1;
+                    m.granted_minor = m.granted_minor.saturating_add(delta);
+                } else if delta < 0 {
+                    m.withdrawn += 1;
+                    m.withdrawn_minor = m.withdrawn_minor.saturating_add(-delta);
+                }
+                if delta != 0 {
+                    example(&mut m.cases, case_id);
+                }
+            };
+            match (was, is) {
+                (Some(w), Some(i)) if w.currency == i.currency => {
+                    change(w.currency.as_str(), i.minor.saturating_sub(w.minor));
+                }
+                (w, i) => {
+                    if let Some(w) = w {
+                        change(w.currency.as_str(), -w.minor);
+                    }
+                    if let Some(i) = i {
+                        change(i.currency.as_str(), i.minor);
+                    }
+                }
+            }
+        }
+        let mut names: Vec<_> = before
+            .deadlines
+            .iter()
+            .chain(&now.deadlines)
+            .map(|d| d.name)
+            .collect();
+        names.sort_by_key(|n| n.name());
+        names.dedup();
+        for name in names {
+            let due = |d: &Decision<'_>| {
+                d.deadlines
+                    .iter()
+                    .find(|x| x.name == name)
+                    .and_then(|x| x.due)
+                    .map(|due| due.last_day)
+            };
+            let (was, is) = (due(before), due(now));
+            if was == is {
+                continue;
+            }
+            changed = true;
+            let g = self
+                .deadlines
+                .entry(name.name().to_string())
+                .or_insert_with(|| DeadlineChange {
+                    deadline: name.name().to_string(),
+                    min_days: i64::MAX,
+                    max_days: i64::MIN,
+                    ..DeadlineChange::default()
+                });
+            match (was, is) {
+                (Some(w), Some(i)) => {
+                    let days = w.until(i).map_or(0, |span| i64::from(span.get_days()));
+                    if days > 0 {
+                        g.later += 1;
+                    } else {
+                        g.earlier += 1;
+                    }
+                    g.min_days = g.min_days.min(days);
+                    g.max_days = g.max_days.max(days);
+                }
+                (None, Some(_)) => g.set += 1,
+                (Some(_), None) => g.removed += 1,
+                (None, None) => {}
+            }
+            example(&mut g.cases, case_id);
+        }
+        changed
+    }
+
+    /// Adds another worker's counts.
+    fn merge(&mut self, other: Tally) {
+        for (k, o) in other.remedies {
+            let g = self.remedies.entry(k).or_insert_with(|| RemedyChange {
+                decisions: 0,
+                clauses: BTreeSet::new(),
+                cases: BTreeSet::new(),
+                ..o.clone()
+            });
+            g.decisions += o.decisions;
+            g.clauses.extend(o.clauses);
+            for c in o.cases {
+                example(&mut g.cases, c);
+            }
+        }
+        for (k, o) in other.money {
+            let m = self.money.entry(k).or_insert_with(|| MoneyChange {
+                currency: o.currency.clone(),
+                ..MoneyChange::default()
+            });
+            m.granted += o.granted;
+            m.granted_minor = m.granted_minor.saturating_add(o.granted_minor);
+            m.withdrawn += o.withdrawn;
+            m.withdrawn_minor = m.withdrawn_minor.saturating_add(o.withdrawn_minor);
+            for c in o.cases {
+                example(&mut m.cases, c);
+            }
+        }
+        for (k, o) in other.deadlines {
+            let d = self.deadlines.entry(k).or_insert_with(|| DeadlineChange {
+                deadline: o.deadline.clone(),
+                min_days: i64::MAX,
+                max_days: i64::MIN,
+                ..DeadlineChange::default()
+            });
+            d.later += o.later;
+            d.earlier += o.earlier;
+            d.set += o.set;
+            d.removed += o.removed;
+            d.min_days = d.min_days.min(o.min_days);
+            d.max_days = d.max_days.max(o.max_days);
+            for c in o.cases {
+                example(&mut d.cases, c);
+            }
+        }
+    }
+
+    fn into(self, sim: &mut Simulation) {
+        sim.remedies = self.remedies.into_values().collect();
+        // Most decisions first.
+        sim.remedies
+            .sort_by(|a, b| b.decisions.cmp(&a.decisions).then(a.remedy.cmp(&b.remedy)));
+        sim.money = self.money.into_values().collect();
+        sim.deadlines = self
+            .deadlines
+            .into_values()
+            .map(|mut d| {
+                if d.later + d.earlier == 0 {
+                    (d.min_days, d.max_days) = (0, 0);
+                }
+                d
+            })
+            .collect();
+    }
+}
+
+/// The set a draft is simulated in: the policies loaded, with every version of the draft's
+/// policy taken out and the draft put in. The draft's id, from its text.
+pub fn with_draft(
+    live: Vec<aftercare_policy::SourceFile>,
+    draft: aftercare_policy::SourceFile,
+) -> Result<(Policies, String), AppError> {
+    let loaded = Policies::from_sources(live.clone())?;
+    let id = draft_id(&draft.text)?;
+    let replaced: BTreeSet<&str> = loaded
+        .all()
+        .filter(|p| p.id == id)
+        .map(|p| p.file.as_str())
+        .collect();
+    let mut files: Vec<_> = live
+        .iter()
+        .filter(|f| !replaced.contains(f.name.as_str()))
+        .cloned()
+        .collect();
+    files.push(draft);
+    Ok((Policies::from_sources(files)?, id))
+}
+
+/// The `[policy] id` a policy text gives.
+fn draft_id(text: &str) -> Result<String, AppError> {
+    let v: toml::Value =
+        toml::from_str(text).map_err(|e| AppError::invalid("draft", e.to_string()))?;
+    v.get("policy")
+        .and_then(|p| p.get("id"))
+        .and_then(toml::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| AppError::invalid("draft", "no `id` in its `[policy]` table"))
+}
