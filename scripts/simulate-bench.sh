@@ -5,7 +5,9 @@
 # keep the decisions' facts, moments and policy hashes; their stored summaries are left empty,
 # as simulating never reads them. Usage:
 # scripts/simulate-bench.sh [postgres://user:pass@host/db] [N]
-# The PostgreSQL database is dropped and created again: give a scratch one.
+# The PostgreSQL database is dropped and created again: give a scratch one. KEEP=FILE keeps a
+# copy of the SQLite database there (to profile against). The memory figure needs GNU time
+# (Debian's `time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg=${1:-}
@@ -29,8 +31,13 @@ copy_sql="INSERT INTO decisions (case_id, decided_at, policy_id, policy_version,
   SELECT case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, '{}'"
 simulate() { # LABEL DB URL
   local out
-  out=$({ /usr/bin/env time -f "%e s, at most %M KiB resident" "$bin" --policies policies --db "$2" \
-    policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
+  if [ -x /usr/bin/time ]; then
+    out=$({ /usr/bin/time -f "%e s, at most %M KiB resident" "$bin" --policies policies --db "$2" \
+      policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
+  else
+    local TIMEFORMAT='%R s'
+    out=$({ time "$bin" --policies policies --db "$2" policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
+  fi
   printf '%-12s %s: %s\n' "$1" "$(head -1 "$work/out.txt")" "$out"
 }
 echo "policy simulate on $n recorded decisions ($(nproc) cores)"
@@ -45,6 +52,7 @@ while have < n:  # doubling: the copies are copied in turn
 c.commit()
 PY
 simulate sqlite "sqlite://$work/sim.db"
+if [ -n "${KEEP:-}" ]; then cp "$work/sim.db" "$KEEP"; echo "kept the SQLite database at $KEEP"; fi
 if [ -n "$pg" ]; then
   admin=${pg%/*}/postgres
   name=${pg##*/}

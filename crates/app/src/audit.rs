@@ -480,20 +480,11 @@ impl Checkpoint {
     }
 }
 
-/// Folds up to `batch` events not sealed yet into the tree and records a checkpoint of it,
-/// signed with `key` when there is one. `None` when there was nothing to seal, or another
-/// sealer is at work (on PostgreSQL; the chains being written to right now wait for the next
-/// round rather than hold anyone up).
-pub fn seal(
-    store: &mut Store,
-    key: Option<&SealKey>,
-    now: Timestamp,
-    batch: i64,
-) -> Result<Option<Checkpoint>, AppError> {
-    Ok(store.tx(|tx| seal_in(tx, key, now, batch))?.map(|(c, _)| c))
-}
-
-/// [`seal`], and whether it took a whole batch of chains (so more may be waiting).
+/// Folds the new events of up to `batch` chains into the tree and records a checkpoint of it,
+/// signed with `key` when there is one; the checkpoint, and whether the batch was full (more
+/// may be waiting). `None` when there was nothing to seal, or another sealer is at work (on
+/// PostgreSQL; the chains being written to right now wait for the next round rather than hold
+/// anyone up).
 fn seal_in(
     tx: &mut dyn Tx,
     key: Option<&SealKey>,

@@ -149,13 +149,12 @@ pub fn load(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
     } else {
         ""
     };
-    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}");
     let chain = audit::chain_of("case", &id.to_string());
     let id_param = [Val::Int(id)];
     let chain_param = [Val::from(&chain)];
     let mut answers = tx
         .query_all(&[
-            (&sql, &id_param),
+            (&select(lock), &id_param),
             (audit::head_query(dialect), &chain_param),
         ])?
         .into_iter();
@@ -163,11 +162,8 @@ pub fn load(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
         answers.next().unwrap_or_default(),
         answers.next().unwrap_or_default(),
     );
-    let case = case
-        .first()
-        .ok_or_else(|| AppError::not_found("case", id.to_string()))?;
     audit::hold_head(tx, &chain, head.first())?;
-    Case::from_row(case)
+    the_case(&case, id)
 }
 
 /// Reads a case, taking no lock (in a read-only transaction too).
@@ -176,11 +172,21 @@ pub fn find(tx: &mut dyn Tx, id: i64) -> Result<Case, AppError> {
 }
 
 pub(crate) fn fetch(tx: &mut dyn Tx, id: i64, lock: &str) -> Result<Case, AppError> {
-    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}");
-    let row = tx
-        .query_opt(&sql, &[Val::Int(id)])?
+    let rows = tx.query(&select(lock), &[Val::Int(id)])?;
+    the_case(&rows, id)
+}
+
+/// The statement that reads a case by id, with `lock` after it (` FOR UPDATE`, or nothing).
+fn select(lock: &str) -> String {
+    format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?{lock}")
+}
+
+/// Case `id` from the rows [`select`] gave; not found when there are none.
+fn the_case(rows: &[Row], id: i64) -> Result<Case, AppError> {
+    let row = rows
+        .first()
         .ok_or_else(|| AppError::not_found("case", id.to_string()))?;
-    Case::from_row(&row)
+    Case::from_row(row)
 }
 
 /// A description as the case keeps it: trimmed, not empty, at most [`MAX_DESCRIPTION`]
@@ -208,10 +214,12 @@ pub(crate) const NEXT_DUE: &str = "COALESCE(
 /// number can be refused (another case took it in the meantime): that write waits for its
 /// answer, any other is sent without waiting.
 pub(crate) fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), AppError> {
-    let save = format!(
-        "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ?, next_due_at = {} WHERE id = ?",
-        NEXT_DUE
-    );
+    // Its text made once: this is every move's write.
+    static SAVE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE cases SET state = ?, facts = ?, fact_sources = ?, authorisation = ?, ship_by = ?, description = ?, updated_at = ?, next_due_at = {NEXT_DUE} WHERE id = ?"
+        )
+    });
     let params = [
         case.state.as_str().into(),
         J::Object(case.facts.clone()).to_string().into(),
@@ -223,9 +231,9 @@ pub(crate) fn save(tx: &mut dyn Tx, case: &Case, numbered: bool) -> Result<(), A
         Val::Int(case.id),
     ];
     if !numbered {
-        return Ok(tx.exec_later(&save, &params)?);
+        return Ok(tx.exec_later(&SAVE, &params)?);
     }
-    match tx.exec(&save, &params) {
+    match tx.exec(&SAVE, &params) {
         Ok(_) => Ok(()),
         // Another case took the same number between the check and this write.
         Err(e) if matches!(e.violation(), Some((aftercare_store::Violation::Unique, _))) => {

@@ -254,20 +254,32 @@ pub(crate) fn reexplain_in(tx: &mut dyn Tx, decision_id: i64) -> Result<(J, J), 
             &[Val::Int(decision_id)],
         )?
         .ok_or_else(|| AppError::not_found("decision", decision_id.to_string()))?;
-    let mut hashes = vec![r.text(1)?];
-    hashes.extend(
-        r.text(2)?
-            .split(',')
-            .filter(|h| !h.is_empty())
-            .map(str::to_string),
-    );
-    let policies = Policies::from_record(tx, &hashes)?;
+    let policies = made_with(tx, &r.text(1)?, &r.text(2)?)?;
     let policy = policies.get(&r.text(0)?)?;
-    let facts_json = stored_json("decision.facts", &r.text(3)?)?;
-    let facts = Facts::from_json(&facts_json)
-        .map_err(|e| AppError::corrupt(format!("decision facts.{}", e.path), e.message))?;
+    let facts = stored_facts(&r.text(3)?)?;
     let now = from_micros(r.int(4)?)?;
     let again = aftercare_policy::decide(policy, &facts, now).to_json(&facts);
     let stored = stored_json("decision.summary", &r.text(5)?)?;
     Ok((stored, again))
+}
+
+/// The policy texts a decision was made with, from its record: its policy's hash and its
+/// law layers' (`law_hashes`, comma-separated).
+pub(crate) fn made_with(
+    tx: &mut dyn Tx,
+    policy_hash: &str,
+    law_hashes: &str,
+) -> Result<Policies, AppError> {
+    let hashes: Vec<String> = std::iter::once(policy_hash)
+        .chain(law_hashes.split(',').filter(|h| !h.is_empty()))
+        .map(str::to_string)
+        .collect();
+    Policies::from_record(tx, &hashes)
+}
+
+/// The facts a decision was made on, from its record.
+pub(crate) fn stored_facts(text: &str) -> Result<Facts, AppError> {
+    let json = stored_json("decision.facts", text)?;
+    Facts::from_json(&json)
+        .map_err(|e| AppError::corrupt(format!("decision facts.{}", e.path), e.message))
 }

@@ -15,15 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use aftercare_policy::Decision;
 use aftercare_policy::decision::Status;
-use aftercare_policy::facts::Facts;
 use aftercare_policy::model::Policy;
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::error::stored_json;
 use crate::time::{from_micros, micros};
-use crate::{AppError, Policies};
+use crate::{AppError, Policies, decision};
 
 /// How many example cases a group keeps.
 const EXAMPLES: usize = 5;
@@ -85,6 +83,38 @@ pub struct DeadlineChange {
     pub min_days: i64,
     pub max_days: i64,
     pub cases: BTreeSet<i64>,
+}
+
+impl RemedyChange {
+    fn new(remedy: &str, from: &str, to: &str) -> Self {
+        RemedyChange {
+            remedy: remedy.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            ..RemedyChange::default()
+        }
+    }
+}
+
+impl MoneyChange {
+    fn new(currency: &str) -> Self {
+        MoneyChange {
+            currency: currency.to_string(),
+            ..MoneyChange::default()
+        }
+    }
+}
+
+impl DeadlineChange {
+    /// No move yet: the smallest and largest move start past each other.
+    fn new(deadline: &str) -> Self {
+        DeadlineChange {
+            deadline: deadline.to_string(),
+            min_days: i64::MAX,
+            max_days: i64::MIN,
+            ..DeadlineChange::default()
+        }
+    }
 }
 
 /// Which recorded decisions to make again.
@@ -229,6 +259,8 @@ impl Job<'_> {
             if from > self.last {
                 break;
             }
+            // Each row with the key of the texts it was made with; texts not seen yet are read
+            // in the same transaction as the rows naming them.
             let rows = store.read(|tx| -> Result<_, AppError> {
                 let rows = tx.query(
                     "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
@@ -240,32 +272,23 @@ impl Job<'_> {
                         Val::Int(self.since),
                     ],
                 )?;
-                // Texts not seen yet are read in the same transaction as the rows naming them.
-                for r in &rows {
-                    let key = format!("{} {}", r.text(3)?, r.text(4)?);
-                    if let Entry::Vacant(e) = made_with.entry(key) {
-                        let mut hashes = vec![r.text(3)?];
-                        hashes.extend(
-                            r.text(4)?
-                                .split(',')
-                                .filter(|h| !h.is_empty())
-                                .map(str::to_string),
-                        );
-                        e.insert(Policies::from_record(tx, &hashes)?);
+                let mut keyed = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let (policy_hash, law_hashes) = (r.text(3)?, r.text(4)?);
+                    let key = format!("{policy_hash} {law_hashes}");
+                    if let Entry::Vacant(e) = made_with.entry(key.clone()) {
+                        e.insert(decision::made_with(tx, &policy_hash, &law_hashes)?);
                     }
+                    keyed.push((r, key));
                 }
-                Ok(rows)
+                Ok(keyed)
             })?;
-            for r in &rows {
+            for (r, key) in &rows {
                 let case_id = r.int(1)?;
                 let at = from_micros(r.int(2)?)?;
-                let facts_json = stored_json("decision.facts", &r.text(5)?)?;
-                let facts = Facts::from_json(&facts_json).map_err(|e| {
-                    AppError::corrupt(format!("decision facts.{}", e.path), e.message)
-                })?;
-                let key = format!("{} {}", r.text(3)?, r.text(4)?);
+                let facts = decision::stored_facts(&r.text(5)?)?;
                 let then = made_with
-                    .get(&key)
+                    .get(key)
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
                     .get(self.draft_id)?;
                 let before = aftercare_policy::decide(then, &facts, at);
@@ -317,20 +340,11 @@ impl Tally {
                 continue;
             }
             changed = true;
-            let key = (
-                remedy.name().to_string(),
-                was.name().to_string(),
-                is.name().to_string(),
-            );
+            let (remedy_name, from, to) = (remedy.name(), was.name(), is.name());
             let g = self
                 .remedies
-                .entry(key.clone())
-                .or_insert_with(|| RemedyChange {
-                    remedy: key.0,
-                    from: key.1,
-                    to: key.2,
-                    ..RemedyChange::default()
-                });
+                .entry((remedy_name.into(), from.into(), to.into()))
+                .or_insert_with(|| RemedyChange::new(remedy_name, from, to));
             g.decisions += 1;
             let cited = |d: &Decision<'_>| -> Vec<String> {
                 d.remedy(remedy)
@@ -358,10 +372,7 @@ impl Tally {
                 let m = self
                     .money
                     .entry(currency.to_string())
-                    .or_insert_with(|| MoneyChange {
-                        currency: currency.to_string(),
-                        ..MoneyChange::default()
-                    });
+                    .or_insert_with(|| MoneyChange::new(currency));
                 if delta > 0 {
                     m.granted += 1;
                     m.granted_minor = m.granted_minor.saturating_add(delta);
@@ -411,12 +422,7 @@ impl Tally {
             let g = self
                 .deadlines
                 .entry(name.name().to_string())
-                .or_insert_with(|| DeadlineChange {
-                    deadline: name.name().to_string(),
-                    min_days: i64::MAX,
-                    max_days: i64::MIN,
-                    ..DeadlineChange::default()
-                });
+                .or_insert_with(|| DeadlineChange::new(name.name()));
             match (was, is) {
                 (Some(w), Some(i)) => {
                     let days = w.until(i).map_or(0, |span| i64::from(span.get_days()));
@@ -440,12 +446,10 @@ impl Tally {
     /// Adds another worker's counts.
     fn merge(&mut self, other: Tally) {
         for (k, o) in other.remedies {
-            let g = self.remedies.entry(k).or_insert_with(|| RemedyChange {
-                decisions: 0,
-                clauses: BTreeSet::new(),
-                cases: BTreeSet::new(),
-                ..o.clone()
-            });
+            let g = self
+                .remedies
+                .entry(k)
+                .or_insert_with(|| RemedyChange::new(&o.remedy, &o.from, &o.to));
             g.decisions += o.decisions;
             g.clauses.extend(o.clauses);
             for c in o.cases {
@@ -453,10 +457,10 @@ impl Tally {
             }
         }
         for (k, o) in other.money {
-            let m = self.money.entry(k).or_insert_with(|| MoneyChange {
-                currency: o.currency.clone(),
-                ..MoneyChange::default()
-            });
+            let m = self
+                .money
+                .entry(k)
+                .or_insert_with(|| MoneyChange::new(&o.currency));
             m.granted += o.granted;
             m.granted_minor = m.granted_minor.saturating_add(o.granted_minor);
             m.withdrawn += o.withdrawn;
@@ -466,12 +470,10 @@ impl Tally {
             }
         }
         for (k, o) in other.deadlines {
-            let d = self.deadlines.entry(k).or_insert_with(|| DeadlineChange {
-                deadline: o.deadline.clone(),
-                min_days: i64::MAX,
-                max_days: i64::MIN,
-                ..DeadlineChange::default()
-            });
+            let d = self
+                .deadlines
+                .entry(k)
+                .or_insert_with(|| DeadlineChange::new(&o.deadline));
             d.later += o.later;
             d.earlier += o.earlier;
             d.set += o.set;
@@ -504,22 +506,16 @@ impl Tally {
 }
 
 /// The set a draft is simulated in: the policies loaded, with every version of the draft's
-/// policy taken out and the draft put in. The draft's id, from its text.
+/// policy (each file whose `[policy] id` is the draft's) taken out and the draft put in. The
+/// draft's id, from its text.
 pub fn with_draft(
     live: Vec<aftercare_policy::SourceFile>,
     draft: aftercare_policy::SourceFile,
 ) -> Result<(Policies, String), AppError> {
-    let loaded = Policies::from_sources(live.clone())?;
     let id = draft_id(&draft.text)?;
-    let replaced: BTreeSet<&str> = loaded
-        .all()
-        .filter(|p| p.id == id)
-        .map(|p| p.file.as_str())
-        .collect();
     let mut files: Vec<_> = live
-        .iter()
-        .filter(|f| !replaced.contains(f.name.as_str()))
-        .cloned()
+        .into_iter()
+        .filter(|f| draft_id(&f.text).ok().as_deref() != Some(id.as_str()))
         .collect();
     files.push(draft);
     Ok((Policies::from_sources(files)?, id))
@@ -534,4 +530,34 @@ fn draft_id(text: &str) -> Result<String, AppError> {
         .and_then(toml::Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| AppError::invalid("draft", "no `id` in its `[policy]` table"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail on error")]
+
+    use super::*;
+
+    #[test]
+    fn a_stopped_job_claims_no_more_decisions() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        let policies = Policies::from_sources(crate::policies::read_dir(&dir).unwrap()).unwrap();
+        let mut store = Store::open("sqlite::memory:").unwrap();
+        let job = Job {
+            policy: policies.get("maintenance").unwrap(),
+            draft_id: "maintenance",
+            since: i64::MIN,
+            last: 10 * SPAN,
+            next: AtomicI64::new(1),
+            done: AtomicU64::new(0),
+            stop: AtomicBool::new(true),
+        };
+        let worked = job.work(&mut store).unwrap();
+        assert_eq!(worked.decisions, 0);
+        assert_eq!(job.next.load(Ordering::Relaxed), 1, "no range was claimed");
+        // Not stopped, the same job walks every range (of an empty history) to the end.
+        job.stop.store(false, Ordering::Relaxed);
+        job.work(&mut store).unwrap();
+        assert!(job.next.load(Ordering::Relaxed) > job.last);
+    }
 }

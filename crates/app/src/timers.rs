@@ -171,13 +171,13 @@ pub(crate) fn sync(
 /// Keeps `cases.next_due_at` at the case's nearest pending timer, where the case's row is
 /// not saved anyway.
 pub(crate) fn refresh_next_due(tx: &mut dyn Tx, case_id: i64) -> Result<(), AppError> {
-    tx.exec_later(
-        &format!(
+    static REFRESH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "UPDATE cases SET next_due_at = {} WHERE id = ?",
             crate::case::NEXT_DUE
-        ),
-        &[Val::Int(case_id)],
-    )?;
+        )
+    });
+    tx.exec_later(&REFRESH, &[Val::Int(case_id)])?;
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 
 /// mimalloc, not glibc's malloc: a request allocates and frees many small values (JSON,
 /// rows, the decision's explanation), and glibc's allocator took about a seventh of the
-/// server's cycles. With mimalloc, the server opened 31 % more cases a second on SQLite
-/// (see the README, Load).
+/// server's cycles (docs/architecture.md, "Still to do", says how that was measured and what
+/// changed with it).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -545,7 +545,8 @@ enum PolicyCommand {
     Simulate {
         /// The draft policy file (its `[policy] id` names the policy it replaces).
         draft: PathBuf,
-        /// Only decisions made on or after this day (in the policy's zone).
+        /// Only decisions made at or after this moment (a date alone: the start of that day
+        /// in the policy's zone).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
         /// Refuse a draft that is not this seller's.

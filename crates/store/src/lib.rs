@@ -181,10 +181,8 @@ impl Store {
     /// Another connection to the same database (for work split over threads); `None` for an
     /// in-memory SQLite database, which no other connection sees.
     pub fn another(&self) -> Option<Result<Store, StoreError>> {
-        let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
-        // As `sqlite_backend::Sqlite::open` tells them.
         let memory = self.dialect() == Dialect::Sqlite
-            && (path.is_empty() || path == ":memory:" || path == "sqlite::memory:");
+            && sqlite_backend::is_memory(self.url.strip_prefix("sqlite://").unwrap_or(&self.url));
         (!memory).then(|| Store::connect(&self.url))
     }
 

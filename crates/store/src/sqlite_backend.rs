@@ -303,9 +303,7 @@ fn cannot_open(path: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
 
 impl Sqlite {
     pub(crate) fn open(path: &str) -> Result<Sqlite, StoreError> {
-        // In memory (or "": a temporary file SQLite deletes on close) a database is this
-        // connection's alone.
-        let (conn, writer) = if path == ":memory:" || path == "sqlite::memory:" || path.is_empty() {
+        let (conn, writer) = if is_memory(path) {
             (Connection::open_in_memory()?, None)
         } else {
             (connect(path)?, Some(Writer::of(path)?))
@@ -319,6 +317,12 @@ impl Sqlite {
 }
 
 /// A connection to the file at `path` (made, with its directory, if there is none).
+/// Whether `path` names a database in memory (or "": a temporary file SQLite deletes on
+/// close), which is its one connection's alone.
+pub(crate) fn is_memory(path: &str) -> bool {
+    path == ":memory:" || path == "sqlite::memory:" || path.is_empty()
+}
+
 fn connect(path: &str) -> Result<Connection, StoreError> {
     if let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()

@@ -856,15 +856,13 @@ pub fn policy_simulate(
                 policy.seller.as_deref().unwrap_or("no seller")
             ));
         }
+        // As `--now`: a date alone is the start of that day in the policy's zone.
         let since = since
             .map(|d| {
-                d.parse::<jiff::civil::Date>()
-                    .map_err(|e| format!("--since `{d}`: {e} (a date, YYYY-MM-DD)"))
-                    .and_then(|d| {
-                        d.to_zoned(policy.tz().clone())
-                            .map(|z| z.timestamp())
-                            .map_err(|e| format!("--since `{d}`: {e}"))
-                    })
+                When::parse(d)
+                    .map_err(|e| format!("--since `{d}`: {e}"))?
+                    .at(policy.tz())
+                    .ok_or_else(|| format!("--since `{d}`: not a moment in the policy's zone"))
             })
             .transpose()?;
         let mut store = env.store()?;

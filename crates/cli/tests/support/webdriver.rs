@@ -47,9 +47,7 @@ impl Browser {
         let addr = format!("127.0.0.1:{port}");
         let start = Instant::now();
         loop {
-            let up = std::net::TcpStream::connect(&addr).is_ok()
-                && super::request(&addr, "GET", "/status", &[], None).json()["value"]["ready"]
-                    == true;
+            let up = driver_ready(&addr);
             if up {
                 break;
             }
@@ -340,4 +338,35 @@ impl Drop for Browser {
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Whether chromedriver at `addr` answers `/status` with ready: a connection refused or reset
+/// while it starts (it may accept before it serves) is "not yet", not a failure. It keeps the
+/// connection open after answering, so the answer is read until its body parses.
+fn driver_ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let ask = || -> std::io::Result<Option<Value>> {
+        let mut s = std::net::TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(
+            format!("GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )?;
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            raw.extend_from_slice(&buf[..n]);
+            let body = raw.windows(4).position(|w| w == b"\r\n\r\n");
+            if let Some(v) = body.and_then(|at| serde_json::from_slice(&raw[at + 4..]).ok()) {
+                return Ok(Some(v));
+            }
+        }
+    };
+    ask()
+        .ok()
+        .flatten()
+        .is_some_and(|v: Value| v["value"]["ready"] == true)
 }
