@@ -23,6 +23,7 @@ pub mod money;
 pub mod outbox;
 pub mod personal;
 pub mod policies;
+pub mod published;
 pub mod registry;
 pub mod repairs;
 pub mod simulate;

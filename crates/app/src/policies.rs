@@ -57,12 +57,12 @@ impl Policies {
     pub fn from_sources(files: Vec<SourceFile>) -> Result<Policies, AppError> {
         let set = PolicySet::from_sources(&files)
             .map_err(|d| AppError::Config(format!("the policies do not load:\n{d}")))?;
-        let mut texts = HashMap::new();
-        for f in files {
-            if let Some(p) = set.iter().find(|p| p.file == f.name) {
-                texts.insert(p.hash.clone(), f);
-            }
-        }
+        // By the text's hash, not its name: texts published from different places may share
+        // a name.
+        let texts = files
+            .into_iter()
+            .map(|f| (aftercare_policy::load::text_hash(&f.text), f))
+            .collect();
         Ok(Policies { set, texts })
     }
 

@@ -223,7 +223,7 @@ pub enum Round {
 /// from `connect`, so a sweeper outlives a database restart. Returns how many timers fired.
 pub fn run_sweeper(
     connect: &dyn Fn() -> Result<Store, AppError>,
-    policies: &Policies,
+    policies: &dyn Fn() -> std::sync::Arc<Policies>,
     clock: &dyn Fn() -> Timestamp,
     s: &Sweeper<'_>,
     report: &mut dyn FnMut(&Round),
@@ -237,7 +237,7 @@ pub fn run_sweeper(
         // The connection is kept while sweeps succeed; after a failure the next round opens a
         // new one.
         let result = store.take().map_or_else(connect, Ok).and_then(|mut st| {
-            let r = sweep(&mut st, policies, clock(), s.batch);
+            let r = sweep(&mut st, &policies(), clock(), s.batch);
             store = r.is_ok().then_some(st);
             r
         });

@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
             "{}",
             db.name
         );
@@ -1708,7 +1708,7 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
     use std::collections::BTreeMap;
     use std::sync::atomic::AtomicBool;
     use sweep::{Round, Sweeper};
-    let policies = policies();
+    let policies = std::sync::Arc::new(policies());
     for db in databases() {
         let mut store = db.open();
         seed_maintenance(&mut store);
@@ -1751,7 +1751,7 @@ fn sweepers_running_at_once_fire_each_due_timer_exactly_once() {
                         };
                         sweep::run_sweeper(
                             &connect,
-                            &policies,
+                            &|| std::sync::Arc::clone(&policies),
                             &|| at("2024-01-23T12:00:00Z"),
                             &sweeper,
                             &mut |r| match r {

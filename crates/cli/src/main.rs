@@ -556,6 +556,16 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Publish the policy files of a folder (default: the policies folder) into the database:
+    /// each text not published yet becomes a version, checked with those published, that
+    /// every server decides new cases with within a second, without a restart. A database
+    /// starts with the policies folder it is first given; this adds what came after.
+    Import {
+        /// The folder: its `*.toml` and those of its `law/`.
+        dir: Option<PathBuf>,
+    },
+    /// The policy versions published in the database, in the order published.
+    Versions,
     /// List the policies.
     List,
     /// The facts policies read: type, who may state them (the registry, the service, staff by
@@ -608,6 +618,10 @@ fn main() -> ExitCode {
                 } => with_env(service, |env| {
                     service::policy_simulate(env, &draft, since.as_deref(), seller.as_deref(), json)
                 }),
+                PolicyCommand::Import { dir: from } => with_env(service, |env| {
+                    service::policy_import(env, from.as_deref().unwrap_or(&env.policies_dir))
+                }),
+                PolicyCommand::Versions => with_env(service, service::policy_versions),
                 PolicyCommand::List => policy::list(&dir),
                 PolicyCommand::Facts => policy::facts(),
             }
@@ -875,8 +889,11 @@ fn serve(env: &service::Env, config: aftercare_web::Config) -> Output {
         )
         .with(filter)
         .try_init();
-    let policies = match env.load_policies() {
-        Ok(p) => p,
+    let live = aftercare_store::Store::open(&config.db)
+        .map_err(|e| format!("cannot open the database `{}`: {e}", config.db))
+        .and_then(|mut store| env.live(&mut store));
+    let policies = match live {
+        Ok((generation, p)) => aftercare_app::published::Live::new(generation, p),
         Err(e) => return Output::fail(format!("error: {e}\n")),
     };
     let db = aftercare_store::redact(&config.db);

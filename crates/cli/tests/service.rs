@@ -131,7 +131,7 @@ fn maintenance_device_never_sent_closes_by_tick() {
 }
 
 #[test]
-fn a_tick_without_the_cases_policy_fails_loudly_and_leaves_the_deadline_for_later() {
+fn a_tick_without_the_cases_policy_published_fails_loudly_and_leaves_the_deadline_for_later() {
     let db = fresh_db();
     setup(&db);
     let id = open(&db, "MX1-0001", "SO-MX-1");
@@ -141,23 +141,18 @@ fn a_tick_without_the_cases_policy_fails_loudly_and_leaves_the_deadline_for_late
     ] {
         ok(&db, now, &["case", "transition", &id, action]);
     }
-    // A policies folder that lacks maintenance.toml.
-    let partial = std::env::temp_dir().join(format!(
-        "aftercare_partial_policies_{}_{id}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(partial.join("law")).unwrap();
-    for sub in ["", "law"] {
-        for e in std::fs::read_dir(root().join("policies").join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_owned();
-            if p.extension().is_some_and(|x| x == "toml") && name != "maintenance.toml" {
-                std::fs::copy(&p, partial.join(sub).join(name)).unwrap();
-            }
-        }
-    }
-    let (code, out, err) = run_with(&partial, &db, "2024-02-07T00:00:00Z", &["tick"]);
+    // A database whose published policies no longer hold maintenance (a damaged one: a
+    // version is never taken back). The policies folder does not stand in for it: the
+    // database's versions decide, the folder only seeds a new database.
+    let file = db.strip_prefix("sqlite://").unwrap();
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .execute(
+            "DELETE FROM policy_versions WHERE policy_id = 'maintenance'",
+            [],
+        )
+        .unwrap();
+    let (code, out, err) = run(&db, "2024-02-07T00:00:00Z", &["tick"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         err.contains(&format!(
@@ -167,13 +162,17 @@ fn a_tick_without_the_cases_policy_fails_loudly_and_leaves_the_deadline_for_late
     );
     let shown = ok(&db, "2024-02-07T00:00:00Z", &["case", "show", &id]);
     assert!(shown.contains("\"state\": \"approved\""), "{shown}");
-    // With the policy back, the deadline acts.
+    // With the policy published again, the deadline acts.
+    let out = ok(&db, "2024-02-07T00:00:00Z", &["policy", "import"]);
+    assert_eq!(
+        out.trim(),
+        "published maintenance 1.0.0 (from 2024-01-01, #8)"
+    );
     let out = ok(&db, "2024-02-07T00:00:00Z", &["tick"]);
     assert!(
         out.contains("not_received (case is now closed_not_received)"),
         "{out}"
     );
-    let _ = std::fs::remove_dir_all(&partial);
 }
 
 #[test]
@@ -286,8 +285,9 @@ fn bad_input_is_refused_with_its_field_and_value() {
         "{err}"
     );
     assert!(err.contains("nothing was imported"), "{err}");
+    // Only the seven policy versions the new database was seeded with.
     let out = ok(&fresh, "2024-01-22T08:00:00Z", &["audit", "verify"]);
-    assert!(out.starts_with("audit log intact: 0 events"), "{out}");
+    assert!(out.starts_with("audit log intact: 7 events"), "{out}");
 }
 
 #[test]

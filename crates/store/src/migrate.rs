@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_decision_compression.sql"),
         postgres: include_str!("../migrations/postgres/0012_decision_compression.sql"),
     },
+    Migration {
+        version: 13,
+        name: "policy_versions",
+        sqlite: include_str!("../migrations/sqlite/0013_policy_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0013_policy_versions.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

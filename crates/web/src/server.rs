@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aftercare_app::{AppError, Policies, sweep};
+use aftercare_app::published::Live;
+use aftercare_app::{AppError, sweep};
 use aftercare_store::Store;
 
 use crate::pool::Pool;
@@ -63,7 +64,7 @@ pub struct Bound {
 
 /// Serves until Ctrl-C or SIGTERM. Calls `ready` with the addresses it listens on once it
 /// accepts connections.
-pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> Result<(), String> {
+pub fn serve(config: Config, policies: Live, ready: impl FnOnce(Bound)) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,7 +139,7 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
                 rounds: None,
                 stop: &stop,
             };
-            sweep::run_sweeper(&connect, &policies, &now, &s, &mut |round| match round {
+            sweep::run_sweeper(&connect, &|| policies.get(), &now, &s, &mut |round| match round {
                 sweep::Round::Swept(s) => {
                     for f in &s.fired {
                         tracing::info!(case = f.case_id, timer = f.kind, outcome = %f.outcome, "timer fired");
@@ -185,6 +186,27 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
                 .inspect_err(
                     |e| tracing::error!(error = %e, "sealing the audit log failed; retrying"),
                 )
+        })
+    };
+    // New policy versions published (by any server, or the command line) are picked up
+    // within a second: the publications' generation is polled (see `published`).
+    let reloader = {
+        let live = Arc::clone(&policies);
+        periodically(&config.db, &stop, 10, false, move |store| {
+            match live.refresh(store) {
+                Ok(Some(generation)) => {
+                    tracing::info!(
+                        generation,
+                        "policy versions published: now deciding with them"
+                    );
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "the published policies did not load; keeping the ones loaded");
+                    Err(e)
+                }
+            }
         })
     };
     // The last handle on the pool is dropped here, outside the runtime: a PostgreSQL
@@ -261,6 +283,7 @@ pub fn serve(config: Config, policies: Policies, ready: impl FnOnce(Bound)) -> R
     }
     let _ = mailer.join();
     let _ = sealer.join();
+    let _ = reloader.join();
     result
 }
 

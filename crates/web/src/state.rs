@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use aftercare_app::Policies;
+use aftercare_app::published::Live;
 use jiff::Timestamp;
 
 use crate::pool::Pool;
@@ -14,7 +15,8 @@ pub struct AppState(pub Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub pool: Arc<Pool>,
-    pub policies: Arc<Policies>,
+    /// The published policies, replaced when a new version is published.
+    pub policies: Arc<Live>,
     pub clock: Clock,
     /// Where a customer's sign-in link points, up to its token.
     pub link_base: String,
@@ -69,7 +71,9 @@ impl AppState {
         self.0.dispatch.notify_one();
     }
 
+    /// The policies in force now; a request keeps the handle it took, so one set decides it
+    /// from start to end.
     pub fn policies(&self) -> Arc<Policies> {
-        Arc::clone(&self.0.policies)
+        self.0.policies.get()
     }
 }

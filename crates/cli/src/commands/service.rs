@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aftercare_app::cases::{self, NewCase, Step};
 use aftercare_app::stated::By;
-use aftercare_app::{AppError, Policies, audit, import, sweep};
+use aftercare_app::{AppError, Policies, audit, import, published, sweep};
 use aftercare_domain::case::{Action, CaseKind, State};
 use aftercare_policy::facts::When;
 use aftercare_store::Store;
@@ -35,10 +35,22 @@ impl Env {
         self.load_policies()
     }
 
-    /// The policies directory, loaded and linked.
+    /// The policies published in the database, linked; a database where nothing is
+    /// published yet is first given the policies folder's.
     pub fn load_policies(&self) -> Result<Policies, String> {
-        let files = files::policy_files(&self.policies_dir)?;
-        Policies::from_sources(files).map_err(|e| e.to_string())
+        let mut store = self.store()?;
+        self.live(&mut store).map(|(_, p)| p)
+    }
+
+    /// [`Env::load_policies`] on an open store, with the publications' generation.
+    pub fn live(&self, store: &mut Store) -> Result<(i64, Policies), String> {
+        let dir = &self.policies_dir;
+        published::load_or_seed(
+            store,
+            || Ok((dir.display().to_string(), files::policy_files(dir)?)),
+            Timestamp::now(),
+        )
+        .map_err(app)
     }
 
     /// The moment to act at, for a command about seller policy `policy` (or about no one
@@ -410,24 +422,31 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
         };
         let clock = || fixed.unwrap_or_else(Timestamp::now);
         let (mut failed, mut not_fired) = (0u64, 0u64);
-        let fired = sweep::run_sweeper(&connect, &policies, &clock, &sweeper, &mut |r| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            match r {
-                sweep::Round::Swept(s) => {
-                    for f in &s.fired {
-                        let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
+        let policies = std::sync::Arc::new(policies);
+        let fired = sweep::run_sweeper(
+            &connect,
+            &|| std::sync::Arc::clone(&policies),
+            &clock,
+            &sweeper,
+            &mut |r| {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                match r {
+                    sweep::Round::Swept(s) => {
+                        for f in &s.fired {
+                            let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
+                        }
+                        not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
+                        let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
                     }
-                    not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
-                    let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
+                    sweep::Round::Failed(e) => {
+                        failed += 1;
+                        let _ = writeln!(out, "sweep failed, retrying next round: {e}");
+                    }
                 }
-                sweep::Round::Failed(e) => {
-                    failed += 1;
-                    let _ = writeln!(out, "sweep failed, retrying next round: {e}");
-                }
-            }
-            let _ = out.flush();
-        });
+                let _ = out.flush();
+            },
+        );
         let summary = format!(
             "{fired} timer(s) fired, {failed} sweep(s) failed, {not_fired} timer failure(s)\n"
         );
@@ -838,7 +857,11 @@ pub fn policy_simulate(
     run(|| {
         let text = std::fs::read_to_string(draft)
             .map_err(|e| format!("cannot read `{}`: {e}", draft.display()))?;
-        let live = files::policy_files(&env.policies_dir)?;
+        let live = {
+            let mut store = env.store()?;
+            env.live(&mut store)?;
+            store.read(|tx| published::sources(tx)).map_err(app)?
+        };
         let (policies, id) = simulate::with_draft(
             live,
             aftercare_policy::SourceFile {
@@ -958,4 +981,68 @@ fn simulation_text(s: &aftercare_app::simulate::Simulation) -> String {
         }
     }
     out
+}
+
+/// `aftercare policy import [DIR]`
+pub fn policy_import(env: &Env, dir: &Path) -> Output {
+    run(|| {
+        let files = files::policy_files(dir)?;
+        let mut store = env.store()?;
+        // A new database is seeded from the folder asked for, not the default one.
+        let seeded = Env {
+            policies_dir: dir.to_path_buf(),
+            ..env.clone()
+        };
+        let before = store.read(|tx| published::generation(tx)).map_err(app)?;
+        seeded.live(&mut store)?;
+        let now = env.now(None).unwrap_or_else(|_| Timestamp::now());
+        let by = env.actor.clone();
+        let mut done = if before == 0 {
+            store.read(|tx| published::list(tx)).map_err(app)?
+        } else {
+            Vec::new()
+        };
+        done.extend(
+            store
+                .tx(|tx| published::publish(tx, files, &by, now))
+                .map_err(app)?,
+        );
+        if done.is_empty() {
+            return Ok(format!(
+                "nothing to publish: every policy in `{}` is published already\n",
+                dir.display()
+            ));
+        }
+        let mut out = String::new();
+        for v in &done {
+            out.push_str(&format!(
+                "published {} {} (from {}, #{})\n",
+                v.policy_id, v.version, v.effective_from, v.seq
+            ));
+        }
+        Ok(out)
+    })
+}
+
+/// `aftercare policy versions`
+pub fn policy_versions(env: &Env) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        env.live(&mut store)?;
+        let versions = store.read(|tx| published::list(tx)).map_err(app)?;
+        let mut out = String::new();
+        for v in versions {
+            out.push_str(&format!(
+                "#{:<4} {:<16} {:<12} from {}  {}  by {} at {}\n",
+                v.seq,
+                v.policy_id,
+                v.version,
+                v.effective_from,
+                &v.hash[..12],
+                v.published_by,
+                v.published_at
+            ));
+        }
+        Ok(out)
+    })
 }

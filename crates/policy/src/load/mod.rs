@@ -252,7 +252,7 @@ impl Loader<'_> {
             clauses,
             rules,
             warranty,
-            hash: hex(&Sha256::digest(self.src.text.as_bytes())),
+            hash: text_hash(self.src.text),
             file: self.src.name.to_string(),
             index,
             atoms: Vec::new(),
@@ -795,6 +795,12 @@ fn expr_base(file: &str, span: &Range<usize>, value: &str) -> Option<usize> {
     }
     // `set` values carry the span of their table: find the text inside it.
     raw.find(value).map(|i| span.start + i)
+}
+
+/// A policy text's hash as a policy carries it ([`Policy::hash`](crate::Policy)): SHA-256 of
+/// its bytes, hex.
+pub fn text_hash(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,203 @@
+//! Policy versions kept in the database (issue 20, part 1): a database starts with the
+//! policies folder it is first given; `aftercare policy import` publishes a new version; two
+//! running servers decide new cases with it within seconds, without a restart, while a case
+//! decided before keeps the version that decided it. A version that clashes with one
+//! published is refused whole, naming the file and line. SQLite (two processes on one file)
+//! and PostgreSQL.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Server, databases, open_case, refs, root, run, sign_in, staff};
+
+fn aftercare(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(["--db", db, "--policies"])
+        .arg(root().join("policies"))
+        .args(args)
+        .env_remove("AFTERCARE_NOW")
+        .output()
+        .unwrap()
+}
+
+/// A folder removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "aftercare_publishing_{what}_{}_{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The version of `id` a server lists, newest.
+fn versions(s: &Server, id: &str) -> Vec<String> {
+    let r = s.get("/api/v1/policies");
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["id"] == id)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Has server `s` decide `case` now, and the policy version its decision on record was made
+/// with.
+fn decide(s: &Server, h: &[(String, String)], case: i64) -> String {
+    let r = s.send(
+        "POST",
+        &format!("/api/v1/cases/{case}/decide"),
+        &refs(h),
+        Some("{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    decided_by(s, h, case)
+}
+
+/// The policy version the case's latest decision on record was made with.
+fn decided_by(s: &Server, h: &[(String, String)], case: i64) -> String {
+    let r = s.send("GET", &format!("/api/v1/cases/{case}"), &refs(h), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    j["latest_decision"]["version"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no decision version: {j}"))
+        .to_string()
+}
+
+#[test]
+fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
+    for db in databases() {
+        let name = db.name;
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        let a = Server::start(&db.url);
+        let b = Server::start(&db.url);
+        let h = sign_in(&a, "manager@imask.test");
+
+        // Seeded from the folder: one version of each file, published by `seed:…`.
+        let listed = run(&db.url, &["policy", "versions"]);
+        assert_eq!(listed.lines().count(), 7, "{name}: {listed}");
+        assert!(listed.contains("seed:"), "{name}: {listed}");
+        assert_eq!(versions(&b, "imask"), ["1.0.0"], "{name}");
+        let before = open_case(&b, &h, "IMA-0001", "SO-IMA-1");
+        assert_eq!(decide(&b, &h, before), "1.0.0", "{name}");
+
+        // A new version, in force from the order's date: the servers take it up unasked.
+        let dir = TempDir::new("v");
+        let text = std::fs::read_to_string(root().join("policies/imask.toml"))
+            .unwrap()
+            .replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1)
+            .replacen(
+                "effective_from = 2024-01-01",
+                "effective_from = 2024-01-02",
+                1,
+            );
+        assert!(text.contains("version = \"1.1.0\""));
+        std::fs::write(dir.0.as_path().join("imask.toml"), &text).unwrap();
+        let out = run(
+            &db.url,
+            &["policy", "import", dir.0.as_path().to_str().unwrap()],
+        );
+        assert!(out.contains("published imask 1.1.0"), "{name}: {out}");
+        let start = Instant::now();
+        while versions(&a, "imask") != ["1.0.0", "1.1.0"] || versions(&b, "imask").len() != 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: the servers did not take up the new version: {:?} {:?}",
+                versions(&a, "imask"),
+                versions(&b, "imask")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for s in [&a, &b] {
+            let new = open_case(s, &h, "IMA-0001", "SO-IMA-1");
+            assert_eq!(decide(s, &h, new), "1.1.0", "{name}");
+        }
+        // The case decided before keeps the text that decided it.
+        assert_eq!(decided_by(&a, &h, before), "1.0.0", "{name}");
+
+        // Publishing the same folder again publishes nothing.
+        let again = run(
+            &db.url,
+            &["policy", "import", dir.0.as_path().to_str().unwrap()],
+        );
+        assert!(again.contains("nothing to publish"), "{name}: {again}");
+
+        // A version with a number taken is refused whole, with the file and line, and
+        // nothing of its folder is published (the law layer beside it neither).
+        let clash = TempDir::new("clash");
+        std::fs::write(
+            clash.0.as_path().join("imask.toml"),
+            text.replacen(
+                "effective_from = 2024-01-02",
+                "effective_from = 2025-01-01",
+                1,
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir(clash.0.as_path().join("law")).unwrap();
+        let law = std::fs::read_to_string(root().join("policies/law/eu-consumer.toml")).unwrap();
+        std::fs::write(
+            clash.0.as_path().join("law/eu-consumer.toml"),
+            format!("{law}\n# a later copy\n").replacen(
+                "version = \"1.0.0\"",
+                "version = \"1.0.1\"",
+                1,
+            ),
+        )
+        .unwrap();
+        let o = aftercare(
+            &db.url,
+            &["policy", "import", clash.0.as_path().to_str().unwrap()],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "{name}: a clashing version was published"
+        );
+        assert!(
+            err.contains("imask.toml:") && err.contains("clashes with version 1.1.0"),
+            "{name}: {err}"
+        );
+        let listed = run(&db.url, &["policy", "versions"]);
+        assert_eq!(listed.lines().count(), 8, "{name}: {listed}");
+
+        // Each publication is in the audit log, and the log verifies.
+        let verified = run(&db.url, &["audit", "verify"]);
+        assert!(
+            verified.contains("ok") || verified.contains("intact"),
+            "{name}: {verified}"
+        );
+        drop((a, b));
+    }
+}

@@ -1,0 +1,17 @@
+-- The policy versions published: the texts the service decides new cases with, shared by
+-- every server on the database (issue 20). A text is kept once in policy_texts (by hash);
+-- publishing it adds a row here. `seq` orders publications, and its largest value is the
+-- generation servers poll to pick up a new version without a restart. One number and one
+-- start date per version of a policy, as the checker asks of a policies folder, so that two
+-- publishers racing cannot both add a clashing version.
+CREATE TABLE policy_versions (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE REFERENCES policy_texts (hash),
+    policy_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    effective_from TEXT NOT NULL,
+    published_by TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    UNIQUE (policy_id, version),
+    UNIQUE (policy_id, effective_from)
+);
