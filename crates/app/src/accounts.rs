@@ -740,6 +740,7 @@ pub const SCOPES: &[&str] = &[
     "webhooks:write",
     "audit:read",
     "metrics:read",
+    "policies:write",
 ];
 
 /// A new API token for the staff account `email`, with these scopes; the secret is returned

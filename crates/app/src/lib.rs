@@ -28,6 +28,7 @@ pub mod registry;
 pub mod repairs;
 pub mod simulate;
 pub mod stated;
+pub mod studio;
 pub mod sweep;
 mod time;
 pub mod timers;

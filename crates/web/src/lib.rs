@@ -110,6 +110,32 @@ pub fn routes() -> Vec<Route> {
             post(crate::pages::desk::sign_out),
         ),
         route("/desk", &["GET"], get(crate::pages::desk::queue)),
+        route("/desk/policies", &["GET"], get(crate::pages::studio::list)),
+        route(
+            "/desk/policies/{id}",
+            &["GET"],
+            get(crate::pages::studio::policy),
+        ),
+        route(
+            "/desk/policies/{id}/draft",
+            &["GET", "POST"],
+            get(crate::pages::studio::draft).post(crate::pages::studio::draft_post),
+        ),
+        route(
+            "/desk/policies/{id}/what-if",
+            &["POST"],
+            post(crate::pages::studio::what_if_start),
+        ),
+        route(
+            "/desk/policies/{id}/what-if/{job}",
+            &["GET"],
+            get(crate::pages::studio::what_if_page),
+        ),
+        route(
+            "/desk/policies/{id}/what-if/{job}/stop",
+            &["POST"],
+            post(crate::pages::studio::what_if_stop),
+        ),
         route(
             "/desk/cases/{id}",
             &["GET"],

@@ -27,6 +27,11 @@ impl Pool {
         }
     }
 
+    /// The database's URL, for work that keeps a connection of its own for long (a what-if).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Runs `f` with a connection, off the async threads.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, AppError>
     where

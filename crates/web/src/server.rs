@@ -122,6 +122,7 @@ pub fn serve(config: Config, policies: Live, ready: impl FnOnce(Bound)) -> Resul
         decodes: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
         )),
+        what_ifs: crate::pages::studio::WhatIfs::default(),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let sweeper = config.sweep_every.map(|every| {

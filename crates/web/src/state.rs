@@ -41,6 +41,8 @@ pub struct Inner {
     /// Uploads decoded at once, at most (one per core): decoding is the CPU a caller can make
     /// the server spend, and it runs outside any database connection.
     pub decodes: Arc<tokio::sync::Semaphore>,
+    /// The policy studio's what-if runs.
+    pub what_ifs: crate::pages::studio::WhatIfs,
 }
 
 /// The time handlers act at: the system's, or a fixed moment (replays).

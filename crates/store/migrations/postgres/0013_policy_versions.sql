@@ -15,3 +15,11 @@ CREATE TABLE policy_versions (
     UNIQUE (policy_id, version),
     UNIQUE (policy_id, effective_from)
 );
+
+-- A draft of each seller policy, worked on in the studio: never loaded to decide a case.
+CREATE TABLE policy_drafts (
+    policy_id TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    saved_at BIGINT NOT NULL
+);

@@ -132,6 +132,8 @@ struct Queue {
     title: &'static str,
     switch_href: String,
     who: String,
+    /// Whether the caller may use the policy studio (a link to it).
+    studio: bool,
     states: Vec<(&'static str, String)>,
     kinds: Vec<(&'static str, String)>,
     state: String,
@@ -217,6 +219,7 @@ pub async fn queue(
         Principal::Customer { .. } => String::new(),
     };
     let policies = state.policies();
+    let studio = aftercare_app::studio::visible(&who, &policies).is_ok_and(|v| !v.is_empty());
     let now = state.now();
     let found = match state
         .pool()
@@ -301,6 +304,7 @@ pub async fn queue(
         title: t.common.nav_desk,
         switch_href: format!("/desk?lang={}", lang.other().tag()),
         who: name,
+        studio,
         states: CaseState::ALL
             .iter()
             .map(|s| (s.as_str(), lang.state(s.as_str())))

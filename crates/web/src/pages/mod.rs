@@ -8,6 +8,7 @@ pub mod desk_case;
 pub mod i18n;
 pub mod portal;
 pub mod start;
+pub mod studio;
 
 use std::sync::Arc;
 

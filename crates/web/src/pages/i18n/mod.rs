@@ -19,6 +19,7 @@ mod desk_case;
 mod landing;
 mod portal;
 mod start;
+mod studio;
 mod warranty;
 
 pub use case::Case;
@@ -28,6 +29,7 @@ pub use desk_case::DeskCase;
 pub use landing::Landing;
 pub use portal::Portal;
 pub use start::Start;
+pub use studio::Studio;
 pub use warranty::Warranty;
 
 use axum::http::HeaderMap;
@@ -575,6 +577,7 @@ pub struct Texts {
     pub start: Start,
     pub desk: Desk,
     pub desk_case: DeskCase,
+    pub studio: Studio,
 }
 
 pub static EN: Texts = Texts {
@@ -586,6 +589,7 @@ pub static EN: Texts = Texts {
     start: start::EN,
     desk: desk::EN,
     desk_case: desk_case::EN,
+    studio: studio::EN,
 };
 
 pub static ZH_CN: Texts = Texts {
@@ -597,6 +601,7 @@ pub static ZH_CN: Texts = Texts {
     start: start::ZH_CN,
     desk: desk::ZH_CN,
     desk_case: desk_case::ZH_CN,
+    studio: studio::ZH_CN,
 };
 
 #[cfg(test)]

@@ -1,0 +1,493 @@
+//! The policy studio's use cases (issue 20, part 2): a seller's policy read as its document,
+//! each clause with the rules that cite it; a draft kept in the database and checked as it is
+//! saved; and publishing a draft as a new version ([`crate::published`]). Managers and
+//! admins of the policy's seller only. A draft never decides a case: only published versions
+//! are loaded by the service.
+//!
+//! The boundaries a draft may not cross, whatever its text says: it stays the policy it was
+//! opened as (`[policy] id`), the seller it belongs to (`seller`), and a seller policy (a law
+//! layer binds every seller, so it is published from the command line only).
+
+use std::sync::Arc;
+
+use aftercare_policy::model::{Action, Kind, Policy, remedies};
+use aftercare_policy::{PolicySet, SourceFile};
+use aftercare_store::{Store, Tx, Val};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::accounts::{Principal, Role, staff_with};
+use crate::published::{self, Version};
+use crate::time::{from_micros, micros};
+use crate::{AppError, Policies};
+
+/// The roles that may use the studio.
+const ROLES: &[Role] = &[Role::Manager, Role::Admin];
+/// The scope a token needs for it.
+pub const SCOPE: &str = "policies:write";
+/// The longest draft kept (the longest seed policy is about 60 kB).
+pub const MAX_DRAFT: usize = 512 * 1024;
+
+/// The seller of policy `id` if `who` may work on it in the studio; a policy of a seller
+/// they do not work for is "not found", as a case of one is.
+fn may_edit(who: &Principal, policies: &Policies, id: &str) -> Result<Arc<Policy>, AppError> {
+    let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?;
+    let policy = policies
+        .get(id)
+        .ok()
+        .filter(|p| p.seller.as_deref().is_some_and(|s| sellers.includes(s)))
+        .ok_or_else(|| AppError::not_found("policy", id))?;
+    Ok(Arc::clone(policy))
+}
+
+/// The seller policies `who` may work on, latest versions, by id.
+pub fn visible(who: &Principal, policies: &Policies) -> Result<Vec<Arc<Policy>>, AppError> {
+    let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?;
+    let mut out: Vec<Arc<Policy>> = policies
+        .sellers()
+        .filter(|p| p.seller.as_deref().is_some_and(|s| sellers.includes(s)))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// A policy as its document: every clause with the rules that cite it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub title: String,
+    pub seller: String,
+    pub version: String,
+    pub effective_from: String,
+    pub hash: String,
+    pub clauses: Vec<ClauseView>,
+    /// Clauses no rule cites.
+    pub uncited: usize,
+    pub params: Vec<ParamView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseView {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    pub rules: Vec<RuleWords>,
+}
+
+/// A rule in words: what it does, when, and the file's note.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleWords {
+    pub id: String,
+    /// `allows Free repair`, `requires "payment of the repair quotation" for Paid repair`…
+    pub does: String,
+    /// The condition as written, if any.
+    pub when: Option<String>,
+    pub note: Option<String>,
+    /// Its line in the file.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ParamView {
+    pub name: String,
+    pub value: String,
+    /// Whether the document states it, else the file's default (see `note`).
+    pub stated: bool,
+    pub note: Option<String>,
+}
+
+fn labels(mask: u16) -> String {
+    remedies(mask)
+        .map(|r| r.label())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a rule does, in words.
+fn does(action: &Action) -> String {
+    match action {
+        Action::Allow(r) => format!("allows {}", labels(*r)),
+        Action::Deny(r) => format!("denies {}", labels(*r)),
+        Action::Set(outputs) => outputs
+            .iter()
+            .map(|o| format!("sets {} to {}", o.output.label(), o.text))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Action::Require {
+            label, remedies, ..
+        } => {
+            format!("requires \u{201c}{label}\u{201d} for {}", labels(*remedies))
+        }
+        Action::Deadline {
+            name,
+            from_text,
+            within,
+            ..
+        } => format!("{}: {within} from {from_text}", name.label()),
+        Action::Flag(f) => format!("flags the case: {f}"),
+        Action::Notice => "tells the customer this clause".to_string(),
+    }
+}
+
+/// The document view of a loaded policy.
+pub fn document(p: &Policy) -> Document {
+    let mut clauses: Vec<ClauseView> = p
+        .clauses
+        .iter()
+        .map(|c| ClauseView {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            text: c.text.clone(),
+            rules: Vec::new(),
+        })
+        .collect();
+    for r in &p.rules {
+        if let Some(c) = clauses.get_mut(usize::from(r.clause)) {
+            c.rules.push(RuleWords {
+                id: r.id.clone(),
+                does: does(&r.action),
+                when: r.when.as_ref().map(|w| w.text.clone()),
+                note: r.note.clone(),
+                line: r.line,
+            });
+        }
+    }
+    Document {
+        id: p.id.clone(),
+        title: p.title.clone(),
+        seller: p.seller.clone().unwrap_or_default(),
+        version: p.version.clone(),
+        effective_from: p.effective_from.to_string(),
+        hash: p.hash.clone(),
+        uncited: clauses.iter().filter(|c| c.rules.is_empty()).count(),
+        clauses,
+        params: p
+            .params
+            .iter()
+            .map(|x| ParamView {
+                name: x.name.clone(),
+                value: x.value.to_string(),
+                stated: x.stated,
+                note: x.note.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A policy as the studio shows it: its document and its versions published.
+pub fn read(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<(Document, Vec<Version>), AppError> {
+    let policy = may_edit(who, policies, id)?;
+    let versions = store.read(|tx| published::list(tx))?;
+    Ok((
+        document(&policy),
+        versions.into_iter().filter(|v| v.policy_id == id).collect(),
+    ))
+}
+
+/// A draft: the saved one, else the latest version's text.
+#[derive(Clone, Debug, Serialize)]
+pub struct Draft {
+    pub policy_id: String,
+    pub text: String,
+    /// Who saved it and when; `None` while it is the published text.
+    pub saved: Option<(String, Timestamp)>,
+}
+
+fn stored_draft(tx: &mut dyn Tx, id: &str) -> Result<Option<Draft>, AppError> {
+    tx.query_opt(
+        "SELECT text, saved_by, saved_at FROM policy_drafts WHERE policy_id = ?",
+        &[id.into()],
+    )?
+    .map(|r| {
+        Ok(Draft {
+            policy_id: id.to_string(),
+            text: r.text(0)?,
+            saved: Some((r.text(1)?, from_micros(r.int(2)?)?)),
+        })
+    })
+    .transpose()
+}
+
+/// The draft of policy `id`.
+pub fn draft(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<Draft, AppError> {
+    let policy = may_edit(who, policies, id)?;
+    if let Some(d) = store.read(|tx| stored_draft(tx, id))? {
+        return Ok(d);
+    }
+    let text = store
+        .read(|tx| {
+            tx.query_opt(
+                "SELECT text FROM policy_texts WHERE hash = ?",
+                &[(&policy.hash).into()],
+            )
+        })?
+        .map(|r| r.text(0))
+        .transpose()?
+        .ok_or_else(|| AppError::corrupt("policy texts", format!("no text for `{id}`")))?;
+    Ok(Draft {
+        policy_id: id.to_string(),
+        text,
+        saved: None,
+    })
+}
+
+/// What checking a draft found: the draft loaded (as it would be published, beside the law
+/// layers and other policies published), or the checker's messages, each with file, line and
+/// column, as `aftercare policy check` prints them.
+#[derive(Debug)]
+pub enum Checked {
+    Loads {
+        document: Box<Document>,
+        warnings: Vec<String>,
+    },
+    Errors(Vec<String>),
+}
+
+/// The file name a draft is checked and published under.
+fn draft_file(id: &str) -> String {
+    format!("{id}.toml")
+}
+
+/// Checks a draft of policy `policy` with what is published: the draft takes that policy's
+/// place; it must keep its id and seller and be a seller policy.
+fn check_in(
+    tx: &mut dyn Tx,
+    policy: &Policy,
+    text: &str,
+) -> Result<(Checked, Option<Policies>), AppError> {
+    if text.len() > MAX_DRAFT {
+        return Err(AppError::invalid(
+            "text",
+            format!(
+                "a draft is at most {MAX_DRAFT} bytes; this one is {}",
+                text.len()
+            ),
+        ));
+    }
+    let draft = SourceFile {
+        name: draft_file(&policy.id),
+        text: text.to_string(),
+    };
+    let live = published::sources(tx)?;
+    let others: Vec<SourceFile> = live
+        .into_iter()
+        .filter(|f| {
+            aftercare_policy::load::load(&f.name, &f.text)
+                .map(|(p, _)| p.id != policy.id)
+                .unwrap_or(true)
+        })
+        .collect();
+    let mut files = others;
+    files.push(draft);
+    let set = match PolicySet::from_sources(&files) {
+        Ok(set) => set,
+        Err(d) => {
+            return Ok((
+                Checked::Errors(d.0.iter().map(ToString::to_string).collect()),
+                None,
+            ));
+        }
+    };
+    let Some(loaded) = set.iter().find(|p| p.file == draft_file(&policy.id)) else {
+        return Ok((
+            Checked::Errors(vec![format!(
+                "{}: the draft must stay policy `{}` (its `[policy] id`)",
+                draft_file(&policy.id),
+                policy.id
+            )]),
+            None,
+        ));
+    };
+    let mut refusals = Vec::new();
+    if loaded.id != policy.id {
+        refusals.push(format!(
+            "{}: the draft names policy `{}`; it must stay `{}` (a new policy is made from a document)",
+            loaded.file, loaded.id, policy.id
+        ));
+    }
+    if loaded.kind != Kind::Seller {
+        refusals.push(format!(
+            "{}: a law layer binds every seller and is published from the command line only",
+            loaded.file
+        ));
+    }
+    if loaded.seller != policy.seller {
+        refusals.push(format!(
+            "{}: the draft's seller is {}; it must stay {}",
+            loaded.file,
+            loaded.seller.as_deref().unwrap_or("none"),
+            policy.seller.as_deref().unwrap_or("none")
+        ));
+    }
+    if !refusals.is_empty() {
+        return Ok((Checked::Errors(refusals), None));
+    }
+    let checked = Checked::Loads {
+        document: Box::new(document(loaded)),
+        warnings: set.warnings.iter().map(ToString::to_string).collect(),
+    };
+    // The set the what-if decides with: the draft in the policy's place.
+    let policies = Policies::from_sources(files)?;
+    Ok((checked, Some(policies)))
+}
+
+/// Saves the draft of policy `id` (checked, and kept whether it loads or not, as an editor
+/// keeps a file with errors) and says what checking it found.
+pub fn save_draft(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<Checked, AppError> {
+    let policy = may_edit(who, policies, id)?;
+    let actor = who.actor();
+    store.tx(|tx| {
+        let (checked, _) = check_in(tx, &policy, text)?;
+        tx.exec(
+            "INSERT INTO policy_drafts (policy_id, text, saved_by, saved_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (policy_id) DO UPDATE SET text = excluded.text,
+               saved_by = excluded.saved_by, saved_at = excluded.saved_at",
+            &[
+                id.into(),
+                text.into(),
+                (&actor).into(),
+                Val::Int(micros(now)),
+            ],
+        )?;
+        Ok(checked)
+    })
+}
+
+/// The set a what-if of the saved draft decides with (the draft in the policy's place), or
+/// why the draft cannot be tried.
+pub fn draft_set(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<Policies, AppError> {
+    let policy = may_edit(who, policies, id)?;
+    let text = draft(store, who, policies, id)?.text;
+    store.read(|tx| match check_in(tx, &policy, &text)? {
+        (_, Some(set)) => Ok(set),
+        (Checked::Errors(e), None) => Err(AppError::invalid("draft", e.join("\n"))),
+        (Checked::Loads { .. }, None) => Err(AppError::invalid("draft", "it does not load")),
+    })
+}
+
+/// Publishes the saved draft of policy `id` as a new version in force from `effective_from`
+/// (written into the draft's `effective_from`), checked with everything published; the draft
+/// is then discarded. The draft's `version` must be new.
+pub fn publish_draft(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+    effective_from: jiff::civil::Date,
+    now: Timestamp,
+) -> Result<Version, AppError> {
+    let policy = may_edit(who, policies, id)?;
+    let actor = who.actor();
+    store.tx(|tx| {
+        let text = stored_draft(tx, id)?
+            .ok_or_else(|| AppError::invalid("draft", "there is no saved draft to publish"))?
+            .text;
+        let text = with_effective_from(&text, effective_from)?;
+        match check_in(tx, &policy, &text)? {
+            (Checked::Loads { .. }, Some(_)) => {}
+            (Checked::Errors(e), _) => return Err(AppError::invalid("draft", e.join("\n"))),
+            (Checked::Loads { .. }, None) => {
+                return Err(AppError::invalid("draft", "it does not load"));
+            }
+        }
+        let file = SourceFile {
+            name: draft_file(id),
+            text,
+        };
+        let mut done = published::publish(tx, vec![file], &actor, now)?;
+        let version = done.pop().ok_or_else(|| {
+            AppError::invalid("draft", "this text is published already: change it first")
+        })?;
+        tx.exec(
+            "DELETE FROM policy_drafts WHERE policy_id = ?",
+            &[id.into()],
+        )?;
+        Ok(version)
+    })
+}
+
+/// The text with its `[policy]` table's `effective_from` set to `day` (added when missing).
+fn with_effective_from(text: &str, day: jiff::civil::Date) -> Result<String, AppError> {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut table = String::new();
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            if table == "[policy]" && !done {
+                out.push_str(&format!("effective_from = {day}\n"));
+                done = true;
+            }
+            table = trimmed.trim_end().to_string();
+        }
+        if table == "[policy]"
+            && !done
+            && trimmed
+                .strip_prefix("effective_from")
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            out.push_str(&format!("effective_from = {day}\n"));
+            done = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    if table == "[policy]" && !done {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("effective_from = {day}\n"));
+        done = true;
+    }
+    if !done {
+        return Err(AppError::invalid(
+            "draft",
+            "it has no `[policy]` table to set the start date in",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail on error")]
+
+    use super::*;
+
+    #[test]
+    fn the_start_date_is_set_in_the_policy_table_only() {
+        let day: jiff::civil::Date = "2027-03-01".parse().unwrap();
+        let text = "[policy]\nid = \"x\"\neffective_from = 2024-01-01\n\n[[clause]]\nid = \"1\"\neffective_from = 1\n";
+        let out = with_effective_from(text, day).unwrap();
+        assert_eq!(
+            out,
+            "[policy]\nid = \"x\"\neffective_from = 2027-03-01\n\n[[clause]]\nid = \"1\"\neffective_from = 1\n"
+        );
+        let missing = with_effective_from("[policy]\nid = \"x\"\n[[clause]]\n", day).unwrap();
+        assert!(missing.contains("id = \"x\"\neffective_from = 2027-03-01\n[[clause]]"));
+        assert!(with_effective_from("id = 1\n", day).is_err());
+    }
+}

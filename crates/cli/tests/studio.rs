@@ -1,0 +1,332 @@
+//! The policy studio over real HTTP (issue 20, part 2), on SQLite and PostgreSQL: a manager
+//! reads a policy as its document, saves a draft with an error (shown at its line and
+//! column), fixes it, runs what-if against the recorded decisions, publishes it from a date,
+//! and a new case is decided by it while the draft never decided one. And the boundaries, as
+//! an attacker tries them: another seller's policy, a draft that changes its seller, its id
+//! or its kind, an agent, a form without the session's token, another person's what-if.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Server, databases, open_case, refs, root, run, sign_in, staff};
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// The draft's text as the page's textarea holds it.
+fn textarea(html: &str) -> String {
+    let start = html.find("<textarea").unwrap();
+    let open = start + html[start..].find('>').unwrap() + 1;
+    let end = open + html[open..].find("</textarea>").unwrap();
+    unescape(&html[open..end])
+}
+
+struct Desk<'a> {
+    s: &'a Server,
+    h: Vec<(String, String)>,
+}
+
+impl Desk<'_> {
+    fn csrf(&self) -> String {
+        self.h
+            .iter()
+            .find(|(k, _)| k == "X-CSRF-Token")
+            .unwrap()
+            .1
+            .clone()
+    }
+
+    fn get(&self, path: &str) -> support::Response {
+        self.s.send("GET", path, &refs(&self.h), None)
+    }
+
+    fn post(&self, path: &str, body: &str) -> support::Response {
+        let mut h: Vec<(&str, &str)> = refs(&self.h)
+            .into_iter()
+            .filter(|(k, _)| *k == "Cookie")
+            .collect();
+        h.push(("Content-Type", "application/x-www-form-urlencoded"));
+        self.s.send("POST", path, &h, Some(body))
+    }
+
+    fn save(&self, id: &str, text: &str) -> support::Response {
+        let csrf = self.csrf();
+        self.post(
+            &format!("/desk/policies/{id}/draft"),
+            &form(&[("csrf", &csrf), ("action", "save"), ("text", text)]),
+        )
+    }
+
+    fn publish(&self, id: &str, day: &str) -> support::Response {
+        let csrf = self.csrf();
+        self.post(
+            &format!("/desk/policies/{id}/draft"),
+            &form(&[
+                ("csrf", &csrf),
+                ("action", "publish"),
+                ("effective_from", day),
+            ]),
+        )
+    }
+}
+
+#[test]
+fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_seller() {
+    for db in databases() {
+        let name = db.name;
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        staff(&db.url, "other@imask.test", "manager", "IMASK");
+        staff(&db.url, "agent@imask.test", "agent", "IMASK");
+        let s = Server::start(&db.url);
+        let desk = Desk {
+            s: &s,
+            h: sign_in(&s, "manager@imask.test"),
+        };
+        // Decisions on record to try the draft against.
+        for _ in 0..3 {
+            let id = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
+            let r = s.send(
+                "POST",
+                &format!("/api/v1/cases/{id}/decide"),
+                &refs(&desk.h),
+                Some("{}"),
+            );
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+        }
+
+        // The list shows IMASK only; the document shows each clause with its rules.
+        let list = desk.get("/desk/policies");
+        assert_eq!(list.status, 200, "{name}");
+        assert!(list.text().contains("/desk/policies/imask\""), "{name}");
+        assert!(!list.text().contains("/desk/policies/imkey\""), "{name}");
+        let doc = desk.get("/desk/policies/imask").text();
+        assert!(doc.contains("Manufacturer guarantee"), "{name}");
+        assert!(
+            doc.contains("allows Paid repair with a quote") && doc.contains("beyond_scope"),
+            "{name}: the rule in words"
+        );
+
+        // A draft with an error is kept and the error shown at line and column.
+        let text = textarea(&desk.get("/desk/policies/imask/draft").text());
+        assert!(
+            text.starts_with('#') && text.contains("id = \"imask\""),
+            "{name}"
+        );
+        let broken = text.replacen("allow = [\"paid_repair\"]", "allow = [\"paid_repairz\"]", 1);
+        let r = desk.save("imask", &broken);
+        assert_eq!(r.status, 422, "{name}");
+        let line = broken
+            .lines()
+            .position(|l| l.contains("paid_repairz"))
+            .unwrap()
+            + 1;
+        assert!(
+            r.text().contains(&format!(
+                "imask.toml:{line}:10: error: `paid_repairz` is not a remedy"
+            )),
+            "{name}: {}",
+            r.text()
+        );
+        assert!(textarea(&desk.get("/desk/policies/imask/draft").text()).contains("paid_repairz"));
+
+        // The boundaries a draft may not cross.
+        for (bad, says) in [
+            (
+                text.replacen("seller = \"IMASK\"", "seller = \"imKey\"", 1),
+                "the draft's seller is imKey; it must stay IMASK",
+            ),
+            (
+                text.replacen("id = \"imask\"", "id = \"imkey\"", 1),
+                "policy `imkey` version 1.0.0",
+            ),
+            (
+                text.replacen("kind = \"seller\"", "kind = \"law\"", 1),
+                "imask.toml",
+            ),
+        ] {
+            let r = desk.save("imask", &bad);
+            assert_eq!(r.status, 422, "{name}: {says}");
+            assert!(
+                r.text().contains(&unescape_says(says)),
+                "{name}: {says}: {}",
+                r.text()
+            );
+            let r = desk.publish("imask", "2024-01-02");
+            assert_eq!(r.status, 422, "{name}: {says} was published");
+        }
+        let huge = "#".repeat(600 * 1024);
+        assert_eq!(
+            desk.save("imask", &huge).status,
+            422,
+            "{name}: a huge draft"
+        );
+
+        // The fixed draft: denies paid repair. What-if shows what it would change.
+        let draft = {
+            let mut t = text.replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1);
+            let at = t.find("id = \"guarantee-paid-repair\"").unwrap();
+            let allow = at + t[at..].find("allow = [\"paid_repair\"]").unwrap();
+            t.replace_range(allow..allow + "allow".len(), "deny");
+            t
+        };
+        let r = desk.save("imask", &draft);
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert!(r.text().contains("The draft loads."), "{name}");
+        let csrf = desk.csrf();
+        let r = desk.post("/desk/policies/imask/what-if", &form(&[("csrf", &csrf)]));
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        let job = r.header("location").unwrap().to_string();
+        let start = Instant::now();
+        let result = loop {
+            let page = desk.get(&job).text();
+            if page.contains("class=\"summary\"") {
+                break page;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{name}: {page}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(
+            result.contains("<strong>3</strong> decisions made again, <strong class=\"changed\">3</strong> would change"),
+            "{name}: {result}"
+        );
+        assert!(result.contains("Paid repair with a quote"), "{name}");
+        assert!(result.contains("Manufacturer guarantee"), "{name}");
+        // Only its owner sees a what-if, even another manager of the seller.
+        let other = Desk {
+            s: &s,
+            h: sign_in(&s, "other@imask.test"),
+        };
+        assert_eq!(other.get(&job).status, 404, "{name}");
+        let oc = other.csrf();
+        assert_eq!(
+            other
+                .post(&format!("{job}/stop"), &form(&[("csrf", &oc)]))
+                .status,
+            404,
+            "{name}"
+        );
+
+        // The draft decided nothing: a case decided now is 1.0.0's.
+        let c = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
+        let r = s.send(
+            "POST",
+            &format!("/api/v1/cases/{c}/decide"),
+            &refs(&desk.h),
+            Some("{}"),
+        );
+        assert_eq!(
+            r.json()["decision"]["policy"]["version"],
+            "1.0.0",
+            "{name}: {}",
+            r.text()
+        );
+
+        // Published from the order's date, it decides new cases on this server.
+        let r = desk.publish("imask", "2024-01-02");
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        let start = Instant::now();
+        loop {
+            let c = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
+            let r = s.send(
+                "POST",
+                &format!("/api/v1/cases/{c}/decide"),
+                &refs(&desk.h),
+                Some("{}"),
+            );
+            if r.json()["decision"]["policy"]["version"] == "1.1.0" {
+                let remedies = r.json()["decision"]["remedies"].as_array().unwrap().clone();
+                let paid = remedies
+                    .iter()
+                    .find(|x| x["remedy"] == "paid_repair")
+                    .unwrap();
+                assert_eq!(paid["status"], "denied", "{name}");
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: {}",
+                r.text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let versions = run(&db.url, &["policy", "versions"]);
+        assert!(
+            versions.contains("imask            1.1.0        from 2024-01-02")
+                && versions.contains("by manager@imask.test"),
+            "{name}: {versions}"
+        );
+        // The draft is gone with the publication; publishing again publishes nothing.
+        assert_eq!(desk.publish("imask", "2024-01-03").status, 422, "{name}");
+
+        // Another seller's policy is not there; an agent may not use the studio; a form
+        // without the session's token is refused.
+        assert_eq!(desk.get("/desk/policies/imkey").status, 404, "{name}");
+        assert_eq!(desk.get("/desk/policies/imkey/draft").status, 404, "{name}");
+        assert_eq!(desk.save("imkey", &text).status, 404, "{name}");
+        assert_eq!(
+            desk.publish("cn-consumer", "2030-01-01").status,
+            404,
+            "{name}"
+        );
+        let agent = Desk {
+            s: &s,
+            h: sign_in(&s, "agent@imask.test"),
+        };
+        assert_eq!(agent.get("/desk/policies").status, 403, "{name}");
+        assert_eq!(agent.save("imask", &text).status, 403, "{name}");
+        let r = desk.post(
+            "/desk/policies/imask/draft",
+            &form(&[("csrf", "forged"), ("action", "save"), ("text", &text)]),
+        );
+        assert_eq!(r.status, 403, "{name}");
+        let r = s.send("GET", "/desk/policies", &[], None);
+        assert_eq!(r.status, 303, "{name}: signed out goes to sign in");
+    }
+}
+
+/// The page's HTML escapes quotes in messages.
+fn unescape_says(s: &str) -> String {
+    s.replace('\'', "&#39;")
+}
