@@ -190,6 +190,182 @@ pub fn read(
     ))
 }
 
+/// How a clause differs between two versions of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Added,
+    Removed,
+    /// Its text or title changed (its rules may have too).
+    Text,
+    /// Only the rules citing it changed.
+    Rules,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Text => "text",
+            Change::Rules => "rules",
+        }
+    }
+}
+
+/// One clause that differs, as it was and as it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseDiff {
+    pub id: String,
+    pub change: Change,
+    pub before: Option<ClauseView>,
+    pub after: Option<ClauseView>,
+}
+
+/// A parameter whose value differs (`None`: not in that version).
+#[derive(Clone, Debug, Serialize)]
+pub struct ParamDiff {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Two versions of a policy compared clause by clause.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Diff {
+    pub clauses: Vec<ClauseDiff>,
+    pub params: Vec<ParamDiff>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty() && self.params.is_empty()
+    }
+}
+
+/// What changed from `before` to `after`: clauses in `after`'s order, then those removed;
+/// a rule counts as changed when what it does, its condition or its note does (not its line).
+pub fn diff(before: &Document, after: &Document) -> Diff {
+    let words = |c: &ClauseView| -> Vec<(String, String, Option<String>, Option<String>)> {
+        c.rules
+            .iter()
+            .map(|r| (r.id.clone(), r.does.clone(), r.when.clone(), r.note.clone()))
+            .collect()
+    };
+    let mut clauses = Vec::new();
+    for a in &after.clauses {
+        let change = match before.clauses.iter().find(|b| b.id == a.id) {
+            None => Some(Change::Added),
+            Some(b) if b.text != a.text || b.title != a.title => Some(Change::Text),
+            Some(b) if words(b) != words(a) => Some(Change::Rules),
+            Some(_) => None,
+        };
+        if let Some(change) = change {
+            clauses.push(ClauseDiff {
+                id: a.id.clone(),
+                change,
+                before: before.clauses.iter().find(|b| b.id == a.id).cloned(),
+                after: Some(a.clone()),
+            });
+        }
+    }
+    for b in &before.clauses {
+        if !after.clauses.iter().any(|a| a.id == b.id) {
+            clauses.push(ClauseDiff {
+                id: b.id.clone(),
+                change: Change::Removed,
+                before: Some(b.clone()),
+                after: None,
+            });
+        }
+    }
+    let value = |d: &Document, name: &str| {
+        d.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone())
+    };
+    let mut names: Vec<&str> = after
+        .params
+        .iter()
+        .chain(&before.params)
+        .map(|p| p.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let params = names
+        .into_iter()
+        .filter_map(|n| {
+            let (b, a) = (value(before, n), value(after, n));
+            (b != a).then(|| ParamDiff {
+                name: n.to_string(),
+                before: b,
+                after: a,
+            })
+        })
+        .collect();
+    Diff { clauses, params }
+}
+
+/// The document of a stored policy text.
+fn stored_document(tx: &mut dyn Tx, hash: &str) -> Result<Document, AppError> {
+    let row = tx
+        .query_opt(
+            "SELECT file, text FROM policy_texts WHERE hash = ?",
+            &[hash.into()],
+        )?
+        .ok_or_else(|| AppError::corrupt("policy texts", format!("no text with hash `{hash}`")))?;
+    let (file, text) = (row.text(0)?, row.text(1)?);
+    let (policy, _) = aftercare_policy::load::load(&file, &text)
+        .map_err(|d| AppError::corrupt("policy texts", format!("`{file}` no longer loads: {d}")))?;
+    Ok(document(&policy))
+}
+
+/// Versions `from` and `to` (their publication numbers) of policy `id` compared.
+pub fn compare(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+    from: i64,
+    to: i64,
+) -> Result<(Version, Version, Diff), AppError> {
+    may_edit(who, policies, id)?;
+    store.read(|tx| {
+        let versions = published::list(tx)?;
+        let find = |seq: i64| {
+            versions
+                .iter()
+                .find(|v| v.seq == seq && v.policy_id == id)
+                .cloned()
+                .ok_or_else(|| AppError::not_found("policy version", format!("{id} #{seq}")))
+        };
+        let (a, b) = (find(from)?, find(to)?);
+        let d = diff(
+            &stored_document(tx, &a.hash)?,
+            &stored_document(tx, &b.hash)?,
+        );
+        Ok((a, b, d))
+    })
+}
+
+/// The saved draft against the version in force today, or `None` without a saved draft that
+/// loads.
+pub fn draft_changes(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<Option<Diff>, AppError> {
+    let policy = may_edit(who, policies, id)?;
+    let Some(saved) = store.read(|tx| stored_draft(tx, id))? else {
+        return Ok(None);
+    };
+    Ok(aftercare_policy::load::load(&draft_file(id), &saved.text)
+        .ok()
+        .map(|(p, _)| diff(&document(&policy), &document(&p))))
+}
+
 /// A draft: the saved one, else the latest version's text.
 #[derive(Clone, Debug, Serialize)]
 pub struct Draft {

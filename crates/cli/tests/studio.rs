@@ -214,6 +214,15 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
         let r = desk.save("imask", &draft);
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         assert!(r.text().contains("The draft loads."), "{name}");
+        // Against the version in force: the one clause whose rule changed, and only it.
+        let page = r.text();
+        let changes = &page[page.find("id=\"changes-title\"").unwrap()..];
+        assert!(
+            changes.contains("Manufacturer guarantee · rules changed")
+                && changes.contains("denies Paid repair with a quote"),
+            "{name}: {changes}"
+        );
+        assert_eq!(changes.matches("class=\"clause diff").count(), 1, "{name}");
         let csrf = desk.csrf();
         let r = desk.post("/desk/policies/imask/what-if", &form(&[("csrf", &csrf)]));
         assert_eq!(r.status, 303, "{name}: {}", r.text());
@@ -296,6 +305,27 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
             versions.contains("imask            1.1.0        from 2024-01-02")
                 && versions.contains("by manager@imask.test"),
             "{name}: {versions}"
+        );
+        // The two versions compared, from the policy page's link.
+        let doc = desk.get("/desk/policies/imask").text();
+        let link = doc
+            .split("href=\"")
+            .find(|l| l.starts_with("/desk/policies/imask/compare?"))
+            .unwrap();
+        let link = unescape(&link[..link.find('"').unwrap()]);
+        let compared = desk.get(&link);
+        assert_eq!(compared.status, 200, "{name}: {link}");
+        assert!(
+            compared
+                .text()
+                .contains("Manufacturer guarantee · rules changed"),
+            "{name}"
+        );
+        // Versions of another policy cannot be compared through this one.
+        assert_eq!(
+            desk.get("/desk/policies/imask/compare?from=1&to=2").status,
+            404,
+            "{name}"
         );
         // The draft is gone with the publication; publishing again publishes nothing.
         assert_eq!(desk.publish("imask", "2024-01-03").status, 422, "{name}");

@@ -122,6 +122,11 @@ pub fn routes() -> Vec<Route> {
             get(crate::pages::studio::draft).post(crate::pages::studio::draft_post),
         ),
         route(
+            "/desk/policies/{id}/compare",
+            &["GET"],
+            get(crate::pages::studio::compare),
+        ),
+        route(
             "/desk/policies/{id}/what-if",
             &["POST"],
             post(crate::pages::studio::what_if_start),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use aftercare_app::accounts::Principal;
 use aftercare_app::simulate::{self, Simulation};
-use aftercare_app::studio::{self, Checked, Document};
+use aftercare_app::studio::{self, Change, Checked, Diff, Document};
 use aftercare_app::{AppError, published::Version};
 use askama::Template;
 use axum::Form;
@@ -162,6 +162,8 @@ struct DraftPage {
     warnings: Vec<String>,
     loads: bool,
     document: Option<Document>,
+    /// The saved draft against the version in force.
+    changes: Option<Diff>,
     notice: Option<&'static str>,
     error: Option<String>,
     today: String,
@@ -191,11 +193,12 @@ async fn render_draft(
         .pool()
         .run(move |store| {
             let draft = studio::draft(store, &who, &policies, &key)?;
+            let changes = studio::draft_changes(store, &who, &policies, &key)?;
             let title = policies.get(&key)?.title.clone();
-            Ok((draft, title))
+            Ok((draft, changes, title))
         })
         .await;
-    let (draft, policy_title) = match read {
+    let (draft, changes, policy_title) = match read {
         Ok(r) => r,
         Err(e) => return problem(e),
     };
@@ -228,6 +231,7 @@ async fn render_draft(
         warnings,
         loads,
         document,
+        changes,
         notice: shown.notice,
         error: shown.error,
         today,
@@ -581,4 +585,75 @@ pub async fn what_if_stop(
     };
     run.stop.store(true, Ordering::Relaxed);
     Redirect::to(&format!("/desk/policies/{id}/what-if/{job}")).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "studio_compare.html")]
+struct ComparePage {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    id: String,
+    policy_title: String,
+    from: Version,
+    to: Version,
+    diff: Diff,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompareQuery {
+    pub lang: Option<String>,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// `GET /desk/policies/{id}/compare?from=SEQ&to=SEQ`: two versions, clause by clause.
+pub async fn compare(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<CompareQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (who, _) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let policies = state.policies();
+    let (key, from, to) = (id.clone(), q.from, q.to);
+    let compared = state
+        .pool()
+        .run(move |store| {
+            let title = studio::visible(&who, &policies)?
+                .into_iter()
+                .find(|p| p.id == key)
+                .map(|p| p.title.clone())
+                .ok_or_else(|| AppError::not_found("policy", key.clone()))?;
+            let (a, b, d) = studio::compare(store, &who, &policies, &key, from, to)?;
+            Ok((title, a, b, d))
+        })
+        .await;
+    let (policy_title, from, to, diff) = match compared {
+        Ok(c) => c,
+        Err(e) => return problem(e),
+    };
+    let view = ComparePage {
+        lang,
+        t,
+        title: t.studio.compare_title,
+        switch_href: format!(
+            "/desk/policies/{id}/compare?from={}&to={}&lang={}",
+            from.seq,
+            to.seq,
+            lang.other().tag()
+        ),
+        id,
+        policy_title,
+        from,
+        to,
+        diff,
+    };
+    page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }

@@ -64,6 +64,17 @@ pub struct Studio {
     pub status_pending: &'static str,
     pub status_denied: &'static str,
     pub status_not_offered: &'static str,
+    pub changes_title: &'static str,
+    pub compare_title: &'static str,
+    pub compare_previous: &'static str,
+    pub change_added: &'static str,
+    pub change_removed: &'static str,
+    pub change_text: &'static str,
+    pub change_rules: &'static str,
+    pub no_changes: &'static str,
+    pub before: &'static str,
+    pub after: &'static str,
+    pub values_changed: &'static str,
 }
 
 pub(super) const EN: Studio = Studio {
@@ -128,6 +139,17 @@ pub(super) const EN: Studio = Studio {
     status_pending: "depends on facts not known yet",
     status_denied: "denied",
     status_not_offered: "not offered",
+    changes_title: "Changes from the version in force",
+    compare_title: "Versions compared clause by clause",
+    compare_previous: "compare with the previous version",
+    change_added: "added",
+    change_removed: "removed",
+    change_text: "text changed",
+    change_rules: "rules changed",
+    no_changes: "No clause, rule or value differs.",
+    before: "Before",
+    after: "After",
+    values_changed: "Values",
 };
 
 pub(super) const ZH_CN: Studio = Studio {
@@ -192,4 +214,15 @@ pub(super) const ZH_CN: Studio = Studio {
     status_pending: "取决于尚未知道的事实",
     status_denied: "不可以",
     status_not_offered: "不适用",
+    changes_title: "与现行版本相比的变化",
+    compare_title: "逐条比较版本",
+    compare_previous: "与上一版本比较",
+    change_added: "新增",
+    change_removed: "删除",
+    change_text: "文本有变化",
+    change_rules: "规则有变化",
+    no_changes: "条款、规则和数值均无差别。",
+    before: "之前",
+    after: "之后",
+    values_changed: "数值",
 };
