@@ -66,6 +66,11 @@ impl Policies {
         Ok(Policies { set, texts })
     }
 
+    /// The linked set (to run scenarios on).
+    pub fn set(&self) -> &PolicySet {
+        &self.set
+    }
+
     /// Every policy and law layer loaded, every version.
     pub fn all(&self) -> impl Iterator<Item = &Arc<Policy>> {
         self.set.iter()

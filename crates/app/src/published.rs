@@ -201,22 +201,65 @@ pub fn publish(
     Ok(out)
 }
 
-/// The published policies; on a database where nothing is published yet, the files of
-/// `seed` are published first (as `seed:FOLDER`), so that a new database starts with the
-/// folder it was given.
+/// A policies folder as read: its policy files and its scenarios (`cases/`).
+#[derive(Debug, Default)]
+pub struct Folder {
+    /// Where it was read from, for messages and `seed:FOLDER`.
+    pub from: String,
+    pub policies: Vec<SourceFile>,
+    pub scenarios: Vec<SourceFile>,
+}
+
+/// Keeps scenarios for the studio to run (by their policy and file stem; a scenario of the
+/// same name is replaced). Each must parse; the first that does not refuses them all, named.
+pub fn save_scenarios(
+    tx: &mut dyn Tx,
+    files: &[SourceFile],
+    by: &str,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    for f in files {
+        let s = aftercare_policy::corpus::Scenario::parse(&f.name, &f.text)
+            .map_err(|d| AppError::invalid("scenario", d.to_string()))?;
+        let name = std::path::Path::new(&f.name)
+            .file_stem()
+            .map_or_else(|| f.name.clone(), |s| s.to_string_lossy().into_owned());
+        tx.exec(
+            "INSERT INTO policy_scenarios (policy_id, name, text, saved_by, saved_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (policy_id, name) DO UPDATE SET text = excluded.text,
+               saved_by = excluded.saved_by, saved_at = excluded.saved_at",
+            &[
+                (&s.policy).into(),
+                name.into(),
+                (&f.text).into(),
+                by.into(),
+                Val::Int(micros(now)),
+            ],
+        )?;
+    }
+    Ok(files.len())
+}
+
+/// The published policies; on a database where nothing is published yet, the folder `seed`
+/// reads is published first (as `seed:FOLDER`, with its scenarios), so that a new database
+/// starts with the folder it was given.
 pub fn load_or_seed(
     store: &mut Store,
-    seed: impl FnOnce() -> Result<(String, Vec<SourceFile>), String>,
+    seed: impl FnOnce() -> Result<Folder, String>,
     now: Timestamp,
 ) -> Result<(i64, Policies), AppError> {
     if let Some(loaded) = store.read(|tx| load(tx))? {
         return Ok(loaded);
     }
-    let (from, files) = seed().map_err(AppError::Config)?;
+    let folder = seed().map_err(AppError::Config)?;
+    let from = folder.from.clone();
     store.tx(|tx| {
         // Another process may have seeded it meanwhile.
         if generation(tx)? == 0 {
-            publish(tx, files, &format!("seed:{from}"), now)?;
+            let by = format!("seed:{from}");
+            publish(tx, folder.policies, &by, now)?;
+            save_scenarios(tx, &folder.scenarios, &by, now)?;
         }
         Ok::<_, AppError>(())
     })?;

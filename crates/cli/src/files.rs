@@ -29,6 +29,31 @@ pub fn policy_files(dir: &Path) -> Result<Vec<SourceFile>, String> {
     aftercare_app::policies::read_dir(dir)
 }
 
+/// A policies folder for the database: its policy files and the scenarios of its `cases/`
+/// (none when it has no `cases/`).
+pub fn folder(dir: &Path) -> Result<aftercare_app::published::Folder, String> {
+    let cases = dir.join("cases");
+    let scenarios = if cases.is_dir() {
+        scenario_paths(&cases)?
+            .iter()
+            .map(|p| {
+                Ok(SourceFile {
+                    name: p.display().to_string(),
+                    text: std::fs::read_to_string(p)
+                        .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(aftercare_app::published::Folder {
+        from: dir.display().to_string(),
+        policies: policy_files(dir)?,
+        scenarios,
+    })
+}
+
 /// Loads and links every policy in a directory; errors are rendered, located.
 pub fn load_set(dir: &Path) -> Result<PolicySet, String> {
     let files = policy_files(dir)?;

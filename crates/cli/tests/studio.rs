@@ -119,12 +119,14 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
         staff(&db.url, "manager@imask.test", "manager", "IMASK");
         staff(&db.url, "other@imask.test", "manager", "IMASK");
         staff(&db.url, "agent@imask.test", "agent", "IMASK");
+        staff(&db.url, "manager@imkey.test", "manager", "imKey");
         let s = Server::start(&db.url);
         let desk = Desk {
             s: &s,
             h: sign_in(&s, "manager@imask.test"),
         };
         // Decisions on record to try the draft against.
+        let mut decided = Vec::new();
         for _ in 0..3 {
             let id = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
             let r = s.send(
@@ -134,7 +136,46 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
                 Some("{}"),
             );
             assert_eq!(r.status, 200, "{name}: {}", r.text());
+            decided.push(id);
         }
+
+        // A real case saved as a scenario of its policy, by a manager of its seller only.
+        let csrf = desk.csrf();
+        let scenario = format!("/desk/cases/{}/scenario", decided[0]);
+        let r = desk.post(&scenario, &form(&[("csrf", &csrf)]));
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        let imkey = Desk {
+            s: &s,
+            h: sign_in(&s, "manager@imkey.test"),
+        };
+        let kc = imkey.csrf();
+        assert_eq!(
+            imkey.post(&scenario, &form(&[("csrf", &kc)])).status,
+            404,
+            "{name}"
+        );
+        // Before any draft, the scenarios run on the text in force: every one passes, the
+        // saved case's too (it reads back as the decision it was made from).
+        let ran = desk
+            .post(
+                "/desk/policies/imask/draft",
+                &form(&[("csrf", &csrf), ("action", "scenarios")]),
+            )
+            .text();
+        let total = std::fs::read_dir(root().join("policies/cases/imask"))
+            .unwrap()
+            .count()
+            + 1;
+        assert!(
+            ran.contains(&format!(
+                "<strong>{total}</strong> of {total} scenarios pass"
+            )),
+            "{name}: {ran}"
+        );
+        assert!(ran.contains(&format!(
+            "<li class=\"pass\"><code>case-{}</code>",
+            decided[0]
+        )));
 
         // The list shows IMASK only; the document shows each clause with its rules.
         let list = desk.get("/desk/policies");
@@ -214,8 +255,33 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
         let r = desk.save("imask", &draft);
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         assert!(r.text().contains("The draft loads."), "{name}");
-        // Against the version in force: the one clause whose rule changed, and only it.
         let page = r.text();
+        // The seller's scenarios (the folder's, and the case saved above) on the draft: the
+        // ones that expect paid repair fail, naming it; the saved case's is among them.
+        let csrf = desk.csrf();
+        let ran = desk
+            .post(
+                "/desk/policies/imask/draft",
+                &form(&[("csrf", &csrf), ("action", "scenarios")]),
+            )
+            .text();
+        let passed: usize = ran
+            .split("<p class=\"summary\" role=\"status\"><strong>")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            ran.contains(&format!("of {total} scenarios pass")) && passed < total && passed > 0,
+            "{name}: {passed} of {total}"
+        );
+        let saved_case = format!("<li class=\"fail\"><code>case-{}</code>", decided[0]);
+        assert!(ran.contains(&saved_case), "{name}: {ran}");
+        assert!(ran.contains("paid_repair"), "{name}");
+        // Against the version in force: the one clause whose rule changed, and only it.
         let changes = &page[page.find("id=\"changes-title\"").unwrap()..];
         assert!(
             changes.contains("Manufacturer guarantee · rules changed")

@@ -164,6 +164,11 @@ pub fn routes() -> Vec<Route> {
             post(crate::pages::desk_case::repair),
         ),
         route(
+            "/desk/cases/{id}/scenario",
+            &["POST"],
+            post(crate::pages::desk_case::save_scenario),
+        ),
+        route(
             "/desk/cases/{id}/what-if",
             &["POST"],
             post(crate::pages::desk_case::what_if),

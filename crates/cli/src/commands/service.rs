@@ -45,12 +45,7 @@ impl Env {
     /// [`Env::load_policies`] on an open store, with the publications' generation.
     pub fn live(&self, store: &mut Store) -> Result<(i64, Policies), String> {
         let dir = &self.policies_dir;
-        published::load_or_seed(
-            store,
-            || Ok((dir.display().to_string(), files::policy_files(dir)?)),
-            Timestamp::now(),
-        )
-        .map_err(app)
+        published::load_or_seed(store, || files::folder(dir), Timestamp::now()).map_err(app)
     }
 
     /// The moment to act at, for a command about seller policy `policy` (or about no one
@@ -986,7 +981,7 @@ fn simulation_text(s: &aftercare_app::simulate::Simulation) -> String {
 /// `aftercare policy import [DIR]`
 pub fn policy_import(env: &Env, dir: &Path) -> Output {
     run(|| {
-        let files = files::policy_files(dir)?;
+        let folder = files::folder(dir)?;
         let mut store = env.store()?;
         // A new database is seeded from the folder asked for, not the default one.
         let seeded = Env {
@@ -1002,18 +997,31 @@ pub fn policy_import(env: &Env, dir: &Path) -> Output {
         } else {
             Vec::new()
         };
-        done.extend(
-            store
-                .tx(|tx| published::publish(tx, files, &by, now))
-                .map_err(app)?,
-        );
+        let (scenarios, policies) = (folder.scenarios, folder.policies);
+        let (versions, kept) = store
+            .tx(|tx| -> Result<_, AppError> {
+                let versions = published::publish(tx, policies, &by, now)?;
+                let kept = if before == 0 {
+                    0
+                } else {
+                    published::save_scenarios(tx, &scenarios, &by, now)?
+                };
+                Ok((versions, kept))
+            })
+            .map_err(app)?;
+        done.extend(versions);
+        let kept = if kept > 0 {
+            format!("{kept} scenario(s) kept for the studio\n")
+        } else {
+            String::new()
+        };
         if done.is_empty() {
             return Ok(format!(
-                "nothing to publish: every policy in `{}` is published already\n",
+                "nothing to publish: every policy in `{}` is published already\n{kept}",
                 dir.display()
             ));
         }
-        let mut out = String::new();
+        let mut out = kept;
         for v in &done {
             out.push_str(&format!(
                 "published {} {} (from {}, #{})\n",

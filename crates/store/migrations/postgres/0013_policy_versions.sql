@@ -23,3 +23,14 @@ CREATE TABLE policy_drafts (
     saved_by TEXT NOT NULL,
     saved_at BIGINT NOT NULL
 );
+
+-- Each seller policy's scenarios (facts, a moment, what is expected), run against a draft in
+-- the studio: seeded from the policies folder's cases/, or saved from a real case.
+CREATE TABLE policy_scenarios (
+    policy_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    saved_at BIGINT NOT NULL,
+    PRIMARY KEY (policy_id, name)
+);

@@ -196,6 +196,8 @@ struct CasePage {
     notice: Option<&'static str>,
     error: Option<String>,
     preview: Option<(Vec<RemedyView>, Option<String>)>,
+    /// Whether the caller may save this case as a scenario of its policy (the studio's).
+    studio: bool,
 }
 
 fn remedies(decision: &J, lang: Lang) -> Vec<RemedyView> {
@@ -593,8 +595,13 @@ async fn render(
         Ok(x) => x,
         Err(e) => return crate::problem::Problem::from(e).into_response(),
     };
+    let studio = at(&shown, "/policy").as_str().is_some_and(|id| {
+        aftercare_app::studio::visible(&who, &state.policies())
+            .is_ok_and(|v| v.iter().any(|p| p.id == id))
+    });
     let c = desk_case(&who, &shown, &decisions, &photos, &extra.form, lang);
     let view = CasePage {
+        studio,
         lang,
         t,
         title: t.desk_case.title,
@@ -625,6 +632,7 @@ pub async fn case(
         Some("done") => Some(t.desk_case.done),
         Some("stale") => Some(t.case.changed_meanwhile),
         Some("photo") => Some(t.case.photo_added),
+        Some("scenario") => Some(t.studio.scenario_saved),
         _ => None,
     };
     let refused =
@@ -868,4 +876,33 @@ pub async fn upload(
         &format!("/desk/cases/{id}"),
     )
     .await
+}
+
+/// `POST /desk/cases/{id}/scenario`: the case saved as a scenario of its policy (managers
+/// and admins of its seller), for the studio to run against drafts.
+pub async fn save_scenario(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let (who, csrf) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if field(&form, "csrf") != Some(csrf.as_str()) {
+        return forged();
+    }
+    let policies = state.policies();
+    let now = state.now();
+    let saved = state
+        .pool()
+        .run(move |store| {
+            aftercare_app::studio::save_case_as_scenario(store, &who, &policies, id, now)
+        })
+        .await;
+    match saved {
+        Ok(_) => Redirect::to(&format!("/desk/cases/{id}?notice=scenario")).into_response(),
+        Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
 }

@@ -164,6 +164,8 @@ struct DraftPage {
     document: Option<Document>,
     /// The saved draft against the version in force.
     changes: Option<Diff>,
+    /// The scenarios run, when asked.
+    scenarios: Option<studio::ScenarioRun>,
     notice: Option<&'static str>,
     error: Option<String>,
     today: String,
@@ -173,6 +175,7 @@ struct DraftPage {
 #[derive(Default)]
 struct Shown {
     checked: Option<Checked>,
+    scenarios: Option<studio::ScenarioRun>,
     notice: Option<&'static str>,
     error: Option<String>,
     status: Option<StatusCode>,
@@ -232,6 +235,7 @@ async fn render_draft(
         loads,
         document,
         changes,
+        scenarios: shown.scenarios,
         notice: shown.notice,
         error: shown.error,
         today,
@@ -315,6 +319,25 @@ pub async fn draft_post(
                 Err(e) => problem(e),
             }
         }
+        Some("scenarios") => {
+            let ran = state
+                .pool()
+                .run(move |store| studio::run_scenarios(store, &viewer, &policies, &key))
+                .await;
+            let shown = match ran {
+                Ok(run) => Shown {
+                    scenarios: Some(run),
+                    ..Shown::default()
+                },
+                Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => Shown {
+                    error: Some(e.to_string()),
+                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+                    ..Shown::default()
+                },
+                Err(e) => return problem(e),
+            };
+            render_draft(&state, who, csrf, id, lang, false, shown).await
+        }
         Some("publish") => {
             let day = match field(&form, "effective_from")
                 .unwrap_or_default()
@@ -346,7 +369,10 @@ pub async fn draft_post(
                 Err(e) => problem(e),
             }
         }
-        _ => problem(AppError::invalid("action", "`save` or `publish`")),
+        _ => problem(AppError::invalid(
+            "action",
+            "`save`, `scenarios` or `publish`",
+        )),
     }
 }
 

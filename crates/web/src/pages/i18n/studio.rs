@@ -75,6 +75,13 @@ pub struct Studio {
     pub before: &'static str,
     pub after: &'static str,
     pub values_changed: &'static str,
+    pub save_as_scenario: &'static str,
+    pub scenario_saved: &'static str,
+    pub scenarios_title: &'static str,
+    pub scenarios_run: &'static str,
+    pub scenarios_passed: &'static str,
+    pub scenarios_of: &'static str,
+    pub scenarios_uncovered: &'static str,
 }
 
 pub(super) const EN: Studio = Studio {
@@ -150,6 +157,13 @@ pub(super) const EN: Studio = Studio {
     before: "Before",
     after: "After",
     values_changed: "Values",
+    save_as_scenario: "Save this case as a scenario of its policy",
+    scenario_saved: "Saved as a scenario: the policy studio runs it against every draft.",
+    scenarios_title: "Scenarios",
+    scenarios_run: "Run the scenarios on the saved draft",
+    scenarios_passed: "scenarios pass",
+    scenarios_of: "of",
+    scenarios_uncovered: "Clauses no passing scenario exercises",
 };
 
 pub(super) const ZH_CN: Studio = Studio {
@@ -225,4 +239,11 @@ pub(super) const ZH_CN: Studio = Studio {
     before: "之前",
     after: "之后",
     values_changed: "数值",
+    save_as_scenario: "将此工单保存为其政策的测试场景",
+    scenario_saved: "已保存为测试场景：政策工作室会用它检验每个草稿。",
+    scenarios_title: "测试场景",
+    scenarios_run: "用已保存的草稿运行测试场景",
+    scenarios_passed: "个场景通过",
+    scenarios_of: "/",
+    scenarios_uncovered: "没有通过的场景覆盖的条款",
 };
