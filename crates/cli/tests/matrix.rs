@@ -45,7 +45,16 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("GET", "/desk/cases/{id}") => Foreign,
         ("POST", "/desk/cases/{id}/move" | "/desk/cases/{id}/what-if") => Foreign,
         ("POST", "/desk/cases/{id}/repair") => Foreign,
-        ("POST", "/desk/cases/{id}/photos") => Foreign,
+        ("POST", "/desk/cases/{id}/photos" | "/desk/cases/{id}/scenario") => Foreign,
+        // The policy studio: the list shows the caller's sellers' policies; every page of a
+        // policy, its draft, what-if and versions names the foreign seller's.
+        ("GET", "/desk/policies") => List,
+        ("GET" | "POST", "/desk/policies/{id}/draft") => Foreign,
+        ("GET", "/desk/policies/{id}" | "/desk/policies/{id}/compare") => Foreign,
+        ("POST", "/desk/policies/{id}/what-if" | "/desk/policies/{id}/what-if/{job}/stop") => {
+            Foreign
+        }
+        ("GET", "/desk/policies/{id}/what-if/{job}") => Foreign,
         ("GET", "/healthz" | "/readyz" | "/api/openapi.json") => Public,
         ("GET", "/api/v1/warranty/{serial}") => Public,
         ("GET", "/api/v1/policies" | "/api/v1/policies/{id}") => Public,
@@ -91,6 +100,8 @@ struct Foreign {
     webhook: i64,
     delivery: i64,
     seller: &'static str,
+    /// The seller's policy (the studio's pages name it).
+    policy: &'static str,
     hook_url: &'static str,
     customer: &'static str,
     order: &'static str,
@@ -228,6 +239,7 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             webhook: cryptki_hook,
             delivery: cryptki_delivery,
             seller: "CryptKi",
+            policy: "cryptki",
             hook_url: "http://127.0.0.1:9/hook-CryptKi",
             customer: "cust-de",
             order: "SO-CRK-1",
@@ -242,6 +254,7 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
             webhook: imask_hook,
             delivery: imask_delivery,
             seller: "IMASK",
+            policy: "imask",
             hook_url: "http://127.0.0.1:9/hook-IMASK",
             customer: "cust-cn",
             order: "SO-IMA-1",
@@ -299,6 +312,8 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                     let f = &who.foreign;
                     let id = if route.path.starts_with("/api/v1/policies") {
                         "imask".to_string()
+                    } else if route.path.starts_with("/desk/policies") {
+                        f.policy.to_string()
                     } else if route.path.starts_with("/api/v1/refunds") {
                         f.refund.to_string()
                     } else if route.path.starts_with("/api/v1/evidence") {
@@ -315,7 +330,8 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         .replace("{id}", &id)
                         .replace("{serial}", f.serial)
                         .replace("{ref}", f.customer)
-                        .replace("{file}", "app.css");
+                        .replace("{file}", "app.css")
+                        .replace("{job}", "0");
                     let body = match (*method, route.path) {
                         ("POST", "/api/v1/cases") => Some(format!(
                             r#"{{"kind": "warranty_service", "serial": "{}", "order_no": "{}", "facts": {{}}}}"#,
