@@ -18,6 +18,7 @@ pub mod model;
 pub mod mutate;
 pub mod schema;
 pub mod set;
+pub mod split;
 pub mod value;
 
 pub use decide::{Decision, Status, decide};
