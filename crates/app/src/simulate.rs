@@ -122,6 +122,9 @@ impl DeadlineChange {
 pub struct Scope {
     /// Only decisions made at or after this moment.
     pub since: Option<Timestamp>,
+    /// The decisions recorded under this policy instead of the draft's own (a new policy
+    /// tried on the history of the one it would take over).
+    pub history: Option<String>,
 }
 
 /// Makes every decision recorded under `draft_id` again with `draft` (a set holding the draft
@@ -144,18 +147,19 @@ pub fn simulate(
         ));
     }
     let since = scope.since.map_or(i64::MIN, micros);
+    let history = scope.history.as_deref().unwrap_or(draft_id);
     let (total, first, last) = store.read(|tx| -> Result<_, AppError> {
         let r = tx.query_one(
             "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM decisions
              WHERE policy_id = ? AND decided_at >= ?",
-            &[draft_id.into(), Val::Int(since)],
+            &[history.into(), Val::Int(since)],
         )?;
         Ok((r.int(0)?, r.int(1)?, r.int(2)?))
     })?;
     let total = u64::try_from(total).unwrap_or(0);
     let job = Job {
         policy,
-        draft_id,
+        history,
         since,
         last,
         next: AtomicI64::new(first),
@@ -231,7 +235,8 @@ const SPAN: i64 = 2_000;
 /// What the workers share.
 struct Job<'a> {
     policy: &'a Policy,
-    draft_id: &'a str,
+    /// The policy whose recorded decisions are made again.
+    history: &'a str,
     since: i64,
     /// The last decision id to make again.
     last: i64,
@@ -268,7 +273,7 @@ impl Job<'_> {
                     &[
                         Val::Int(from),
                         Val::Int(from.saturating_add(SPAN)),
-                        self.draft_id.into(),
+                        self.history.into(),
                         Val::Int(self.since),
                     ],
                 )?;
@@ -290,7 +295,7 @@ impl Job<'_> {
                 let then = made_with
                     .get(key)
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
-                    .get(self.draft_id)?;
+                    .get(self.history)?;
                 let before = aftercare_policy::decide(then, &facts, at);
                 let now = aftercare_policy::decide(self.policy, &facts, at);
                 out.decisions += 1;
@@ -545,7 +550,7 @@ mod tests {
         let mut store = Store::open("sqlite::memory:").unwrap();
         let job = Job {
             policy: policies.get("maintenance").unwrap(),
-            draft_id: "maintenance",
+            history: "maintenance",
             since: i64::MIN,
             last: 10 * SPAN,
             next: AtomicI64::new(1),

@@ -28,8 +28,48 @@ pub const SCOPE: &str = "policies:write";
 /// The longest draft kept (the longest seed policy is about 60 kB).
 pub const MAX_DRAFT: usize = 512 * 1024;
 
-/// The seller of policy `id` if `who` may work on it in the studio; a policy of a seller
-/// they do not work for is "not found", as a case of one is.
+/// A policy the caller may work on: published, or a new one with only a draft.
+#[derive(Clone, Debug)]
+struct Target {
+    id: String,
+    seller: String,
+    published: Option<Arc<Policy>>,
+}
+
+/// Policy `id` if `who` may work on it in the studio: a published policy of a seller they
+/// work for, or the draft of a new one. Another seller's is "not found", as a case of one is.
+fn target(
+    tx: &mut dyn Tx,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<Target, AppError> {
+    let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?;
+    let found = match policies.get(id).ok() {
+        Some(p) => p.seller.clone().map(|seller| Target {
+            id: id.to_string(),
+            seller,
+            published: Some(Arc::clone(p)),
+        }),
+        None => tx
+            .query_opt(
+                "SELECT seller FROM policy_drafts WHERE policy_id = ?",
+                &[id.into()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?
+            .map(|seller| Target {
+                id: id.to_string(),
+                seller,
+                published: None,
+            }),
+    };
+    found
+        .filter(|t| sellers.includes(&t.seller))
+        .ok_or_else(|| AppError::not_found("policy", id))
+}
+
+/// [`target`] for a published policy.
 fn may_edit(who: &Principal, policies: &Policies, id: &str) -> Result<Arc<Policy>, AppError> {
     let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?;
     let policy = policies
@@ -38,6 +78,129 @@ fn may_edit(who: &Principal, policies: &Policies, id: &str) -> Result<Arc<Policy
         .filter(|p| p.seller.as_deref().is_some_and(|s| sellers.includes(s)))
         .ok_or_else(|| AppError::not_found("policy", id))?;
     Ok(Arc::clone(policy))
+}
+
+/// A new policy's draft not yet published.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewDraft {
+    pub policy_id: String,
+    pub seller: String,
+    pub saved_by: String,
+    pub saved_at: Timestamp,
+}
+
+/// The drafts of new policies (none published yet) of the sellers `who` works for.
+pub fn new_drafts(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+) -> Result<Vec<NewDraft>, AppError> {
+    let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?.clone();
+    let rows = store.read(|tx| {
+        tx.query(
+            "SELECT policy_id, seller, saved_by, saved_at FROM policy_drafts ORDER BY policy_id",
+            &[],
+        )
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, seller) = (r.text(0)?, r.text(1)?);
+        if policies.get(&id).is_err() && sellers.includes(&seller) {
+            out.push(NewDraft {
+                policy_id: id,
+                seller,
+                saved_by: r.text(2)?,
+                saved_at: from_micros(r.int(3)?)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Starts a new policy `id` of `seller` from its after-sales document: the document split
+/// into clauses by its own numbering, as a skeleton with every clause and no rules
+/// ([`aftercare_policy::split`]), saved as the new policy's draft. The caller must work for
+/// the seller; the id must be new (lower-case letters, digits and `-`).
+pub fn create(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+    seller: &str,
+    document: &str,
+    now: Timestamp,
+) -> Result<Checked, AppError> {
+    let sellers = staff_with(who, ROLES, SCOPE, "edit policies")?;
+    let seller = seller.trim();
+    if seller.is_empty() || seller.chars().count() > 80 || seller.chars().any(char::is_control) {
+        return Err(AppError::invalid("seller", "1 to 80 characters"));
+    }
+    if !sellers.includes(seller) {
+        return Err(AppError::Forbidden(format!(
+            "you do not work for seller `{seller}`"
+        )));
+    }
+    let good_id = (2..=40).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !good_id {
+        return Err(AppError::invalid(
+            "id",
+            format!("`{id}`: 2 to 40 lower-case letters, digits and `-`, starting with a letter"),
+        ));
+    }
+    if document.trim().is_empty() {
+        return Err(AppError::invalid(
+            "document",
+            "paste the seller's after-sales document",
+        ));
+    }
+    if document.len() > MAX_DRAFT {
+        return Err(AppError::invalid(
+            "document",
+            format!("at most {MAX_DRAFT} bytes; this one is {}", document.len()),
+        ));
+    }
+    if policies.all().any(|p| p.id == id) {
+        return Err(AppError::invalid(
+            "id",
+            format!("`{id}` is a policy already: edit its draft instead"),
+        ));
+    }
+    let text = aftercare_policy::split::skeleton(document, id, seller);
+    let target = Target {
+        id: id.to_string(),
+        seller: seller.to_string(),
+        published: None,
+    };
+    let actor = who.actor();
+    store.tx(|tx| {
+        let taken = tx.query_opt(
+            "SELECT 1 FROM policy_drafts WHERE policy_id = ?",
+            &[id.into()],
+        )?;
+        if taken.is_some() {
+            return Err(AppError::invalid(
+                "id",
+                format!("a draft of `{id}` exists already: open it"),
+            ));
+        }
+        let (checked, _) = check_in(tx, &target, &text)?;
+        tx.exec(
+            "INSERT INTO policy_drafts (policy_id, seller, text, saved_by, saved_at)
+             VALUES (?, ?, ?, ?, ?)",
+            &[
+                id.into(),
+                seller.into(),
+                (&text).into(),
+                (&actor).into(),
+                Val::Int(micros(now)),
+            ],
+        )?;
+        Ok(checked)
+    })
 }
 
 /// The seller policies `who` may work on, latest versions, by id.
@@ -357,7 +520,10 @@ pub fn draft_changes(
     policies: &Policies,
     id: &str,
 ) -> Result<Option<Diff>, AppError> {
-    let policy = may_edit(who, policies, id)?;
+    let target = store.read(|tx| target(tx, who, policies, id))?;
+    let Some(policy) = target.published else {
+        return Ok(None);
+    };
     let Some(saved) = store.read(|tx| stored_draft(tx, id))? else {
         return Ok(None);
     };
@@ -568,10 +734,13 @@ pub fn draft(
     policies: &Policies,
     id: &str,
 ) -> Result<Draft, AppError> {
-    let policy = may_edit(who, policies, id)?;
+    let target = store.read(|tx| target(tx, who, policies, id))?;
     if let Some(d) = store.read(|tx| stored_draft(tx, id))? {
         return Ok(d);
     }
+    let policy = target
+        .published
+        .ok_or_else(|| AppError::not_found("policy", id))?;
     let text = store
         .read(|tx| {
             tx.query_opt(
@@ -610,7 +779,7 @@ fn draft_file(id: &str) -> String {
 /// place; it must keep its id and seller and be a seller policy.
 fn check_in(
     tx: &mut dyn Tx,
-    policy: &Policy,
+    policy: &Target,
     text: &str,
 ) -> Result<(Checked, Option<Policies>), AppError> {
     if text.len() > MAX_DRAFT {
@@ -669,12 +838,12 @@ fn check_in(
             loaded.file
         ));
     }
-    if loaded.seller != policy.seller {
+    if loaded.seller.as_deref() != Some(policy.seller.as_str()) {
         refusals.push(format!(
             "{}: the draft's seller is {}; it must stay {}",
             loaded.file,
             loaded.seller.as_deref().unwrap_or("none"),
-            policy.seller.as_deref().unwrap_or("none")
+            policy.seller
         ));
     }
     if !refusals.is_empty() {
@@ -699,16 +868,18 @@ pub fn save_draft(
     text: &str,
     now: Timestamp,
 ) -> Result<Checked, AppError> {
-    let policy = may_edit(who, policies, id)?;
     let actor = who.actor();
     store.tx(|tx| {
+        let policy = target(tx, who, policies, id)?;
         let (checked, _) = check_in(tx, &policy, text)?;
         tx.exec(
-            "INSERT INTO policy_drafts (policy_id, text, saved_by, saved_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO policy_drafts (policy_id, seller, text, saved_by, saved_at)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (policy_id) DO UPDATE SET text = excluded.text,
                saved_by = excluded.saved_by, saved_at = excluded.saved_at",
             &[
                 id.into(),
+                (&policy.seller).into(),
                 text.into(),
                 (&actor).into(),
                 Val::Int(micros(now)),
@@ -726,7 +897,7 @@ pub fn draft_set(
     policies: &Policies,
     id: &str,
 ) -> Result<Policies, AppError> {
-    let policy = may_edit(who, policies, id)?;
+    let policy = store.read(|tx| target(tx, who, policies, id))?;
     let text = draft(store, who, policies, id)?.text;
     store.read(|tx| match check_in(tx, &policy, &text)? {
         (_, Some(set)) => Ok(set),
@@ -746,9 +917,9 @@ pub fn publish_draft(
     effective_from: jiff::civil::Date,
     now: Timestamp,
 ) -> Result<Version, AppError> {
-    let policy = may_edit(who, policies, id)?;
     let actor = who.actor();
     store.tx(|tx| {
+        let policy = target(tx, who, policies, id)?;
         let text = stored_draft(tx, id)?
             .ok_or_else(|| AppError::invalid("draft", "there is no saved draft to publish"))?
             .text;

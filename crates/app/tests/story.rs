@@ -2456,6 +2456,7 @@ fn a_draft_is_tried_on_the_decisions_already_made_before_it_is_published() {
             &longer,
             &Scope {
                 since: Some(at("2024-01-23T00:00:00Z")),
+                history: None,
             },
         );
         assert_eq!((later.decisions, later.changed), (0, 0), "{}", db.name);

@@ -48,7 +48,9 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/desk/cases/{id}/photos" | "/desk/cases/{id}/scenario") => Foreign,
         // The policy studio: the list shows the caller's sellers' policies; every page of a
         // policy, its draft, what-if and versions names the foreign seller's.
-        ("GET", "/desk/policies") => List,
+        ("GET", "/desk/policies" | "/desk/policies/new") => List,
+        // A new policy for a seller: the studio test tries another seller's name in the form.
+        ("POST", "/desk/policies/new") => Foreign,
         ("GET" | "POST", "/desk/policies/{id}/draft") => Foreign,
         ("GET", "/desk/policies/{id}" | "/desk/policies/{id}/compare") => Foreign,
         ("POST", "/desk/policies/{id}/what-if" | "/desk/policies/{id}/what-if/{job}/stop") => {

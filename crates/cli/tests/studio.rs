@@ -426,3 +426,235 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
 fn unescape_says(s: &str) -> String {
     s.replace('\'', "&#39;")
 }
+
+/// A seller's document for a sixth seller, in a layout the seeds do not use.
+const NORDLICHT: &str = "# Nordlicht Audio: Returns and Warranty
+
+These terms apply to headphones bought from nordlicht.example. Prices are in €.
+
+## 1. Scope
+
+1.1 These terms cover products bought in our online shop.
+
+## 2. Returns
+
+2.1 You may return a product within 30 days of delivery for a full refund.
+
+2.2 Products that have been activated cannot be returned.
+
+## 3. Warranty
+
+3.1 Our products carry a warranty of 24 months from delivery.
+";
+
+#[test]
+fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_server() {
+    for db in databases() {
+        let name = db.name;
+        run(
+            &db.url,
+            &[
+                "import",
+                root().join("examples/registry.json").to_str().unwrap(),
+            ],
+        );
+        staff(&db.url, "admin@all.test", "admin", "*");
+        staff(&db.url, "manager@imask.test", "manager", "IMASK");
+        let a = Server::start(&db.url);
+        let b = Server::start(&db.url);
+        let desk = Desk {
+            s: &a,
+            h: sign_in(&a, "admin@all.test"),
+        };
+        // History to try the new policy on: IMASK decisions.
+        for _ in 0..2 {
+            let id = open_case(&a, &desk.h, "IMA-0001", "SO-IMA-1");
+            let r = a.send(
+                "POST",
+                &format!("/api/v1/cases/{id}/decide"),
+                &refs(&desk.h),
+                Some("{}"),
+            );
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+        }
+
+        // The pasted document becomes a draft with every clause and no rules.
+        let csrf = desk.csrf();
+        let new = |id: &str, seller: &str, doc: &str| {
+            desk.post(
+                "/desk/policies/new",
+                &form(&[
+                    ("csrf", &csrf),
+                    ("id", id),
+                    ("seller", seller),
+                    ("document", doc),
+                ]),
+            )
+        };
+        let r = new("nordlicht", "Nordlicht", NORDLICHT);
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        assert_eq!(r.header("location"), Some("/desk/policies/nordlicht/draft"));
+        let text = textarea(&desk.get("/desk/policies/nordlicht/draft").text());
+        for clause in ["1.1", "2.1", "2.2", "3.1"] {
+            assert!(
+                text.contains(&format!("id = \"{clause}\"")),
+                "{name}: {clause}: {text}"
+            );
+        }
+        assert!(text.contains("seller = \"Nordlicht\""), "{name}");
+        assert!(!text.contains("[[rule]]"), "{name}");
+        // Listed as new, not published; the same id again, a bad id, an id taken, refused.
+        assert!(
+            desk.get("/desk/policies")
+                .text()
+                .contains("/desk/policies/nordlicht/draft")
+        );
+        assert_eq!(
+            new("nordlicht", "Nordlicht", NORDLICHT).status,
+            422,
+            "{name}"
+        );
+        assert_eq!(new("Bad Id", "Nordlicht", NORDLICHT).status, 422, "{name}");
+        assert_eq!(new("imask", "IMASK", NORDLICHT).status, 422, "{name}");
+        assert_eq!(new("empty", "Nordlicht", "  ").status, 422, "{name}");
+        // A manager of IMASK neither sees the new seller's draft nor starts one for it.
+        let imask = Desk {
+            s: &a,
+            h: sign_in(&a, "manager@imask.test"),
+        };
+        assert_eq!(
+            imask.get("/desk/policies/nordlicht/draft").status,
+            404,
+            "{name}"
+        );
+        assert!(
+            !imask.get("/desk/policies").text().contains("nordlicht"),
+            "{name}"
+        );
+        let ic = imask.csrf();
+        let r = imask.post(
+            "/desk/policies/new",
+            &form(&[
+                ("csrf", &ic),
+                ("id", "other"),
+                ("seller", "Nordlicht"),
+                ("document", NORDLICHT),
+            ]),
+        );
+        assert_eq!(r.status, 403, "{name}: {}", r.text());
+
+        // Two rules written; the draft loads.
+        let ruled = format!(
+            "{text}\n[[rule]]\nid = \"returns-30-days\"\nclause = \"2.1\"\nallow = [\"return\"]\nwhen = \"within(order.delivered, 30 days)\"\n\n[[rule]]\nid = \"returns-activated\"\nclause = \"2.2\"\ndeny = [\"return\"]\nwhen = \"condition.activated\"\n"
+        );
+        let r = desk.save("nordlicht", &ruled);
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert!(
+            r.text().contains("The draft loads."),
+            "{name}: {}",
+            r.text()
+        );
+
+        // What-if on IMASK's recorded decisions: the return answers change.
+        let r = desk.post(
+            "/desk/policies/nordlicht/what-if",
+            &form(&[("csrf", &csrf), ("history", "imask")]),
+        );
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        let job = r.header("location").unwrap().to_string();
+        let start = Instant::now();
+        let result = loop {
+            let page = desk.get(&job).text();
+            if page.contains("class=\"summary\"") {
+                break page;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{name}: {page}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(
+            result.contains("<strong>2</strong> decisions made again"),
+            "{name}: {result}"
+        );
+        // IMASK's remedies the new document does not offer.
+        assert!(
+            result.contains("<tr><td>Free repair</td><td>denied → not offered</td><td>2</td>"),
+            "{name}: {result}"
+        );
+        // A history the caller does not work on is not there.
+        let r = imask.post(
+            "/desk/policies/imask/what-if",
+            &form(&[("csrf", &ic), ("history", "cryptki")]),
+        );
+        assert_eq!(r.status, 404, "{name}");
+
+        // Published; the registry gets the seller's product; a case opened on the other
+        // server is decided by the new policy, without a restart.
+        let r = desk.publish("nordlicht", "2024-01-01");
+        assert_eq!(r.status, 303, "{name}: {}", r.text());
+        let registry = r#"{
+            "skus": [{"code": "NL-HP1", "name": "Nordlicht HP1 headphones", "class": "main", "seller": "Nordlicht", "policy": "nordlicht"}],
+            "customers": [{"ref": "cust-nl", "kind": "consumer", "name": "Nora Licht", "email": "nora@example.org", "country": "DE"}],
+            "units": [{"serial": "NL-0001", "sku": "NL-HP1", "manufactured_on": "2024-02-01"}],
+            "orders": [{"order_no": "SO-NL-1", "customer": "cust-nl", "channel": "official", "distance": true,
+                        "ordered_on": "2024-03-01", "shipped_on": "2024-03-02", "delivered_on": "2024-03-04",
+                        "currency": "EUR", "shipping_fee_minor": 0, "paid_minor": 19900,
+                        "lines": [{"sku": "NL-HP1", "serial": "NL-0001", "price_minor": 19900}]}]
+        }"#;
+        let admin_b = sign_in(&b, "admin@all.test");
+        // B takes the new version up within a second (its registry checks the policy).
+        let start = Instant::now();
+        loop {
+            let r = b.send("POST", "/api/v1/registry", &refs(&admin_b), Some(registry));
+            if r.status < 300 {
+                break;
+            }
+            assert!(
+                r.text().contains("no policy `nordlicht` is loaded"),
+                "{name}: {}",
+                r.text()
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: {}",
+                r.text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let start = Instant::now();
+        let decided = loop {
+            let r = b.send(
+                "POST",
+                "/api/v1/cases",
+                &refs(&admin_b),
+                Some(r#"{"kind": "return", "serial": "NL-0001", "order_no": "SO-NL-1", "facts": {"problem.reported": "change_of_mind"}}"#),
+            );
+            if r.status == 201 {
+                let id = r.json()["id"].as_i64().unwrap();
+                let d = b.send(
+                    "POST",
+                    &format!("/api/v1/cases/{id}/decide"),
+                    &refs(&admin_b),
+                    Some("{}"),
+                );
+                assert_eq!(d.status, 200, "{name}: {}", d.text());
+                break d.json();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: {}",
+                r.text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(
+            decided["decision"]["policy"]["id"], "nordlicht",
+            "{name}: {decided}"
+        );
+        let cited = decided["decision"]["cited"].to_string();
+        // Its rule for 2.1 decided the return: delivered in March 2024, past its 30 days.
+        assert!(cited.contains("\"2.1\""), "{name}: {cited}");
+        let remedies = decided["decision"]["remedies"].as_array().unwrap().clone();
+        let ret = remedies.iter().find(|r| r["remedy"] == "return").unwrap();
+        assert_eq!(ret["status"], "denied", "{name}: {ret}");
+    }
+}

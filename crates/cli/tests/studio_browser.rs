@@ -97,7 +97,7 @@ fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
     // Published from a date: the list shows the new version.
     b.goto(&format!("{base}/desk/policies/imask/draft"));
     b.script("document.querySelector('#effective_from').value = '2024-01-02';");
-    b.click_and_wait("form.inline button[type=submit]");
+    b.click_and_wait("form.publish button[type=submit]");
     assert!(
         b.text("[role=status]").contains("Published"),
         "{}",

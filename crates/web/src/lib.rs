@@ -112,6 +112,11 @@ pub fn routes() -> Vec<Route> {
         route("/desk", &["GET"], get(crate::pages::desk::queue)),
         route("/desk/policies", &["GET"], get(crate::pages::studio::list)),
         route(
+            "/desk/policies/new",
+            &["GET", "POST"],
+            get(crate::pages::studio::new_policy).post(crate::pages::studio::new_policy_post),
+        ),
+        route(
             "/desk/policies/{id}",
             &["GET"],
             get(crate::pages::studio::policy),

@@ -889,7 +889,10 @@ pub fn policy_simulate(
             &mut store,
             &policies,
             &id,
-            &Scope { since },
+            &Scope {
+                since,
+                history: None,
+            },
             &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);

@@ -16,9 +16,12 @@ CREATE TABLE policy_versions (
     UNIQUE (policy_id, effective_from)
 );
 
--- A draft of each seller policy, worked on in the studio: never loaded to decide a case.
+-- A draft of each seller policy, worked on in the studio (a new policy's first too): never
+-- loaded to decide a case.
 CREATE TABLE policy_drafts (
     policy_id TEXT PRIMARY KEY,
+    -- Whose it is: a new policy's draft has no published version to say so.
+    seller TEXT NOT NULL,
     text TEXT NOT NULL,
     saved_by TEXT NOT NULL,
     saved_at BIGINT NOT NULL

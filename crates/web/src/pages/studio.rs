@@ -59,6 +59,7 @@ struct ListPage {
     title: &'static str,
     switch_href: String,
     rows: Vec<Row>,
+    drafts: Vec<studio::NewDraft>,
 }
 
 /// `GET /desk/policies`: the policies of the sellers the caller works for.
@@ -76,6 +77,15 @@ pub async fn list(
     let policies = state.policies();
     let visible = match studio::visible(&who, &policies) {
         Ok(v) => v,
+        Err(e) => return problem(e),
+    };
+    let (viewer, listed) = (who.clone(), Arc::clone(&policies));
+    let drafts = match state
+        .pool()
+        .run(move |store| studio::new_drafts(store, &viewer, &listed))
+        .await
+    {
+        Ok(d) => d,
         Err(e) => return problem(e),
     };
     let rows = visible
@@ -98,6 +108,7 @@ pub async fn list(
         title: t.studio.list_title,
         switch_href: format!("/desk/policies?lang={}", lang.other().tag()),
         rows,
+        drafts,
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }
@@ -169,6 +180,10 @@ struct DraftPage {
     notice: Option<&'static str>,
     error: Option<String>,
     today: String,
+    /// Whether a version is published (else this is a new policy's first draft).
+    published: bool,
+    /// The policies whose recorded decisions a what-if may be run against: (id, title).
+    histories: Vec<(String, String)>,
 }
 
 /// What the draft page shows beside the draft.
@@ -197,15 +212,20 @@ async fn render_draft(
         .run(move |store| {
             let draft = studio::draft(store, &who, &policies, &key)?;
             let changes = studio::draft_changes(store, &who, &policies, &key)?;
-            let title = policies.get(&key)?.title.clone();
-            Ok((draft, changes, title))
+            let published = policies.get(&key).ok().map(|p| p.title.clone());
+            let histories: Vec<(String, String)> = studio::visible(&who, &policies)?
+                .iter()
+                .map(|p| (p.id.clone(), p.title.clone()))
+                .collect();
+            Ok((draft, changes, published, histories))
         })
         .await;
-    let (draft, changes, policy_title) = match read {
+    let (draft, changes, published, histories) = match read {
         Ok(r) => r,
         Err(e) => return problem(e),
     };
     let t = lang.texts();
+    let policy_title = published.clone().unwrap_or_else(|| id.clone());
     let (errors, warnings, loads, document) = match shown.checked {
         Some(Checked::Errors(e)) => (e, Vec::new(), false, None),
         Some(Checked::Loads { document, warnings }) => {
@@ -239,6 +259,8 @@ async fn render_draft(
         notice: shown.notice,
         error: shown.error,
         today,
+        published: published.is_some(),
+        histories,
     };
     let status = shown.status.unwrap_or(if loads || view.errors.is_empty() {
         StatusCode::OK
@@ -457,6 +479,12 @@ pub async fn what_if_start(
         return forged();
     }
     let policies = state.policies();
+    // Whose recorded decisions: the policy's own, or another the caller works on.
+    let history = field(&form, "history").unwrap_or(&id).to_string();
+    let may = studio::visible(&who, &policies).is_ok_and(|v| v.iter().any(|p| p.id == history));
+    if !may {
+        return problem(AppError::not_found("policy", history));
+    }
     let (viewer, key) = (who.clone(), id.clone());
     let set = state
         .pool()
@@ -488,7 +516,10 @@ pub async fn what_if_start(
                     &mut store,
                     &set,
                     &run.policy_id,
-                    &simulate::Scope::default(),
+                    &simulate::Scope {
+                        since: None,
+                        history: Some(history),
+                    },
                     &mut |done, total| {
                         run.done.store(done, Ordering::Relaxed);
                         run.total.store(total, Ordering::Relaxed);
@@ -538,17 +569,22 @@ pub async fn what_if_page(
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     let t = lang.texts();
     let policies = state.policies();
-    // The caller must still be one who may edit the policy.
-    let policy_title = match studio::visible(&who, &policies)
-        .map(|v| v.into_iter().find(|p| p.id == id).map(|p| p.title.clone()))
-    {
-        Ok(Some(title)) => title,
-        Ok(None) => return problem(AppError::not_found("policy", id)),
-        Err(e) => return problem(e),
-    };
+    // Only its owner sees a run, and only while they may still edit the policy.
     let Some(run) = state.0.what_ifs.find(&id, &job, user_id(&who)) else {
         return problem(AppError::not_found("what-if", job));
     };
+    let (viewer, key) = (who.clone(), id.clone());
+    let draft = state
+        .pool()
+        .run(move |store| studio::draft(store, &viewer, &policies, &key))
+        .await;
+    if let Err(e) = draft {
+        return problem(e);
+    }
+    let policy_title = state
+        .policies()
+        .get(&id)
+        .map_or_else(|_| id.clone(), |p| p.title.clone());
     let running = run.running.load(Ordering::Relaxed);
     let words = |status: &str| -> String {
         match status {
@@ -682,4 +718,109 @@ pub async fn compare(
         diff,
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
+
+#[derive(Template)]
+#[template(path = "studio_new.html")]
+struct NewPage {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    csrf: String,
+    id: String,
+    seller: String,
+    document: String,
+    /// The sellers the caller works for that have a policy (suggestions).
+    sellers: Vec<String>,
+    error: Option<String>,
+}
+
+fn new_page(
+    who: &Principal,
+    policies: &aftercare_app::Policies,
+    csrf: String,
+    lang: Lang,
+    form: &[(String, String)],
+    error: Option<String>,
+) -> Result<String, askama::Error> {
+    let t = lang.texts();
+    let mut sellers: Vec<String> = studio::visible(who, policies)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.seller.clone())
+        .collect();
+    sellers.sort();
+    sellers.dedup();
+    NewPage {
+        lang,
+        t,
+        title: t.studio.new_title,
+        switch_href: format!("/desk/policies/new?lang={}", lang.other().tag()),
+        csrf,
+        id: field(form, "id").unwrap_or_default().to_string(),
+        seller: field(form, "seller").unwrap_or_default().to_string(),
+        document: field(form, "document").unwrap_or_default().to_string(),
+        sellers,
+        error,
+    }
+    .render()
+}
+
+/// `GET /desk/policies/new`: the form for a new policy from a document.
+pub async fn new_policy(
+    State(state): State<AppState>,
+    Query(q): Query<StudioQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (who, csrf) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let policies = state.policies();
+    if let Err(e) = studio::visible(&who, &policies) {
+        return problem(e);
+    }
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let html = new_page(&who, &policies, csrf, lang, &[], None);
+    page(StatusCode::OK, html, lang, q.lang.is_some())
+}
+
+/// `POST /desk/policies/new`: the document split into a new policy's draft, then the draft.
+pub async fn new_policy_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let (who, csrf) = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if field(&form, "csrf") != Some(csrf.as_str()) {
+        return forged();
+    }
+    let lang = Lang::choose(None, &headers);
+    let policies = state.policies();
+    let now = state.now();
+    let id = field(&form, "id").unwrap_or_default().trim().to_string();
+    let seller = field(&form, "seller").unwrap_or_default().to_string();
+    let document = field(&form, "document")
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
+    let (viewer, key, set) = (who.clone(), id.clone(), Arc::clone(&policies));
+    let created = state
+        .pool()
+        .run(move |store| studio::create(store, &viewer, &set, &key, &seller, &document, now))
+        .await;
+    match created {
+        Ok(_) => Redirect::to(&format!("/desk/policies/{id}/draft")).into_response(),
+        Err(e)
+            if e.is_callers()
+                && !matches!(e, AppError::NotFound { .. } | AppError::Forbidden(_)) =>
+        {
+            let html = new_page(&who, &policies, csrf, lang, &form, Some(e.to_string()));
+            page(StatusCode::UNPROCESSABLE_ENTITY, html, lang, false)
+        }
+        Err(e) => problem(e),
+    }
 }

@@ -82,6 +82,16 @@ pub struct Studio {
     pub scenarios_passed: &'static str,
     pub scenarios_of: &'static str,
     pub scenarios_uncovered: &'static str,
+    pub new_link: &'static str,
+    pub new_title: &'static str,
+    pub new_intro: &'static str,
+    pub new_id_label: &'static str,
+    pub new_seller_label: &'static str,
+    pub new_document_label: &'static str,
+    pub new_button: &'static str,
+    pub new_drafts: &'static str,
+    pub history_label: &'static str,
+    pub not_published: &'static str,
 }
 
 pub(super) const EN: Studio = Studio {
@@ -164,6 +174,16 @@ pub(super) const EN: Studio = Studio {
     scenarios_passed: "scenarios pass",
     scenarios_of: "of",
     scenarios_uncovered: "Clauses no passing scenario exercises",
+    new_link: "A new policy from a document",
+    new_title: "A new policy from the seller's document",
+    new_intro: "Paste the after-sales document as the seller publishes it. It is split into clauses by its own numbering (2(3), 5.1, headings with numbered items, lettered sub-items); the policy starts with every clause and no rules, and the currency and time zone are guesses to confirm.",
+    new_id_label: "Policy id (lower-case letters, digits and -)",
+    new_seller_label: "Seller",
+    new_document_label: "The after-sales document (plain text or Markdown)",
+    new_button: "Split into clauses and open the draft",
+    new_drafts: "New policies, not published yet",
+    history_label: "Against the decisions recorded under",
+    not_published: "not published yet",
 };
 
 pub(super) const ZH_CN: Studio = Studio {
@@ -246,4 +266,14 @@ pub(super) const ZH_CN: Studio = Studio {
     scenarios_passed: "个场景通过",
     scenarios_of: "/",
     scenarios_uncovered: "没有通过的场景覆盖的条款",
+    new_link: "根据文件新建政策",
+    new_title: "根据商家的售后文件新建政策",
+    new_intro: "粘贴商家发布的售后文件原文。系统按文件自己的编号（2(3)、5.1、带编号条目的标题、字母子项）拆分条款；新政策包含每一条款但还没有规则，币种和时区为推测值，请确认。",
+    new_id_label: "政策标识（小写字母、数字和 -）",
+    new_seller_label: "商家",
+    new_document_label: "售后文件（纯文本或 Markdown）",
+    new_button: "拆分条款并打开草稿",
+    new_drafts: "尚未发布的新政策",
+    history_label: "对照以下政策记录的判定",
+    not_published: "尚未发布",
 };
