@@ -279,7 +279,11 @@ pub(crate) fn made_with(
 
 /// The facts a decision was made on, from its record.
 pub(crate) fn stored_facts(text: &str) -> Result<Facts, AppError> {
-    let json = stored_json("decision.facts", text)?;
-    Facts::from_json(&json)
-        .map_err(|e| AppError::corrupt(format!("decision facts.{}", e.path), e.message))
+    Facts::from_json_str(text).map_err(|e| {
+        if e.path.is_empty() {
+            AppError::corrupt("decision.facts", e.message)
+        } else {
+            AppError::corrupt(format!("decision facts.{}", e.path), e.message)
+        }
+    })
 }

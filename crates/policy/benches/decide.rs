@@ -45,5 +45,37 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions, loading);
+/// Reading facts as the service stores them (JSON text), as what-if does a million times: a
+/// JSON tree then facts, against one pass over the text (`Facts::from_json_str`).
+fn stored_facts(c: &mut Criterion) {
+    let set = corpus_files::policy_set();
+    let stored: Vec<String> = ["imkey", "imask", "imiki", "cryptki", "maintenance"]
+        .iter()
+        .flat_map(|id| corpus_files::cases(set.get(id).unwrap()))
+        .map(|(facts, _)| facts.to_json().to_string())
+        .collect();
+    let mut group = c.benchmark_group("stored facts");
+    group.throughput(criterion::Throughput::Elements(stored.len() as u64));
+    group.bench_function(
+        format!("JSON tree, then facts ({} cases)", stored.len()),
+        |b| {
+            b.iter(|| {
+                for text in &stored {
+                    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                    black_box(aftercare_policy::Facts::from_json(&v).unwrap());
+                }
+            })
+        },
+    );
+    group.bench_function(format!("one pass ({} cases)", stored.len()), |b| {
+        b.iter(|| {
+            for text in &stored {
+                black_box(aftercare_policy::Facts::from_json_str(text).unwrap());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decisions, loading, stored_facts);
 criterion_main!(benches);
