@@ -889,6 +889,18 @@ pub fn save_draft(
     })
 }
 
+/// What checking policy `id`'s draft (as saved, else the text in force) finds, writing nothing.
+pub fn check(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<Checked, AppError> {
+    let policy = store.read(|tx| target(tx, who, policies, id))?;
+    let text = draft(store, who, policies, id)?.text;
+    store.read(|tx| check_in(tx, &policy, &text).map(|(checked, _)| checked))
+}
+
 /// The set a what-if of the saved draft decides with (the draft in the policy's place), or
 /// why the draft cannot be tried.
 pub fn draft_set(

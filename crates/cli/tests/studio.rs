@@ -288,7 +288,11 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
                 && changes.contains("denies Paid repair with a quote"),
             "{name}: {changes}"
         );
-        assert_eq!(changes.matches("class=\"clause diff").count(), 1, "{name}");
+        assert_eq!(
+            changes.matches("class=\"policy-clause diff").count(),
+            1,
+            "{name}"
+        );
         let csrf = desk.csrf();
         let r = desk.post("/desk/policies/imask/what-if", &form(&[("csrf", &csrf)]));
         assert_eq!(r.status, 303, "{name}: {}", r.text());

@@ -43,7 +43,7 @@ fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
 
     // The policy as its document: each clause's text with the rules that cite it.
     b.click_and_wait("a[href='/desk/policies/imask']");
-    let first = b.text("article.clause");
+    let first = b.text("article.policy-clause");
     assert!(first.contains("IMASK assures you"), "{first}");
     assert!(first.contains("allows Paid repair with a quote"), "{first}");
     b.assert_accessible("studio policy");
@@ -115,6 +115,156 @@ fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
     );
     b.assert_accessible("studio policy (zh-CN)");
     b.shot("studio-policy-zh");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Done-when of the studio: on the demo, an admin makes a sixth seller's policy from a
+/// pasted document, writes two rules, tries it on the demo's IMASK history, publishes it, and
+/// a second server on the same database decides a new case by it without a restart.
+#[test]
+fn an_admin_makes_a_sixth_sellers_policy_from_a_document_and_a_second_server_decides_by_it() {
+    let Some(b) = Browser::start() else { return };
+    let dir = std::env::temp_dir().join(format!("aftercare_studio_new_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/demo.db", dir.display());
+    let s = Server::demo(&db, dir.join("mail").to_str().unwrap());
+    let base = format!("http://{}", s.addr);
+    let document = std::fs::read_to_string(
+        support::root().join("crates/policy/tests/fixtures/split/nordlicht-returns.md"),
+    )
+    .unwrap();
+
+    b.goto(&format!("{base}/desk/sign-in?lang=en"));
+    b.type_into("#email", "admin@demo.test");
+    b.type_into("#password", "demo-aftercare-2026");
+    b.click_and_wait("form.stacked button");
+    b.goto(&format!("{base}/desk/policies"));
+    b.click_and_wait("a[href='/desk/policies/new']");
+    b.assert_accessible("new policy");
+    b.type_into("#new-id", "nordlicht");
+    b.type_into("#new-seller", "Nordlicht");
+    b.script(&format!(
+        "document.querySelector('#new-document').value = {};",
+        serde_json::Value::from(document)
+    ));
+    b.click_and_wait("form.stacked button");
+    assert!(
+        b.url().ends_with("/desk/policies/nordlicht/draft"),
+        "{}",
+        b.url()
+    );
+    // Every clause of the document, beside the draft, none cited yet.
+    let rendered = b.text(".rendered");
+    assert!(
+        rendered.contains("No rule cites this clause."),
+        "{rendered}"
+    );
+    b.assert_accessible("a new policy's draft");
+    b.shot("studio-new-draft");
+
+    // Two rules under the document's returns clauses.
+    let text = b.script("return document.querySelector('#source').value");
+    let text = text.as_str().unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id = \"").and_then(|r| r.strip_suffix('"')))
+        .map(str::to_string)
+        .collect();
+    assert!(ids.len() > 3, "{ids:?}");
+    let returns = ids.iter().find(|i| i.starts_with('2')).unwrap().clone();
+    let rules = format!(
+        "\n[[rule]]\nid = \"return-30-days\"\nclause = \"{returns}\"\nallow = [\"return\"]\nwhen = \"within(order.delivered, 30 days)\"\n\n[[rule]]\nid = \"no-return-activated\"\nclause = \"{returns}\"\ndeny = [\"return\"]\nwhen = \"condition.activated\"\n"
+    );
+    b.script(&format!(
+        "document.querySelector('#source').value += {};",
+        serde_json::Value::from(rules)
+    ));
+    b.click_and_wait("form.draft-form button[type=submit]");
+    assert!(
+        b.text("[role=status]").contains("The draft loads."),
+        "{}",
+        b.text("main")
+    );
+    assert!(b.text(".rendered").contains("allows Return with refund"));
+
+    // What-if on the demo's IMASK decisions.
+    b.script("document.querySelector('#history').value = 'imask';");
+    b.click_and_wait("form[action='/desk/policies/nordlicht/what-if'] button");
+    let start = Instant::now();
+    while b
+        .script("return document.querySelector('.summary') !== null")
+        .as_bool()
+        != Some(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no what-if result"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        b.text(".summary").contains("would change"),
+        "{}",
+        b.text(".summary")
+    );
+    assert!(b.text("table.whatif-remedies").contains("Free repair"));
+    b.assert_accessible("a new policy's what-if");
+    b.shot("studio-new-what-if");
+
+    // Published; a second server on the same database takes it up by itself.
+    b.goto(&format!("{base}/desk/policies/nordlicht/draft"));
+    b.script("document.querySelector('#effective_from').value = '2024-01-01';");
+    b.click_and_wait("form.publish button[type=submit]");
+    assert!(
+        b.text("[role=status]").contains("Published"),
+        "{}",
+        b.text("main")
+    );
+    let second = Server::start(&db);
+    let r = second.post_json(
+        "/api/v1/session",
+        r#"{"email": "admin@demo.test", "password": "demo-aftercare-2026"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let h = vec![
+        ("Cookie".to_string(), support::cookie_of(&r)),
+        (
+            "X-CSRF-Token".to_string(),
+            r.json()["csrf"].as_str().unwrap().to_string(),
+        ),
+    ];
+    let registry = r#"{
+        "skus": [{"code": "NL-HP1", "name": "Nordlicht HP1", "class": "main", "seller": "Nordlicht", "policy": "nordlicht"}],
+        "customers": [{"ref": "cust-nl", "kind": "consumer", "name": "Nora Licht", "email": "nora@example.org", "country": "DE"}],
+        "units": [{"serial": "NL-0001", "sku": "NL-HP1", "manufactured_on": "2024-02-01"}],
+        "orders": [{"order_no": "SO-NL-1", "customer": "cust-nl", "channel": "official", "distance": true,
+                    "ordered_on": "2024-03-01", "shipped_on": "2024-03-02", "delivered_on": "2024-03-04",
+                    "currency": "EUR", "shipping_fee_minor": 0, "paid_minor": 19900,
+                    "lines": [{"sku": "NL-HP1", "serial": "NL-0001", "price_minor": 19900}]}]
+    }"#;
+    let r = second.send(
+        "POST",
+        "/api/v1/registry",
+        &support::refs(&h),
+        Some(registry),
+    );
+    assert!(r.status < 300, "{}", r.text());
+    let id = support::open_case(&second, &h, "NL-0001", "SO-NL-1");
+    let r = second.send(
+        "POST",
+        &format!("/api/v1/cases/{id}/decide"),
+        &support::refs(&h),
+        Some("{}"),
+    );
+    assert_eq!(
+        r.json()["decision"]["policy"]["id"],
+        "nordlicht",
+        "{}",
+        r.text()
+    );
+    drop(second);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

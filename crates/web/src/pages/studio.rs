@@ -283,7 +283,19 @@ pub async fn draft(
     };
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     let t = lang.texts();
+    // The draft as it stands, checked: its errors, or its document beside it.
+    let (viewer, key, policies) = (who.clone(), id.clone(), state.policies());
+    let checked = match state
+        .pool()
+        .run(move |store| studio::check(store, &viewer, &policies, &key))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return problem(e),
+    };
     let shown = Shown {
+        checked: Some(checked),
+        status: Some(StatusCode::OK),
         notice: match q.notice.as_deref() {
             Some("published") => Some(t.studio.published),
             Some("busy") => Some(t.studio.whatif_busy),
@@ -378,8 +390,15 @@ pub async fn draft_post(
                 .run(move |store| studio::publish_draft(store, &viewer, &policies, &key, day, now))
                 .await;
             match published {
-                Ok(_) => Redirect::to(&format!("/desk/policies/{id}/draft?notice=published"))
-                    .into_response(),
+                Ok(_) => {
+                    // This server decides with it at once (the others within a second).
+                    let live = Arc::clone(&state.0.policies);
+                    if let Err(e) = state.pool().run(move |store| live.refresh(store)).await {
+                        tracing::error!(error = %e, "the published policies did not load");
+                    }
+                    Redirect::to(&format!("/desk/policies/{id}/draft?notice=published"))
+                        .into_response()
+                }
                 Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
                     let shown = Shown {
                         error: Some(e.to_string()),
