@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Diagnostic, Diagnostics, Source, WithHint};
 use crate::expr::check::country;
-use crate::schema::{self, DATE_ORDER, EnumKind, FACTS, FactId, Type};
+use crate::schema::{self, EnumKind, FACTS, FactId, Type};
 use crate::value::{Fraction, Money, Value};
 
 /// A date fact as given: a calendar day, or an instant that becomes a day in the policy's zone.
@@ -101,6 +101,11 @@ impl Facts {
     /// Sets a fact from an untyped value, checking it against the schema.
     pub fn set(&mut self, path: &str, raw: Raw<'_>) -> Result<(), String> {
         let id = lookup(path)?;
+        self.set_id(id, path, raw)
+    }
+
+    /// [`Facts::set`] of a fact already looked up (`path` is its path, for messages).
+    fn set_id(&mut self, id: FactId, path: &str, raw: Raw<'_>) -> Result<(), String> {
         let ty = schema::fact(id).ty;
         if let (Type::Date, Raw::Instant(t)) = (ty, &raw) {
             self.instants.retain(|(i, _)| *i != id);
@@ -120,13 +125,11 @@ impl Facts {
 
     /// Checks what no single fact shows: dates out of order, mixed currencies.
     pub fn validate(&self) -> Result<(), String> {
-        for (a, b) in DATE_ORDER {
-            let (Some(ia), Some(ib)) = (schema::fact_id(a), schema::fact_id(b)) else {
-                continue;
-            };
+        for &(ia, ib) in schema::DATE_ORDER_IDS.iter() {
             if let (Some(x), Some(y)) = (self.when(ia), self.when(ib))
                 && before(y, x)
             {
+                let (a, b) = (schema::fact(ia).path, schema::fact(ib).path);
                 return Err(format!(
                     "`{b}` ({}) is before `{a}` ({}): dates are out of order",
                     show(y),
@@ -135,12 +138,13 @@ impl Facts {
             }
         }
         let mut currency = None;
-        for path in [
-            "order.price",
-            "order.shipping_fee",
-            "order.extra_shipping_fee",
-        ] {
-            if let Some(Value::Money(m)) = schema::fact_id(path).and_then(|id| self.get(id)) {
+        let known = &*schema::KNOWN;
+        for id in [known.price, known.shipping_fee, known.extra_shipping_fee]
+            .into_iter()
+            .flatten()
+        {
+            let path = schema::fact(id).path;
+            if let Some(Value::Money(m)) = self.get(id) {
                 match currency {
                     None => currency = Some((path, m.currency)),
                     Some((first, c)) if c != m.currency => {
@@ -664,9 +668,11 @@ fn lite_walk(
             Lite::Map(_) => Raw::Other("an object"),
             Lite::Null => Raw::Other("null"),
         };
-        facts
-            .set(&path, raw)
-            .map_err(|m| FactsError::new(&path, m))?;
+        let set = match id {
+            Some(id) => facts.set_id(id, &path, raw),
+            None => facts.set(&path, raw),
+        };
+        set.map_err(|m| FactsError::new(&path, m))?;
     }
     Ok(())
 }

@@ -332,6 +332,7 @@ pub struct Known {
     pub price: Option<FactId>,
     pub shipping_fee: Option<FactId>,
     pub fraction_delivered: Option<FactId>,
+    pub extra_shipping_fee: Option<FactId>,
 }
 
 pub static KNOWN: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known {
@@ -340,14 +341,32 @@ pub static KNOWN: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known
     price: fact_id("order.price"),
     shipping_fee: fact_id("order.shipping_fee"),
     fraction_delivered: fact_id("service.fraction_delivered"),
+    extra_shipping_fee: fact_id("order.extra_shipping_fee"),
 });
 
+/// Fact ids by path, made once: facts are looked up for every key of every stored decision a
+/// what-if reads.
+static BY_PATH: std::sync::LazyLock<std::collections::HashMap<&'static str, FactId>> =
+    std::sync::LazyLock::new(|| {
+        FACTS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| FactId::try_from(i).ok().map(|id| (f.path, id)))
+            .collect()
+    });
+
 pub fn fact_id(path: &str) -> Option<FactId> {
-    FACTS
-        .iter()
-        .position(|f| f.path == path)
-        .and_then(|i| FactId::try_from(i).ok())
+    BY_PATH.get(path).copied()
 }
+
+/// [`DATE_ORDER`] by fact id, resolved once.
+pub static DATE_ORDER_IDS: std::sync::LazyLock<Vec<(FactId, FactId)>> =
+    std::sync::LazyLock::new(|| {
+        DATE_ORDER
+            .iter()
+            .filter_map(|(a, b)| Some((fact_id(a)?, fact_id(b)?)))
+            .collect()
+    });
 
 #[expect(
     clippy::indexing_slicing,

@@ -441,7 +441,11 @@ impl Tx for SqliteTx<'_> {
                 vals.push(match r.get_ref(i)? {
                     ValueRef::Null => Val::Null,
                     ValueRef::Integer(v) => Val::Int(v),
-                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    // Checked as UTF-8 the fast way; only text that is not is repaired.
+                    ValueRef::Text(t) => Val::Text(match std::str::from_utf8(t) {
+                        Ok(s) => s.to_owned(),
+                        Err(_) => String::from_utf8_lossy(t).into_owned(),
+                    }),
                     other => {
                         return Err(StoreError::Internal(format!(
                             "column {i} of `{sql}` has type {:?}; the schema uses only integers and text",
