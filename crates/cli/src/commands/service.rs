@@ -402,7 +402,12 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
     run(|| {
         let every = std::time::Duration::try_from_secs_f64(every)
             .map_err(|_| format!("--every: `{every}` is not a number of seconds"))?;
-        let policies = env.policies()?;
+        // The published policies, taken up again before each round when a new version is
+        // published (as servers do), on a connection of their own.
+        let mut watch = env.store()?;
+        let (generation, policies) = env.live(&mut watch)?;
+        let live = published::Live::new(generation, policies);
+        let watch = std::sync::Mutex::new(watch);
         let stop = std::sync::atomic::AtomicBool::new(false);
         let sweeper = sweep::Sweeper {
             every,
@@ -417,31 +422,34 @@ pub fn tick_every(env: &Env, batch: i64, every: f64, rounds: Option<u64>) -> Out
         };
         let clock = || fixed.unwrap_or_else(Timestamp::now);
         let (mut failed, mut not_fired) = (0u64, 0u64);
-        let policies = std::sync::Arc::new(policies);
-        let fired = sweep::run_sweeper(
-            &connect,
-            &|| std::sync::Arc::clone(&policies),
-            &clock,
-            &sweeper,
-            &mut |r| {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                match r {
-                    sweep::Round::Swept(s) => {
-                        for f in &s.fired {
-                            let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
-                        }
-                        not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
-                        let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
+        let current = || {
+            if let Ok(mut store) = watch.lock()
+                && let Err(e) = live.refresh(&mut store)
+            {
+                eprintln!(
+                    "warning: the published policies did not load ({e}); keeping the ones loaded"
+                );
+            }
+            live.get()
+        };
+        let fired = sweep::run_sweeper(&connect, &current, &clock, &sweeper, &mut |r| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match r {
+                sweep::Round::Swept(s) => {
+                    for f in &s.fired {
+                        let _ = writeln!(out, "case {}: {} ({})", f.case_id, f.kind, f.outcome);
                     }
-                    sweep::Round::Failed(e) => {
-                        failed += 1;
-                        let _ = writeln!(out, "sweep failed, retrying next round: {e}");
-                    }
+                    not_fired += u64::try_from(s.failed.len()).unwrap_or(u64::MAX);
+                    let _ = write!(std::io::stderr(), "{}", failures(&s.failed));
                 }
-                let _ = out.flush();
-            },
-        );
+                sweep::Round::Failed(e) => {
+                    failed += 1;
+                    let _ = writeln!(out, "sweep failed, retrying next round: {e}");
+                }
+            }
+            let _ = out.flush();
+        });
         let summary = format!(
             "{fired} timer(s) fired, {failed} sweep(s) failed, {not_fired} timer failure(s)\n"
         );
