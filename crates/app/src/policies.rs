@@ -57,13 +57,18 @@ impl Policies {
     pub fn from_sources(files: Vec<SourceFile>) -> Result<Policies, AppError> {
         let set = PolicySet::from_sources(&files)
             .map_err(|d| AppError::Config(format!("the policies do not load:\n{d}")))?;
+        Ok(Policies::from_linked(set, files))
+    }
+
+    /// A set already linked from `files` (the same files), without linking them again.
+    pub fn from_linked(set: PolicySet, files: Vec<SourceFile>) -> Policies {
         // By the text's hash, not its name: texts published from different places may share
         // a name.
         let texts = files
             .into_iter()
             .map(|f| (aftercare_policy::load::text_hash(&f.text), f))
             .collect();
-        Ok(Policies { set, texts })
+        Policies { set, texts }
     }
 
     /// The linked set (to run scenarios on).

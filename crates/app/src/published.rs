@@ -76,10 +76,16 @@ pub fn list(tx: &mut dyn Tx) -> Result<Vec<Version>, AppError> {
 
 /// The published texts, in the order published.
 pub fn sources(tx: &mut dyn Tx) -> Result<Vec<SourceFile>, AppError> {
+    sources_except(tx, "")
+}
+
+/// The published texts but those of policy `policy_id` (what a draft of it is linked with),
+/// in the order published.
+pub fn sources_except(tx: &mut dyn Tx, policy_id: &str) -> Result<Vec<SourceFile>, AppError> {
     tx.query(
         "SELECT t.file, t.text FROM policy_versions v JOIN policy_texts t ON t.hash = v.hash
-          ORDER BY v.seq",
-        &[],
+          WHERE v.policy_id <> ? ORDER BY v.seq",
+        &[policy_id.into()],
     )?
     .iter()
     .map(|r| {
@@ -252,6 +258,26 @@ pub fn load_or_seed(
     if let Some(loaded) = store.read(|tx| load(tx))? {
         return Ok(loaded);
     }
+    let from = seed_if_empty(store, seed, now)?;
+    store.read(|tx| load(tx))?.ok_or_else(|| {
+        AppError::Config(format!(
+            "the policies folder `{}` holds no policy",
+            from.unwrap_or_default()
+        ))
+    })
+}
+
+/// Publishes the folder `seed` reads (as `seed:FOLDER`, with its scenarios) on a database
+/// where nothing is published yet, reading and linking nothing otherwise. Returns the folder
+/// it seeded from, if it did.
+pub fn seed_if_empty(
+    store: &mut Store,
+    seed: impl FnOnce() -> Result<Folder, String>,
+    now: Timestamp,
+) -> Result<Option<String>, AppError> {
+    if store.read(|tx| generation(tx))? != 0 {
+        return Ok(None);
+    }
     let folder = seed().map_err(AppError::Config)?;
     let from = folder.from.clone();
     store.tx(|tx| {
@@ -263,9 +289,7 @@ pub fn load_or_seed(
         }
         Ok::<_, AppError>(())
     })?;
-    store
-        .read(|tx| load(tx))?
-        .ok_or_else(|| AppError::Config(format!("the policies folder `{from}` holds no policy")))
+    Ok(Some(from))
 }
 
 /// The policies a server decides with now, replaced as new versions are published. Readers

@@ -34,10 +34,11 @@ struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     fn new(what: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let p = std::env::temp_dir().join(format!(
             "aftercare_publishing_{what}_{}_{}",
             std::process::id(),
-            Instant::now().elapsed().as_nanos()
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
@@ -66,14 +67,8 @@ fn versions(s: &Server, id: &str) -> Vec<String> {
 
 /// Has server `s` decide `case` now, and the policy version its decision on record was made
 /// with.
-fn decide(s: &Server, h: &[(String, String)], case: i64) -> String {
-    let r = s.send(
-        "POST",
-        &format!("/api/v1/cases/{case}/decide"),
-        &refs(h),
-        Some("{}"),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+fn decide_now(s: &Server, h: &[(String, String)], case: i64) -> String {
+    support::decide(s, h, case);
     decided_by(s, h, case)
 }
 
@@ -110,7 +105,7 @@ fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
         assert!(listed.contains("seed:"), "{name}: {listed}");
         assert_eq!(versions(&b, "imask"), ["1.0.0"], "{name}");
         let before = open_case(&b, &h, "IMA-0001", "SO-IMA-1");
-        assert_eq!(decide(&b, &h, before), "1.0.0", "{name}");
+        assert_eq!(decide_now(&b, &h, before), "1.0.0", "{name}");
 
         // A new version, in force from the order's date: the servers take it up unasked.
         let dir = TempDir::new("v");
@@ -141,7 +136,7 @@ fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
         }
         for s in [&a, &b] {
             let new = open_case(s, &h, "IMA-0001", "SO-IMA-1");
-            assert_eq!(decide(s, &h, new), "1.1.0", "{name}");
+            assert_eq!(decide_now(s, &h, new), "1.1.0", "{name}");
         }
         // The case decided before keeps the text that decided it.
         assert_eq!(decided_by(&a, &h, before), "1.0.0", "{name}");
@@ -192,10 +187,10 @@ fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
         let listed = run(&db.url, &["policy", "versions"]);
         assert_eq!(listed.lines().count(), 8, "{name}: {listed}");
 
-        // Each publication is in the audit log, and the log verifies.
+        // The log verifies with the publications in it (service.rs counts the seed's seven).
         let verified = run(&db.url, &["audit", "verify"]);
         assert!(
-            verified.contains("ok") || verified.contains("intact"),
+            verified.starts_with("audit log intact"),
             "{name}: {verified}"
         );
         drop((a, b));

@@ -16,7 +16,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Server, databases, open_case, refs, root, run, sign_in, staff};
+use support::{Server, databases, decide, open_case, refs, root, run, sign_in, staff};
 
 fn form(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -92,6 +92,26 @@ impl Desk<'_> {
         )
     }
 
+    /// Starts a what-if of policy `id`'s saved draft (on `history`'s decisions, else its
+    /// own) and waits for its result: the run's page address and its result page.
+    fn what_if(&self, id: &str, history: Option<&str>) -> (String, String) {
+        let csrf = self.csrf();
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(history.map(|h| ("history", h)));
+        let r = self.post(&format!("/desk/policies/{id}/what-if"), &form(&fields));
+        assert_eq!(r.status, 303, "{}", r.text());
+        let job = r.header("location").unwrap().to_string();
+        let start = Instant::now();
+        loop {
+            let page = self.get(&job).text();
+            if page.contains("class=\"summary\"") {
+                return (job, page);
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{page}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn publish(&self, id: &str, day: &str) -> support::Response {
         let csrf = self.csrf();
         self.post(
@@ -129,13 +149,7 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
         let mut decided = Vec::new();
         for _ in 0..3 {
             let id = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
-            let r = s.send(
-                "POST",
-                &format!("/api/v1/cases/{id}/decide"),
-                &refs(&desk.h),
-                Some("{}"),
-            );
-            assert_eq!(r.status, 200, "{name}: {}", r.text());
+            decide(&s, &desk.h, id);
             decided.push(id);
         }
 
@@ -293,19 +307,7 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
             1,
             "{name}"
         );
-        let csrf = desk.csrf();
-        let r = desk.post("/desk/policies/imask/what-if", &form(&[("csrf", &csrf)]));
-        assert_eq!(r.status, 303, "{name}: {}", r.text());
-        let job = r.header("location").unwrap().to_string();
-        let start = Instant::now();
-        let result = loop {
-            let page = desk.get(&job).text();
-            if page.contains("class=\"summary\"") {
-                break page;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "{name}: {page}");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let (job, result) = desk.what_if("imask", None);
         assert!(
             result.contains("<strong>3</strong> decisions made again, <strong class=\"changed\">3</strong> would change"),
             "{name}: {result}"
@@ -329,18 +331,8 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
 
         // The draft decided nothing: a case decided now is 1.0.0's.
         let c = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
-        let r = s.send(
-            "POST",
-            &format!("/api/v1/cases/{c}/decide"),
-            &refs(&desk.h),
-            Some("{}"),
-        );
-        assert_eq!(
-            r.json()["decision"]["policy"]["version"],
-            "1.0.0",
-            "{name}: {}",
-            r.text()
-        );
+        let d = decide(&s, &desk.h, c);
+        assert_eq!(d["decision"]["policy"]["version"], "1.0.0", "{name}: {d}");
 
         // Published from the order's date, it decides new cases on this server.
         let r = desk.publish("imask", "2024-01-02");
@@ -348,14 +340,9 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
         let start = Instant::now();
         loop {
             let c = open_case(&s, &desk.h, "IMA-0001", "SO-IMA-1");
-            let r = s.send(
-                "POST",
-                &format!("/api/v1/cases/{c}/decide"),
-                &refs(&desk.h),
-                Some("{}"),
-            );
-            if r.json()["decision"]["policy"]["version"] == "1.1.0" {
-                let remedies = r.json()["decision"]["remedies"].as_array().unwrap().clone();
+            let d = decide(&s, &desk.h, c);
+            if d["decision"]["policy"]["version"] == "1.1.0" {
+                let remedies = d["decision"]["remedies"].as_array().unwrap().clone();
                 let paid = remedies
                     .iter()
                     .find(|x| x["remedy"] == "paid_repair")
@@ -473,13 +460,7 @@ fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_serv
         // History to try the new policy on: IMASK decisions.
         for _ in 0..2 {
             let id = open_case(&a, &desk.h, "IMA-0001", "SO-IMA-1");
-            let r = a.send(
-                "POST",
-                &format!("/api/v1/cases/{id}/decide"),
-                &refs(&desk.h),
-                Some("{}"),
-            );
-            assert_eq!(r.status, 200, "{name}: {}", r.text());
+            decide(&a, &desk.h, id);
         }
 
         // The pasted document becomes a draft with every clause and no rules.
@@ -521,6 +502,12 @@ fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_serv
         assert_eq!(new("Bad Id", "Nordlicht", NORDLICHT).status, 422, "{name}");
         assert_eq!(new("imask", "IMASK", NORDLICHT).status, 422, "{name}");
         assert_eq!(new("empty", "Nordlicht", "  ").status, 422, "{name}");
+        let huge = "1. Returns\n".repeat(60_000);
+        assert_eq!(
+            new("huge", "Nordlicht", &huge).status,
+            422,
+            "{name}: a 660 kB document"
+        );
         // A manager of IMASK neither sees the new seller's draft nor starts one for it.
         let imask = Desk {
             s: &a,
@@ -560,21 +547,7 @@ fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_serv
         );
 
         // What-if on IMASK's recorded decisions: the return answers change.
-        let r = desk.post(
-            "/desk/policies/nordlicht/what-if",
-            &form(&[("csrf", &csrf), ("history", "imask")]),
-        );
-        assert_eq!(r.status, 303, "{name}: {}", r.text());
-        let job = r.header("location").unwrap().to_string();
-        let start = Instant::now();
-        let result = loop {
-            let page = desk.get(&job).text();
-            if page.contains("class=\"summary\"") {
-                break page;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "{name}: {page}");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let (_, result) = desk.what_if("nordlicht", Some("imask"));
         assert!(
             result.contains("<strong>2</strong> decisions made again"),
             "{name}: {result}"
@@ -634,14 +607,7 @@ fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_serv
             );
             if r.status == 201 {
                 let id = r.json()["id"].as_i64().unwrap();
-                let d = b.send(
-                    "POST",
-                    &format!("/api/v1/cases/{id}/decide"),
-                    &refs(&admin_b),
-                    Some("{}"),
-                );
-                assert_eq!(d.status, 200, "{name}: {}", d.text());
-                break d.json();
+                break decide(&b, &admin_b, id);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),

@@ -13,10 +13,16 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use support::Server;
 use support::webdriver::Browser;
+
+/// Signs in at the desk as the demo's `email`.
+fn sign_in(b: &Browser, base: &str, email: &str) {
+    b.goto(&format!("{base}/desk/sign-in?lang=en"));
+    b.type_into("#email", email);
+    b.type_into("#password", "demo-aftercare-2026");
+    b.click_and_wait("form.stacked button");
+}
 
 #[test]
 fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
@@ -28,10 +34,7 @@ fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
     let s = Server::demo(&db, dir.join("mail").to_str().unwrap());
     let base = format!("http://{}", s.addr);
 
-    b.goto(&format!("{base}/desk/sign-in?lang=en"));
-    b.type_into("#email", "manager@demo.test");
-    b.type_into("#password", "demo-aftercare-2026");
-    b.click_and_wait("form.stacked button");
+    sign_in(&b, &base, "manager@demo.test");
     b.click_and_wait("a[href='/desk/policies']");
     assert!(b.text("h1").contains("Policy studio"));
     assert!(
@@ -74,18 +77,10 @@ fn a_manager_edits_tries_and_publishes_a_policy_in_the_studio() {
 
     // What-if: progress, then the decisions that would change, with clauses and cases.
     b.click_and_wait("form[action='/desk/policies/imask/what-if'] button");
-    let start = Instant::now();
-    while b
-        .script("return document.querySelector('.summary') !== null")
-        .as_bool()
-        != Some(true)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no what-if result"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    b.wait_for(
+        "the what-if's result",
+        "return document.querySelector('.summary') !== null",
+    );
     let summary = b.text(".summary");
     assert!(summary.contains("would change"), "{summary}");
     let table = b.text("table.whatif-remedies");
@@ -136,10 +131,7 @@ fn an_admin_makes_a_sixth_sellers_policy_from_a_document_and_a_second_server_dec
     )
     .unwrap();
 
-    b.goto(&format!("{base}/desk/sign-in?lang=en"));
-    b.type_into("#email", "admin@demo.test");
-    b.type_into("#password", "demo-aftercare-2026");
-    b.click_and_wait("form.stacked button");
+    sign_in(&b, &base, "admin@demo.test");
     b.goto(&format!("{base}/desk/policies"));
     b.click_and_wait("a[href='/desk/policies/new']");
     b.assert_accessible("new policy");
@@ -192,18 +184,10 @@ fn an_admin_makes_a_sixth_sellers_policy_from_a_document_and_a_second_server_dec
     // What-if on the demo's IMASK decisions.
     b.script("document.querySelector('#history').value = 'imask';");
     b.click_and_wait("form[action='/desk/policies/nordlicht/what-if'] button");
-    let start = Instant::now();
-    while b
-        .script("return document.querySelector('.summary') !== null")
-        .as_bool()
-        != Some(true)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no what-if result"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    b.wait_for(
+        "the what-if's result",
+        "return document.querySelector('.summary') !== null",
+    );
     assert!(
         b.text(".summary").contains("would change"),
         "{}",
@@ -252,18 +236,8 @@ fn an_admin_makes_a_sixth_sellers_policy_from_a_document_and_a_second_server_dec
     );
     assert!(r.status < 300, "{}", r.text());
     let id = support::open_case(&second, &h, "NL-0001", "SO-NL-1");
-    let r = second.send(
-        "POST",
-        &format!("/api/v1/cases/{id}/decide"),
-        &support::refs(&h),
-        Some("{}"),
-    );
-    assert_eq!(
-        r.json()["decision"]["policy"]["id"],
-        "nordlicht",
-        "{}",
-        r.text()
-    );
+    let d = support::decide(&second, &h, id);
+    assert_eq!(d["decision"]["policy"]["id"], "nordlicht", "{d}");
     drop(second);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);

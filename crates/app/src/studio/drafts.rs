@@ -106,16 +106,7 @@ pub(super) fn check_in(
         name: draft_file(&policy.id),
         text: text.to_string(),
     };
-    let live = published::sources(tx)?;
-    let others: Vec<SourceFile> = live
-        .into_iter()
-        .filter(|f| {
-            aftercare_policy::load::load(&f.name, &f.text)
-                .map(|(p, _)| p.id != policy.id)
-                .unwrap_or(true)
-        })
-        .collect();
-    let mut files = others;
+    let mut files = published::sources_except(tx, &policy.id)?;
     files.push(draft);
     let set = match PolicySet::from_sources(&files) {
         Ok(set) => set,
@@ -165,8 +156,7 @@ pub(super) fn check_in(
         warnings: set.warnings.iter().map(ToString::to_string).collect(),
     };
     // The set the what-if decides with: the draft in the policy's place.
-    let policies = Policies::from_sources(files)?;
-    Ok((checked, Some(policies)))
+    Ok((checked, Some(Policies::from_linked(set, files))))
 }
 
 /// Saves the draft of policy `id` (checked, and kept whether it loads or not, as an editor

@@ -83,6 +83,16 @@ pub(crate) fn target(
         .ok_or_else(|| AppError::not_found("policy", id))
 }
 
+/// Whether `who` may work on policy `id` (published, or a new one's draft): `Ok`, or why not.
+pub fn may_work_on(
+    store: &mut Store,
+    who: &Principal,
+    policies: &Policies,
+    id: &str,
+) -> Result<(), AppError> {
+    store.read(|tx| target(tx, who, policies, id).map(|_| ()))
+}
+
 /// [`target`] for a published policy.
 pub(crate) fn may_edit(
     who: &Principal,

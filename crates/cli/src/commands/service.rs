@@ -48,6 +48,15 @@ impl Env {
         published::load_or_seed(store, || files::folder(dir), Timestamp::now()).map_err(app)
     }
 
+    /// Seeds a database where nothing is published yet from the policies folder, loading
+    /// nothing: for commands that read the published texts themselves.
+    fn seeded(&self, store: &mut Store) -> Result<(), String> {
+        let dir = &self.policies_dir;
+        published::seed_if_empty(store, || files::folder(dir), Timestamp::now())
+            .map(|_| ())
+            .map_err(app)
+    }
+
     /// The moment to act at, for a command about seller policy `policy` (or about no one
     /// policy). `--now` with a date alone means the start of that day in the policy's zone, as
     /// for `policy explain` and scenarios ([`When::at`]); for a command about no one policy,
@@ -862,7 +871,7 @@ pub fn policy_simulate(
             .map_err(|e| format!("cannot read `{}`: {e}", draft.display()))?;
         let live = {
             let mut store = env.store()?;
-            env.live(&mut store)?;
+            env.seeded(&mut store)?;
             store.read(|tx| published::sources(tx)).map_err(app)?
         };
         let (policies, id) = simulate::with_draft(
@@ -994,33 +1003,22 @@ pub fn policy_import(env: &Env, dir: &Path) -> Output {
     run(|| {
         let folder = files::folder(dir)?;
         let mut store = env.store()?;
-        // A new database is seeded from the folder asked for, not the default one.
-        let seeded = Env {
-            policies_dir: dir.to_path_buf(),
-            ..env.clone()
-        };
-        let before = store.read(|tx| published::generation(tx)).map_err(app)?;
-        seeded.live(&mut store)?;
         let now = env.now(None).unwrap_or_else(|_| Timestamp::now());
-        let by = env.actor.clone();
-        let mut done = if before == 0 {
-            store.read(|tx| published::list(tx)).map_err(app)?
-        } else {
-            Vec::new()
-        };
-        let (scenarios, policies) = (folder.scenarios, folder.policies);
-        let (versions, kept) = store
+        // One read of the folder, one transaction: on a new database it is the seed (as a
+        // server would seed it), else the actor's publication.
+        let (done, kept) = store
             .tx(|tx| -> Result<_, AppError> {
-                let versions = published::publish(tx, policies, &by, now)?;
-                let kept = if before == 0 {
-                    0
+                let first = published::generation(tx)? == 0;
+                let by = if first {
+                    format!("seed:{}", folder.from)
                 } else {
-                    published::save_scenarios(tx, &scenarios, &by, now)?
+                    env.actor.clone()
                 };
-                Ok((versions, kept))
+                let versions = published::publish(tx, folder.policies, &by, now)?;
+                let kept = published::save_scenarios(tx, &folder.scenarios, &by, now)?;
+                Ok((versions, if first { 0 } else { kept }))
             })
             .map_err(app)?;
-        done.extend(versions);
         let kept = if kept > 0 {
             format!("{kept} scenario(s) kept for the studio\n")
         } else {
@@ -1047,7 +1045,7 @@ pub fn policy_import(env: &Env, dir: &Path) -> Output {
 pub fn policy_versions(env: &Env) -> Output {
     run(|| {
         let mut store = env.store()?;
-        env.live(&mut store)?;
+        env.seeded(&mut store)?;
         let versions = store.read(|tx| published::list(tx)).map_err(app)?;
         let mut out = String::new();
         for v in versions {

@@ -472,6 +472,19 @@ pub fn open_case(s: &Server, headers: &[(String, String)], serial: &str, order: 
     r.json()["id"].as_i64().unwrap()
 }
 
+/// Has server `s` decide case `id` now (`POST /api/v1/cases/{id}/decide`): the decision on
+/// record, as JSON.
+pub fn decide(s: &Server, headers: &[(String, String)], id: i64) -> serde_json::Value {
+    let r = s.send(
+        "POST",
+        &format!("/api/v1/cases/{id}/decide"),
+        &refs(headers),
+        Some("{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
 /// A request a [`Receiver`] got.
 #[derive(Clone, Debug)]
 pub struct Received {

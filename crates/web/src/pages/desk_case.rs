@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as J};
 
 use super::i18n::{Lang, Texts};
-use super::{at, forged, page, staff, strings, text};
+use super::{at, field, page, staff, staff_form, strings, text};
 use crate::AppState;
 
 /// The findings staff record, by fact: yes/no facts, then `invoice.status`.
@@ -546,13 +546,6 @@ fn findings(form: &[(String, String)]) -> Map<String, J> {
     facts
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.trim().is_empty())
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct CaseQuery {
     pub lang: Option<String>,
@@ -655,13 +648,10 @@ pub async fn what_if(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let lang = Lang::choose(None, &headers);
     let facts = findings(&form);
     let policies = state.policies();
@@ -707,13 +697,10 @@ pub async fn move_case(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let lang = Lang::choose(None, &headers);
     let Some(action) = field(&form, "action").and_then(|a| a.parse::<Action>().ok()) else {
         return crate::problem::Problem::invalid("action", "not a move").into_response();
@@ -807,13 +794,10 @@ pub async fn repair(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let lang = Lang::choose(None, &headers);
     let mut parts: Vec<String> = form
         .iter()
@@ -886,13 +870,10 @@ pub async fn save_scenario(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, _) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let policies = state.policies();
     let now = state.now();
     let saved = state

@@ -139,6 +139,28 @@ pub(crate) async fn staff(
     }
 }
 
+/// The signed-in staff member who sent `form`, and their session's CSRF token, when the form
+/// carries that token: anyone else goes to the desk's sign-in, a form without it is refused.
+pub(crate) async fn staff_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<(aftercare_app::accounts::Principal, String), Response> {
+    let (who, csrf) = staff(state, headers).await?;
+    if field(form, "csrf") != Some(csrf.as_str()) {
+        return Err(forged());
+    }
+    Ok((who, csrf))
+}
+
+/// A form's field; `None` when it is missing or blank.
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty())
+}
+
 /// The answer to a form whose CSRF token is not its session's.
 pub(crate) fn forged() -> Response {
     crate::problem::Problem::new(

@@ -21,18 +21,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Texts};
-use super::{forged, page, staff};
+use super::{field, page, staff, staff_form};
 use crate::AppState;
 use crate::extract::Path;
 
 fn problem(e: AppError) -> Response {
     crate::problem::Problem::from(e).into_response()
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,6 +190,24 @@ struct Shown {
     status: Option<StatusCode>,
 }
 
+/// A refusal the caller mends on the same page: not "not found" or "forbidden", which say
+/// nothing about what they typed.
+fn mendable(e: &AppError) -> bool {
+    e.is_callers() && !matches!(e, AppError::NotFound { .. } | AppError::Forbidden(_))
+}
+
+impl Shown {
+    /// The page again with why, for a refusal the caller can mend (422); `None` for anything
+    /// else (not found, forbidden, the server's own failure), answered as a problem.
+    fn refused(e: &AppError) -> Option<Shown> {
+        mendable(e).then(|| Shown {
+            error: Some(e.to_string()),
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            ..Shown::default()
+        })
+    }
+}
+
 async fn render_draft(
     state: &AppState,
     who: Principal,
@@ -314,64 +326,36 @@ pub async fn draft_post(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let lang = Lang::choose(None, &headers);
     let policies = state.policies();
     let now = state.now();
     let (viewer, key) = (who.clone(), id.clone());
-    match field(&form, "action") {
+    let shown = match field(&form, "action") {
         Some("save") => {
             let text = field(&form, "text")
                 .unwrap_or_default()
                 .replace("\r\n", "\n");
-            let saved = state
+            state
                 .pool()
                 .run(move |store| studio::save_draft(store, &viewer, &policies, &key, &text, now))
-                .await;
-            match saved {
-                Ok(checked) => {
-                    let shown = Shown {
-                        checked: Some(checked),
-                        ..Shown::default()
-                    };
-                    render_draft(&state, who, csrf, id, lang, false, shown).await
-                }
-                Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
-                    let shown = Shown {
-                        error: Some(e.to_string()),
-                        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                        ..Shown::default()
-                    };
-                    render_draft(&state, who, csrf, id, lang, false, shown).await
-                }
-                Err(e) => problem(e),
-            }
-        }
-        Some("scenarios") => {
-            let ran = state
-                .pool()
-                .run(move |store| studio::run_scenarios(store, &viewer, &policies, &key))
-                .await;
-            let shown = match ran {
-                Ok(run) => Shown {
-                    scenarios: Some(run),
+                .await
+                .map(|checked| Shown {
+                    checked: Some(checked),
                     ..Shown::default()
-                },
-                Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => Shown {
-                    error: Some(e.to_string()),
-                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                    ..Shown::default()
-                },
-                Err(e) => return problem(e),
-            };
-            render_draft(&state, who, csrf, id, lang, false, shown).await
+                })
         }
+        Some("scenarios") => state
+            .pool()
+            .run(move |store| studio::run_scenarios(store, &viewer, &policies, &key))
+            .await
+            .map(|run| Shown {
+                scenarios: Some(run),
+                ..Shown::default()
+            }),
         Some("publish") => {
             let day = match field(&form, "effective_from")
                 .unwrap_or_default()
@@ -396,25 +380,27 @@ pub async fn draft_post(
                     if let Err(e) = state.pool().run(move |store| live.refresh(store)).await {
                         tracing::error!(error = %e, "the published policies did not load");
                     }
-                    Redirect::to(&format!("/desk/policies/{id}/draft?notice=published"))
-                        .into_response()
+                    return Redirect::to(&format!("/desk/policies/{id}/draft?notice=published"))
+                        .into_response();
                 }
-                Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
-                    let shown = Shown {
-                        error: Some(e.to_string()),
-                        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                        ..Shown::default()
-                    };
-                    render_draft(&state, who, csrf, id, lang, false, shown).await
-                }
-                Err(e) => problem(e),
+                Err(e) => Err(e),
             }
         }
-        _ => problem(AppError::invalid(
-            "action",
-            "`save`, `scenarios` or `publish`",
-        )),
-    }
+        _ => {
+            return problem(AppError::invalid(
+                "action",
+                "`save`, `scenarios` or `publish`",
+            ));
+        }
+    };
+    let shown = match shown {
+        Ok(shown) => shown,
+        Err(e) => match Shown::refused(&e) {
+            Some(shown) => shown,
+            None => return problem(e),
+        },
+    };
+    render_draft(&state, who, csrf, id, lang, false, shown).await
 }
 
 /// What-if runs of this server: at most one running at a time (it takes every core for
@@ -490,13 +476,10 @@ pub async fn what_if_start(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let policies = state.policies();
     // Whose recorded decisions: the policy's own, or another the caller works on.
     let history = field(&form, "history").unwrap_or(&id).to_string();
@@ -511,16 +494,15 @@ pub async fn what_if_start(
         .await;
     let set = match set {
         Ok(s) => s,
-        Err(e) if e.is_callers() && !matches!(e, AppError::NotFound { .. }) => {
-            let lang = Lang::choose(None, &headers);
-            let shown = Shown {
-                error: Some(e.to_string()),
-                status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                ..Shown::default()
+        Err(e) => {
+            return match Shown::refused(&e) {
+                Some(shown) => {
+                    let lang = Lang::choose(None, &headers);
+                    render_draft(&state, who, csrf, id, lang, false, shown).await
+                }
+                None => problem(e),
             };
-            return render_draft(&state, who, csrf, id, lang, false, shown).await;
         }
-        Err(e) => return problem(e),
     };
     let Some(job) = state.0.what_ifs.start(&id, user_id(&who)) else {
         return Redirect::to(&format!("/desk/policies/{id}/draft?notice=busy")).into_response();
@@ -593,11 +575,12 @@ pub async fn what_if_page(
         return problem(AppError::not_found("what-if", job));
     };
     let (viewer, key) = (who.clone(), id.clone());
-    let draft = state
+    // Polled every second: who may see it is asked, the draft is not read.
+    let may = state
         .pool()
-        .run(move |store| studio::draft(store, &viewer, &policies, &key))
+        .run(move |store| studio::may_work_on(store, &viewer, &policies, &key))
         .await;
-    if let Err(e) = draft {
+    if let Err(e) = may {
         return problem(e);
     }
     let policy_title = state
@@ -654,13 +637,10 @@ pub async fn what_if_stop(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, _) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let Some(run) = state.0.what_ifs.find(&id, &job, user_id(&who)) else {
         return problem(AppError::not_found("what-if", job));
     };
@@ -811,13 +791,10 @@ pub async fn new_policy_post(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (who, csrf) = match staff(&state, &headers).await {
+    let (who, csrf) = match staff_form(&state, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if field(&form, "csrf") != Some(csrf.as_str()) {
-        return forged();
-    }
     let lang = Lang::choose(None, &headers);
     let policies = state.policies();
     let now = state.now();
@@ -833,10 +810,7 @@ pub async fn new_policy_post(
         .await;
     match created {
         Ok(_) => Redirect::to(&format!("/desk/policies/{id}/draft")).into_response(),
-        Err(e)
-            if e.is_callers()
-                && !matches!(e, AppError::NotFound { .. } | AppError::Forbidden(_)) =>
-        {
+        Err(e) if mendable(&e) => {
             let html = new_page(&who, &policies, csrf, lang, &form, Some(e.to_string()));
             page(StatusCode::UNPROCESSABLE_ENTITY, html, lang, false)
         }
