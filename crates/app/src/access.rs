@@ -35,7 +35,7 @@ const AGENT_MOVES: &[Action] = &[
     Action::Receive,
     Action::RejectOnArrival,
     Action::Refund,
-    // Customer service sends the repair quote the workshop prices (IMASK "Toll repair": "a
+    // Customer service sends the repair quote the workshop prices (IMASK "Toll repair service commitment": "a
     // repair quotation will be submitted to you"; Maintenance 2.3).
     Action::Quote,
     Action::Pay,

@@ -104,7 +104,7 @@ pub fn record_repair(
         let paid = case.facts.contains_key("quote.paid");
         // The clause that set a part's warranty, as the decision cites it.
         // The clause that set a part's warranty, as the pages cite it: the seller's name for
-        // its own policy (`IMASK Repair quality 1`), the policy's id for a law layer.
+        // its own policy (`IMASK Repair Service Quality Commitment 1`), the policy's id for a law layer.
         let output_clause = |name: &str| {
             let summary = &decision.summary;
             let by = summary.pointer(&format!("/outputs/{}/by", name.replace('/', "~1")))?;

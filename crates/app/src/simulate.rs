@@ -9,14 +9,14 @@
 //! decision was made with (by hash, as [`crate::decision::reexplain`] does), not read from its
 //! stored summary: both sides come from the same engine, so a change is the draft's.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use aftercare_policy::Decision;
 use aftercare_policy::decision::Status;
 use aftercare_policy::model::Policy;
-use aftercare_store::{Store, Val};
+use aftercare_policy::schema::{DeadlineName, Remedy};
+use aftercare_store::{Dialect, Store, Val};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -227,6 +227,14 @@ pub fn simulate(
     Ok(sim)
 }
 
+/// One range of decisions to make again.
+const SPAN_POSTGRES: &str =
+    "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
+     WHERE id >= ? AND id < ? AND policy_id = ? AND decided_at >= ?";
+const SPAN_SQLITE: &str =
+    "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
+     NOT INDEXED WHERE id >= ? AND id < ? AND policy_id = ? AND decided_at >= ?";
+
 /// At most this many threads re-decide at once.
 pub const WORKERS: usize = 4;
 /// How many decision ids a worker claims at a time.
@@ -257,19 +265,26 @@ struct Worked {
 impl Job<'_> {
     fn work(&self, store: &mut Store) -> Result<Worked, AppError> {
         let mut out = Worked::default();
-        // The stored texts decisions were made with, by the hashes that name them.
-        let mut made_with: HashMap<String, Policies> = HashMap::new();
+        // The stored texts decisions were made with, by the hashes that name them: a handful
+        // (one per version in force), so a list searched in order; rows name theirs by index.
+        let mut made_with: Vec<(String, String, Policies)> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             let from = self.next.fetch_add(SPAN, Ordering::Relaxed);
             if from > self.last {
                 break;
             }
-            // Each row with the key of the texts it was made with; texts not seen yet are read
-            // in the same transaction as the rows naming them.
+            // Each row with the index of the texts it was made with; texts not seen yet are
+            // read in the same transaction as the rows naming them.
             let rows = store.read(|tx| -> Result<_, AppError> {
+                // By the range of ids, never by `decisions_by_policy`, which would read the
+                // policy's every decision for each range: SQLite is told so (its planner,
+                // without statistics, prefers the index); PostgreSQL's estimates choose the key.
+                let sql = match tx.dialect() {
+                    Dialect::Sqlite => SPAN_SQLITE,
+                    Dialect::Postgres => SPAN_POSTGRES,
+                };
                 let rows = tx.query(
-                    "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
-                     WHERE id >= ? AND id < ? AND policy_id = ? AND decided_at >= ?",
+                    sql,
                     &[
                         Val::Int(from),
                         Val::Int(from.saturating_add(SPAN)),
@@ -279,22 +294,34 @@ impl Job<'_> {
                 )?;
                 let mut keyed = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let (policy_hash, law_hashes) = (r.text(3)?, r.text(4)?);
-                    let key = format!("{policy_hash} {law_hashes}");
-                    if let Entry::Vacant(e) = made_with.entry(key.clone()) {
-                        e.insert(decision::made_with(tx, &policy_hash, &law_hashes)?);
-                    }
-                    keyed.push((r, key));
+                    let (policy_hash, law_hashes) = (r.str(3)?, r.str(4)?);
+                    let known = made_with
+                        .iter()
+                        .position(|(p, l, _)| p == policy_hash && l == law_hashes);
+                    let i = match known {
+                        Some(i) => i,
+                        None => {
+                            let texts = decision::made_with(tx, policy_hash, law_hashes)?;
+                            made_with.push((
+                                policy_hash.to_string(),
+                                law_hashes.to_string(),
+                                texts,
+                            ));
+                            made_with.len() - 1
+                        }
+                    };
+                    keyed.push((r, i));
                 }
                 Ok(keyed)
             })?;
-            for (r, key) in &rows {
+            for (r, i) in &rows {
                 let case_id = r.int(1)?;
                 let at = from_micros(r.int(2)?)?;
-                let facts = decision::stored_facts(&r.text(5)?)?;
+                let facts = decision::stored_facts(r.str(5)?)?;
                 let then = made_with
-                    .get(key)
+                    .get(*i)
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
+                    .2
                     .get(self.history)?;
                 let before = aftercare_policy::decide(then, &facts, at);
                 let now = aftercare_policy::decide(self.policy, &facts, at);
@@ -312,6 +339,9 @@ impl Job<'_> {
 /// Keeps `case_id` among the [`EXAMPLES`] smallest of `cases`: the same examples whichever
 /// worker met them first.
 fn example(cases: &mut BTreeSet<i64>, case_id: i64) {
+    if cases.len() >= EXAMPLES && cases.last().is_some_and(|last| *last < case_id) {
+        return;
+    }
     cases.insert(case_id);
     while cases.len() > EXAMPLES {
         cases.pop_last();
@@ -321,22 +351,24 @@ fn example(cases: &mut BTreeSet<i64>, case_id: i64) {
 /// The changes counted so far.
 #[derive(Default)]
 struct Tally {
-    remedies: BTreeMap<(String, String, String), RemedyChange>,
+    /// By remedy, status before and after (their names).
+    remedies: BTreeMap<(&'static str, &'static str, &'static str), RemedyChange>,
     money: BTreeMap<String, MoneyChange>,
-    deadlines: BTreeMap<String, DeadlineChange>,
+    deadlines: BTreeMap<&'static str, DeadlineChange>,
 }
 
 impl Tally {
     /// Counts what differs between the two decisions of case `case_id`; whether anything does.
     fn compare(&mut self, case_id: i64, before: &Decision<'_>, now: &Decision<'_>) -> bool {
         let mut changed = false;
-        let remedies: BTreeSet<_> = before
+        // Nothing is allocated for a decision that does not change (most of them): the remedies
+        // and deadlines either side speaks of are bits, walked in their fixed order.
+        let remedies = before
             .remedies
             .iter()
             .chain(&now.remedies)
-            .map(|r| r.remedy)
-            .collect();
-        for remedy in remedies {
+            .fold(0u16, |m, r| m | r.remedy.bit());
+        for remedy in Remedy::ALL.into_iter().filter(|r| remedies & r.bit() != 0) {
             let was = before
                 .remedy(remedy)
                 .map_or(Status::NotOffered, |r| r.status);
@@ -348,24 +380,21 @@ impl Tally {
             let (remedy_name, from, to) = (remedy.name(), was.name(), is.name());
             let g = self
                 .remedies
-                .entry((remedy_name.into(), from.into(), to.into()))
+                .entry((remedy_name, from, to))
                 .or_insert_with(|| RemedyChange::new(remedy_name, from, to));
             g.decisions += 1;
-            let cited = |d: &Decision<'_>| -> Vec<String> {
-                d.remedy(remedy)
-                    .map(|r| {
-                        r.citations
-                            .iter()
-                            .filter_map(|c| d.clause_id(c.at).map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let mut clauses = cited(now);
-            if clauses.is_empty() {
-                clauses = cited(before);
+            // The clauses the draft cites for its answer, else those cited before; each
+            // copied once into the group.
+            let cited =
+                |d: &Decision<'_>| d.remedy(remedy).is_some_and(|r| !r.citations.is_empty());
+            let by = if cited(now) { now } else { before };
+            if let Some(r) = by.remedy(remedy) {
+                for id in r.citations.iter().filter_map(|c| by.clause_id(c.at)) {
+                    if !g.clauses.contains(id) {
+                        g.clauses.insert(id.to_string());
+                    }
+                }
             }
-            g.clauses.extend(clauses);
             example(&mut g.cases, case_id);
         }
         let amount = |d: &Decision<'_>| d.refund.as_ref().map(|r| r.amount);
@@ -374,10 +403,13 @@ impl Tally {
             changed = true;
             // A refund in another currency is one withdrawn and one granted.
             let mut change = |currency: &str, delta: i64| {
-                let m = self
-                    .money
-                    .entry(currency.to_string())
-                    .or_insert_with(|| MoneyChange::new(currency));
+                if !self.money.contains_key(currency) {
+                    self.money
+                        .insert(currency.to_string(), MoneyChange::new(currency));
+                }
+                let Some(m) = self.money.get_mut(currency) else {
+                    return;
+                };
                 if delta > 0 {
                     m.granted += 1;
                     m.granted_minor = m.granted_minor.saturating_add(delta);
@@ -403,15 +435,14 @@ impl Tally {
                 }
             }
         }
-        let mut names: Vec<_> = before
-            .deadlines
-            .iter()
-            .chain(&now.deadlines)
-            .map(|d| d.name)
-            .collect();
-        names.sort_by_key(|n| n.name());
-        names.dedup();
-        for name in names {
+        let named = |name: DeadlineName| {
+            before
+                .deadlines
+                .iter()
+                .chain(&now.deadlines)
+                .any(|d| d.name == name)
+        };
+        for name in DeadlineName::ALL.into_iter().filter(|n| named(*n)) {
             let due = |d: &Decision<'_>| {
                 d.deadlines
                     .iter()
@@ -426,7 +457,7 @@ impl Tally {
             changed = true;
             let g = self
                 .deadlines
-                .entry(name.name().to_string())
+                .entry(name.name())
                 .or_insert_with(|| DeadlineChange::new(name.name()));
             match (was, is) {
                 (Some(w), Some(i)) => {

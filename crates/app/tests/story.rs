@@ -1330,7 +1330,7 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
                 "2024-11-04T03:30:00Z",
             );
         }
-        // IMASK "Response time 1": inspected within 24 hours of receipt. One case is, in time.
+        // IMASK "After-sales service response time commitment 1": inspected within 24 hours of receipt. One case is, in time.
         step(
             &mut store,
             &policies,
@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
             "{}",
             db.name
         );

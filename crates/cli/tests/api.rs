@@ -131,7 +131,7 @@ fn policies_are_listed_read_with_their_clauses_and_decide_given_facts() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|c| c["id"] == "Restrictions 2"
+                .any(|c| c["id"] == "Warranty, replacement restrictions 2"
                     && c["text"].as_str().unwrap().contains("falling")),
             "{imask}"
         );

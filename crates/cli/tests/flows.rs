@@ -378,7 +378,7 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
         assert!(state_text(&customer).contains("Quote paid"));
 
         // Repaired: the technician reports the LED panel replaced, and the desk shows its
-        // warranty and the clause that sets it (Repair quality 3: 90 days for a paid repair's
+        // warranty and the clause that sets it (Repair Service Quality Commitment 3: 90 days for a paid repair's
         // parts); shipped back, closed.
         staff.goto(&d.url(&format!("/desk/cases/{id}")));
         desk_move(&staff, "repair");
@@ -386,7 +386,8 @@ fn an_imask_fault_goes_from_the_portal_through_the_desk_to_closed() {
         staff.click_and_wait("form.repair-report button[type=submit]");
         let repairs = staff.text("section.repairs");
         assert!(
-            repairs.contains("LED panel") && repairs.contains("Repair quality 3"),
+            repairs.contains("LED panel")
+                && repairs.contains("Repair Service Quality Commitment 3"),
             "{repairs}"
         );
         shot(&staff, &db, "desk-repair");

@@ -100,7 +100,7 @@ fn the_demo_curl_walk_through_works_as_written() {
         "\"state\":\"inspecting\"",
         "\"state\":\"repairing\"",
         "\"part\":\"battery\"",
-        "IMASK Repair quality 1",
+        "IMASK Repair Service Quality Commitment 1",
     ] {
         assert!(stdout.contains(said), "no `{said}` in:\n{stdout}");
     }

@@ -202,6 +202,12 @@ fn a_manager_edits_tries_and_publishes_a_policy_and_cannot_reach_beyond_their_se
             doc.contains("allows Paid repair with a quote") && doc.contains("beyond_scope"),
             "{name}: the rule in words"
         );
+        // A clause renamed to the document's heading says the id it had.
+        assert!(
+            doc.contains("Warranty, replacement restrictions 3 · ")
+                && doc.contains("Formerly: Restrictions 3"),
+            "{name}: the former id"
+        );
 
         // A draft with an error is kept and the error shown at line and column.
         let text = textarea(&desk.get("/desk/policies/imask/draft").text());

@@ -200,7 +200,7 @@ fn imkey_a_seven_day_return_from_request_to_refund() {
     }
 }
 
-/// IMASK Three Guarantees Rights 3-4 and Repair quality 1: two in-warranty repairs that do
+/// IMASK Three Guarantees Rights 3-4 and Repair Service Quality Commitment 1: two in-warranty repairs that do
 /// not cure the fault (a part replaced in the first, with max(unit's remaining, 90 days)),
 /// then the replacement the service centre confirms, a unit with a new 12 months.
 #[test]
@@ -241,7 +241,7 @@ fn imask_repairs_that_fail_twice_end_in_a_replacement_unit() {
             report["parts"][0]["clause"]
                 .as_str()
                 .unwrap()
-                .contains("Repair quality 1"),
+                .contains("Repair Service Quality Commitment 1"),
             "{report}"
         );
         d.step(&tech, first, r#"{"action": "ship_back"}"#);

@@ -174,7 +174,7 @@ fn check_citations(
                 .filter_map(|c| d.clause_id(c.at))
                 .collect();
             for c in clauses {
-                if !got.contains(&c.as_str()) {
+                if !got.contains(&current(d, c)) {
                     fails.push(format!(
                         "{name}: expected `{c}` cited as {role_name}; cited as {role_name}: [{}]",
                         got.join(", ")
@@ -183,6 +183,12 @@ fn check_citations(
             }
         }
     }
+}
+
+/// The clause id a scenario names, as it is now: a clause renamed keeps its former ids
+/// (`formerly`), so scenarios written before the rename still pass.
+fn current<'a>(d: &Decision<'a>, name: &'a str) -> &'a str {
+    d.renamed(name).unwrap_or(name)
 }
 
 /// Compares a decision with what is expected.
@@ -209,7 +215,7 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     check_citations(d, &e.citations, &mut fails);
     let cited = d.cited_clauses();
     for c in &e.cites {
-        if !cited.contains(&c.as_str()) {
+        if !cited.contains(&current(d, c)) {
             fails.push(format!(
                 "expected clause `{c}` to be cited; cited: {}",
                 cited.join(", ")
@@ -217,7 +223,7 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
         }
     }
     for c in &e.not_cites {
-        if cited.contains(&c.as_str()) {
+        if cited.contains(&current(d, c)) {
             fails.push(format!("clause `{c}` is cited but should not be"));
         }
     }
@@ -278,7 +284,7 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
         .collect();
     let raised = |f: &str| match f.split_once(" [") {
         Some((name, clause)) => {
-            let clause = clause.trim_end_matches(']');
+            let clause = current(d, clause.trim_end_matches(']'));
             flags.iter().any(|(n, c)| *n == name && *c == clause)
         }
         None => flags.iter().any(|(n, _)| *n == f),
@@ -302,7 +308,7 @@ pub fn check(d: &Decision<'_>, e: &Expect) -> Vec<String> {
     }
     let notices: Vec<&str> = d.notices.iter().filter_map(|at| d.clause_id(*at)).collect();
     for n in &e.notices {
-        if !notices.contains(&n.as_str()) {
+        if !notices.contains(&current(d, n)) {
             fails.push(format!(
                 "expected a notice of clause `{n}`; shown: [{}]",
                 notices.join(", ")
@@ -527,7 +533,9 @@ pub fn uncovered(policy: &Policy, passing: &[&Scenario]) -> Vec<String> {
     policy
         .clauses
         .iter()
-        .filter(|c| !cited.contains(c.id.as_str()))
+        .filter(|c| {
+            !cited.contains(c.id.as_str()) && !c.formerly.iter().any(|f| cited.contains(f.as_str()))
+        })
         .map(|c| c.id.clone())
         .collect()
 }

@@ -287,6 +287,16 @@ impl<'p> Decision<'p> {
         p.clause(r.clause).map(|c| c.id.as_str())
     }
 
+    /// The current id of a clause of this decision's policies named by an id it had in an
+    /// earlier version (`formerly`), so that scenarios written before a rename keep working.
+    pub fn renamed(&self, former: &str) -> Option<&'p str> {
+        self.layers
+            .iter()
+            .flat_map(|l| &l.policy.clauses)
+            .find(|c| c.formerly.iter().any(|f| f == former))
+            .map(|c| c.id.as_str())
+    }
+
     /// Every rule this decision cites (remedies, outputs, requirements, deadlines, flags and
     /// notices), in first-cited order.
     pub fn cited_rules(&self) -> Vec<RuleRef> {

@@ -242,6 +242,9 @@ pub struct Clause {
     pub id: String,
     pub title: String,
     pub text: String,
+    /// Ids this clause had in earlier versions of the policy: scenarios and other references
+    /// that name one of them still find this clause.
+    pub formerly: Vec<String>,
 }
 
 /// A condition with its source text, kept for explanations.

@@ -1,5 +1,6 @@
 //! What a scenario can assert is absent: nothing missing (`missing = []`), a flag not raised
-//! (`not_flags`), an output not decided (`"none"`).
+//! (`not_flags`), an output not decided (`"none"`); and a clause renamed is still found by the
+//! ids it had before (`formerly`), which no other clause may take.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail the test on error")]
 
@@ -24,6 +25,7 @@ title = "Return"
 text = "Return within 7 days of receipt, with a photo of the box, at your cost."
 [[clause]]
 id = "2"
+formerly = ["Data"]
 title = "Data"
 text = "Erase the device before sending it."
 
@@ -88,4 +90,60 @@ fn none_asserts_that_an_output_is_not_decided() {
     );
     assert!(failures(facts, "[expect.freight]\nto_customer = \"none\"").is_empty());
     assert!(failures(facts, "[expect.outputs]\n\"refund.shipping\" = \"none\"").is_empty());
+}
+
+#[test]
+fn a_scenario_names_a_renamed_clause_by_its_former_id() {
+    let facts = "order.delivered = 2024-03-02";
+    assert!(failures(facts, "cites = [\"Data\"]").is_empty());
+    assert!(failures(facts, "flags = [\"hold_shipping [Data]\"]").is_empty());
+    let shipped = "order.delivered = 2024-03-02\nreturn.shipped = 2024-03-04";
+    let fails = failures(shipped, "cites = [\"Data\"]");
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(fails[0].contains("`Data`"), "{fails:?}");
+    assert!(failures(shipped, "not_cites = [\"Data\"]").is_empty());
+    // An id that is neither current nor former is not found by accident.
+    assert_eq!(failures(facts, "cites = [\"data\"]").len(), 1);
+}
+
+fn load_errors(text: &str) -> Vec<String> {
+    match PolicySet::from_sources(&[SourceFile {
+        name: "shop.toml".into(),
+        text: text.into(),
+    }]) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![e.to_string()],
+    }
+}
+
+#[test]
+fn a_former_id_names_one_clause_only_and_rules_cite_the_current_one() {
+    assert!(load_errors(SELLER).is_empty());
+    let taken = SELLER.replace("formerly = [\"Data\"]", "formerly = [\"1\"]");
+    let errors = load_errors(&taken);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`1` is the id of clause `1`")),
+        "{errors:?}"
+    );
+    let twice = SELLER.replace(
+        "id = \"1\"\ntitle",
+        "id = \"1\"\nformerly = [\"Data\"]\ntitle",
+    );
+    let errors = load_errors(&twice);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`Data` is already a former id of clause `1`")),
+        "{errors:?}"
+    );
+    let stale = SELLER.replace("clause = \"2\"", "clause = \"Data\"");
+    let errors = load_errors(&stale);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("unknown clause `Data`") && e.contains("`Data` is now `2`")),
+        "{errors:?}"
+    );
 }

@@ -75,8 +75,13 @@ impl Row {
     }
 
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.str(i).map(str::to_string)
+    }
+
+    /// A text column, borrowed from the row (no copy: for rows read by the million).
+    pub fn str(&self, i: usize) -> Result<&str, StoreError> {
         match self.get(i)? {
-            Val::Text(v) => Ok(v.clone()),
+            Val::Text(v) => Ok(v),
             other => Err(StoreError::Internal(format!(
                 "column {i}: expected text, found {other:?}"
             ))),

@@ -30,6 +30,8 @@ pub struct ClauseView {
     pub id: String,
     pub title: String,
     pub text: String,
+    /// Ids it had in earlier versions, which scenarios may still name.
+    pub formerly: Vec<String>,
     pub rules: Vec<RuleWords>,
 }
 
@@ -97,6 +99,7 @@ pub fn document(p: &Policy) -> Document {
             id: c.id.clone(),
             title: c.title.clone(),
             text: c.text.clone(),
+            formerly: c.formerly.clone(),
             rules: Vec::new(),
         })
         .collect();

@@ -342,7 +342,35 @@ impl Loader<'_> {
                 id,
                 title: c.title.clone(),
                 text: c.text.trim().to_string(),
+                formerly: Vec::new(),
             });
+        }
+        // Former ids are checked once every current id is known: a former id that is also a
+        // clause's id, or another clause's former id, would name two clauses.
+        for (i, c) in raw.iter().enumerate() {
+            for f in &c.get_ref().formerly {
+                let name = f.get_ref().trim().to_string();
+                let clash = if name.is_empty() {
+                    Some("a former clause id cannot be empty".to_string())
+                } else if let Some(o) = out.iter().find(|o| o.id == name) {
+                    Some(format!(
+                        "`{name}` is the id of clause `{}`; a former id names no clause of this version",
+                        o.id
+                    ))
+                } else {
+                    out.iter()
+                        .find(|o| o.formerly.contains(&name))
+                        .map(|o| format!("`{name}` is already a former id of clause `{}`", o.id))
+                };
+                match clash {
+                    Some(msg) => self.error(f.span(), msg),
+                    None => {
+                        if let Some(o) = out.get_mut(i) {
+                            o.formerly.push(name);
+                        }
+                    }
+                }
+            }
         }
         out
     }
@@ -352,9 +380,13 @@ impl Loader<'_> {
         match clauses.iter().position(|c| &c.id == id) {
             Some(i) => u16::try_from(i).ok(),
             None => {
-                let hint = schema::suggest(id, clauses.iter().map(|c| c.id.as_str()))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| "add a [[clause]] with this id".to_string());
+                let renamed = clauses.iter().find(|c| c.formerly.contains(id));
+                let hint = match renamed {
+                    Some(c) => format!("`{id}` is now `{}`", c.id),
+                    None => schema::suggest(id, clauses.iter().map(|c| c.id.as_str()))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "add a [[clause]] with this id".to_string()),
+                };
                 let d = self
                     .src
                     .error(r.span(), format!("unknown clause `{id}`"))

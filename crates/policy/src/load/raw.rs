@@ -61,6 +61,8 @@ pub(super) struct RawClause {
     pub(super) id: Spanned<String>,
     pub(super) title: String,
     pub(super) text: String,
+    #[serde(default)]
+    pub(super) formerly: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@
 //! - numbered clauses keep the document's numbers: `5.1`, `2(3)` (an item `(3)` of clause `2`),
 //!   `1(a)` (an item `a)` of clause `1`), `2.1(b)`; "Article 3" and "Section 1.2" give `3` and `1.2`;
 //! - under an unnumbered heading, numbered items are the heading plus the item's number
-//!   (`Exclusions 3`), and a heading's paragraphs, when it has several and no items, are numbered
+//!   (`Products Excluded from the Warranty 3`), and a heading's paragraphs, when it has several and no items, are numbered
 //!   from 1 (`Warranty Period 2`);
 //! - text before the first heading or number is `Preamble`; text after the last item of a list,
 //!   set apart by a blank line and not indented into the item, is `<heading> note`, or `Closing`
