@@ -3,7 +3,8 @@
 # (default 1,000,000), on SQLite and (with a URL) PostgreSQL, then `aftercare policy simulate`
 # of an IMASK draft that denies paid repair, timed, with the most memory it held. The copies
 # keep the decisions' facts, moments and policy hashes; their stored summaries are left empty,
-# as simulating never reads them. Usage:
+# as simulating never reads them. Each database is simulated RUNS times (default 5): this
+# machine is shared, and single runs spread by a third. Usage:
 # scripts/simulate-bench.sh [postgres://user:pass@host/db] [N]
 # The PostgreSQL database is dropped and created again: give a scratch one. KEEP=FILE keeps a
 # copy of the SQLite database there (to profile against). The memory figure needs GNU time
@@ -29,16 +30,24 @@ seed() { # DB URL: the demo's data, its server stopped once ready
 }
 copy_sql="INSERT INTO decisions (case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, summary)
   SELECT case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, '{}'"
-simulate() { # LABEL DB URL
-  local out
-  if [ -x /usr/bin/time ]; then
-    out=$({ /usr/bin/time -f "%e s, at most %M KiB resident" "$bin" --policies policies --db "$2" \
-      policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
-  else
-    local TIMEFORMAT='%R s'
-    out=$({ time "$bin" --policies policies --db "$2" policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
-  fi
-  printf '%-12s %s: %s\n' "$1" "$(head -1 "$work/out.txt")" "$out"
+simulate() { # LABEL DB URL: RUNS runs (default 5), each timed; the fastest and the median
+  local times=() out mem=0 t m
+  for _ in $(seq 1 "${RUNS:-5}"); do
+    if [ -x /usr/bin/time ]; then
+      out=$({ /usr/bin/time -f "%e %M" "$bin" --policies policies --db "$2" \
+        policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
+      t=${out% *}; m=${out#* }
+      [ "$m" -gt "$mem" ] && mem=$m
+    else
+      local TIMEFORMAT='%R'
+      t=$({ time "$bin" --policies policies --db "$2" policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
+    fi
+    times+=("$t")
+  done
+  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+  printf '%-12s %s\n  runs: %s s; fastest %s s, median %s s, at most %s KiB resident\n' "$1" \
+    "$(head -1 "$work/out.txt")" "${times[*]}" "$(echo "$sorted" | head -1)" \
+    "$(echo "$sorted" | sed -n "$(( (${#times[@]} + 1) / 2 ))p")" "$mem"
 }
 echo "policy simulate on $n recorded decisions ($(nproc) cores)"
 seed "sqlite://$work/sim.db"

@@ -93,12 +93,6 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_policy_versions.sql"),
         postgres: include_str!("../migrations/postgres/0013_policy_versions.sql"),
     },
-    Migration {
-        version: 14,
-        name: "decisions_by_policy",
-        sqlite: include_str!("../migrations/sqlite/0014_decisions_by_policy.sql"),
-        postgres: include_str!("../migrations/postgres/0014_decisions_by_policy.sql"),
-    },
 ];
 
 /// The schema version this build needs: its last migration's.

@@ -901,7 +901,11 @@ pub fn policy_simulate(
             })
             .transpose()?;
         let mut store = env.store()?;
-        let bar = indicatif::ProgressBar::new(0);
+        // The share of the history read (not a count of decisions: see `simulate`).
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template("{wide_bar} {percent} %")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         let sim = simulate::simulate(
             &mut store,
             &policies,

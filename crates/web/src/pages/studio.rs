@@ -550,10 +550,18 @@ struct WhatIfPage {
     policy_title: String,
     csrf: String,
     running: bool,
-    done: u64,
-    total: u64,
+    /// How much of the history has been read.
+    percent: u64,
     sim: Option<Simulation>,
     error: Option<String>,
+}
+
+/// `done` of `total` as a whole percentage (0 while the total is not known).
+fn percent(done: u64, total: u64) -> u64 {
+    done.saturating_mul(100)
+        .checked_div(total)
+        .unwrap_or(0)
+        .min(100)
 }
 
 /// `GET /desk/policies/{id}/what-if/{job}`: its progress, then its result.
@@ -622,8 +630,10 @@ pub async fn what_if_page(
         policy_title,
         csrf,
         running: running && sim.is_none(),
-        done: run.done.load(Ordering::Relaxed),
-        total: run.total.load(Ordering::Relaxed),
+        percent: percent(
+            run.done.load(Ordering::Relaxed),
+            run.total.load(Ordering::Relaxed),
+        ),
         sim,
         error,
     };
