@@ -63,6 +63,9 @@ pub struct Component {
     /// The clause that sets it, by the document's own number, with its title.
     pub clause: String,
     pub clause_title: String,
+    /// The clause's title in other languages, by language tag (`zh-CN`), where the policy
+    /// gives them.
+    pub clause_titles: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -168,5 +171,6 @@ fn component(d: &aftercare_policy::Decision<'_>, a: &Assessment) -> Option<Compo
             .map(|s| EnumKind::Basis.variant(s.basis).to_string()),
         clause: clause.id.clone(),
         clause_title: clause.title.clone(),
+        clause_titles: clause.titles.iter().cloned().collect(),
     })
 }

@@ -26,6 +26,7 @@ pub mod policies;
 pub mod published;
 pub mod registry;
 pub mod repairs;
+pub mod search;
 pub mod simulate;
 pub mod stated;
 pub mod studio;

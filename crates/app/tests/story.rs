@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
             "{}",
             db.name
         );
@@ -2480,5 +2480,145 @@ fn a_draft_is_tried_on_the_decisions_already_made_before_it_is_published() {
             .unwrap_err()
             .to_string();
         assert!(broken.contains("draft"), "{}: {broken}", db.name);
+    }
+}
+
+/// Staff find a case by its number, authorisation, order, serial, the customer's e-mail or the
+/// start of their name, or every case of a customer; only within their sellers, and what they
+/// type is never a pattern.
+#[test]
+fn staff_find_cases_of_their_sellers_only_by_what_they_know_of_them() {
+    use aftercare_app::accounts::{Principal, Role, Sellers};
+    use aftercare_app::search::{Match, Query, search};
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        import_examples(&mut store);
+        let imkey = open_defect(
+            &mut store,
+            &policies,
+            "cust-cn",
+            "SO-IMK-1",
+            "IMK-0001",
+            "2024-02-01T08:00:00Z",
+        );
+        let imask = open_defect(
+            &mut store,
+            &policies,
+            "cust-cn",
+            "SO-IMA-1",
+            "IMA-0001",
+            "2024-02-02T08:00:00Z",
+        );
+        let staff = |sellers: Sellers| Principal::Staff {
+            user_id: 1,
+            email: "amy@desk.test".into(),
+            role: Role::Agent,
+            sellers,
+            scopes: None,
+        };
+        let all = staff(Sellers::All);
+        let imask_only = staff(Sellers::Only(vec!["IMASK".into()]));
+        let customer = store
+            .read(|tx| tx.query_one("SELECT id FROM customers WHERE ref = 'cust-cn'", &[]))
+            .unwrap()
+            .int(0)
+            .unwrap();
+        let mut find = |who: &Principal, q: Query| -> Vec<(i64, Match)> {
+            search(&mut store, &policies, who, &q)
+                .unwrap()
+                .iter()
+                .map(|f| (f.id, f.matched))
+                .collect()
+        };
+        let text = |s: &str| Query::Text(s.into());
+        assert_eq!(
+            find(&all, text("SO-IMA-1")),
+            vec![(imask, Match::Order)],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            find(&all, text(" IMA-0001 ")),
+            vec![(imask, Match::Serial)],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            find(&all, text(&format!("#{imkey}"))),
+            vec![(imkey, Match::Case)],
+            "{}",
+            db.name
+        );
+        // Newest first, by e-mail in any case, by the start of the name.
+        assert_eq!(
+            find(&all, text("LI@example.org")),
+            vec![(imask, Match::Email), (imkey, Match::Email)],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            find(&all, text("li w")),
+            vec![(imask, Match::Name), (imkey, Match::Name)],
+            "{}",
+            db.name
+        );
+        assert!(
+            find(&all, text("wei")).is_empty(),
+            "{}: a start, not a part",
+            db.name
+        );
+        // What is typed is compared, never matched as a pattern.
+        for pattern in ["%", "_i%", "l_ wei", "*"] {
+            assert!(
+                find(&all, text(pattern)).is_empty(),
+                "{}: {pattern}",
+                db.name
+            );
+        }
+        assert!(find(&all, text("")).is_empty(), "{}", db.name);
+        // Another seller's case is not found, however it is named.
+        for q in [
+            "SO-IMK-1",
+            "IMK-0001",
+            &format!("{imkey}"),
+            "li@example.org",
+            "Li",
+        ] {
+            assert!(
+                find(&imask_only, text(q))
+                    .iter()
+                    .all(|(id, _)| *id != imkey),
+                "{}: {q}",
+                db.name
+            );
+        }
+        assert_eq!(
+            find(&all, Query::Customer(customer)),
+            vec![(imask, Match::Customer), (imkey, Match::Customer)],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            find(&imask_only, Query::Customer(customer)),
+            vec![(imask, Match::Customer)],
+            "{}",
+            db.name
+        );
+        // A customer does not search staff's way.
+        let customer_principal = Principal::Customer {
+            customer_id: customer,
+        };
+        assert!(
+            search(
+                &mut store,
+                &policies,
+                &customer_principal,
+                &text("SO-IMA-1")
+            )
+            .is_err(),
+            "{}",
+            db.name
+        );
     }
 }

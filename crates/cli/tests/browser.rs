@@ -15,6 +15,23 @@ mod support;
 use support::Server;
 use support::webdriver::Browser;
 
+/// Every clause title the three Chinese sellers' policies translate: (the document's, Chinese).
+fn chinese_titles() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut out = Vec::new();
+    for name in ["imkey", "imask", "imiki"] {
+        let file = format!("{name}.toml");
+        let text = std::fs::read_to_string(dir.join(&file)).unwrap();
+        let (policy, _) = aftercare_policy::load::load(&file, &text).unwrap();
+        for c in &policy.clauses {
+            if let Some(zh) = c.title_in("zh-CN") {
+                out.push((c.title.clone(), zh.to_string()));
+            }
+        }
+    }
+    out
+}
+
 fn shot(b: &Browser, name: &str) {
     b.shot(name);
 }
@@ -66,6 +83,10 @@ fn a_visitor_checks_a_warranty_in_english_and_chinese() {
     }
     let table = b.text("table.coverage");
     assert!(table.contains("Covered until"), "{table}");
+    assert!(
+        table.contains("Product: 12 months"),
+        "IMASK's own title: {table}"
+    );
     assert!(b.text(".result h2").contains("IMA-DEMO-1"));
     accessible(&b, "warranty");
     shot(&b, "warranty");
@@ -74,6 +95,13 @@ fn a_visitor_checks_a_warranty_in_english_and_chinese() {
     b.click_and_wait("a.lang");
     let table = b.text("table.coverage");
     assert!(table.contains("保修至"), "{table}");
+    // IMASK's clause titles in Chinese, as the policy gives them; the law layer's, which it
+    // does not translate, in the original and marked so.
+    assert!(
+        table.contains("产品：12 个月") && !table.contains("Product: 12 months"),
+        "{table}"
+    );
+    assert!(table.contains("（原文）"), "{table}");
     assert_eq!(b.script("return document.documentElement.lang"), "zh-CN");
     assert!(b.text("h1").contains("查询保修"));
     accessible(&b, "warranty (zh-CN)");
@@ -168,9 +196,30 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     accessible(&b, "portal cases");
     shot(&b, "portal-cases");
 
-    // A case in words: its state, what can be got by which clause, the history.
+    // A case in words: its state, its own path with the next step marked, what can be got by
+    // which clause, the history.
     b.click_and_wait("a[href^=\"/portal/cases/\"]");
     assert!(b.text(".state").len() > 3);
+    let steps = b.text("ol.progress");
+    assert!(
+        steps.contains("Sent") && steps.contains("Closed"),
+        "{steps}"
+    );
+    assert_eq!(
+        b.script("return document.querySelectorAll('ol.progress li[aria-current=step]').length"),
+        1,
+        "one next step: {steps}"
+    );
+    // Nothing is still needed for a remedy that is not possible: every label under "still
+    // needed" is one a remedy still open waits for.
+    let folded = b.script(
+        "const d = document.querySelector('details.other-options'); return d ? d.open : null",
+    );
+    assert_ne!(
+        folded,
+        serde_json::json!(true),
+        "other options start folded"
+    );
     let remedies = b.text("table.coverage");
     assert!(
         remedies.contains("what inspection found"),
@@ -185,6 +234,33 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
     );
     accessible(&b, "portal case");
     shot(&b, "portal-case");
+
+    // The same case in Chinese: every clause title the policies translate is shown in
+    // Chinese, none in English.
+    let case_url = b.url();
+    b.goto(&format!("{case_url}?lang=zh-CN"));
+    // Every remedy, the folded "other options" included.
+    let remedies = b
+        .script(
+            "return [...document.querySelectorAll('table.offers')].map(t => t.textContent).join(' ')",
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    let titles = chinese_titles();
+    assert!(
+        titles.iter().any(|(_, zh)| remedies.contains(zh.as_str())),
+        "a Chinese title: {remedies}"
+    );
+    for (en, _) in &titles {
+        assert!(
+            !remedies.contains(&format!(" {en}")),
+            "`{en}` in English: {remedies}"
+        );
+    }
+    accessible(&b, "portal case (zh-CN)");
+    b.goto(&format!("{case_url}?lang=en"));
+    b.goto(&case_url);
 
     // The approved case waits for the item: the customer says it is shipped, once. The same
     // form sent again (a second click, an old tab) changes nothing and says so.
@@ -305,6 +381,38 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
     let states = b.text("table.queue tbody");
     assert!(states.contains("Quote sent"), "{states}");
     assert!(!states.contains("Received, waiting"), "{states}");
+
+    // Found by the order number typed in the queue's search box; from the case, the unit's
+    // history and the customer's other cases are a click away. Another seller's order finds
+    // nothing. The same in Chinese.
+    b.goto(&format!("{base}/desk?lang=en"));
+    b.type_into("#q", "WEB-1001");
+    b.click_and_wait("form.search button");
+    assert!(b.url().contains("/desk/search?q=WEB-1001"), "{}", b.url());
+    let found = b.text("table.found");
+    assert!(
+        found.contains("WEB-1001") && found.contains("order number"),
+        "{found}"
+    );
+    accessible(&b, "desk search");
+    shot(&b, "desk-search");
+    b.click_and_wait("table.found a");
+    b.click_and_wait("a[href^='/desk/search?customer=']");
+    assert!(
+        b.text("table.found").contains("customer"),
+        "{}",
+        b.text("main")
+    );
+    b.goto(&format!("{base}/desk/search?q=DEMO-IMK-3"));
+    assert!(b.text("[role=status]").contains("No case of your sellers"));
+    b.goto(&format!("{base}/desk/search?q=WEB-1001&lang=zh-CN"));
+    assert!(
+        b.text("table.found").contains("订单号"),
+        "{}",
+        b.text("main")
+    );
+    accessible(&b, "desk search (zh-CN)");
+    b.goto(&format!("{base}/desk?lang=en"));
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -230,14 +230,29 @@ impl Decision<'_> {
         match self.rule(at) {
             Some((p, r)) => {
                 let c = p.clause(r.clause);
-                json!({
+                let mut j = json!({
                     "policy": p.id,
                     "clause": c.map(|c| &c.id),
                     "title": c.map(|c| &c.title),
                     "text": c.map(|c| &c.text),
                     "rule": r.id,
                     "note": r.note,
-                })
+                });
+                // The clause's words in other languages, where the policy gives them.
+                if let (J::Object(map), Some(c)) = (&mut j, c) {
+                    let by_tag = |all: &[(String, String)]| -> serde_json::Map<String, J> {
+                        all.iter()
+                            .map(|(t, s)| (t.clone(), J::from(s.as_str())))
+                            .collect()
+                    };
+                    if !c.titles.is_empty() {
+                        map.insert("titles".into(), J::Object(by_tag(&c.titles)));
+                    }
+                    if !c.texts.is_empty() {
+                        map.insert("texts".into(), J::Object(by_tag(&c.texts)));
+                    }
+                }
+                j
             }
             None => J::Null,
         }

@@ -245,6 +245,40 @@ pub struct Clause {
     /// Ids this clause had in earlier versions of the policy: scenarios and other references
     /// that name one of them still find this clause.
     pub formerly: Vec<String>,
+    /// The title and the text in other languages than the document's, by language tag
+    /// (`zh-CN`), in tag order; pages show them where they are given, and the original, marked
+    /// as such, where not.
+    pub titles: Vec<(String, String)>,
+    pub texts: Vec<(String, String)>,
+}
+
+impl Clause {
+    /// The title in language `tag`, if the policy gives one.
+    pub fn title_in(&self, tag: &str) -> Option<&str> {
+        self.titles
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// The text in language `tag`, if the policy gives one.
+    pub fn text_in(&self, tag: &str) -> Option<&str> {
+        self.texts
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, s)| s.as_str())
+    }
+}
+
+/// Whether `tag` is written as a language tag: a language of two or three letters, then
+/// subtags of letters and digits (`zh-CN`, `pt-BR`, `zh-Hans`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let lang_ok = parts
+        .next()
+        .is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
+    lang_ok
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A condition with its source text, kept for explanations.

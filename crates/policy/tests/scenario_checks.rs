@@ -1,6 +1,7 @@
 //! What a scenario can assert is absent: nothing missing (`missing = []`), a flag not raised
 //! (`not_flags`), an output not decided (`"none"`); and a clause renamed is still found by the
-//! ids it had before (`formerly`), which no other clause may take.
+//! ids it had before (`formerly`), which no other clause may take; a clause's title and text in
+//! other languages are kept by language tag and given with its citations.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail the test on error")]
 
@@ -22,6 +23,7 @@ currency = "EUR"
 [[clause]]
 id = "1"
 title = "Return"
+titles = { zh-CN = "退货" }
 text = "Return within 7 days of receipt, with a photo of the box, at your cost."
 [[clause]]
 id = "2"
@@ -144,6 +146,44 @@ fn a_former_id_names_one_clause_only_and_rules_cite_the_current_one() {
         errors
             .iter()
             .any(|e| e.contains("unknown clause `Data`") && e.contains("`Data` is now `2`")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_clause_carries_its_title_in_other_languages_to_its_citations() {
+    let set = PolicySet::from_sources(&[SourceFile {
+        name: "shop.toml".into(),
+        text: SELLER.into(),
+    }])
+    .unwrap();
+    let policy = set.get("shop").unwrap();
+    let clause = policy.clauses.iter().find(|c| c.id == "1").unwrap();
+    assert_eq!(clause.title_in("zh-CN"), Some("退货"));
+    assert_eq!(clause.title_in("de"), None);
+    let facts =
+        aftercare_policy::Facts::from_toml_str("f.toml", "order.delivered = 2024-03-02").unwrap();
+    let d = aftercare_policy::decide(policy, &facts, "2024-03-05T10:00:00Z".parse().unwrap());
+    let json = d.to_json(&facts).to_string();
+    assert!(json.contains(r#""titles":{"zh-CN":"退货"}"#), "{json}");
+    // Clause 2 has none: nothing is made up for it.
+    assert_eq!(
+        json.matches(r#""titles""#).count(),
+        json.matches("退货").count()
+    );
+
+    let bad_tag = SELLER.replace("zh-CN = ", "chinese = ");
+    let errors = load_errors(&bad_tag);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("titles: `chinese` is not a language tag")),
+        "{errors:?}"
+    );
+    let empty = SELLER.replace("\"退货\"", "\" \"");
+    let errors = load_errors(&empty);
+    assert!(
+        errors.iter().any(|e| e.contains("titles.zh-CN is empty")),
         "{errors:?}"
     );
 }

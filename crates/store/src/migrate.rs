@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_policy_versions.sql"),
         postgres: include_str!("../migrations/postgres/0013_policy_versions.sql"),
     },
+    Migration {
+        version: 14,
+        name: "search",
+        sqlite: include_str!("../migrations/sqlite/0014_search.sql"),
+        postgres: include_str!("../migrations/postgres/0014_search.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

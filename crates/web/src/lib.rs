@@ -110,6 +110,7 @@ pub fn routes() -> Vec<Route> {
             post(crate::pages::desk::sign_out),
         ),
         route("/desk", &["GET"], get(crate::pages::desk::queue)),
+        route("/desk/search", &["GET"], get(crate::pages::desk::search)),
         route("/desk/policies", &["GET"], get(crate::pages::studio::list)),
         route(
             "/desk/policies/new",

@@ -338,11 +338,15 @@ impl Loader<'_> {
             if out.iter().any(|o| o.id == id) {
                 self.error(c.id.span(), format!("clause `{id}` is defined twice"));
             }
+            let titles = self.translations(c.titles.as_ref(), "titles");
+            let texts = self.translations(c.texts.as_ref(), "texts");
             out.push(Clause {
                 id,
                 title: c.title.clone(),
                 text: c.text.trim().to_string(),
                 formerly: Vec::new(),
+                titles,
+                texts,
             });
         }
         // Former ids are checked once every current id is known: a former id that is also a
@@ -370,6 +374,31 @@ impl Loader<'_> {
                         }
                     }
                 }
+            }
+        }
+        out
+    }
+
+    /// A clause's `titles` or `texts`: language tags, each with some words.
+    fn translations(
+        &mut self,
+        raw: Option<&Spanned<std::collections::BTreeMap<String, String>>>,
+        field: &str,
+    ) -> Vec<(String, String)> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(raw.get_ref().len());
+        for (tag, words) in raw.get_ref() {
+            if !crate::model::is_language_tag(tag) {
+                self.error(
+                    raw.span(),
+                    format!("{field}: `{tag}` is not a language tag (like `zh-CN`)"),
+                );
+            } else if words.trim().is_empty() {
+                self.error(raw.span(), format!("{field}.{tag} is empty"));
+            } else {
+                out.push((tag.clone(), words.trim().to_string()));
             }
         }
         out

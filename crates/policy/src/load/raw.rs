@@ -63,6 +63,10 @@ pub(super) struct RawClause {
     pub(super) text: String,
     #[serde(default)]
     pub(super) formerly: Vec<Spanned<String>>,
+    /// The title in other languages, by language tag (`zh-CN`).
+    pub(super) titles: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// The text in other languages, by language tag.
+    pub(super) texts: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize)]

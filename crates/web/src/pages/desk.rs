@@ -327,3 +327,108 @@ pub async fn queue(
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+    /// A customer's id (from a case page: no personal data in the address).
+    pub customer: Option<i64>,
+    pub lang: Option<String>,
+}
+
+/// One case found, in words.
+struct FoundRow {
+    id: i64,
+    reference: String,
+    policy: String,
+    kind: String,
+    state: String,
+    order: String,
+    serial: String,
+    customer: String,
+    matched: String,
+    opened: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk_search.html")]
+struct Search {
+    lang: Lang,
+    t: &'static Texts,
+    title: &'static str,
+    switch_href: String,
+    q: String,
+    /// Whether a search was made (a query or a customer).
+    asked: bool,
+    by_customer: bool,
+    rows: Vec<FoundRow>,
+}
+
+/// `GET /desk/search?q=…` (or `?customer=ID`): the cases of the caller's sellers it finds.
+pub async fn search(
+    State(state): State<AppState>,
+    Query(sq): Query<SearchQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let who = match super::staff(&state, &headers).await {
+        Ok((p, _)) => p,
+        Err(r) => return r,
+    };
+    let lang = Lang::choose(sq.lang.as_deref(), &headers);
+    let t = lang.texts();
+    let text = sq.q.clone().unwrap_or_default();
+    let query = match (sq.customer, text.trim().is_empty()) {
+        (Some(id), _) => Some(aftercare_app::search::Query::Customer(id)),
+        (None, false) => Some(aftercare_app::search::Query::Text(text.clone())),
+        (None, true) => None,
+    };
+    let rows = match query.clone() {
+        None => Vec::new(),
+        Some(query) => {
+            let policies = state.policies();
+            let found = state
+                .pool()
+                .run(move |store| aftercare_app::search::search(store, &policies, &who, &query))
+                .await;
+            match found {
+                Ok(f) => f,
+                Err(e) => return crate::problem::Problem::from(e).into_response(),
+            }
+        }
+    };
+    let rows = rows
+        .into_iter()
+        .map(|f| FoundRow {
+            id: f.id,
+            reference: f.authorisation.unwrap_or_else(|| format!("#{}", f.id)),
+            policy: f.policy_id,
+            kind: lang.kind(f.kind.as_str()),
+            state: lang.state(f.state.as_str()),
+            order: f.order_no.unwrap_or_default(),
+            serial: f.serial.unwrap_or_default(),
+            customer: f.customer.unwrap_or_default(),
+            matched: lang.found_by(f.matched.as_str()),
+            opened: lang.date(f.opened_at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+        })
+        .collect();
+    let mut switch = vec![("lang", lang.other().tag().to_string())];
+    if let Some(id) = sq.customer {
+        switch.push(("customer", id.to_string()));
+    } else if !text.is_empty() {
+        switch.push(("q", text.clone()));
+    }
+    let view = Search {
+        lang,
+        t,
+        title: t.desk.search_title,
+        switch_href: format!(
+            "/desk/search?{}",
+            serde_urlencoded::to_string(switch).unwrap_or_default()
+        ),
+        q: text,
+        asked: query.is_some(),
+        by_customer: sq.customer.is_some(),
+        rows,
+    };
+    page(StatusCode::OK, view.render(), lang, sq.lang.is_some())
+}

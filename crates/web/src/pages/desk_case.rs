@@ -145,9 +145,15 @@ struct DeskCase {
     kind: String,
     state: String,
     state_key: String,
+    /// The case's own path, and the next deadline in words (as the customer sees it).
+    progress: super::progress::Progress,
     policy: String,
     order: String,
     serial: String,
+    /// The customer's id, for a link to their other cases.
+    customer_id: Option<i64>,
+    /// The search for the unit's cases (its history), when the case names a unit.
+    unit_search: Option<String>,
     description: Option<String>,
     authorisation: Option<String>,
     ship_by: Option<String>,
@@ -223,7 +229,7 @@ fn remedies(decision: &J, lang: Lang) -> Vec<RemedyView> {
                     .map(|c| Cite {
                         clause: super::start::clause_of(decision, c, lang).unwrap_or_default(),
                         role: text(at(c, "/role")).replace('_', " "),
-                        title: text(at(c, "/title")),
+                        title: super::start::clause_title(c, lang),
                     })
                     .collect(),
                 pending: strings(at(r, "/pending_on"))
@@ -349,6 +355,7 @@ fn desk_case(
     photos: &[aftercare_app::evidence::Photo],
     form: &[(String, String)],
     lang: Lang,
+    now: jiff::Timestamp,
 ) -> DeskCase {
     let decision = decisions.first().map_or(&J::Null, |(_, _, d)| d);
     let utc = jiff::tz::TimeZone::UTC;
@@ -387,6 +394,19 @@ fn desk_case(
             .map_or_else(|| format!("#{}", at(j, "/id")), str::to_string),
         kind: lang.kind(at(j, "/kind").as_str().unwrap_or_default()),
         state: lang.state(&state_key),
+        customer_id: at(j, "/customer_id").as_i64(),
+        unit_search: at(j, "/serial").as_str().map(|serial| {
+            format!(
+                "/desk/search?{}",
+                serde_urlencoded::to_string([("q", serial)]).unwrap_or_default()
+            )
+        }),
+        progress: super::progress::progress(
+            j,
+            decision,
+            lang,
+            super::progress::today(decision, now),
+        ),
         policy: format!(
             "{} {}",
             at(decision, "/policy/title")
@@ -592,7 +612,15 @@ async fn render(
         aftercare_app::studio::visible(&who, &state.policies())
             .is_ok_and(|v| v.iter().any(|p| p.id == id))
     });
-    let c = desk_case(&who, &shown, &decisions, &photos, &extra.form, lang);
+    let c = desk_case(
+        &who,
+        &shown,
+        &decisions,
+        &photos,
+        &extra.form,
+        lang,
+        state.now(),
+    );
     let view = CasePage {
         studio,
         lang,

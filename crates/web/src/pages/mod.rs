@@ -7,6 +7,7 @@ pub mod desk;
 pub mod desk_case;
 pub mod i18n;
 pub mod portal;
+pub(crate) mod progress;
 pub mod start;
 pub mod studio;
 
@@ -324,7 +325,12 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
                 period,
                 basis: k.basis.as_deref().map(|b| lang.basis(b)),
                 clause: k.clause.clone(),
-                clause_title: k.clause_title.clone(),
+                clause_title: k.clause_titles.get(lang.tag()).cloned().unwrap_or_else(
+                    || match lang {
+                        Lang::En => k.clause_title.clone(),
+                        _ => format!("{} {}", k.clause_title, t.common.original_mark),
+                    },
+                ),
             }
         })
         .collect();

@@ -246,7 +246,9 @@ pub(crate) struct ShownCase {
     pub ship_by: Option<String>,
     pub policy: String,
     pub description: Option<String>,
-    pub offers: Vec<super::start::Offer>,
+    /// The case's own path, and the next deadline in words.
+    pub progress: super::progress::Progress,
+    pub offers: super::start::Offers,
     pub missing: Vec<String>,
     pub notices: Vec<super::start::Notice>,
     pub deadlines: Vec<String>,
@@ -321,8 +323,10 @@ pub(crate) fn shown_case(
     j: &J,
     photos: &[aftercare_app::evidence::Photo],
     lang: Lang,
+    now: jiff::Timestamp,
 ) -> ShownCase {
     let decision = at(j, "/latest_decision/decision");
+    let today = super::progress::today(decision, now);
     let date = |v: &J| {
         v.as_str()
             .and_then(|s| s.parse::<jiff::civil::Date>().ok())
@@ -425,6 +429,7 @@ pub(crate) fn shown_case(
             .as_str()
             .map_or_else(|| text(at(j, "/policy")), str::to_string),
         description: at(j, "/description").as_str().map(str::to_string),
+        progress: super::progress::progress(j, decision, lang, today),
         offers: super::start::offers(decision, lang),
         missing: super::start::missing(decision, true),
         notices: super::start::notices(decision, lang),
@@ -488,7 +493,7 @@ pub async fn case(
         Ok(j) => j,
         Err(e) => return crate::problem::Problem::from(e).into_response(),
     };
-    let c = shown_case(&shown, &photos, lang);
+    let c = shown_case(&shown, &photos, lang, state.now());
     let view = CasePage {
         lang,
         t,
@@ -650,7 +655,7 @@ pub async fn slip(
         Ok(x) => x,
         Err(e) => return crate::problem::Problem::from(e).into_response(),
     };
-    let c = shown_case(&shown, &[], lang);
+    let c = shown_case(&shown, &[], lang, state.now());
     let Some(authorisation) = c.authorisation.clone().filter(|_| c.slip) else {
         return Redirect::to(&format!("/portal/cases/{id}")).into_response();
     };

@@ -63,6 +63,26 @@ pub(crate) struct Offer {
     pub clause_text: Option<String>,
 }
 
+/// A decision's remedies as pages show them: those still possible first, then the others,
+/// which pages fold under "other options" when something is possible.
+pub(crate) struct Offers(pub Vec<Offer>);
+
+impl Offers {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Allowed, or waiting for something.
+    pub fn possible(&self) -> Vec<&Offer> {
+        self.0.iter().filter(|o| o.class != "no").collect()
+    }
+
+    /// Not possible, with why.
+    pub fn other(&self) -> Vec<&Offer> {
+        self.0.iter().filter(|o| o.class == "no").collect()
+    }
+}
+
 pub(crate) struct Notice {
     pub clause: String,
     pub title: String,
@@ -72,7 +92,7 @@ pub(crate) struct Notice {
 struct Chosen {
     questions: Vec<QuestionRow>,
     description: String,
-    offers: Vec<Offer>,
+    offers: Offers,
     missing: Vec<String>,
     notices: Vec<Notice>,
     policy: String,
@@ -223,8 +243,40 @@ pub(crate) fn clause_of(decision: &J, cite: &J, lang: Lang) -> Option<String> {
     Some(format!("{} {id}", source(decision, policy, lang)))
 }
 
+/// A cited clause's title in the page's language: the policy's own translation where it
+/// gives one, else the document's title, marked as the original on a page in another language
+/// (the seed documents are English).
+pub(crate) fn clause_title(cite: &J, lang: Lang) -> String {
+    translated(
+        cite,
+        "titles",
+        at(cite, "/title").as_str().unwrap_or_default(),
+        lang,
+    )
+}
+
+/// A cited clause's text in the page's language, where the policy gives it, else the
+/// document's (shown under "the document says", so not marked).
+pub(crate) fn clause_text(cite: &J, lang: Lang) -> Option<String> {
+    let original = at(cite, "/text").as_str()?;
+    Some(
+        at(cite, &format!("/texts/{}", lang.tag()))
+            .as_str()
+            .unwrap_or(original)
+            .to_string(),
+    )
+}
+
+fn translated(cite: &J, field: &str, original: &str, lang: Lang) -> String {
+    match at(cite, &format!("/{field}/{}", lang.tag())).as_str() {
+        Some(words) => words.to_string(),
+        None if original.is_empty() || lang == Lang::En => original.to_string(),
+        None => format!("{original} {}", lang.texts().common.original_mark),
+    }
+}
+
 /// Each remedy of a decision with its reason in words and the clause's own words.
-pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
+pub(crate) fn offers(decision: &J, lang: Lang) -> Offers {
     let t = lang.texts();
     let mut all = at(decision, "/remedies")
         .as_array()
@@ -256,9 +308,7 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
                 })
                 .or(cites.first())
                 .copied();
-            let title = decisive
-                .and_then(|c| at(c, "/title").as_str())
-                .unwrap_or_default();
+            let title = decisive.map(|c| clause_title(c, lang)).unwrap_or_default();
             let clause = decisive.and_then(|c| clause_of(decision, c, lang));
             let pending: Vec<String> = strings(at(r, "/pending_on"))
                 .map(|f| lang.fact(f))
@@ -281,9 +331,7 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
                 class,
                 reason,
                 clause,
-                clause_text: decisive
-                    .and_then(|c| at(c, "/text").as_str())
-                    .map(str::to_string),
+                clause_text: decisive.and_then(|c| clause_text(c, lang)),
             }
         })
         .collect::<Vec<_>>();
@@ -293,7 +341,7 @@ pub(crate) fn offers(decision: &J, lang: Lang) -> Vec<Offer> {
         "wait" => 1,
         _ => 2,
     });
-    all
+    Offers(all)
 }
 
 /// The decision's notices (do not open a damaged parcel further, erase the device first…).
@@ -304,8 +352,8 @@ pub(crate) fn notices(decision: &J, lang: Lang) -> Vec<Notice> {
         .flatten()
         .map(|n| Notice {
             clause: clause_of(decision, n, lang).unwrap_or_default(),
-            title: at(n, "/title").as_str().unwrap_or_default().to_string(),
-            text: at(n, "/text").as_str().unwrap_or_default().to_string(),
+            title: clause_title(n, lang),
+            text: clause_text(n, lang).unwrap_or_default(),
         })
         .collect()
 }
@@ -314,13 +362,28 @@ pub(crate) fn notices(decision: &J, lang: Lang) -> Vec<Notice> {
 /// a requirement waiting only on these is nothing a customer can supply now.
 const LATER: &[&str] = &["quote.", "diagnosis.", "return.", "repair.", "application."];
 
-/// What the decision still lists as missing, in its words and clauses; for a customer, only
+/// What the decision still lists as missing for a remedy still possible, in its words and
+/// clauses; for a customer, only
 /// what they can supply now.
 pub(crate) fn missing(decision: &J, for_customer: bool) -> Vec<String> {
+    // What a remedy still possible (allowed, or waiting) needs: a document only a remedy that
+    // is not possible would need is not asked for.
+    let needed: Vec<&str> = at(decision, "/remedies")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| matches!(at(r, "/status").as_str(), Some("allowed" | "pending")))
+        .flat_map(|r| strings(at(r, "/missing")))
+        .collect();
     at(decision, "/missing")
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|m| {
+            at(m, "/label")
+                .as_str()
+                .is_some_and(|l| needed.contains(&l))
+        })
         .filter(|m| {
             let reads: Vec<&str> = strings(at(m, "/reads")).collect();
             !(for_customer

@@ -18,6 +18,12 @@ pub struct Case {
     pub answer_unknown: &'static str,
     pub notices_title: &'static str,
     pub the_document_says: &'static str,
+    /// The case's path, for screen readers.
+    pub progress_label: &'static str,
+    /// Before the nearest deadline.
+    pub next_deadline: &'static str,
+    /// Above the remedies that are not possible, folded.
+    pub other_options: &'static str,
     pub photo_upload: &'static str,
     pub photo_kind_label: &'static str,
     pub photo_file_label: &'static str,
@@ -51,6 +57,9 @@ pub(super) const EN: Case = Case {
     answer_unknown: "Not sure",
     notices_title: "Before you send anything",
     the_document_says: "The document says",
+    other_options: "Other options, and why they do not apply",
+    progress_label: "Where your case is",
+    next_deadline: "Next deadline:",
     photo_upload: "Upload",
     photo_kind_label: "What the photo shows",
     photo_file_label: "Photo (JPEG, PNG or WebP, up to 10 MB)",
@@ -84,6 +93,9 @@ pub(super) const ZH_CN: Case = Case {
     answer_unknown: "不确定",
     notices_title: "寄出前请注意",
     the_document_says: "条款原文",
+    other_options: "其他选项及不适用的原因",
+    progress_label: "售后单进度",
+    next_deadline: "下一个期限：",
     photo_upload: "上传",
     photo_kind_label: "照片内容",
     photo_file_label: "照片（JPEG、PNG 或 WebP，最大 10 MB）",

@@ -135,6 +135,26 @@ impl Lang {
     }
 
     /// A case state in words.
+    /// How a case was found by a search (`aftercare_app::search::Match`).
+    pub fn found_by(self, matched: &str) -> String {
+        let words: &[(&str, &str, &str)] = &[
+            ("case", "case number", "售后单号"),
+            ("authorisation", "authorisation number", "授权号"),
+            ("order", "order number", "订单号"),
+            ("serial", "serial", "序列号"),
+            ("email", "e-mail", "邮箱"),
+            ("name", "name", "姓名"),
+            ("customer", "customer", "顾客"),
+        ];
+        match words.iter().find(|(k, ..)| *k == matched) {
+            Some((_, en, zh)) => match self {
+                Lang::En => (*en).to_string(),
+                Lang::ZhCn => (*zh).to_string(),
+            },
+            None => matched.to_string(),
+        }
+    }
+
     pub fn state(self, state: &str) -> String {
         let words: &[(&str, &str, &str)] = &[
             ("draft", "Draft, not sent yet", "草稿，尚未提交"),
