@@ -281,6 +281,85 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Lays pages out as a phone 390 CSS pixels wide (Chromium's device emulation: a mobile
+    /// viewport, touch), until [`Browser::desktop`].
+    pub fn phone(&self) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true
+                }}),
+            ),
+        );
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setTouchEmulationEnabled", "params": {"enabled": true}})),
+        );
+    }
+
+    /// Back to the desktop window.
+    pub fn desktop(&self) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})),
+        );
+    }
+
+    /// Renders pages for `print` (or back to `screen`).
+    pub fn media(&self, media: &str) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": media}})),
+        );
+    }
+
+    /// What on the page does not fit a phone: a page wider than the screen (with the elements
+    /// that stick out), and controls smaller than 44 × 44 CSS pixels to tap (a checkbox or
+    /// radio counts with its label; links inside running text are exempt, as WCAG's target
+    /// size allows).
+    pub fn phone_problems(&self) -> Vec<String> {
+        let v = self.script(
+            r#"const out = [];
+            // A mobile viewport widens to fit what overflows it: the screen is the measure.
+            const w = Math.min(document.documentElement.clientWidth, screen.width);
+            if (document.documentElement.scrollWidth > w) {
+              out.push('the page is ' + document.documentElement.scrollWidth + ' px wide on a ' + w + ' px screen');
+              for (const e of document.querySelectorAll('body *')) {
+                const r = e.getBoundingClientRect();
+                if (r.right > w + 1 && r.width > 0) out.push('sticks out: <' + e.tagName.toLowerCase() + ' class="' + e.className + '"> to ' + Math.round(r.right) + ' px');
+                if (out.length > 12) break;
+              }
+            }
+            const visible = e => e.offsetParent !== null || e.tagName === 'SUMMARY';
+            const label = e => (e.id && document.querySelector('label[for="' + e.id + '"]')) || e.closest('label');
+            for (const e of document.querySelectorAll('button, input:not([type=hidden]), select, textarea, summary, header a, nav a, a.button-link, .actions a')) {
+              if (!visible(e)) continue;
+              let r = e.getBoundingClientRect();
+              if (e.type === 'checkbox' || e.type === 'radio') {
+                const l = label(e);
+                if (l) { const lr = l.getBoundingClientRect(); r = {height: Math.max(r.height, lr.height), width: r.width + lr.width}; }
+              }
+              if (r.height < 44 || r.width < 44) {
+                const name = (e.innerText || e.value || e.name || e.id || '').trim().slice(0, 30);
+                out.push('small target: <' + e.tagName.toLowerCase() + '> "' + name + '" ' + Math.round(r.width) + ' × ' + Math.round(r.height));
+              }
+            }
+            return out;"#,
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A screenshot of the page as `target/screenshots/NAME.png` (the README shows copies).
     pub fn shot(&self, name: &str) {
         self.screenshot(
