@@ -26,6 +26,8 @@ pub mod policies;
 pub mod published;
 pub mod registry;
 pub mod repairs;
+mod report_counts;
+pub mod reports;
 pub mod search;
 pub mod simulate;
 pub mod stated;

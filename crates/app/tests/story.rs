@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
             "{}",
             db.name
         );
@@ -2620,5 +2620,97 @@ fn staff_find_cases_of_their_sellers_only_by_what_they_know_of_them() {
             "{}",
             db.name
         );
+    }
+}
+
+/// Cases opened per week by kind, as the write path counts them: the same as counting the
+/// cases, week by week; a manager of one seller sees only that seller's; an agent sees none.
+#[test]
+fn the_weekly_count_of_cases_opened_is_kept_as_they_open() {
+    use aftercare_app::accounts::{Principal, Role, Sellers};
+    use aftercare_app::reports;
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        import_examples(&mut store);
+        // IMASK: two this week (a Monday and a Sunday), one the week before; imKey: one.
+        for when in [
+            "2024-02-05T00:00:00Z",
+            "2024-02-11T23:59:59Z",
+            "2024-02-01T10:00:00Z",
+        ] {
+            open_defect(
+                &mut store, &policies, "cust-cn", "SO-IMA-1", "IMA-0001", when,
+            );
+        }
+        open_defect(
+            &mut store,
+            &policies,
+            "cust-cn",
+            "SO-IMK-1",
+            "IMK-0001",
+            "2024-02-06T08:00:00Z",
+        );
+        let staff = |role: Role, sellers: Sellers| Principal::Staff {
+            user_id: 1,
+            email: "m@desk.test".into(),
+            role,
+            sellers,
+            scopes: None,
+        };
+        let now = at("2024-02-08T12:00:00Z");
+        let all = reports::opened(
+            &mut store,
+            &policies,
+            &staff(Role::Manager, Sellers::All),
+            None,
+            3,
+            now,
+        )
+        .unwrap();
+        let weeks: Vec<String> = all.weeks.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            weeks,
+            ["2024-01-22", "2024-01-29", "2024-02-05"],
+            "{}",
+            db.name
+        );
+        assert_eq!(all.kinds, ["warranty_service"], "{}", db.name);
+        assert_eq!(all.counts, vec![vec![0], vec![1], vec![3]], "{}", db.name);
+        // The counts are the cases, counted.
+        let direct = store
+            .read(|tx| tx.query_one("SELECT COUNT(*) FROM cases", &[]))
+            .unwrap()
+            .int(0)
+            .unwrap();
+        assert_eq!(all.total(), u64::try_from(direct).unwrap(), "{}", db.name);
+        assert_eq!(
+            all.csv(),
+            "week,kind,opened\n2024-01-22,warranty_service,0\n2024-01-29,warranty_service,1\n2024-02-05,warranty_service,3\n",
+            "{}",
+            db.name
+        );
+        // One seller's manager: that seller's cases only, even when asking for another.
+        let imask = staff(Role::Manager, Sellers::Only(vec!["IMASK".into()]));
+        let theirs = reports::opened(&mut store, &policies, &imask, None, 3, now).unwrap();
+        assert_eq!(theirs.total(), 3, "{}", db.name);
+        let other = reports::opened(&mut store, &policies, &imask, Some("imKey"), 3, now).unwrap();
+        assert_eq!(other.total(), 0, "{}", db.name);
+        // Agents and technicians do not read reports.
+        for role in [Role::Agent, Role::Technician] {
+            assert!(
+                reports::opened(
+                    &mut store,
+                    &policies,
+                    &staff(role, Sellers::All),
+                    None,
+                    3,
+                    now
+                )
+                .is_err(),
+                "{}",
+                db.name
+            );
+        }
     }
 }

@@ -416,3 +416,59 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A manager's reports: cases opened per week by kind, drawn as SVG on the server, with the
+/// numbers under it and as CSV; in English and Chinese; a technician is refused.
+#[test]
+fn a_manager_reads_the_weekly_cases_report_as_a_chart_table_and_csv() {
+    let Some(b) = Browser::start() else { return };
+    let dir =
+        std::env::temp_dir().join(format!("aftercare_browser_reports_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/demo.db", dir.display());
+    let s = Server::demo(&db, dir.join("mail").to_str().unwrap());
+    let base = format!("http://{}", s.addr);
+    b.goto(&format!("{base}/desk?lang=en"));
+    b.type_into("#email", "manager@demo.test");
+    b.type_into("#password", "demo-aftercare-2026");
+    b.click_and_wait("form.stacked button");
+    b.click_and_wait("a[href='/desk/reports']");
+    assert!(b.text("h1").contains("Reports"));
+    let bars = b.script("return document.querySelectorAll('figure.chart svg rect').length");
+    assert!(bars.as_i64().unwrap() > 0, "bars: {bars}");
+    // The chart's numbers add up to the total the page states, and the table says the same.
+    let total: i64 = b
+        .script("return document.querySelector('.report p strong').textContent")
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let summed = b.script(
+        "return [...document.querySelectorAll('table.numbers tbody tr td:last-child')].reduce((a, td) => a + Number(td.textContent), 0)",
+    );
+    assert_eq!(summed.as_i64().unwrap(), total);
+    assert!(total > 0, "the demo opened cases");
+    accessible(&b, "reports");
+    shot(&b, "desk-reports");
+    // The CSV, as the link fetches it (the session's cookie goes with it).
+    let csv = b.script_async(
+        "const done = arguments[arguments.length - 1];
+         fetch(document.querySelector('a[download]').href).then(r => r.text().then(t => done([r.headers.get('content-type'), t])))",
+    );
+    assert_eq!(csv[0], "text/csv; charset=utf-8");
+    let text = csv[1].as_str().unwrap();
+    assert!(text.starts_with("week,kind,opened\n"), "{text}");
+    let in_csv: i64 = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(in_csv, total);
+    b.goto(&format!("{base}/desk/reports?lang=zh-CN"));
+    assert!(b.text("h1").contains("报表"));
+    accessible(&b, "reports (zh-CN)");
+    b.goto(&format!("{base}/desk/reports?lang=en"));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,7 +38,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/portal/session" | "/portal/sign-out") => SignIn,
         ("GET", "/portal") => List,
         ("GET" | "POST", "/desk/sign-in") | ("POST", "/desk/sign-out") => SignIn,
-        ("GET", "/desk" | "/desk/search") => List,
+        ("GET", "/desk" | "/desk/search" | "/desk/reports" | "/desk/reports/opened.csv") => List,
         ("GET", "/portal/cases/{id}") | ("POST", "/portal/cases/{id}/move") => Foreign,
         ("GET", "/portal/cases/{id}/slip") | ("POST", "/portal/cases/{id}/photos") => Foreign,
         ("GET" | "POST", "/portal/start") => List,

@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_search.sql"),
         postgres: include_str!("../migrations/postgres/0014_search.sql"),
     },
+    Migration {
+        version: 15,
+        name: "reports",
+        sqlite: include_str!("../migrations/sqlite/0015_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0015_reports.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

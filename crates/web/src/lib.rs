@@ -111,6 +111,16 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/desk", &["GET"], get(crate::pages::desk::queue)),
         route("/desk/search", &["GET"], get(crate::pages::desk::search)),
+        route(
+            "/desk/reports",
+            &["GET"],
+            get(crate::pages::reports::reports_page),
+        ),
+        route(
+            "/desk/reports/opened.csv",
+            &["GET"],
+            get(crate::pages::reports::opened_csv),
+        ),
         route("/desk/policies", &["GET"], get(crate::pages::studio::list)),
         route(
             "/desk/policies/new",

@@ -177,6 +177,7 @@ pub fn open_in(
             }),
         ),
     )?;
+    crate::report_counts::count_opened(tx, &policy_id, kind.as_str(), id, now)?;
     announce(tx, policies, &case, "open", &seq, now)?;
     Ok(id)
 }

@@ -8,6 +8,7 @@ pub mod desk_case;
 pub mod i18n;
 pub mod portal;
 pub(crate) mod progress;
+pub mod reports;
 pub mod start;
 pub mod studio;
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Reports at scale (issue 21): the demo's data plus N generated cases (default 1,000,000)
+# opened over the last two years across the five sellers and four kinds, counted into
+# `report_opened` as the write path counts them (the same GROUP BY as migration 15's backfill),
+# then wrk on the reports page and its CSV over 104 weeks, as a manager who sees every seller
+# and for one seller. On SQLite and (with a URL) PostgreSQL. Usage:
+# scripts/reports-bench.sh [postgres://user:pass@host/db] [N] [SECONDS]
+# The PostgreSQL database is dropped and created again: give a scratch one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg=${1:-}
+n=${2:-1000000}
+secs=${3:-10}
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+cargo build --quiet --release --bin aftercare
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/aftercare
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+now=$(date +%s%6N)
+two_years=$((2 * 365 * 86400 * 1000000))
+
+# The generated cases, in either dialect: $1 is the row source of 1..N as `i`.
+cases_sql() {
+  cat <<SQL
+INSERT INTO cases (kind, state, policy_id, facts, opened_at, updated_at)
+SELECT CASE i % 4 WHEN 0 THEN 'return' WHEN 1 THEN 'warranty_service' WHEN 2 THEN 'delivery_damage' ELSE 'paid_repair' END,
+  'closed',
+  CASE i % 5 WHEN 0 THEN 'imask' WHEN 1 THEN 'imkey' WHEN 2 THEN 'imiki' WHEN 3 THEN 'cryptki' ELSE 'maintenance' END,
+  '{}', $now - CAST(i AS BIGINT) * 7919 % $two_years, $now
+FROM $1;
+DELETE FROM report_opened;
+SQL
+}
+
+run() { # NAME URL
+  local out
+  wrk -t2 -c8 -d2s -H "Cookie: $cookie" "$2" >/dev/null
+  out=$(wrk -t2 -c8 -d"${secs}s" --latency -H "Cookie: $cookie" "$2")
+  printf '%-44s %9s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
+    "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
+}
+
+bench_db() { # LABEL URL PORT LOAD-COMMAND COUNT-COMMAND
+  local label=$1 db=$2 port=$3
+  "$bin" --policies policies --db "$db" demo --bind "127.0.0.1:$port" --sweep-every 0 \
+    --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >"$work/$port.log" 2>&1 & local demo=$!
+  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+  kill "$demo"; wait "$demo" 2>/dev/null || true
+  eval "$4"
+  "$bin" --policies policies --db "$db" serve --bind "127.0.0.1:$port" --sweep-every 0 \
+    --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >>"$work/$port.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+  cookie=$(curl -si -X POST -d "email=manager@demo.test&password=demo-aftercare-2026" \
+    "http://127.0.0.1:$port/desk/sign-in" | grep -io 'aftercare_session=[0-9a-f]*')
+  local base="http://127.0.0.1:$port/desk/reports"
+  local counted
+  counted=$(curl -sf -H "Cookie: $cookie" "$base/opened.csv?weeks=104" | awk -F, 'NR > 1 {s += $3} END {print s}')
+  echo "$label: $(eval "$5") cases, $counted of them opened in the last 104 weeks (the CSV's sum)"
+  run "reports page, 104 weeks ($label)" "$base?weeks=104"
+  run "reports page, 12 weeks, IMASK ($label)" "$base?weeks=12&seller=IMASK"
+  run "CSV, 104 weeks ($label)" "$base/opened.csv?weeks=104"
+}
+
+echo "wrk -t2 -c8 -d${secs}s on $(nproc) cores (wrk shares them with the server)"
+lite="$work/reports.db"
+backfill_sqlite="INSERT INTO report_opened (policy_id, week, kind, slot, opened)
+  SELECT policy_id, date(opened_at / 1000000, 'unixepoch', 'weekday 0', '-6 days'), kind, id % 8, COUNT(*)
+  FROM cases GROUP BY 1, 2, 3, 4;"
+backfill_pg="INSERT INTO report_opened (policy_id, week, kind, slot, opened)
+  SELECT policy_id, to_char(date_trunc('week', to_timestamp(opened_at / 1000000.0) AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), kind, id % 8, COUNT(*)
+  FROM cases GROUP BY 1, 2, 3, 4;"
+bench_db sqlite "sqlite://$lite" 9221 \
+  "{ cases_sql \"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n) SELECT i FROM s)\"; echo \"\$backfill_sqlite\"; } | sqlite3 '$lite'" \
+  "sqlite3 '$lite' 'SELECT COUNT(*) FROM cases'"
+if [ -n "$pg" ]; then
+  admin=${pg%/*}/postgres
+  name=${pg##*/}
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+  bench_db postgresql "$pg" 9222 \
+    "{ cases_sql \"generate_series(1, $n) AS g(i)\"; echo \"\$backfill_pg\"; } | psql -q -v ON_ERROR_STOP=1 '$pg' && psql -q '$pg' -c 'ANALYZE'" \
+    "psql -At '$pg' -c 'SELECT COUNT(*) FROM cases'"
+fi
