@@ -95,17 +95,24 @@ fn a_visitor_checks_a_warranty_in_english_and_chinese() {
     b.click_and_wait("a.lang");
     let table = b.text("table.coverage");
     assert!(table.contains("保修至"), "{table}");
-    // IMASK's clause titles in Chinese, as the policy gives them; the law layer's, which it
-    // does not translate, in the original and marked so.
+    // IMASK's clause titles in Chinese, as the policy gives them, and the Chinese law
+    // layer's as well.
     assert!(
         table.contains("产品：12 个月") && !table.contains("Product: 12 months"),
         "{table}"
     );
-    assert!(table.contains("（原文）"), "{table}");
+    assert!(
+        table.contains("三包有效期") && !table.contains("（原文）"),
+        "{table}"
+    );
     assert_eq!(b.script("return document.documentElement.lang"), "zh-CN");
     assert!(b.text("h1").contains("查询保修"));
     accessible(&b, "warranty (zh-CN)");
     shot(&b, "warranty-zh");
+    // CryptKi's policy has no Chinese titles: its own, marked as the original.
+    b.goto(&format!("{base}/warranty?serial=CRK-DEMO-1"));
+    let table = b.text("table.coverage");
+    assert!(table.contains("（原文）"), "{table}");
     b.goto(&format!("{base}/"));
     assert!(
         b.text("h1").contains("售后"),
