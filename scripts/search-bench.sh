@@ -11,13 +11,7 @@ cd "$(dirname "$0")/.."
 pg=${1:-}
 n=${2:-100000}
 secs=${3:-10}
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --quiet --release --bin aftercare
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/aftercare
-work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-now=$(date +%s%6N)
+. scripts/bench-lib.sh
 
 # The generated rows, in either dialect: $1 is the row source of 1..N as `i`.
 rows_sql() {
@@ -38,28 +32,9 @@ FROM $1;
 SQL
 }
 
-run() { # NAME URL
-  local out
-  wrk -t2 -c8 -d2s -H "Cookie: $cookie" "$2" >/dev/null
-  out=$(wrk -t2 -c8 -d"${secs}s" --latency -H "Cookie: $cookie" "$2")
-  printf '%-44s %9s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" \
-    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
-    "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
-}
-
 bench_db() { # LABEL URL PORT LOAD-COMMAND
   local label=$1 db=$2 port=$3
-  "$bin" --policies policies --db "$db" demo --bind "127.0.0.1:$port" --sweep-every 0 \
-    --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >"$work/$port.log" 2>&1 & local demo=$!
-  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
-  kill "$demo"; wait "$demo" 2>/dev/null || true
-  eval "$4"
-  "$bin" --policies policies --db "$db" serve --bind "127.0.0.1:$port" --sweep-every 0 \
-    --mail-dir "$work/mail-$port" --evidence-dir "$work/ev-$port" >>"$work/$port.log" 2>&1 & pids+=($!)
-  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
-  cookie=$(curl -si -X POST -d "email=manager@demo.test&password=demo-aftercare-2026" \
-    "http://127.0.0.1:$port/desk/sign-in" | grep -io 'aftercare_session=[0-9a-f]*')
+  demo_then_serve "$db" "$port" "$4"
   local base="http://127.0.0.1:$port/desk/search?q="
   # Each query must find its case: a search that finds nothing is not measured.
   for q in GEN-O-77777 GEN-55555 RA-G12345 c33333@example.org "Customer%2044444"; do
@@ -80,9 +55,7 @@ lite="$work/search.db"
 bench_db sqlite "sqlite://$lite" 9211 \
   "rows_sql \"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n) SELECT i FROM s)\" | sqlite3 '$lite'"
 if [ -n "$pg" ]; then
-  admin=${pg%/*}/postgres
-  name=${pg##*/}
-  psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+  fresh_pg "$pg"
   bench_db postgresql "$pg" 9212 \
     "rows_sql \"generate_series(1, $n) AS g(i)\" | psql -q -v ON_ERROR_STOP=1 '$pg' && psql -q '$pg' -c 'ANALYZE'"
 fi

@@ -31,23 +31,24 @@ seed() { # DB URL: the demo's data, its server stopped once ready
 copy_sql="INSERT INTO decisions (case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, summary)
   SELECT case_id, decided_at, policy_id, policy_version, policy_hash, law_hashes, facts, '{}'"
 simulate() { # LABEL DB URL: RUNS runs (default 5), each timed; the fastest and the median
-  local times=() out mem=0 t m
+  local times=() cpus=() out mem=0 t m u
   for _ in $(seq 1 "${RUNS:-5}"); do
     if [ -x /usr/bin/time ]; then
-      out=$({ /usr/bin/time -f "%e %M" "$bin" --policies policies --db "$2" \
+      out=$({ /usr/bin/time -f "%e %M %U" "$bin" --policies policies --db "$2" \
         policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
-      t=${out% *}; m=${out#* }
+      read -r t m u <<<"$out"
       [ "$m" -gt "$mem" ] && mem=$m
+      cpus+=("$u")
     else
       local TIMEFORMAT='%R'
       t=$({ time "$bin" --policies policies --db "$2" policy simulate "$work/imask.toml" >"$work/out.txt"; } 2>&1 | tail -1)
     fi
     times+=("$t")
   done
-  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-  printf '%-12s %s\n  runs: %s s; fastest %s s, median %s s, at most %s KiB resident\n' "$1" \
-    "$(head -1 "$work/out.txt")" "${times[*]}" "$(echo "$sorted" | head -1)" \
-    "$(echo "$sorted" | sed -n "$(( (${#times[@]} + 1) / 2 ))p")" "$mem"
+  median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+  printf '%-12s %s\n  runs: %s s; fastest %s s, median %s s; user CPU, median %s s; at most %s KiB resident\n' "$1" \
+    "$(head -1 "$work/out.txt")" "${times[*]}" "$(printf '%s\n' "${times[@]}" | sort -n | head -1)" \
+    "$(median "${times[@]}")" "$( [ ${#cpus[@]} -gt 0 ] && median "${cpus[@]}" || echo ?)" "$mem"
 }
 echo "policy simulate on $n recorded decisions ($(nproc) cores)"
 seed "sqlite://$work/sim.db"

@@ -106,8 +106,24 @@ pub fn policy_ids(policies: &Policies, sellers: &Sellers) -> Vec<String> {
     ids
 }
 
+/// The names of the sellers staff working for `sellers` see, sorted (for a page's filter).
+pub fn seller_names(policies: &Policies, sellers: &Sellers) -> Vec<String> {
+    let mut all: Vec<String> = policies
+        .sellers()
+        .filter_map(|p| p.seller.clone())
+        .filter(|s| sellers.includes(s))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// The policies of `sellers`, narrowed to one seller's when a filter names one.
-fn filtered_policy_ids(policies: &Policies, sellers: &Sellers, only: Option<&str>) -> Vec<String> {
+pub fn filtered_policy_ids(
+    policies: &Policies,
+    sellers: &Sellers,
+    only: Option<&str>,
+) -> Vec<String> {
     let mut ids = policy_ids(policies, sellers);
     if let Some(s) = only {
         let theirs = policy_ids(policies, &Sellers::Only(vec![s.to_string()]));

@@ -92,14 +92,7 @@ pub fn opened(
     let all_weeks: Vec<Date> = (0..i64::from(weeks))
         .filter_map(|i| first.checked_add(jiff::Span::new().weeks(i)).ok())
         .collect();
-    let mut ids = access::policy_ids(policies, sellers);
-    if let Some(s) = seller {
-        let theirs = access::policy_ids(
-            policies,
-            &crate::accounts::Sellers::Only(vec![s.to_string()]),
-        );
-        ids.retain(|i| theirs.contains(i));
-    }
+    let ids = access::filtered_policy_ids(policies, sellers, seller);
     if ids.is_empty() {
         return Ok(Opened {
             weeks: all_weeks.clone(),

@@ -30,26 +30,7 @@ fn sign_in(b: &Browser, base: &str, mail: &std::path::Path) {
     b.type_into("#order_no", "WEB-1001");
     b.type_into("#email", "li.wei@example.org");
     b.click_and_wait("form.stacked button");
-    let start = std::time::Instant::now();
-    let link = loop {
-        let found = std::fs::read_dir(mail).ok().and_then(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                .find(|t| t.contains("Subject: Your sign-in link"))
-        });
-        if let Some(text) = found {
-            break text
-                .split_whitespace()
-                .find(|w| w.contains("/portal/sign-in?token="))
-                .unwrap()
-                .to_string();
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(15),
-            "no link"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let link = support::mailed_sign_in_link(mail);
     b.goto(&link);
     fits(b, "sign-in link");
     b.click_and_wait("form button");

@@ -260,14 +260,6 @@ impl Clause {
             .find(|(t, _)| t == tag)
             .map(|(_, s)| s.as_str())
     }
-
-    /// The text in language `tag`, if the policy gives one.
-    pub fn text_in(&self, tag: &str) -> Option<&str> {
-        self.texts
-            .iter()
-            .find(|(t, _)| t == tag)
-            .map(|(_, s)| s.as_str())
-    }
 }
 
 /// Whether `tag` is written as a language tag: a language of two or three letters, then

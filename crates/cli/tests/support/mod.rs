@@ -357,6 +357,31 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 pub const PASSWORD: &str = "violet tram seventeen";
 
+/// The sign-in link of the first "Your sign-in link" e-mail written to `mail` (the server's
+/// `--mail-dir`), waiting up to 15 seconds for it.
+pub fn mailed_sign_in_link(mail: &std::path::Path) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir(mail).ok().and_then(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .find(|t| t.contains("Subject: Your sign-in link"))
+        });
+        if let Some(text) = found {
+            return text
+                .split_whitespace()
+                .find(|w| w.contains("/portal/sign-in?token="))
+                .unwrap_or_else(|| panic!("no link in the e-mail: {text}"))
+                .to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no sign-in link mailed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub fn staff(db: &str, email: &str, role: &str, sellers: &str) {
     run_env(
         db,

@@ -183,17 +183,7 @@ pub async fn queue(
         .filter(|s| !s.is_empty())
         .and_then(|s| CaseKind::ALL.into_iter().find(|x| x.as_str() == s));
     let sellers: Vec<String> = match &who {
-        Principal::Staff { sellers, .. } => {
-            let mut all: Vec<String> = state
-                .policies()
-                .sellers()
-                .filter_map(|p| p.seller.clone())
-                .filter(|s| sellers.includes(s))
-                .collect();
-            all.sort();
-            all.dedup();
-            all
-        }
+        Principal::Staff { sellers, .. } => access::seller_names(&state.policies(), sellers),
         Principal::Customer { .. } => Vec::new(),
     };
     let wanted_seller = q

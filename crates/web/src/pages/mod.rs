@@ -326,11 +326,10 @@ fn shown(c: &coverage::Coverage, lang: Lang) -> Shown {
                 period,
                 basis: k.basis.as_deref().map(|b| lang.basis(b)),
                 clause: k.clause.clone(),
-                clause_title: k.clause_titles.get(lang.tag()).cloned().unwrap_or_else(
-                    || match lang {
-                        Lang::En => k.clause_title.clone(),
-                        _ => format!("{} {}", k.clause_title, t.common.original_mark),
-                    },
+                clause_title: start::title_in(
+                    &k.clause_title,
+                    k.clause_titles.get(lang.tag()).map(String::as_str),
+                    lang,
                 ),
             }
         })

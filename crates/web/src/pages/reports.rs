@@ -133,14 +133,7 @@ async fn load(
     let policies = state.policies();
     let sellers: Vec<String> = match &who {
         aftercare_app::accounts::Principal::Staff { sellers, .. } => {
-            let mut all: Vec<String> = policies
-                .sellers()
-                .filter_map(|p| p.seller.clone())
-                .filter(|s| sellers.includes(s))
-                .collect();
-            all.sort();
-            all.dedup();
-            all
+            aftercare_app::access::seller_names(&policies, sellers)
         }
         aftercare_app::accounts::Principal::Customer { .. } => Vec::new(),
     };

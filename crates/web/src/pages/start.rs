@@ -247,12 +247,22 @@ pub(crate) fn clause_of(decision: &J, cite: &J, lang: Lang) -> Option<String> {
 /// gives one, else the document's title, marked as the original on a page in another language
 /// (the seed documents are English).
 pub(crate) fn clause_title(cite: &J, lang: Lang) -> String {
-    translated(
-        cite,
-        "titles",
+    title_in(
         at(cite, "/title").as_str().unwrap_or_default(),
+        at(cite, &format!("/titles/{}", lang.tag())).as_str(),
         lang,
     )
+}
+
+/// A clause's title for a page in `lang`: the policy's translation where it gives one, else
+/// the document's own, marked as the original on a page in another language than English.
+/// The explanation's citations and the warranty table both show titles through it.
+pub(crate) fn title_in(original: &str, translation: Option<&str>, lang: Lang) -> String {
+    match translation {
+        Some(words) => words.to_string(),
+        None if original.is_empty() || lang == Lang::En => original.to_string(),
+        None => format!("{original} {}", lang.texts().common.original_mark),
+    }
 }
 
 /// A cited clause's text in the page's language, where the policy gives it, else the
@@ -265,14 +275,6 @@ pub(crate) fn clause_text(cite: &J, lang: Lang) -> Option<String> {
             .unwrap_or(original)
             .to_string(),
     )
-}
-
-fn translated(cite: &J, field: &str, original: &str, lang: Lang) -> String {
-    match at(cite, &format!("/{field}/{}", lang.tag())).as_str() {
-        Some(words) => words.to_string(),
-        None if original.is_empty() || lang == Lang::En => original.to_string(),
-        None => format!("{original} {}", lang.texts().common.original_mark),
-    }
 }
 
 /// Each remedy of a decision with its reason in words and the clause's own words.
@@ -639,5 +641,34 @@ pub async fn post(
             render(&state, who, csrf, &form, lang, Some(e.to_string())).await
         }
         Err(e) => crate::problem::Problem::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::missing;
+
+    /// "Still needed" lists what a remedy still possible waits for, and nothing only a remedy
+    /// that is not possible would need (IMASK's certificate with repair records, which only
+    /// replacement after two failed repairs asks for).
+    #[test]
+    fn still_needed_is_what_a_possible_remedy_needs() {
+        let decision = json!({
+            "remedies": [
+                {"remedy": "free_repair", "status": "pending", "missing": ["invoice"]},
+                {"remedy": "refund", "status": "allowed", "missing": []},
+                {"remedy": "replacement_after_repairs", "status": "denied",
+                 "missing": ["certificate with repair records"]},
+            ],
+            "missing": [
+                {"label": "invoice", "reads": ["invoice.status"], "cites": {"clause": "3"}},
+                {"label": "certificate with repair records", "reads": ["history.certificate"],
+                 "cites": {"clause": "4"}},
+            ],
+        });
+        assert_eq!(missing(&decision, true), vec!["invoice (3)"]);
+        assert_eq!(missing(&decision, false), vec!["invoice (3)"]);
     }
 }
