@@ -384,6 +384,53 @@ pub fn fact_id(path: &str) -> Option<FactId> {
     BY_PATH.get(path).copied()
 }
 
+/// The fact paths in byte order, and where each fact is in it.
+struct Sorted {
+    paths: Vec<(&'static str, FactId)>,
+    rank: Vec<usize>,
+}
+
+static SORTED: std::sync::LazyLock<Sorted> = std::sync::LazyLock::new(|| {
+    let mut paths: Vec<(&'static str, FactId)> = FACTS
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| FactId::try_from(i).ok().map(|id| (f.path, id)))
+        .collect();
+    paths.sort_unstable();
+    let mut rank = vec![0; FACTS.len()];
+    for (at, (_, id)) in paths.iter().enumerate() {
+        if let Some(r) = rank.get_mut(usize::from(*id)) {
+            *r = at;
+        }
+    }
+    Sorted { paths, rank }
+});
+
+/// [`fact_id`] for paths that mostly come in byte order, as stored facts are written (a JSON
+/// object's keys, sorted): the few paths after the one found last are compared first, and the
+/// table is asked only when it is none of them.
+#[derive(Debug, Default)]
+pub struct PathGuess {
+    next: usize,
+}
+
+impl PathGuess {
+    pub fn find(&mut self, path: &str) -> Option<FactId> {
+        let sorted = &*SORTED;
+        // Facts not known are left out, so the next path is a few places on.
+        let ahead = sorted.paths.get(self.next..).unwrap_or_default();
+        if let Some(i) = ahead.iter().take(8).position(|(p, _)| *p == path)
+            && let Some(&(_, id)) = ahead.get(i)
+        {
+            self.next += i + 1;
+            return Some(id);
+        }
+        let id = fact_id(path)?;
+        self.next = sorted.rank.get(usize::from(id)).map_or(0, |r| r + 1);
+        Some(id)
+    }
+}
+
 /// [`DATE_ORDER`] by fact id, resolved once.
 pub static DATE_ORDER_IDS: std::sync::LazyLock<Vec<(FactId, FactId)>> =
     std::sync::LazyLock::new(|| {
@@ -722,6 +769,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guess finds what the table finds, whatever the order: sorted with gaps (stored
+    /// facts), backwards, repeated; and nothing for a path that is not a fact.
+    #[test]
+    fn a_path_guess_finds_what_the_table_finds() {
+        let mut sorted: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
+        sorted.sort_unstable();
+        let gaps: Vec<&str> = sorted.iter().step_by(3).copied().collect();
+        let backwards: Vec<&str> = sorted.iter().rev().copied().collect();
+        for order in [&sorted, &gaps, &backwards] {
+            let mut guess = PathGuess::default();
+            for path in order.iter().chain(order.iter()) {
+                assert_eq!(guess.find(path), fact_id(path), "{path}");
+            }
+            assert_eq!(guess.find("order.nope"), None);
+            assert_eq!(guess.find(""), None);
+        }
+    }
 
     #[test]
     fn every_fact_path_is_unique_and_resolves_to_itself() {
