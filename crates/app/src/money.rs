@@ -181,6 +181,15 @@ pub(crate) fn record_in(
                 ],
             )?
             .int(0)?;
+        crate::report_counts::count_refund(
+            tx,
+            id,
+            r.case_id,
+            &r.order_no,
+            currency.as_str(),
+            r.amount_minor,
+            now,
+        )?;
         audit::append(
             tx,
             now,

@@ -73,7 +73,7 @@ pub fn sweep(
             params.push(Val::Int(batch));
             let due = tx.query(
                 &format!(
-                    "SELECT id, case_id, kind FROM timers
+                    "SELECT id, case_id, kind, due_at FROM timers
                      WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?{not_failed}
                      ORDER BY due_at, id LIMIT ?{lock}"
                 ),
@@ -119,6 +119,11 @@ pub fn sweep(
                     &format!("UPDATE timers SET {column} = ?, outcome = ? WHERE id = ?"),
                     &[Val::Int(micros(now)), (&outcome).into(), Val::Int(id)],
                 )?;
+                if column == "fired_at" {
+                    // A target's timer fired: the target was missed.
+                    let due = crate::time::from_micros(t.int(3)?)?;
+                    crate::report_counts::count_target(tx, case_id, kind, due, false)?;
+                }
                 refresh_next_due(tx, case_id)?;
                 fired.push(Fired {
                     case_id,

@@ -59,6 +59,42 @@ impl Kind {
     pub(crate) fn parse(s: &str) -> Option<Kind> {
         KINDS.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The service-level target a timer keeps, for the reports: the device arrives by its
+    /// deadline (the customer ships in time), a quote is paid by its deadline, the device is
+    /// inspected (IMASK: within 24 hours) and repaired by theirs. Reminders keep none.
+    pub fn target(self) -> Option<&'static str> {
+        match self {
+            Kind::NotReceived => Some("arrive_by"),
+            Kind::QuoteExpired => Some("quote_pay_by"),
+            Kind::InspectByBreached => Some("inspect_by"),
+            Kind::RepairByBreached => Some("repair_by"),
+            Kind::ShipByReminder | Kind::QuoteReminder => None,
+        }
+    }
+}
+
+/// The timers that keep a service-level target ([`Kind::target`]).
+pub(crate) const TARGETS: [Kind; 4] = [
+    Kind::NotReceived,
+    Kind::QuoteExpired,
+    Kind::InspectByBreached,
+    Kind::RepairByBreached,
+];
+
+/// Whether a timer of `kind` runs while a case is in `state` (when its decision sets the
+/// deadline): [`sync`] sets it then and cancels it otherwise.
+pub(crate) fn runs_in(kind: Kind, state: State) -> bool {
+    match kind {
+        Kind::NotReceived => matches!(state, State::Approved | State::AwaitingDevice),
+        Kind::QuoteExpired | Kind::QuoteReminder => state == State::AwaitingPayment,
+        Kind::InspectByBreached => state == State::Received,
+        Kind::RepairByBreached => matches!(
+            state,
+            State::Received | State::Inspecting | State::Paid | State::Repairing | State::Replacing
+        ),
+        Kind::ShipByReminder => state == State::Approved,
+    }
 }
 
 /// How long before an unpaid quote expires the customer is reminded.
@@ -74,47 +110,38 @@ pub(crate) fn sync(
     decision: &Recorded,
     tz: &TimeZone,
 ) -> Result<(), AppError> {
-    let deadline = |name: DeadlineName| decision.passes(name, tz);
-    let awaiting = matches!(case.state, State::Approved | State::AwaitingDevice);
-    let unrepaired = matches!(
-        case.state,
-        State::Received | State::Inspecting | State::Paid | State::Repairing | State::Replacing
-    );
+    let deadline = |kind: Kind, name: DeadlineName| {
+        runs_in(kind, case.state)
+            .then(|| decision.passes(name, tz))
+            .flatten()
+    };
     let wanted = [
         (
             Kind::NotReceived,
-            awaiting.then(|| deadline(DeadlineName::ArriveBy)).flatten(),
+            deadline(Kind::NotReceived, DeadlineName::ArriveBy),
         ),
         (
             Kind::QuoteExpired,
-            (case.state == State::AwaitingPayment)
-                .then(|| deadline(DeadlineName::QuotePayBy))
-                .flatten(),
+            deadline(Kind::QuoteExpired, DeadlineName::QuotePayBy),
         ),
         (
             Kind::InspectByBreached,
-            (case.state == State::Received)
-                .then(|| deadline(DeadlineName::InspectBy))
-                .flatten(),
+            deadline(Kind::InspectByBreached, DeadlineName::InspectBy),
         ),
         (
             Kind::RepairByBreached,
-            unrepaired
-                .then(|| deadline(DeadlineName::RepairBy))
-                .flatten(),
+            deadline(Kind::RepairByBreached, DeadlineName::RepairBy),
         ),
         (
             Kind::QuoteReminder,
-            (case.state == State::AwaitingPayment)
-                .then(|| deadline(DeadlineName::QuotePayBy))
-                .flatten()
+            deadline(Kind::QuoteReminder, DeadlineName::QuotePayBy)
                 .and_then(|end| end.checked_sub(QUOTE_REMINDER_AHEAD).ok())
                 // Not for a quote whose time to pay is shorter than the reminder's lead.
                 .filter(|&at| at > case.updated_at),
         ),
         (
             Kind::ShipByReminder,
-            (case.state == State::Approved)
+            runs_in(Kind::ShipByReminder, case.state)
                 .then(|| case.ship_by.and_then(|d| start_of_day(d, tz)))
                 .flatten(),
         ),

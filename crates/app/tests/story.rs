@@ -1409,7 +1409,7 @@ fn the_policy_follows_the_buyers_country_where_the_sku_says_so() {
         let mut store = db.open();
         assert_eq!(
             store.schema_versions().unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
             "{}",
             db.name
         );
@@ -2712,5 +2712,344 @@ fn the_weekly_count_of_cases_opened_is_kept_as_they_open() {
                 db.name
             );
         }
+    }
+}
+
+/// The tallies behind the other reports, kept by the moves, refunds and timers they count:
+/// decisions in the customer's favour or not, service-level targets met and missed, causes
+/// found per product, refunds per month and the days to them. What the write path kept is
+/// what migration 16 counts from the same history (the cases, their audit trail, timers and
+/// refunds), so a database migrated with a history reports it as if it had been counted all
+/// along; a one-seller manager sees only that seller's.
+#[test]
+fn every_report_counts_what_the_service_did_as_it_did_it() {
+    use aftercare_app::accounts::{Principal, Role, Sellers};
+    use aftercare_app::money::{self, RefundRequest};
+    use aftercare_app::reports::{self, Window};
+    let policies = policies();
+    for db in databases() {
+        let mut store = db.open();
+        import_examples(&mut store);
+        let open = |store: &mut Store| {
+            open_defect(
+                store,
+                &policies,
+                "cust-cn",
+                "SO-IMA-1",
+                "IMA-0001",
+                "2024-11-01T02:00:00Z",
+            )
+        };
+        let (a, b, c) = (open(&mut store), open(&mut store), open(&mut store));
+        for id in [a, b, c] {
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Submit,
+                json!({}),
+                "2024-11-01T02:05:00Z",
+            );
+        }
+        // C is refused outright: decided, not in the customer's favour.
+        step(
+            &mut store,
+            &policies,
+            c,
+            Action::Reject,
+            json!({}),
+            "2024-11-01T04:00:00Z",
+        );
+        // Last days to ship: A's passes before its device arrives, B's does not.
+        for (id, ship_by, received) in [
+            (a, "2024-11-03", "2024-11-04T03:00:00Z"),
+            (b, "2024-11-08", "2024-11-04T03:30:00Z"),
+        ] {
+            let mut approve = Step::new(Action::Approve);
+            approve.ship_by = Some(date(ship_by));
+            cases::transition(
+                &mut store,
+                &policies,
+                id,
+                &approve,
+                By::Operator,
+                "desk:amy",
+                at("2024-11-01T03:00:00Z"),
+            )
+            .unwrap();
+            step(
+                &mut store,
+                &policies,
+                id,
+                Action::Receive,
+                json!({}),
+                received,
+            );
+        }
+        // A is inspected within IMASK's 24 hours and repaired free: in the customer's favour.
+        step(
+            &mut store,
+            &policies,
+            a,
+            Action::Inspect,
+            json!({"diagnosis.causes": ["manufacturing"]}),
+            "2024-11-05T02:00:00Z",
+        );
+        step(
+            &mut store,
+            &policies,
+            a,
+            Action::Repair,
+            json!({}),
+            "2024-11-05T04:00:00Z",
+        );
+        // B's 24 hours pass first (the timer counts the miss); it goes back unrepaired.
+        let fired = sweep(&mut store, &policies, at("2024-11-05T03:30:00Z"));
+        assert!(
+            fired
+                .iter()
+                .any(|f| f.kind == "inspect_by_breached" && f.case_id == b)
+        );
+        step(
+            &mut store,
+            &policies,
+            b,
+            Action::Inspect,
+            json!({"diagnosis.causes": ["liquid", "corrosion"]}),
+            "2024-11-05T06:00:00Z",
+        );
+        step(
+            &mut store,
+            &policies,
+            b,
+            Action::ReturnUnrepaired,
+            json!({}),
+            "2024-11-05T07:00:00Z",
+        );
+        // Two refunds: one of case A, 7 days and 10 hours after it opened; one of the order
+        // alone (counted under the policy of the order's SKU).
+        for (key, case_id, minor, when) in [
+            ("r1", Some(a), 10_000, "2024-11-08T12:00:00Z"),
+            ("r2", None, 5_000, "2024-12-02T09:00:00Z"),
+        ] {
+            money::record(
+                &mut store,
+                &RefundRequest {
+                    order_no: "SO-IMA-1".into(),
+                    case_id,
+                    amount_minor: minor,
+                    currency: Some("CNY".into()),
+                    idempotency_key: key.into(),
+                    reason: "test".into(),
+                },
+                "desk:amy",
+                at(when),
+            )
+            .unwrap();
+        }
+        // The same refund sent again counts once.
+        money::record(
+            &mut store,
+            &RefundRequest {
+                order_no: "SO-IMA-1".into(),
+                case_id: Some(a),
+                amount_minor: 10_000,
+                currency: Some("CNY".into()),
+                idempotency_key: "r1".into(),
+                reason: "test".into(),
+            },
+            "desk:amy",
+            at("2024-11-08T12:00:01Z"),
+        )
+        .unwrap();
+        let staff = |sellers: Sellers| Principal::Staff {
+            user_id: 1,
+            email: "m@desk.test".into(),
+            role: Role::Manager,
+            sellers,
+            scopes: None,
+        };
+        let now = at("2024-12-03T12:00:00Z");
+        let window = Window::new(&policies, &staff(Sellers::All), None, 6, now).unwrap();
+        let decided = reports::decided(&mut store, &window).unwrap();
+        let week = |d: &str| {
+            decided
+                .weeks
+                .iter()
+                .position(|w| w.to_string() == d)
+                .unwrap_or_else(|| panic!("{d} not in {:?}", decided.weeks))
+        };
+        // Week of Monday 28 October: C refused (1 November); week of 4 November: A and B.
+        assert_eq!(decided.favour[week("2024-10-28")], 0, "{}", db.name);
+        assert_eq!(decided.against[week("2024-10-28")], 1, "{}", db.name);
+        assert_eq!(decided.favour[week("2024-11-04")], 1, "{}", db.name);
+        assert_eq!(decided.against[week("2024-11-04")], 1, "{}", db.name);
+        assert_eq!(decided.share(week("2024-11-04")), Some(50));
+        assert_eq!(decided.overall(), Some(33));
+        assert!(
+            decided.csv().contains("2024-11-04,1,1,50\n"),
+            "{}",
+            decided.csv()
+        );
+        let targets = reports::targets(&mut store, &window).unwrap();
+        let t = targets
+            .targets
+            .iter()
+            .position(|t| *t == "inspect_by")
+            .unwrap();
+        let w = week("2024-11-04");
+        assert_eq!(targets.met[w][t], 1, "{}: {targets:?}", db.name);
+        assert_eq!(targets.missed[w][t], 1, "{}: {targets:?}", db.name);
+        assert!(targets.csv().contains("2024-11-04,inspect_by,1,1\n"));
+        // A's device went after its last day to ship (the week of 28 October), B's before
+        // (the week of 4 November).
+        let s = targets
+            .targets
+            .iter()
+            .position(|t| *t == "ship_by")
+            .unwrap();
+        assert_eq!(
+            targets.missed[week("2024-10-28")][s],
+            1,
+            "{}: {targets:?}",
+            db.name
+        );
+        assert_eq!(
+            targets.met[week("2024-11-04")][s],
+            1,
+            "{}: {targets:?}",
+            db.name
+        );
+        assert_eq!(
+            targets.met[week("2024-10-28")][s],
+            0,
+            "{}: {targets:?}",
+            db.name
+        );
+        let causes = reports::causes(&mut store, &window).unwrap();
+        let mut rows = causes.rows.clone();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                ("IMASK-M1".to_string(), "corrosion".to_string(), 1),
+                ("IMASK-M1".to_string(), "liquid".to_string(), 1),
+                ("IMASK-M1".to_string(), "manufacturing".to_string(), 1),
+            ],
+            "{}",
+            db.name
+        );
+        let refunds = reports::refunds(&mut store, &window).unwrap();
+        assert_eq!(refunds.months, ["2024-10", "2024-11", "2024-12"]);
+        assert_eq!(refunds.currencies, ["CNY"]);
+        assert_eq!(refunds.count, [vec![0], vec![1], vec![1]], "{}", db.name);
+        assert_eq!(
+            refunds.amount,
+            [vec![0], vec![10_000], vec![5_000]],
+            "{}",
+            db.name
+        );
+        assert_eq!(refunds.days_quantile(1, 0.5), Some(7), "{}", db.name);
+        assert_eq!(refunds.days_quantile(2, 0.5), None, "{}", db.name);
+        assert_eq!(
+            refunds.csv(|_| 2),
+            "month,currency,refunds,amount,median_days,p90_days\n2024-10,CNY,0,0.00,,\n2024-11,CNY,1,100.00,7,7\n2024-12,CNY,1,50.00,,\n"
+        );
+        // Three cases of IMASK-M1, against the units sold of it; importing the registry
+        // again counts no unit twice.
+        import_examples(&mut store);
+        let sold: u64 = store
+            .read(|tx| {
+                tx.query_one(
+                    "SELECT CAST(SUM(quantity) AS BIGINT) FROM order_lines WHERE sku = 'IMASK-M1'",
+                    &[],
+                )
+            })
+            .unwrap()
+            .int(0)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let rates = reports::return_rate(&mut store, &window).unwrap();
+        let imask = rates.rows.iter().find(|r| r.0 == "IMASK-M1").unwrap();
+        assert_eq!((imask.1, imask.2), (3, sold), "{}: {rates:?}", db.name);
+        assert!(
+            rates.rows.iter().all(|r| r.0 == "IMASK-M1" || r.1 == 0),
+            "{rates:?}"
+        );
+        assert!(
+            rates.csv().contains(&format!("IMASK-M1,3,{sold},")),
+            "{}",
+            rates.csv()
+        );
+        // Another seller's manager sees none of it.
+        let imkey = Window::new(
+            &policies,
+            &staff(Sellers::Only(vec!["imKey".into()])),
+            None,
+            6,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            reports::decided(&mut store, &imkey).unwrap().overall(),
+            None
+        );
+        assert_eq!(reports::refunds(&mut store, &imkey).unwrap().total(), 0);
+        assert!(reports::causes(&mut store, &imkey).unwrap().rows.is_empty());
+        let theirs = reports::return_rate(&mut store, &imkey).unwrap();
+        assert!(
+            theirs.rows.iter().all(|r| r.0 != "IMASK-M1" && r.1 == 0),
+            "{theirs:?}"
+        );
+        // What the write path kept is what the migration counts from the same history.
+        let migration = match db.name {
+            "sqlite" => include_str!("../../store/migrations/sqlite/0016_report_tallies.sql"),
+            _ => include_str!("../../store/migrations/postgres/0016_report_tallies.sql"),
+        };
+        // The counting part of the migration (not the triggers it sets up after), into a
+        // table of its own.
+        let counting = migration
+            .split("-- From here on: the triggers")
+            .next()
+            .unwrap();
+        let recount = counting.replace("report_tallies", "report_recount");
+        let sum = |table: &str| {
+            format!(
+                "SELECT policy_id, measure, period, key, CAST(SUM(n) AS BIGINT), CAST(SUM(amount) AS BIGINT)
+                 FROM {table} GROUP BY policy_id, measure, period, key
+                 ORDER BY policy_id, measure, period, key"
+            )
+        };
+        let (kept, counted) = store
+            .tx(|tx| -> Result<_, AppError> {
+                tx.batch(&recount)?;
+                let read = |tx: &mut dyn aftercare_store::Tx,
+                            table: &str|
+                 -> Result<Vec<String>, AppError> {
+                    Ok(tx
+                        .query(&sum(table), &[])?
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{} {} {} {} {} {}",
+                                r.text(0).unwrap(),
+                                r.text(1).unwrap(),
+                                r.text(2).unwrap(),
+                                r.text(3).unwrap(),
+                                r.int(4).unwrap(),
+                                r.int(5).unwrap()
+                            )
+                        })
+                        .collect())
+                };
+                let kept = read(tx, "report_tallies")?;
+                let counted = read(tx, "report_recount")?;
+                tx.batch("DROP TABLE report_recount")?;
+                Ok((kept, counted))
+            })
+            .unwrap();
+        assert!(kept.len() >= 8, "{}: {kept:#?}", db.name);
+        assert_eq!(kept, counted, "{}", db.name);
     }
 }

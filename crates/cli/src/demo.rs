@@ -225,6 +225,7 @@ fn story_order_age(prefix: &str, n: usize) -> Option<i64> {
         ("MX1", 5) => 150,
         ("CRK", 3) => 16,
         ("CRK", 4) => 8,
+        ("CRK", 5) => 26,
         ("IMK", 3) => 8,
         ("IMI", 3) => 60,
         _ => return None,
@@ -473,8 +474,11 @@ fn cases_in_every_state(
               (Receive, json!({}), 8 * d), (Inspect, json!({"diagnosis.causes": ["liquid"]}), 6 * d), (Quote, json!({}), 5 * d)] }.tell(store, policies, blobs, now)?,
         // Maintenance: approved forty days ago, never sent: the sweeper closes it.
         Story { kind: WarrantyService, prefix: "MX1", n: 5, opened: 41 * d, report: json!({"problem.reported": "defect"}), photos: &[], steps: &[(Submit, json!({}), 41 * d - 1), (Approve, json!({}), 40 * d)] }.tell(store, policies, blobs, now)?,
-        // CryptKi: an unopened wallet withdrawn, received and refunded.
+        // CryptKi: an unopened wallet withdrawn and received, for the desk to refund.
         Story { kind: Return, prefix: "CRK", n: 3, opened: 10 * d, report: json!({"problem.reported": "change_of_mind", "condition.packaging_opened": false, "condition.seal_broken": false, "condition.activated": false, "condition.complete": true}), photos: &[], steps: &[(Submit, json!({}), 10 * d - 1), (Approve, json!({}), 9 * d), (DeviceShipped, json!({}), 8 * d), (Receive, json!({}), 6 * d)] }.tell(store, policies, blobs, now)?,
+        // CryptKi: another, inspected and refunded (the reports' refunds and days to refund).
+        Story { kind: Return, prefix: "CRK", n: 5, opened: 20 * d, report: json!({"problem.reported": "change_of_mind", "condition.packaging_opened": false, "condition.seal_broken": false, "condition.activated": false, "condition.complete": true}), photos: &[], steps: &[(Submit, json!({}), 20 * d - 1), (Approve, json!({}), 19 * d), (DeviceShipped, json!({}), 18 * d), (Receive, json!({}), 16 * d),
+              (Inspect, json!({}), 15 * d), (Refund, json!({}), 15 * d - 2)] }.tell(store, policies, blobs, now)?,
         // CryptKi: delivery damage reported, photos of the inner box still missing: the request
         // cannot be sent until they are there (5.1).
         Story { kind: DeliveryDamage, prefix: "CRK", n: 4, opened: d, report: json!({"problem.reported": "delivery_damage"}), photos: &["outer_box", "labels", "packaging_damage"], steps: &[] }.tell(store, policies, blobs, now)?,

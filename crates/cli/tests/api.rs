@@ -277,7 +277,7 @@ fn the_demo_loads_once_and_serves_cases_in_every_state_to_its_accounts() {
             .iter()
             .map(|c| c["state"].as_str().unwrap())
             .collect();
-        assert_eq!(states.len(), 13, "{}: {states:?}", db.name);
+        assert_eq!(states.len(), 14, "{}: {states:?}", db.name);
         for s in [
             "draft",
             "submitted",
@@ -327,7 +327,7 @@ fn the_demo_loads_once_and_serves_cases_in_every_state_to_its_accounts() {
         // Run again: the same database is served as it was, nothing loaded twice.
         let second = Server::demo(&db.url, mail.to_str().unwrap());
         let again = list(&second);
-        assert_eq!(again["items"].as_array().unwrap().len(), 13, "{}", db.name);
+        assert_eq!(again["items"].as_array().unwrap().len(), 14, "{}", db.name);
         let _ = std::fs::remove_dir_all(&mail);
     }
 }

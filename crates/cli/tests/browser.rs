@@ -408,7 +408,7 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
 /// A manager's reports: cases opened per week by kind, drawn as SVG on the server, with the
 /// numbers under it and as CSV; in English and Chinese; a technician is refused.
 #[test]
-fn a_manager_reads_the_weekly_cases_report_as_a_chart_table_and_csv() {
+fn a_manager_reads_every_report_as_a_chart_table_and_csv() {
     let Some(b) = Browser::start() else { return };
     let dir =
         std::env::temp_dir().join(format!("aftercare_browser_reports_{}", std::process::id()));
@@ -425,37 +425,92 @@ fn a_manager_reads_the_weekly_cases_report_as_a_chart_table_and_csv() {
     assert!(b.text("h1").contains("Reports"));
     let bars = b.script("return document.querySelectorAll('figure.chart svg rect').length");
     assert!(bars.as_i64().unwrap() > 0, "bars: {bars}");
-    // The chart's numbers add up to the total the page states, and the table says the same.
-    let total: i64 = b
-        .script("return document.querySelector('.report p strong').textContent")
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let summed = b.script(
-        "return [...document.querySelectorAll('table.numbers tbody tr td:last-child')].reduce((a, td) => a + Number(td.textContent), 0)",
+    // Each report: the numbers its table adds up to are the total it states, and its CSV,
+    // as the link fetches it (the session's cookie goes with it), counts what it says.
+    let sections = b.script(
+        "return [...document.querySelectorAll('section.report')].map(s => [s.id, Number(s.dataset.total), Number(s.dataset.all), [...s.querySelectorAll('td.sum')].reduce((a, td) => a + Number(td.textContent), 0), s.querySelector('a.csv').href])",
     );
-    assert_eq!(summed.as_i64().unwrap(), total);
-    assert!(total > 0, "the demo opened cases");
+    let sections = sections.as_array().unwrap();
+    let ids: Vec<&str> = sections.iter().map(|s| s[0].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "opened",
+            "decided",
+            "targets",
+            "causes",
+            "return-rate",
+            "refunds"
+        ]
+    );
+    for s in sections {
+        let (id, total, all, summed) = (
+            s[0].as_str().unwrap(),
+            s[1].as_i64().unwrap(),
+            s[2].as_i64().unwrap(),
+            s[3].as_i64().unwrap(),
+        );
+        assert_eq!(summed, total, "{id}: the table adds up to the total");
+        let csv = b.script_async(&format!(
+            "const done = arguments[arguments.length - 1];
+             fetch({}).then(r => r.text().then(t => done([r.headers.get('content-type'), t])))",
+            s[4]
+        ));
+        assert_eq!(csv[0], "text/csv; charset=utf-8", "{id}");
+        let text = csv[1].as_str().unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        // The columns that count (several add up: in favour and against, met and missed).
+        let counted: &[&str] = match id {
+            "opened" => &["opened"],
+            "decided" => &["in_favour", "against"],
+            "targets" => &["met", "missed"],
+            "causes" | "return-rate" => &["cases"],
+            _ => &["refunds"],
+        };
+        let at: Vec<usize> = counted
+            .iter()
+            .map(|c| {
+                head.iter()
+                    .position(|h| h == c)
+                    .unwrap_or_else(|| panic!("{id}: {c} in {head:?}"))
+            })
+            .collect();
+        let in_csv: i64 = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                at.iter()
+                    .map(|i| f[*i].parse::<i64>().unwrap())
+                    .sum::<i64>()
+            })
+            .sum();
+        assert_eq!(
+            in_csv, all,
+            "{id}: the CSV counts what the page says\n{text}"
+        );
+    }
+    let opened = &sections[0];
+    assert!(opened[1].as_i64().unwrap() > 0, "the demo opened cases");
+    // The demo decides, inspects and refunds: those reports have something to show.
+    for (i, what) in [
+        (1, "decided"),
+        (3, "causes"),
+        (4, "return-rate"),
+        (5, "refunds"),
+    ] {
+        assert!(sections[i][2].as_i64().unwrap() > 0, "the demo has {what}");
+    }
     accessible(&b, "reports");
     shot(&b, "desk-reports");
-    // The CSV, as the link fetches it (the session's cookie goes with it).
-    let csv = b.script_async(
-        "const done = arguments[arguments.length - 1];
-         fetch(document.querySelector('a[download]').href).then(r => r.text().then(t => done([r.headers.get('content-type'), t])))",
+    // The last reports, for the README (the first ones hidden: a capture starts at the top).
+    b.script(
+        "document.querySelectorAll('section.report').forEach((s, i) => s.hidden = i < 4); return null",
     );
-    assert_eq!(csv[0], "text/csv; charset=utf-8");
-    let text = csv[1].as_str().unwrap();
-    assert!(text.starts_with("week,kind,opened\n"), "{text}");
-    let in_csv: i64 = text
-        .lines()
-        .skip(1)
-        .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
-        .sum();
-    assert_eq!(in_csv, total);
+    shot(&b, "desk-reports-more");
     b.goto(&format!("{base}/desk/reports?lang=zh-CN"));
     assert!(b.text("h1").contains("报表"));
     accessible(&b, "reports (zh-CN)");
+    shot(&b, "desk-reports-zh");
     b.goto(&format!("{base}/desk/reports?lang=en"));
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);

@@ -109,13 +109,90 @@ fn search_and_reports_hold_against_hostile_parameters_and_other_sellers() {
             own.lines().skip(1).any(|l| !l.ends_with(",0")),
             "{name}: {own}"
         );
+        // imKey's manager refuses the case and refunds the order: a decision and a refund
+        // for imKey's reports, and none for IMASK's, even asked by name.
+        let post = |h: &Vec<(String, String)>, path: &str, body: &str| {
+            s.send("POST", path, &refs(h), Some(body))
+        };
+        for (path, body) in [
+            (
+                format!("/api/v1/cases/{imkey_case}/transitions"),
+                r#"{"action": "submit"}"#.to_string(),
+            ),
+            (
+                format!("/api/v1/cases/{imkey_case}/transitions"),
+                r#"{"action": "reject"}"#.to_string(),
+            ),
+            (
+                "/api/v1/refunds".to_string(),
+                r#"{"order_no": "SO-IMK-1", "amount": "1.00 CNY", "key": "tries-1"}"#.to_string(),
+            ),
+        ] {
+            let r = post(&imkey, &path, &body);
+            assert!(
+                (200..300).contains(&r.status),
+                "{name}: {path}: {}",
+                r.text()
+            );
+        }
+        let counts = |h: &Vec<(String, String)>, report: &str, columns: &[usize], seller: &str| {
+            let csv = get(h, &format!("/desk/reports/{report}.csv?weeks=104{seller}")).text();
+            csv.lines()
+                .skip(1)
+                .map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    columns
+                        .iter()
+                        .filter_map(|i| f.get(*i)?.parse::<u64>().ok())
+                        .sum::<u64>()
+                })
+                .sum::<u64>()
+        };
+        for (report, columns) in [
+            ("decided", &[1usize, 2][..]),
+            ("refunds", &[2][..]),
+            ("return-rate", &[1][..]),
+        ] {
+            assert!(
+                counts(&imkey, report, columns, "") > 0,
+                "{name}: imKey's {report}"
+            );
+            assert_eq!(counts(&imask, report, columns, ""), 0, "{name}: {report}");
+            assert_eq!(
+                counts(&imask, report, columns, "&seller=imKey"),
+                0,
+                "{name}: {report} of imKey, asked by IMASK's manager"
+            );
+        }
+        // A report that does not exist, or a path that tries to leave the reports: not found.
+        for path in [
+            "/desk/reports/nope.csv",
+            "/desk/reports/..%2F..%2Fapi%2Fv1%2Fme",
+            "/desk/reports/decided",
+            "/desk/reports/%00.csv",
+        ] {
+            let r = get(&imask, path);
+            assert_eq!(r.status, 404, "{name}: {path}");
+        }
         // A technician does not read reports; no session reads nothing.
         assert_eq!(get(&tech, "/desk/reports").status, 403, "{name}");
-        assert_eq!(get(&tech, "/desk/reports/opened.csv").status, 403, "{name}");
+        for report in [
+            "opened",
+            "decided",
+            "targets",
+            "causes",
+            "return-rate",
+            "refunds",
+        ] {
+            let path = format!("/desk/reports/{report}.csv");
+            assert_eq!(get(&tech, &path).status, 403, "{name}: {path}");
+        }
         let anonymous: Vec<(String, String)> = Vec::new();
         for path in [
             "/desk/reports",
             "/desk/reports/opened.csv",
+            "/desk/reports/refunds.csv",
+            "/desk/reports/nope.csv",
             "/desk/search?q=SO-IMK-1",
         ] {
             let r = get(&anonymous, path);

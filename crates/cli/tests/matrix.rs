@@ -38,7 +38,7 @@ fn classify(method: &str, path: &str) -> Option<Access> {
         ("POST", "/portal/session" | "/portal/sign-out") => SignIn,
         ("GET", "/portal") => List,
         ("GET" | "POST", "/desk/sign-in") | ("POST", "/desk/sign-out") => SignIn,
-        ("GET", "/desk" | "/desk/search" | "/desk/reports" | "/desk/reports/opened.csv") => List,
+        ("GET", "/desk" | "/desk/search" | "/desk/reports" | "/desk/reports/{file}") => List,
         ("GET", "/portal/cases/{id}") | ("POST", "/portal/cases/{id}/move") => Foreign,
         ("GET", "/portal/cases/{id}/slip") | ("POST", "/portal/cases/{id}/photos") => Foreign,
         ("GET" | "POST", "/portal/start") => List,
@@ -332,7 +332,15 @@ fn no_caller_reaches_what_is_not_theirs_on_any_route() {
                         .replace("{id}", &id)
                         .replace("{serial}", f.serial)
                         .replace("{ref}", f.customer)
-                        .replace("{file}", "app.css")
+                        .replace(
+                            "{file}",
+                            // Of the reports' CSVs, the refunds (the foreign order was refunded).
+                            if route.path.starts_with("/desk/reports") {
+                                "refunds.csv"
+                            } else {
+                                "app.css"
+                            },
+                        )
                         .replace("{job}", "0");
                     // The search is asked for the foreign order by its number.
                     let path = if route.path == "/desk/search" {

@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_reports.sql"),
         postgres: include_str!("../migrations/postgres/0015_reports.sql"),
     },
+    Migration {
+        version: 16,
+        name: "report tallies",
+        sqlite: include_str!("../migrations/sqlite/0016_report_tallies.sql"),
+        postgres: include_str!("../migrations/postgres/0016_report_tallies.sql"),
+    },
 ];
 
 /// The schema version this build needs: its last migration's.

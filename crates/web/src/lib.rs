@@ -117,9 +117,9 @@ pub fn routes() -> Vec<Route> {
             get(crate::pages::reports::reports_page),
         ),
         route(
-            "/desk/reports/opened.csv",
+            "/desk/reports/{file}",
             &["GET"],
-            get(crate::pages::reports::opened_csv),
+            get(crate::pages::reports::report_csv),
         ),
         route("/desk/policies", &["GET"], get(crate::pages::studio::list)),
         route(

@@ -223,6 +223,8 @@ pub(crate) fn transition_loaded(
     if step.action == Action::Approve {
         after.ship_by = step.ship_by.or(decision.ship_by);
     }
+    // Counted before the timers are set again: the targets this move ends are still pending.
+    crate::report_counts::count_move(tx, &before, &after, step.action, now, today)?;
     timers::sync(tx, &after, &decision, policy.tz())?;
     save(tx, &after, step.action == Action::Approve)?;
     let mut after_view = after.audit_view();

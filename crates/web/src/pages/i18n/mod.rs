@@ -369,6 +369,58 @@ impl Lang {
         }
     }
 
+    /// A cause found at inspection, in words.
+    pub fn cause(self, cause: &str) -> String {
+        self.word(
+            &[
+                ("manufacturing", "Manufacturing fault", "制造缺陷"),
+                ("no_fault", "No fault found", "未发现故障"),
+                ("normal_wear", "Normal wear", "正常磨损"),
+                ("drop", "Dropped", "跌落"),
+                ("crush", "Crushed", "挤压"),
+                ("liquid", "Liquid", "进液"),
+                ("corrosion", "Corrosion", "腐蚀"),
+                ("foreign_matter", "Foreign matter", "异物"),
+                ("pests", "Pests", "虫害"),
+                ("force_majeure", "Force majeure", "不可抗力"),
+                ("improper_use", "Improper use", "使用不当"),
+                ("improper_storage", "Improper storage", "保管不当"),
+                ("unauthorised_repair", "Unauthorised repair", "非授权维修"),
+                ("opened", "Opened", "被拆开"),
+                ("labels_removed", "Labels removed", "标签被撕"),
+                ("tampering", "Tampering", "被篡改"),
+                ("incompatibility", "Incompatibility", "不兼容"),
+                ("fixable_by_upgrade", "Fixed by an upgrade", "升级即可解决"),
+                (
+                    "firmware_not_installed",
+                    "Firmware not installed",
+                    "未安装固件",
+                ),
+                ("third_party_charger", "Third-party charger", "第三方充电器"),
+                ("incorrect_power", "Incorrect power supply", "电源不当"),
+                ("software", "Software", "软件问题"),
+                ("transport", "Transport", "运输"),
+                ("improper_packaging", "Improper packaging", "包装不当"),
+                ("customer_damage", "Damage by the customer", "人为损坏"),
+            ],
+            cause,
+        )
+    }
+
+    /// A service-level target of the reports, in words.
+    pub fn target(self, target: &str) -> String {
+        self.word(
+            &[
+                ("ship_by", "Sent by the last day to ship", "按期寄出"),
+                ("arrive_by", "Device arrives in time", "设备按期寄达"),
+                ("quote_pay_by", "Quote paid in time", "报价按期支付"),
+                ("inspect_by", "Inspected in time", "按时检测"),
+                ("repair_by", "Repaired in time", "按时维修"),
+            ],
+            target,
+        )
+    }
+
     /// A remedy in words.
     pub fn remedy(self, remedy: &str) -> String {
         self.word(
