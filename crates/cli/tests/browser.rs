@@ -509,6 +509,23 @@ fn a_manager_reads_every_report_as_a_chart_table_and_csv() {
     shot(&b, "desk-reports-more");
     b.goto(&format!("{base}/desk/reports?lang=zh-CN"));
     assert!(b.text("h1").contains("报表"));
+    // The same six reports in Chinese, each adding up to the same totals.
+    let zh = b.script(
+        "return [...document.querySelectorAll('section.report')].map(s => [s.id, Number(s.dataset.total), [...s.querySelectorAll('td.sum')].reduce((a, td) => a + Number(td.textContent), 0), s.querySelector('h2').textContent])",
+    );
+    let zh = zh.as_array().unwrap();
+    assert_eq!(zh.len(), sections.len());
+    for (z, e) in zh.iter().zip(sections) {
+        assert_eq!(z[0], e[0]);
+        assert_eq!(z[1], e[1], "{}: the same total in Chinese", z[0]);
+        assert_eq!(z[1], z[2], "{}: the table adds up in Chinese", z[0]);
+        let title = z[3].as_str().unwrap();
+        assert!(
+            !title.is_ascii(),
+            "{}: the title is not in Chinese: {title}",
+            z[0]
+        );
+    }
     accessible(&b, "reports (zh-CN)");
     shot(&b, "desk-reports-zh");
     b.goto(&format!("{base}/desk/reports?lang=en"));
