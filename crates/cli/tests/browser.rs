@@ -246,6 +246,24 @@ fn a_customer_signs_in_with_a_link_and_sees_only_their_own_cases() {
             "`{en}` in English: {remedies}"
         );
     }
+    // The path and the fold in Chinese too: one next step, the other options folded.
+    let zh_steps = b.text("ol.progress");
+    assert!(
+        !zh_steps.contains("Sent") && !zh_steps.contains("Closed") && !zh_steps.is_ascii(),
+        "the path in Chinese: {zh_steps}"
+    );
+    assert_eq!(
+        b.script("return document.querySelectorAll('ol.progress li[aria-current=step]').length"),
+        1,
+        "one next step: {zh_steps}"
+    );
+    assert_eq!(
+        b.script(
+            "const d = document.querySelector('details.other-options'); return d ? d.open : null"
+        ),
+        serde_json::json!(false),
+        "other options start folded (zh-CN)"
+    );
     accessible(&b, "portal case (zh-CN)");
     b.goto(&format!("{case_url}?lang=en"));
     b.goto(&case_url);
@@ -385,6 +403,22 @@ fn a_technician_signs_in_and_works_the_queue_nearest_deadline_first() {
     accessible(&b, "desk search");
     shot(&b, "desk-search");
     b.click_and_wait("table.found a");
+    // The desk's case page leads with the same path as the portal's: one next step, in
+    // English and in Chinese.
+    let desk_case = b.url();
+    for (lang, english) in [("en", true), ("zh-CN", false)] {
+        b.goto(&format!("{desk_case}?lang={lang}"));
+        let steps = b.text("ol.progress");
+        assert_eq!(steps.contains("Sent"), english, "{lang}: {steps}");
+        assert_eq!(
+            b.script(
+                "return document.querySelectorAll('ol.progress li[aria-current=step]').length"
+            ),
+            1,
+            "{lang}: one next step: {steps}"
+        );
+    }
+    b.goto(&format!("{desk_case}?lang=en"));
     b.click_and_wait("a[href^='/desk/search?customer=']");
     assert!(
         b.text("table.found").contains("customer"),
