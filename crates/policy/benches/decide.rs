@@ -48,12 +48,7 @@ fn loading(c: &mut Criterion) {
 /// Reading facts as the service stores them (JSON text), as what-if does a million times: a
 /// JSON tree then facts, against one pass over the text (`Facts::from_json_str`).
 fn stored_facts(c: &mut Criterion) {
-    let set = corpus_files::policy_set();
-    let stored: Vec<String> = ["imkey", "imask", "imiki", "cryptki", "maintenance"]
-        .iter()
-        .flat_map(|id| corpus_files::cases(set.get(id).unwrap()))
-        .map(|(facts, _)| facts.to_json().to_string())
-        .collect();
+    let stored = corpus_files::stored_facts();
     let mut group = c.benchmark_group("stored facts");
     group.throughput(criterion::Throughput::Elements(stored.len() as u64));
     group.bench_function(

@@ -18,12 +18,7 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .expect("usage: facts_loop ROUNDS");
-    let set = corpus_files::policy_set();
-    let stored: Vec<String> = ["imkey", "imask", "imiki", "cryptki", "maintenance"]
-        .iter()
-        .flat_map(|id| corpus_files::cases(set.get(id).unwrap()))
-        .map(|(facts, _)| facts.to_json().to_string())
-        .collect();
+    let stored = corpus_files::stored_facts();
     for _ in 0..rounds {
         for text in &stored {
             black_box(Facts::from_json_str(text).unwrap());

@@ -54,3 +54,14 @@ pub fn cases(policy: &Policy) -> Vec<(Facts, Timestamp)> {
         })
         .collect()
 }
+
+/// Every seed's corpus facts as the service stores them (JSON text), as what-if reads them.
+#[allow(dead_code, reason = "the bench and facts_loop read them; decide_loop does not")]
+pub fn stored_facts() -> Vec<String> {
+    let set = policy_set();
+    ["imkey", "imask", "imiki", "cryptki", "maintenance"]
+        .iter()
+        .flat_map(|id| cases(set.get(id).expect("a seed policy")))
+        .map(|(facts, _)| facts.to_json().to_string())
+        .collect()
+}
