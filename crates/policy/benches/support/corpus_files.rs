@@ -56,7 +56,10 @@ pub fn cases(policy: &Policy) -> Vec<(Facts, Timestamp)> {
 }
 
 /// Every seed's corpus facts as the service stores them (JSON text), as what-if reads them.
-#[allow(dead_code, reason = "the bench and facts_loop read them; decide_loop does not")]
+#[allow(
+    dead_code,
+    reason = "the bench and facts_loop read them; decide_loop does not"
+)]
 pub fn stored_facts() -> Vec<String> {
     let set = policy_set();
     ["imkey", "imask", "imiki", "cryptki", "maintenance"]
