@@ -319,3 +319,63 @@ fn days_bucket(dialect: Dialect) -> String {
         Dialect::Postgres => format!("LEAST(GREATEST({days}, 0), {REFUND_DAYS_CAP})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aftercare_domain::case::{Action, State, TRANSITIONS};
+
+    use super::settles;
+
+    /// Over every move of the state machine: exactly the moves that give the customer a
+    /// remedy count in their favour, exactly those that refuse one count against, and at most
+    /// one move on any path through the machine settles a case (so a case is counted once).
+    #[test]
+    fn each_move_that_settles_a_case_is_counted_for_or_against_it_once() {
+        for t in TRANSITIONS {
+            for from in t.from {
+                let want = match (t.action, *from) {
+                    (Action::Refund | Action::Replace, _) => Some(true),
+                    (Action::Repair, State::Inspecting) => Some(true),
+                    (Action::Repair, _) => None,
+                    (
+                        Action::Reject
+                        | Action::RejectOnArrival
+                        | Action::Quote
+                        | Action::ReturnUnrepaired,
+                        _,
+                    ) => Some(false),
+                    _ => None,
+                };
+                assert_eq!(settles(t.action, *from), want, "{} from {from}", t.action);
+            }
+        }
+        // No state a settling move leads to can reach another settling move.
+        let reach = |start: State| {
+            let mut seen = vec![start];
+            let mut i = 0;
+            while let Some(s) = seen.get(i).copied() {
+                for t in TRANSITIONS.iter().filter(|t| t.from.contains(&s)) {
+                    if !seen.contains(&t.to) {
+                        seen.push(t.to);
+                    }
+                }
+                i += 1;
+            }
+            seen
+        };
+        for t in TRANSITIONS {
+            for from in t.from.iter().filter(|f| settles(t.action, **f).is_some()) {
+                for s in reach(t.to) {
+                    for later in TRANSITIONS.iter().filter(|l| l.from.contains(&s)) {
+                        assert!(
+                            settles(later.action, s).is_none(),
+                            "{} from {from} then {} from {s}",
+                            t.action,
+                            later.action
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
