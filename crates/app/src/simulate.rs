@@ -125,6 +125,9 @@ pub struct Scope {
     /// The decisions recorded under this policy instead of the draft's own (a new policy
     /// tried on the history of the one it would take over).
     pub history: Option<String>,
+    /// How many decision ids a worker claims at a time (default [`SPAN`]); tests use small
+    /// ranges to cross their edges.
+    pub span: Option<i64>,
 }
 
 /// Makes every decision recorded under `draft_id` again with `draft` (a set holding the draft
@@ -164,6 +167,7 @@ pub fn simulate(
         policy,
         history,
         since,
+        span: scope.span.unwrap_or(SPAN).max(1),
         last,
         next: AtomicI64::new(first),
         done: AtomicU64::new(0),
@@ -233,7 +237,7 @@ pub fn simulate(
 /// At most this many threads re-decide at once.
 pub const WORKERS: usize = 4;
 /// How many decision ids a worker claims at a time.
-const SPAN: i64 = 2_000;
+pub const SPAN: i64 = 2_000;
 
 /// What the workers share.
 struct Job<'a> {
@@ -241,6 +245,8 @@ struct Job<'a> {
     /// The policy whose recorded decisions are made again.
     history: &'a str,
     since: i64,
+    /// How many ids a worker claims at a time.
+    span: i64,
     /// The last decision id to make again.
     last: i64,
     /// The first id of the next range to claim.
@@ -264,50 +270,82 @@ impl Job<'_> {
         // The stored texts decisions were made with, by the hashes that name them: a handful
         // (one per version in force), so a list searched in order; rows name theirs by index.
         let mut made_with: Vec<(String, String, Policies)> = Vec::new();
+        // The texts of the last row read: in the next range, rows made with them come without
+        // their hashes (NULL), which spares the database sending them and this worker reading
+        // and comparing them, row after row.
+        let mut last: Option<usize> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let from = self.next.fetch_add(SPAN, Ordering::Relaxed);
+            let from = self.next.fetch_add(self.span, Ordering::Relaxed);
             if from > self.last {
                 break;
             }
             // Each row with the index of the texts it was made with; texts not seen yet are
             // read in the same transaction as the rows naming them.
             let rows = store.read(|tx| -> Result<_, AppError> {
+                // A NULL pair means "the texts named in this query": those of the last row
+                // read before it (hashes no row has, hex as they are, before any row).
+                let sent = last;
+                let (same_policy, same_laws): (Val, Val) = match sent.and_then(|i| made_with.get(i))
+                {
+                    Some((p, l, _)) => (p.as_str().into(), l.as_str().into()),
+                    None => ("-".into(), "-".into()),
+                };
                 let rows = tx.query(
-                    "SELECT id, case_id, decided_at, policy_hash, law_hashes, facts FROM decisions
+                    "SELECT case_id, decided_at,
+                       CASE WHEN policy_hash = ? AND law_hashes = ? THEN NULL ELSE policy_hash END,
+                       CASE WHEN policy_hash = ? AND law_hashes = ? THEN NULL ELSE law_hashes END,
+                       facts FROM decisions
                      WHERE id >= ? AND id < ? AND policy_id = ? AND decided_at >= ?",
                     &[
+                        same_policy.clone(),
+                        same_laws.clone(),
+                        same_policy,
+                        same_laws,
                         Val::Int(from),
-                        Val::Int(from.saturating_add(SPAN)),
+                        Val::Int(from.saturating_add(self.span)),
                         self.history.into(),
                         Val::Int(self.since),
                     ],
                 )?;
                 let mut keyed = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let (policy_hash, law_hashes) = (r.str(3)?, r.str(4)?);
-                    let known = made_with
-                        .iter()
-                        .position(|(p, l, _)| p == policy_hash && l == law_hashes);
-                    let i = match known {
-                        Some(i) => i,
-                        None => {
-                            let texts = decision::made_with(tx, policy_hash, law_hashes)?;
-                            made_with.push((
-                                policy_hash.to_string(),
-                                law_hashes.to_string(),
-                                texts,
+                    let i = match (r.opt_str(2)?, r.opt_str(3)?) {
+                        (None, None) => sent.ok_or_else(|| {
+                            AppError::corrupt("decision", "its policy texts were not named")
+                        })?,
+                        (Some(policy_hash), Some(law_hashes)) => {
+                            let known = made_with
+                                .iter()
+                                .position(|(p, l, _)| p == policy_hash && l == law_hashes);
+                            match known {
+                                Some(i) => i,
+                                None => {
+                                    let texts = decision::made_with(tx, policy_hash, law_hashes)?;
+                                    made_with.push((
+                                        policy_hash.to_string(),
+                                        law_hashes.to_string(),
+                                        texts,
+                                    ));
+                                    made_with.len() - 1
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(AppError::corrupt(
+                                "decision",
+                                "one of its policy text hashes is missing",
                             ));
-                            made_with.len() - 1
                         }
                     };
+                    last = Some(i);
                     keyed.push((r, i));
                 }
                 Ok(keyed)
             })?;
             for (r, i) in &rows {
-                let case_id = r.int(1)?;
-                let at = from_micros(r.int(2)?)?;
-                let facts = decision::stored_facts(r.str(5)?)?;
+                let case_id = r.int(0)?;
+                let at = from_micros(r.int(1)?)?;
+                let facts = decision::stored_facts(r.str(4)?)?;
                 let then = made_with
                     .get(*i)
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
@@ -320,7 +358,7 @@ impl Job<'_> {
                     out.changed += 1;
                 }
             }
-            let read = self.last.min(from.saturating_add(SPAN - 1)) - from + 1;
+            let read = self.last.min(from.saturating_add(self.span - 1)) - from + 1;
             self.done
                 .fetch_add(u64::try_from(read).unwrap_or(0), Ordering::Relaxed);
         }
@@ -575,6 +613,7 @@ mod tests {
             policy: policies.get("maintenance").unwrap(),
             history: "maintenance",
             since: i64::MIN,
+            span: SPAN,
             last: 10 * SPAN,
             next: AtomicI64::new(1),
             done: AtomicU64::new(0),

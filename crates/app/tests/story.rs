@@ -2457,6 +2457,7 @@ fn a_draft_is_tried_on_the_decisions_already_made_before_it_is_published() {
             &Scope {
                 since: Some(at("2024-01-23T00:00:00Z")),
                 history: None,
+                span: None,
             },
         );
         assert_eq!((later.decisions, later.changed), (0, 0), "{}", db.name);
@@ -2474,6 +2475,69 @@ fn a_draft_is_tried_on_the_decisions_already_made_before_it_is_published() {
             "{}: {stopped:?}",
             db.name
         );
+
+        // Decisions made under another text of the policy (the longer draft, as if it had been
+        // published for a day), between decisions made under this one: each is made again from
+        // the text it was made with, also where a range of ids, however small, names its texts
+        // only once. Tried with the document as it is: only those made under the other text
+        // change.
+        let count = |store: &mut Store| {
+            store
+                .read(|tx| tx.query_one("SELECT COUNT(*) FROM decisions", &[]))
+                .unwrap()
+                .int(0)
+                .unwrap()
+        };
+        let (other, _) = simulate::with_draft(live.clone(), draft(longer.clone())).unwrap();
+        // Several under this text, one under the other, two under this one again: small
+        // ranges hold this text, the other and this one again, after ranges of this one.
+        let submit = |store: &mut Store, set: &Policies, day: u32| {
+            let id = open_repair(store, set, &format!("2024-01-{day}T08:00:00Z"));
+            step(
+                store,
+                set,
+                id,
+                Action::Submit,
+                json!({}),
+                &format!("2024-01-{day}T08:05:00Z"),
+            );
+        };
+        for day in 23..27 {
+            submit(&mut store, &policies, day);
+        }
+        let before_other = count(&mut store);
+        submit(&mut store, &other, 27);
+        let under_other = u64::try_from(count(&mut store) - before_other).unwrap();
+        for day in 28..30 {
+            submit(&mut store, &policies, day);
+        }
+        assert!(under_other > 0);
+        for span in [None, Some(1), Some(2), Some(3), Some(4), Some(5)] {
+            let (set, policy) =
+                simulate::with_draft(live.clone(), draft(text.to_string())).unwrap();
+            let mixed = simulate::simulate(
+                &mut store,
+                &set,
+                &policy,
+                &Scope {
+                    span,
+                    ..Scope::default()
+                },
+                &mut |_, _| true,
+            )
+            .unwrap();
+            assert_eq!(
+                mixed.decisions,
+                u64::try_from(count(&mut store)).unwrap(),
+                "{}: ranges of {span:?}",
+                db.name
+            );
+            assert_eq!(
+                mixed.changed, under_other,
+                "{}: ranges of {span:?}: {mixed:?}",
+                db.name
+            );
+        }
 
         // A draft that does not load is the checker's error, located.
         let broken = simulate::with_draft(live.clone(), draft(text.replace("[policy]", "[policy")))

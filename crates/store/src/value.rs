@@ -88,6 +88,14 @@ impl Row {
         }
     }
 
+    /// A text column that may be NULL, borrowed from the row.
+    pub fn opt_str(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        match self.get(i)? {
+            Val::Null => Ok(None),
+            _ => self.str(i).map(Some),
+        }
+    }
+
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         match self.get(i)? {
             Val::Null => Ok(None),

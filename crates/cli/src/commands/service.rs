@@ -913,6 +913,7 @@ pub fn policy_simulate(
             &Scope {
                 since,
                 history: None,
+                span: None,
             },
             &mut |done, total| {
                 bar.set_length(total);

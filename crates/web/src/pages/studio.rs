@@ -520,6 +520,7 @@ pub async fn what_if_start(
                     &simulate::Scope {
                         since: None,
                         history: Some(history),
+                        span: None,
                     },
                     &mut |done, total| {
                         run.done.store(done, Ordering::Relaxed);
