@@ -702,7 +702,41 @@ fn broken(at: impl Into<String>, problem: impl Into<String>) -> AppError {
 /// what `expect` brings; the first fault found names where it is.
 pub fn verify_with(store: &mut Store, expect: &Expect) -> Result<Verified, AppError> {
     let (events, chains) = verify_chains(store)?;
-    let (tree, checkpoints, unsigned, signed_by) = verify_tree(store, expect)?;
+    // The tree as the sealer recorded it when the check of the tree began: leaves and
+    // checkpoints are checked up to that size, so that a server sealing while the log is
+    // verified (in pages, in several reads) adds nothing half-seen. A seal writes its leaves,
+    // checkpoint and this record in one transaction.
+    // In the same statement (one snapshot, also under PostgreSQL's read committed), what lies
+    // past that record: nothing, unless someone changed it.
+    let (seal, newest_checkpoint, leaves) = store.read(|tx| -> Result<_, AppError> {
+        let seal = tx.query_one(
+            "SELECT s.tree_size, s.frontier,
+               (SELECT MAX(tree_size) FROM audit_checkpoints),
+               (SELECT MAX(leaf) + 1 FROM audit_leaves)
+             FROM audit_seal s WHERE s.id = 1",
+            &[],
+        )?;
+        let (checkpoint, leaves) = (seal.opt_int(2)?, seal.opt_int(3)?);
+        Ok((seal, checkpoint.unwrap_or(0), leaves.unwrap_or(0)))
+    })?;
+    let sealed = seal.int(0)?;
+    if newest_checkpoint > sealed {
+        return Err(broken(
+            format!("checkpoint {newest_checkpoint}"),
+            format!(
+                "it covers {newest_checkpoint} events, but the sealer's record says the tree has {sealed} leaves: sealed events were deleted"
+            ),
+        ));
+    }
+    if leaves > sealed {
+        return Err(broken(
+            format!("leaf {sealed}"),
+            format!(
+                "the sealer's record says the tree has {sealed} leaves, but there are {leaves}: its record was changed"
+            ),
+        ));
+    }
+    let (tree, checkpoints, unsigned, signed_by) = verify_tree(store, expect, sealed)?;
     store.read(|tx| -> Result<(), AppError> {
         // A chain's head with no event at all: its whole history was deleted.
         if let Some(r) = tx.query_opt(
@@ -731,7 +765,6 @@ pub fn verify_with(store: &mut Store, expect: &Expect) -> Result<Verified, AppEr
                 "its chain counts it as sealed, but it is not in the tree: it was inserted afterwards, or its leaf deleted",
             ));
         }
-        let seal = tx.query_one("SELECT tree_size, frontier FROM audit_seal WHERE id = 1", &[])?;
         if seal.int(0)? != tree.size || Frontier::from_json(seal.int(0)?, &seal.text(1)?)? != tree {
             return Err(broken(
                 format!("leaf {}", tree.size),
@@ -888,6 +921,7 @@ fn verify_chains(store: &mut Store) -> Result<(i64, i64), AppError> {
 fn verify_tree(
     store: &mut Store,
     expect: &Expect,
+    sealed: i64,
 ) -> Result<(Frontier, i64, i64, Vec<String>), AppError> {
     let mut tree = Frontier::default();
     let mut checkpoints: std::collections::VecDeque<Checkpoint> = Default::default();
@@ -963,8 +997,8 @@ fn verify_tree(
         let rows = store.read(|tx| -> Result<_, AppError> {
             Ok(tx.query(
                 "SELECT tree_size, root, at, public_key, signature FROM audit_checkpoints
-                 WHERE tree_size > ? ORDER BY tree_size LIMIT ?",
-                &[Val::Int(*last), Val::Int(PAGE)],
+                 WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size LIMIT ?",
+                &[Val::Int(*last), Val::Int(sealed), Val::Int(PAGE)],
             )?)
         })?;
         for r in &rows {
@@ -981,8 +1015,8 @@ fn verify_tree(
             Ok(tx.query(
                 "SELECT l.leaf, l.chain, l.chain_seq, l.hash, e.hash FROM audit_leaves l
                  LEFT JOIN audit_events e ON e.chain = l.chain AND e.chain_seq = l.chain_seq
-                 WHERE l.leaf >= ? ORDER BY l.leaf LIMIT ?",
-                &[Val::Int(next_leaf), Val::Int(PAGE)],
+                 WHERE l.leaf >= ? AND l.leaf < ? ORDER BY l.leaf LIMIT ?",
+                &[Val::Int(next_leaf), Val::Int(sealed), Val::Int(PAGE)],
             )?)
         })?;
         let n = rows.len();
