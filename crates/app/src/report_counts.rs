@@ -322,7 +322,7 @@ fn days_bucket(dialect: Dialect) -> String {
 
 #[cfg(test)]
 mod tests {
-    use aftercare_domain::case::{Action, State, TRANSITIONS};
+    use aftercare_domain::case::{Action, State, TRANSITIONS, reachable_from};
 
     use super::settles;
 
@@ -350,22 +350,9 @@ mod tests {
             }
         }
         // No state a settling move leads to can reach another settling move.
-        let reach = |start: State| {
-            let mut seen = vec![start];
-            let mut i = 0;
-            while let Some(s) = seen.get(i).copied() {
-                for t in TRANSITIONS.iter().filter(|t| t.from.contains(&s)) {
-                    if !seen.contains(&t.to) {
-                        seen.push(t.to);
-                    }
-                }
-                i += 1;
-            }
-            seen
-        };
         for t in TRANSITIONS {
             for from in t.from.iter().filter(|f| settles(t.action, **f).is_some()) {
-                for s in reach(t.to) {
+                for s in reachable_from(t.to) {
                     for later in TRANSITIONS.iter().filter(|l| l.from.contains(&s)) {
                         assert!(
                             settles(later.action, s).is_none(),

@@ -136,7 +136,10 @@ fn search_and_reports_hold_against_hostile_parameters_and_other_sellers() {
             );
         }
         let counts = |h: &Vec<(String, String)>, report: &str, columns: &[usize], seller: &str| {
-            let csv = get(h, &format!("/desk/reports/{report}.csv?weeks=104{seller}")).text();
+            let r = get(h, &format!("/desk/reports/{report}.csv?weeks=104{seller}"));
+            // A refusal would count nothing too: only a CSV is counted.
+            assert_eq!(r.status, 200, "{name}: {report}{seller}");
+            let csv = r.text();
             csv.lines()
                 .skip(1)
                 .map(|l| {

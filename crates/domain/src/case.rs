@@ -219,6 +219,21 @@ impl Action {
     }
 }
 
+/// Every state a case in `start` can come to (`start` first), by any moves.
+pub fn reachable_from(start: State) -> Vec<State> {
+    let mut seen = vec![start];
+    let mut i = 0;
+    while let Some(s) = seen.get(i).copied() {
+        for t in TRANSITIONS.iter().filter(|t| t.from.contains(&s)) {
+            if !seen.contains(&t.to) {
+                seen.push(t.to);
+            }
+        }
+        i += 1;
+    }
+    seen
+}
+
 /// One row of the machine: `action` moves a case from any of `from` to `to`.
 #[derive(Debug)]
 pub struct Transition {
@@ -469,16 +484,7 @@ mod tests {
 
     #[test]
     fn every_state_is_reachable_from_draft() {
-        let mut seen = vec![State::Draft];
-        let mut i = 0;
-        while let Some(s) = seen.get(i).copied() {
-            for t in TRANSITIONS.iter().filter(|t| t.from.contains(&s)) {
-                if !seen.contains(&t.to) {
-                    seen.push(t.to);
-                }
-            }
-            i += 1;
-        }
+        let seen = reachable_from(State::Draft);
         for s in State::ALL {
             assert!(seen.contains(&s), "{s} is unreachable");
         }

@@ -715,11 +715,7 @@ fn lite_raw<'v>(value: &'v Lite<'_>, ty: Option<Type>) -> Raw<'v> {
 /// what that one would. What-if reads a million stored facts; through serde, reading them
 /// cost as much as deciding them twice.
 fn flat_json(text: &str) -> Option<Facts> {
-    let mut s = Scan {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut s = Scan { text, at: 0 };
     let mut facts = Facts::new();
     let mut paths = schema::PathGuess::default();
     s.eat(b'{')?;
@@ -740,7 +736,7 @@ fn flat_json(text: &str) -> Option<Facts> {
         }
     }
     s.space();
-    if s.at != s.bytes.len() {
+    if s.at != s.text.len() {
         return None;
     }
     facts.validate().ok()?;
@@ -775,13 +771,16 @@ fn string_end(b: &[u8]) -> Option<usize> {
 /// A cursor over JSON text for [`flat_json`]; every method is `None` on what it does not read.
 struct Scan<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scan<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn space(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
             self.at += 1;
         }
     }
@@ -789,14 +788,14 @@ impl<'a> Scan<'a> {
     /// The byte `c`, after any space.
     fn eat(&mut self, c: u8) -> Option<()> {
         self.space();
-        (self.bytes.get(self.at) == Some(&c)).then(|| self.at += 1)
+        (self.bytes().get(self.at) == Some(&c)).then(|| self.at += 1)
     }
 
     /// A string without escapes or control characters, borrowed.
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
-        let rest = self.bytes.get(start..)?;
+        let rest = self.bytes().get(start..)?;
         let len = string_end(rest)?;
         if rest.get(len) != Some(&b'"') {
             return None;
@@ -807,12 +806,12 @@ impl<'a> Scan<'a> {
 
     fn word(&mut self, word: &[u8]) -> Option<()> {
         let end = self.at.checked_add(word.len())?;
-        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+        (self.bytes().get(self.at..end)? == word).then(|| self.at = end)
     }
 
     fn value(&mut self) -> Option<Lite<'a>> {
         self.space();
-        Some(match *self.bytes.get(self.at)? {
+        Some(match *self.bytes().get(self.at)? {
             b'"' => Lite::Str(Cow::Borrowed(self.string()?)),
             b't' => {
                 self.word(b"true")?;
@@ -829,12 +828,12 @@ impl<'a> Scan<'a> {
             // No fact is negative, and serde reads `-0` as a fraction: signs are left to it.
             b'0'..=b'9' => {
                 let start = self.at;
-                while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+                while self.bytes().get(self.at).is_some_and(u8::is_ascii_digit) {
                     self.at += 1;
                 }
                 // A leading zero, or a fraction or exponent: not read here.
-                if (self.at - start > 1 && self.bytes.get(start) == Some(&b'0'))
-                    || matches!(self.bytes.get(self.at), Some(b'.' | b'e' | b'E'))
+                if (self.at - start > 1 && self.bytes().get(start) == Some(&b'0'))
+                    || matches!(self.bytes().get(self.at), Some(b'.' | b'e' | b'E'))
                 {
                     return None;
                 }

@@ -30,6 +30,18 @@ const WEEKS: u32 = 12;
 const COLOURS: [&str; 6] = [
     "#0b5cad", "#b45309", "#166534", "#9f1239", "#6b21a8", "#475569",
 ];
+/// The colour of series `i`.
+fn colour(i: usize) -> &'static str {
+    COLOURS.get(i % COLOURS.len()).copied().unwrap_or("#475569")
+}
+
+/// Column `i` of rows of counts (zero where a row is short).
+fn column(rows: &[Vec<u64>], i: usize) -> Vec<u64> {
+    rows.iter()
+        .map(|r| r.get(i).copied().unwrap_or(0))
+        .collect()
+}
+
 const GOOD: &str = "#166534";
 const BAD: &str = "#9f1239";
 
@@ -207,7 +219,7 @@ fn horizontal(rows: &[(String, u64, String)]) -> Chart {
             y,
             width: w,
             height: ROW - 6,
-            colour: COLOURS[0],
+            colour: colour(0),
             label: format!("{label}: {shown}"),
         });
         labels.push(Label {
@@ -251,16 +263,7 @@ fn opened_section(o: &Opened, lang: Lang, csv: String) -> Section {
         .kinds
         .iter()
         .enumerate()
-        .map(|(k, kind)| {
-            (
-                lang.kind(kind),
-                COLOURS.get(k % COLOURS.len()).copied().unwrap_or("#475569"),
-                o.counts
-                    .iter()
-                    .map(|c| c.get(k).copied().unwrap_or(0))
-                    .collect(),
-            )
-        })
+        .map(|(k, kind)| (lang.kind(kind), colour(k), column(&o.counts, k)))
         .collect();
     let total = o.total();
     let mut head = vec![t.desk.reports_week.to_string()];
@@ -499,16 +502,7 @@ fn refunds_section(r: &Refunds, lang: Lang, csv: String) -> Section {
         .currencies
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            (
-                c.clone(),
-                COLOURS.get(i % COLOURS.len()).copied().unwrap_or("#475569"),
-                r.count
-                    .iter()
-                    .map(|row| row.get(i).copied().unwrap_or(0))
-                    .collect(),
-            )
-        })
+        .map(|(i, c)| (c.clone(), colour(i), column(&r.count, i)))
         .collect();
     Section {
         id: "refunds",
@@ -577,14 +571,13 @@ const NAMES: [&str; 6] = [
     "refunds",
 ];
 
-/// Reads the reports named `only` (all when `None`) for the caller.
+/// Reads the reports named `only` (all when `None`) for `who`, signed in as staff.
 async fn load(
     state: &AppState,
-    headers: &HeaderMap,
+    who: aftercare_app::accounts::Principal,
     q: &ReportQuery,
     only: Option<&'static str>,
 ) -> Result<(All, Vec<String>, u32, String), Response> {
-    let (who, _) = staff(state, headers).await?;
     let weeks = q.weeks.unwrap_or(WEEKS).clamp(1, reports::MOST_WEEKS);
     let policies = state.policies();
     let sellers: Vec<String> = match &who {
@@ -637,7 +630,11 @@ pub async fn reports_page(
     Query(q): Query<ReportQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (all, sellers, weeks, seller) = match load(&state, &headers, &q, None).await {
+    let who = match staff(&state, &headers).await {
+        Ok((who, _)) => who,
+        Err(r) => return r,
+    };
+    let (all, sellers, weeks, seller) = match load(&state, who, &q, None).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -684,9 +681,10 @@ pub async fn report_csv(
     headers: HeaderMap,
 ) -> Response {
     // Who asks is checked first: a stranger learns nothing, not even which reports exist.
-    if let Err(r) = staff(&state, &headers).await {
-        return r;
-    }
+    let who = match staff(&state, &headers).await {
+        Ok((who, _)) => who,
+        Err(r) => return r,
+    };
     let Some(name) = NAMES
         .into_iter()
         .find(|n| file.strip_suffix(".csv") == Some(*n))
@@ -697,7 +695,7 @@ pub async fn report_csv(
         ))
         .into_response();
     };
-    let (all, ..) = match load(&state, &headers, &q, Some(name)).await {
+    let (all, ..) = match load(&state, who, &q, Some(name)).await {
         Ok(x) => x,
         Err(r) => return r,
     };
