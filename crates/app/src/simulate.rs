@@ -12,10 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use aftercare_policy::Decision;
 use aftercare_policy::decision::Status;
 use aftercare_policy::model::Policy;
 use aftercare_policy::schema::{DeadlineName, Remedy};
+use aftercare_policy::{Decision, Detail};
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -351,8 +351,9 @@ impl Job<'_> {
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?
                     .2
                     .get(self.history)?;
-                let before = aftercare_policy::decide(then, &facts, at);
-                let now = aftercare_policy::decide(self.policy, &facts, at);
+                // Only what is compared: remedies, refund, deadlines (not what explains them).
+                let before = aftercare_policy::decide_in(Detail::Outcomes, then, &facts, at);
+                let now = aftercare_policy::decide_in(Detail::Outcomes, self.policy, &facts, at);
                 out.decisions += 1;
                 if out.tally.compare(case_id, &before, &now) {
                     out.changed += 1;

@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
 pub use crate::decision::{
-    Assessment, Citation, DeadlineResult, Decision, Due, Layer, Missing, OutputResult, Refund,
-    RemedyOutcome, Role, RuleRef, Status,
+    Assessment, Citation, DeadlineResult, Decision, Detail, Due, Layer, Missing, OutputResult,
+    Refund, RemedyOutcome, Role, RuleRef, Status,
 };
 use crate::expr::logic::Atoms;
 use crate::expr::{Env, Expr, FactList, WarrantyView};
@@ -87,6 +87,20 @@ fn class_id() -> Option<FactId> {
 
 /// Decides what the customer can get, and why.
 pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision<'p> {
+    decide_in(Detail::Full, policy, facts, now)
+}
+
+/// The outputs the refund reads: all a decision of [`Detail::Outcomes`] works out.
+const REFUND_OUTPUTS: [Output; 2] = [Output::RefundProportional, Output::RefundShipping];
+
+/// Decides what the customer can get, and as much of why as `detail` asks for.
+pub fn decide_in<'p>(
+    detail: Detail,
+    policy: &'p Policy,
+    facts: &Facts,
+    now: Timestamp,
+) -> Decision<'p> {
+    let full = detail == Detail::Full;
     let today = policy.day_of(now);
     let resolved: Vec<(FactId, Date)> = facts
         .instants()
@@ -117,13 +131,22 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
                 .map(|w| w.components.len())
                 .sum(),
         ),
-        outputs: Vec::with_capacity(Output::ALL.len()),
+        outputs: Vec::with_capacity(if full {
+            Output::ALL.len()
+        } else {
+            REFUND_OUTPUTS.len()
+        }),
         missing: Vec::new(),
         deadlines: Vec::new(),
         refund: None,
         flags: Vec::new(),
-        notices: Vec::with_capacity(policy.layers().map(|p| p.index.notices.len()).sum()),
+        notices: if full {
+            Vec::with_capacity(policy.layers().map(|p| p.index.notices.len()).sum())
+        } else {
+            Vec::new()
+        },
         resolved,
+        detail,
     };
 
     d.add_layer(policy, facts, 0);
@@ -156,10 +179,14 @@ pub fn decide<'p>(policy: &'p Policy, facts: &Facts, now: Timestamp) -> Decision
         }
     }
     d.remedies = remedies;
-    d.keep_missing_that_remedies_wait_for();
+    if full {
+        d.keep_missing_that_remedies_wait_for();
+    }
     d.decide_outputs(facts);
     d.decide_deadlines(facts);
-    d.collect_flags_and_notices();
+    if full {
+        d.collect_flags_and_notices();
+    }
     d.decide_refund(facts);
     d
 }
@@ -374,6 +401,12 @@ impl<'p> Decision<'p> {
                 out.status = Status::Allowed;
             } else {
                 out.status = Status::Pending;
+                // The facts it waits for explain it; an outcome-only decision still needs
+                // them where the seller's offer waits for documents, since whether it waits
+                // for anything else decides the laws' `allowed()`.
+                if self.detail == Detail::Outcomes && (li != 0 || out.missing.is_empty()) {
+                    return;
+                }
                 let cx = self.cx(layer, facts);
                 for c in out.citations.iter().filter(|c| c.role == Role::Undecided) {
                     if let Some(w) = layer
@@ -465,7 +498,7 @@ impl<'p> Decision<'p> {
                             out.pending_on.push(*f);
                         }
                     }
-                    if !law_applies {
+                    if !law_applies && self.detail == Detail::Full {
                         let cx = self.cx(layer, facts);
                         for (c, v) in [
                             (&layer.policy.applies, layer.applies),
@@ -545,24 +578,26 @@ impl<'p> Decision<'p> {
         // Layer by layer, so that each layer's environment is made once; each result is
         // written where it stays.
         let mut outputs = std::mem::take(&mut self.outputs);
+        let full = self.detail == Detail::Full;
+        let wanted: &[Output] = if full { &Output::ALL } else { &REFUND_OUTPUTS };
         for (li, layer) in self.layers.iter().enumerate() {
             if layer.in_force() != Some(true) {
                 continue;
             }
             let cx = self.cx(layer, facts);
-            for output in Output::ALL {
+            for &output in wanted {
                 let Some((at, rule, set)) = first_set(layer, output, li) else {
                     continue;
                 };
                 let mut pending_on = FactList::new();
                 let value = if layer.verdicts.get(usize::from(at.rule)) == Some(&Some(true)) {
                     let value = set.expr.eval(&cx);
-                    if value.is_none() {
+                    if value.is_none() && full {
                         set.expr.unknown_facts(&cx, &mut pending_on);
                     }
                     value
                 } else {
-                    if let Some(c) = &rule.when {
+                    if let Some(c) = rule.when.as_ref().filter(|_| full) {
                         c.unknown_facts(&cx, &mut pending_on);
                     }
                     None

@@ -260,6 +260,21 @@ pub struct Decision<'p> {
     pub flags: Vec<RuleRef>,
     pub notices: Vec<RuleRef>,
     pub(crate) resolved: Vec<(FactId, Date)>,
+    /// How much of it was worked out (see [`Detail`]).
+    pub detail: Detail,
+}
+
+/// How much of a decision [`crate::decide::decide_in`] works out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything: what the customer can get, and all that explains it.
+    Full,
+    /// What the customer can get: each remedy's status and the rules cited for it, the
+    /// refund, and the deadlines. Left out: the facts a pending remedy waits for, outputs
+    /// other than the two the refund reads, flags, notices, and the pruning of missing
+    /// documents no remedy waits for. What-if compares only what is kept; a property test
+    /// holds it equal to the full decision's.
+    Outcomes,
 }
 
 impl<'p> Decision<'p> {

@@ -21,7 +21,7 @@ pub mod set;
 pub mod split;
 pub mod value;
 
-pub use decide::{Decision, Status, decide};
+pub use decide::{Decision, Detail, Status, decide, decide_in};
 pub use diag::{Diagnostic, Diagnostics};
 pub use facts::Facts;
 pub use model::Policy;

@@ -2,6 +2,9 @@
 //! tree as written) and the compiled form decisions use (bit masks over a layer's shared
 //! leaves, each leaf evaluated once). For random facts, every rule condition and requirement of
 //! every shipped policy and law layer must come out the same both ways.
+//!
+//! Likewise, a decision of outcomes only (what-if's) must give every remedy, refund and
+//! deadline the full decision gives.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +13,7 @@
 )]
 
 use aftercare_policy::schema::{EnumKind, FACTS, Type};
-use aftercare_policy::{Facts, PolicySet, decide};
+use aftercare_policy::{Decision, Detail, Facts, PolicySet, decide, decide_in};
 use jiff::Timestamp;
 use proptest::prelude::*;
 use serde_json::{Map, Value as J};
@@ -147,4 +150,77 @@ proptest! {
             .sum();
         prop_assert!(compared >= seller_conditions, "{compared} < {seller_conditions}");
     }
+}
+
+/// What a decision of [`Detail::Outcomes`] keeps, to compare.
+#[allow(clippy::type_complexity, reason = "a test's view of a decision")]
+fn outcomes(
+    d: &Decision<'_>,
+) -> (
+    Vec<(String, String, bool, String)>,
+    String,
+    Vec<aftercare_policy::decide::DeadlineResult>,
+) {
+    let remedies = d
+        .remedies
+        .iter()
+        .map(|r| {
+            (
+                r.remedy.name().to_string(),
+                r.status.name().to_string(),
+                r.by_law,
+                format!("{:?}", r.citations),
+            )
+        })
+        .collect();
+    (remedies, format!("{:?}", d.refund), d.deadlines.clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn a_decision_of_outcomes_only_gives_the_full_decisions_outcomes(
+        choices in prop::collection::vec((any::<bool>(), any::<u64>()), FACTS.len()),
+        now_day in 0i64..1200,
+    ) {
+        let set = &*SHIPPED;
+        let facts = facts(&choices);
+        let now: Timestamp = jiff::civil::date(2023, 1, 1)
+            .checked_add(jiff::Span::new().days(now_day))
+            .unwrap()
+            .at(9, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp();
+        for p in set.sellers() {
+            let full = decide(p, &facts, now);
+            let lean = decide_in(Detail::Outcomes, p, &facts, now);
+            prop_assert_eq!(lean.detail, Detail::Outcomes);
+            prop_assert_eq!(outcomes(&lean), outcomes(&full), "{} with facts {:?}", p.id, facts);
+        }
+    }
+}
+
+/// Every scenario of the corpus, decided for outcomes only, gives the full decision's.
+#[test]
+fn every_scenario_decided_for_outcomes_only_gives_the_full_outcomes() {
+    let set = &*SHIPPED;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/cases");
+    let mut compared = 0;
+    for seller in std::fs::read_dir(&dir).unwrap() {
+        for e in std::fs::read_dir(seller.unwrap().path()).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let sc = aftercare_policy::corpus::Scenario::parse(&path.display().to_string(), &text)
+                .unwrap();
+            let p = set.get(&sc.policy).unwrap();
+            let now = sc.now_in(p).unwrap();
+            let full = decide(p, &sc.facts, now);
+            let lean = decide_in(Detail::Outcomes, p, &sc.facts, now);
+            assert_eq!(outcomes(&lean), outcomes(&full), "{}", path.display());
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "only {compared} scenarios compared");
 }
