@@ -279,7 +279,14 @@ pub(crate) fn made_with(
 
 /// The facts a decision was made on, from its record.
 pub(crate) fn stored_facts(text: &str) -> Result<Facts, AppError> {
-    Facts::from_json_str(text).map_err(|e| {
+    let mut facts = Facts::new();
+    read_stored_facts(&mut facts, text)?;
+    Ok(facts)
+}
+
+/// [`stored_facts`] into `facts`, in place of what they held (see [`Facts::read_json_str`]).
+pub(crate) fn read_stored_facts(facts: &mut Facts, text: &str) -> Result<(), AppError> {
+    facts.read_json_str(text).map_err(|e| {
         if e.path.is_empty() {
             AppError::corrupt("decision.facts", e.message)
         } else {

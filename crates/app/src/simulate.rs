@@ -274,6 +274,8 @@ impl Job<'_> {
         // their hashes (NULL), which spares the database sending them and this worker reading
         // and comparing them, row after row.
         let mut last: Option<usize> = None;
+        // Each row's facts are read into the same value, which keeps its memory.
+        let mut facts = aftercare_policy::Facts::new();
         while !self.stop.load(Ordering::Relaxed) {
             let from = self.next.fetch_add(self.span, Ordering::Relaxed);
             if from > self.last {
@@ -345,7 +347,7 @@ impl Job<'_> {
             for (r, i) in &rows {
                 let case_id = r.int(0)?;
                 let at = from_micros(r.int(1)?)?;
-                let facts = decision::stored_facts(r.str(4)?)?;
+                decision::read_stored_facts(&mut facts, r.str(4)?)?;
                 let then = made_with
                     .get(*i)
                     .ok_or_else(|| AppError::corrupt("decision", "its policy texts were not read"))?

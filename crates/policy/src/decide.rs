@@ -136,7 +136,8 @@ pub fn decide_in<'p>(
         } else {
             REFUND_OUTPUTS.len()
         }),
-        missing: Vec::new(),
+        // At most every requirement of every layer: pushed to without growing.
+        missing: Vec::with_capacity(policy.layers().map(|p| p.index.all_requires.len()).sum()),
         deadlines: Vec::new(),
         refund: None,
         flags: Vec::new(),

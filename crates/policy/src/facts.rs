@@ -249,10 +249,37 @@ impl Facts {
     /// where they have no escapes and no JSON tree is built (what-if reads a million stored
     /// facts this way). Fields are read in the text's order.
     pub fn from_json_str(text: &str) -> Result<Self, FactsError> {
-        if let Some(facts) = flat_json(text) {
-            return Ok(facts);
+        let mut facts = Self::new();
+        facts.read_json_str(text)?;
+        Ok(facts)
+    }
+
+    /// [`Facts::from_json_str`] into these facts, in place of what they held, keeping their
+    /// memory: a reader of many facts in turn (what-if) allocates nothing for most of them.
+    /// On an error the facts are left empty.
+    pub fn read_json_str(&mut self, text: &str) -> Result<(), FactsError> {
+        self.clear();
+        if flat_json(text, self).is_some() {
+            return Ok(());
         }
-        Self::from_json_text(text)
+        self.clear();
+        match Self::from_json_text(text) {
+            Ok(facts) => {
+                *self = facts;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// No fact known, the memory kept.
+    fn clear(&mut self) {
+        for v in &mut self.values {
+            if v.is_some() {
+                *v = None;
+            }
+        }
+        self.instants.clear();
     }
 
     /// [`Facts::from_json_str`] through serde, for any JSON: what the flat reader leaves, and
@@ -686,14 +713,7 @@ fn lite_raw<'v>(value: &'v Lite<'_>, ty: Option<Type>) -> Raw<'v> {
         Lite::Bool(b) => Raw::Bool(*b),
         Lite::Int(i) => Raw::Int(*i),
         Lite::Float(x) => Raw::Float(*x),
-        Lite::Str(s) if ty == Some(Type::Date) => match plain_date(s) {
-            Some(d) => Raw::Day(d),
-            None => match s.parse::<Timestamp>() {
-                Ok(t) => Raw::Instant(t),
-                Err(_) => Raw::Str(s),
-            },
-        },
-        Lite::Str(s) => Raw::Str(s),
+        Lite::Str(s) => str_raw(s, ty),
         Lite::List(items) => Raw::List(
             items
                 .iter()
@@ -708,25 +728,39 @@ fn lite_raw<'v>(value: &'v Lite<'_>, ty: Option<Type>) -> Raw<'v> {
     }
 }
 
+/// A JSON string as the fact of type `ty` (if known) takes it: a date fact's as a day or an
+/// instant where it reads as one.
+fn str_raw(s: &str, ty: Option<Type>) -> Raw<'_> {
+    if ty != Some(Type::Date) {
+        return Raw::Str(s);
+    }
+    match plain_date(s) {
+        Some(d) => Raw::Day(d),
+        None => match s.parse::<Timestamp>() {
+            Ok(t) => Raw::Instant(t),
+            Err(_) => Raw::Str(s),
+        },
+    }
+}
+
 /// Facts as the service stores them, read without serde: one flat object, keys in any order,
 /// whose values are `true`, `false`, `null`, whole numbers, strings without escapes, or lists
 /// of such strings. Anything else (escapes, nesting, fractions, unknown facts, any error) is
 /// `None`, and the general reader runs instead and reports: so this path only ever returns
 /// what that one would. What-if reads a million stored facts; through serde, reading them
 /// cost as much as deciding them twice.
-fn flat_json(text: &str) -> Option<Facts> {
+/// The facts are read into `facts` (empty); on `None` they hold a part of them.
+fn flat_json(text: &str, facts: &mut Facts) -> Option<()> {
     let mut s = Scan { text, at: 0 };
-    let mut facts = Facts::new();
     let mut paths = schema::PathGuess::default();
     s.eat(b'{')?;
     if s.eat(b'}').is_none() {
         loop {
             let path = s.string()?;
             s.eat(b':')?;
-            let value = s.value()?;
             let id = paths.find(path)?;
-            if !matches!(value, Lite::Null) {
-                let raw = lite_raw(&value, Some(schema::fact(id).ty));
+            // `null` is "not known", as if left out.
+            if let Some(raw) = s.value(schema::fact(id).ty)? {
                 facts.set_id(id, path, raw).ok()?;
             }
             if s.eat(b',').is_none() {
@@ -739,8 +773,7 @@ fn flat_json(text: &str) -> Option<Facts> {
     if s.at != s.text.len() {
         return None;
     }
-    facts.validate().ok()?;
-    Some(facts)
+    facts.validate().ok()
 }
 
 /// Where a JSON string's text stops in `b`: the first `"`, `\\` or control character. Eight
@@ -809,21 +842,22 @@ impl<'a> Scan<'a> {
         (self.bytes().get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    fn value(&mut self) -> Option<Lite<'a>> {
+    /// A value, as a fact of type `ty` takes it; `null` is `Some(None)`.
+    fn value(&mut self, ty: Type) -> Option<Option<Raw<'a>>> {
         self.space();
-        Some(match *self.bytes().get(self.at)? {
-            b'"' => Lite::Str(Cow::Borrowed(self.string()?)),
+        Some(Some(match *self.bytes().get(self.at)? {
+            b'"' => str_raw(self.string()?, Some(ty)),
             b't' => {
                 self.word(b"true")?;
-                Lite::Bool(true)
+                Raw::Bool(true)
             }
             b'f' => {
                 self.word(b"false")?;
-                Lite::Bool(false)
+                Raw::Bool(false)
             }
             b'n' => {
                 self.word(b"null")?;
-                Lite::Null
+                return Some(None);
             }
             // No fact is negative, and serde reads `-0` as a fraction: signs are left to it.
             b'0'..=b'9' => {
@@ -837,24 +871,24 @@ impl<'a> Scan<'a> {
                 {
                     return None;
                 }
-                Lite::Int(self.text.get(start..self.at)?.parse().ok()?)
+                Raw::Int(self.text.get(start..self.at)?.parse().ok()?)
             }
             b'[' => {
                 self.at += 1;
                 let mut items = Vec::new();
                 if self.eat(b']').is_none() {
                     loop {
-                        items.push(Lite::Str(Cow::Borrowed(self.string()?)));
+                        items.push(Raw::Str(self.string()?));
                         if self.eat(b',').is_none() {
                             self.eat(b']')?;
                             break;
                         }
                     }
                 }
-                Lite::List(items)
+                Raw::List(items)
             }
             _ => return None,
-        })
+        }))
     }
 }
 
@@ -1029,13 +1063,47 @@ mod tests {
         out
     }
 
+    /// The flat reader's facts, read into fresh ones.
+    fn read_flat(text: &str) -> Option<Facts> {
+        let mut facts = Facts::new();
+        flat_json(text, &mut facts).map(|()| facts)
+    }
+
+    /// Facts read in turn into one value are each what a fresh reading gives: nothing of the
+    /// facts before is left, whichever reader read them, and an error leaves none.
+    #[test]
+    fn facts_read_in_turn_into_one_value_keep_nothing_of_the_last() {
+        let mut texts: Vec<&str> = stored_texts().iter().map(String::as_str).collect();
+        texts.extend([
+            // Through serde (an escape), an instant, an error, a fraction.
+            r#"{"unit.serial": "A\u0042", "order.date": "2024-03-01T10:00:00+01:00"}"#,
+            r#"{"order.date": "2024-03-01T10:00:00+01:00", "claim.date": "2024-03-04"}"#,
+            r#"{"order.date": "yesterday"}"#,
+            r#"{"service.fraction_delivered": 0.5}"#,
+            "{}",
+        ]);
+        let mut into = Facts::new();
+        for (i, text) in texts.iter().enumerate() {
+            // Each after the one before, and after the last (the most different).
+            for before in [texts[i.saturating_sub(1)], texts[texts.len() - 1 - i]] {
+                let _ = into.read_json_str(before);
+                let read = into.read_json_str(text).map(|()| into.clone());
+                let fresh = Facts::from_json_str(text);
+                assert_eq!(read, fresh, "{text} after {before}");
+                if fresh.is_err() {
+                    assert_eq!(into, Facts::new(), "{text} after {before}");
+                }
+            }
+        }
+    }
+
     /// The flat reader reads stored facts (else what-if gains nothing), and what it reads is
     /// what the general reader reads; what it leaves, it leaves whole.
     #[test]
     fn the_flat_reader_reads_stored_facts_as_the_general_one_does() {
         let (mut flat, mut fractions) = (0, 0);
         for text in stored_texts() {
-            match flat_json(text) {
+            match read_flat(text) {
                 Some(f) => {
                     assert_eq!(Some(f), Facts::from_json_text(text).ok(), "{text}");
                     flat += 1;
@@ -1080,8 +1148,8 @@ mod tests {
                 false,
             ),
         ] {
-            assert_eq!(flat_json(text).is_some(), flat, "{text}");
-            if let Some(f) = flat_json(text) {
+            assert_eq!(read_flat(text).is_some(), flat, "{text}");
+            if let Some(f) = read_flat(text) {
                 assert_eq!(Some(f), Facts::from_json_text(text).ok(), "{text}");
             }
         }
@@ -1137,7 +1205,7 @@ mod tests {
                     _ => text.replace_range(at..at, &TOKENS[token].repeat(2)),
                 }
             }
-            if let Some(f) = flat_json(&text) {
+            if let Some(f) = read_flat(&text) {
                 proptest::prop_assert_eq!(Some(f), Facts::from_json_text(&text).ok(), "{}", text);
             }
         }
