@@ -756,9 +756,14 @@ fn flat_json(text: &str, facts: &mut Facts) -> Option<()> {
     s.eat(b'{')?;
     if s.eat(b'}').is_none() {
         loop {
-            let path = s.string()?;
+            let (id, path) = match s.known_key(&mut paths) {
+                Some(known) => known,
+                None => {
+                    let path = s.string()?;
+                    (paths.find(path)?, path)
+                }
+            };
             s.eat(b':')?;
-            let id = paths.find(path)?;
             // `null` is "not known", as if left out.
             if let Some(raw) = s.value(schema::fact(id).ty)? {
                 facts.set_id(id, path, raw).ok()?;
@@ -835,6 +840,20 @@ impl<'a> Scan<'a> {
         }
         self.at = start + len + 1;
         self.text.get(start..start + len)
+    }
+
+    /// A key that is one of the paths `paths` expects next, read by comparing them with the
+    /// text; on `None` nothing is read.
+    fn known_key(&mut self, paths: &mut schema::PathGuess) -> Option<(FactId, &'a str)> {
+        self.space();
+        if self.bytes().get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let (id, len) = paths.find_quoted(self.bytes().get(start..)?)?;
+        let path = self.text.get(start..start + len)?;
+        self.at = start + len + 1;
+        Some((id, path))
     }
 
     fn word(&mut self, word: &[u8]) -> Option<()> {

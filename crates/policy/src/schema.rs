@@ -409,7 +409,7 @@ static SORTED: std::sync::LazyLock<Sorted> = std::sync::LazyLock::new(|| {
 /// [`fact_id`] for paths that mostly come in byte order, as stored facts are written (a JSON
 /// object's keys, sorted): the few paths after the one found last are compared first, and the
 /// table is asked only when it is none of them.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PathGuess {
     next: usize,
 }
@@ -428,6 +428,22 @@ impl PathGuess {
         let id = fact_id(path)?;
         self.next = sorted.rank.get(usize::from(id)).map_or(0, |r| r + 1);
         Some(id)
+    }
+
+    /// The path `text` starts with, if it is one of the next few paths followed by a `"`
+    /// (JSON text just inside a key's opening quote): its id and its length. Matched against
+    /// the text, where [`PathGuess::find`] needs the key found first; on a miss nothing changes
+    /// and the caller reads the key. A path has no quote, backslash or control character, so
+    /// a match is the whole key as written.
+    pub fn find_quoted(&mut self, text: &[u8]) -> Option<(FactId, usize)> {
+        let ahead = SORTED.paths.get(self.next..).unwrap_or_default();
+        // The quote where the path would end is one byte to look at; most other paths fail
+        // there, before their bytes are compared.
+        let (i, &(path, id)) = ahead.iter().take(8).enumerate().find(|(_, (p, _))| {
+            text.get(p.len()) == Some(&b'"') && text.get(..p.len()) == Some(p.as_bytes())
+        })?;
+        self.next += i + 1;
+        Some((id, path.len()))
     }
 }
 
@@ -786,6 +802,47 @@ mod tests {
             assert_eq!(guess.find("order.nope"), None);
             assert_eq!(guess.find(""), None);
         }
+    }
+
+    /// A key matched in the text is the key a reader of it finds: whole (not a path it begins
+    /// with), and on a miss the state is as it was.
+    #[test]
+    fn a_path_guess_matches_keys_in_the_text_only_whole() {
+        let mut sorted: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
+        sorted.sort_unstable();
+        let gaps: Vec<&str> = sorted.iter().step_by(3).copied().collect();
+        let backwards: Vec<&str> = sorted.iter().rev().copied().collect();
+        let (mut matched, mut missed) = (0, 0);
+        for order in [&sorted, &gaps, &backwards] {
+            let (mut quoted, mut plain) = (PathGuess::default(), PathGuess::default());
+            for path in order.iter().chain(order.iter()) {
+                // The key, then a key it begins (a path plus more), then a cut one.
+                for text in [
+                    format!("{path}\":true,"),
+                    format!("{path}_x\":1"),
+                    format!("{path}.more\":1"),
+                    path.get(..path.len() - 1).unwrap_or("").to_string(),
+                ] {
+                    let key = text.split('"').next().unwrap_or("");
+                    // Each from where the last path left both.
+                    let (mut q, mut p) = (quoted.clone(), plain.clone());
+                    match q.find_quoted(text.as_bytes()) {
+                        Some((id, len)) => {
+                            assert_eq!(Some(id), fact_id(key), "{text}");
+                            assert_eq!(len, key.len(), "{text}");
+                            assert_eq!(p.find(key), Some(id), "{text}");
+                            matched += 1;
+                        }
+                        None => missed += u32::from(fact_id(key).is_some()),
+                    }
+                }
+                // Whatever it missed, a reader finds the key and both go on from it.
+                assert_eq!(quoted.find(path), plain.find(path));
+            }
+        }
+        // Sorted and gapped keys are matched in the text; a key far back is not.
+        assert!(matched >= sorted.len(), "{matched}");
+        assert!(missed > 0);
     }
 
     #[test]
