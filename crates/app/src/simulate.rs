@@ -52,8 +52,11 @@ pub struct RemedyChange {
     pub from: String,
     pub to: String,
     pub decisions: u64,
-    /// The clauses the draft cites for its new answer (the old ones where it cites none).
+    /// The clauses the draft cites for its new answer.
     pub clauses: BTreeSet<String>,
+    /// The clauses the recorded policy cited, for decisions where the draft cites none (a
+    /// remedy it no longer speaks of, or a new policy tried on another's history).
+    pub recorded_clauses: BTreeSet<String>,
     /// Some of the cases, by id.
     pub cases: BTreeSet<i64>,
 }
@@ -443,15 +446,19 @@ impl Tally {
                 .entry((remedy_name, from, to))
                 .or_insert_with(|| RemedyChange::new(remedy_name, from, to));
             g.decisions += 1;
-            // The clauses the draft cites for its answer, else those cited before; each
-            // copied once into the group.
+            // The clauses the draft cites for its answer, else those cited before (kept
+            // apart, so a reader knows whose they are); each copied once into the group.
             let cited =
                 |d: &Decision<'_>| d.remedy(remedy).is_some_and(|r| !r.citations.is_empty());
-            let by = if cited(now) { now } else { before };
+            let (by, into) = if cited(now) {
+                (now, &mut g.clauses)
+            } else {
+                (before, &mut g.recorded_clauses)
+            };
             if let Some(r) = by.remedy(remedy) {
                 for id in r.citations.iter().filter_map(|c| by.clause_id(c.at)) {
-                    if !g.clauses.contains(id) {
-                        g.clauses.insert(id.to_string());
+                    if !into.contains(id) {
+                        into.insert(id.to_string());
                     }
                 }
             }
@@ -548,6 +555,7 @@ impl Tally {
                 .or_insert_with(|| RemedyChange::new(&o.remedy, &o.from, &o.to));
             g.decisions += o.decisions;
             g.clauses.extend(o.clauses);
+            g.recorded_clauses.extend(o.recorded_clauses);
             for c in o.cases {
                 example(&mut g.cases, c);
             }

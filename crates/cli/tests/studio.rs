@@ -558,11 +558,39 @@ fn a_sixth_sellers_policy_from_a_pasted_document_decides_a_case_on_a_second_serv
             result.contains("<strong>2</strong> decisions made again"),
             "{name}: {result}"
         );
-        // IMASK's remedies the new document does not offer.
+        // IMASK's remedies the new document does not offer; it cites nothing for them, so the
+        // clauses shown are IMASK's, and said to be.
+        let free = "<tr><td>Free repair</td><td>denied → not offered</td><td>2</td>";
+        assert!(result.contains(free), "{name}: {result}");
+        let row = result
+            .split(free)
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next());
         assert!(
-            result.contains("<tr><td>Free repair</td><td>denied → not offered</td><td>2</td>"),
-            "{name}: {result}"
+            row.is_some_and(|r| r
+                .starts_with("<td><small>where the draft cites none, the recorded policy")
+                && r.contains("</small> ")),
+            "{name}: {row:?}"
         );
+        // Every deadline listed moved, appeared or went in some decision, and says which.
+        let deadlines = result
+            .split("<h2>Deadlines that move</h2>")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .unwrap_or_else(|| panic!("{name}: no deadlines in {result}"));
+        assert!(
+            deadlines.contains("<th scope=\"col\">No longer set</th>"),
+            "{name}"
+        );
+        for row in deadlines.split("<tr><td>").skip(1) {
+            let counts: Vec<u64> = row
+                .split("<td>")
+                .skip(1)
+                .take(4)
+                .map(|c| c.trim_end_matches("</td>").parse().unwrap())
+                .collect();
+            assert!(counts.iter().sum::<u64>() > 0, "{name}: {row}");
+        }
         // A history the caller does not work on is not there.
         let r = imask.post(
             "/desk/policies/imask/what-if",

@@ -194,6 +194,9 @@ fn an_admin_makes_a_sixth_sellers_policy_from_a_document_and_a_second_server_dec
         b.text(".summary")
     );
     assert!(b.text("table.whatif-remedies").contains("Free repair"));
+    // Refunds granted, in yuan as the page writes money (not minor units).
+    let money = b.text("table.whatif-money");
+    assert!(money.contains("CNY") && money.contains('¥'), "{money}");
     b.assert_accessible("a new policy's what-if");
     b.shot("studio-new-what-if");
 

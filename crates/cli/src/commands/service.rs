@@ -945,7 +945,14 @@ fn simulation_text(s: &aftercare_app::simulate::Simulation) -> String {
     if !s.remedies.is_empty() {
         out.push_str("\nremedies\n");
         for r in &s.remedies {
-            let clauses = r.clauses.iter().cloned().collect::<Vec<_>>().join(", ");
+            let mut clauses = r.clauses.iter().cloned().collect::<Vec<_>>().join(", ");
+            if !r.recorded_clauses.is_empty() {
+                let recorded = r.recorded_clauses.iter().cloned().collect::<Vec<_>>();
+                if !clauses.is_empty() {
+                    clauses.push_str("; ");
+                }
+                let _ = write!(clauses, "(recorded policy's) {}", recorded.join(", "));
+            }
             let _ = writeln!(
                 out,
                 "  {:<20} {:>11} -> {:<11} {:>7}   clauses {}   cases {}",

@@ -293,11 +293,14 @@ pub struct CaseQuery {
     pub notice: Option<String>,
 }
 
-/// Money in minor units as the language writes it: `¥1,299.00`, `€149.00`.
+/// Money in minor units as the language writes it: `¥1,299.00`, `€149.00`, `4,990 JPY`,
+/// `1.250 KWD` (the currency's own decimals, ISO 4217).
 pub(crate) fn money(minor: i64, currency: &str) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let m = minor.unsigned_abs();
-    let whole = (m / 100).to_string();
+    let exp = aftercare_policy::value::Currency::parse(currency).map_or(2, |c| c.exponent());
+    let unit = 10u64.pow(exp);
+    let whole = (m / unit).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -312,10 +315,15 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
         "GBP" => "£",
         _ => "",
     };
-    if symbol.is_empty() {
-        format!("{sign}{grouped}.{:02} {currency}", m % 100)
+    let fraction = if exp == 0 {
+        String::new()
     } else {
-        format!("{sign}{symbol}{grouped}.{:02}", m % 100)
+        format!(".{:0width$}", m % unit, width = exp as usize)
+    };
+    if symbol.is_empty() {
+        format!("{sign}{grouped}{fraction} {currency}")
+    } else {
+        format!("{sign}{symbol}{grouped}{fraction}")
     }
 }
 
@@ -685,4 +693,22 @@ pub async fn slip(
         c,
     };
     page(StatusCode::OK, view.render(), lang, q.lang.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::money;
+
+    /// Each currency with its own decimals, grouped, signed.
+    #[test]
+    fn money_is_written_with_the_currencys_own_decimals() {
+        assert_eq!(money(129_900, "CNY"), "¥1,299.00");
+        assert_eq!(money(14_900, "EUR"), "€149.00");
+        assert_eq!(money(-5, "EUR"), "-€0.05");
+        assert_eq!(money(1_234_567_890, "CHF"), "12,345,678.90 CHF");
+        assert_eq!(money(4_990, "JPY"), "4,990 JPY");
+        assert_eq!(money(1_250, "KWD"), "1.250 KWD");
+        assert_eq!(money(0, "USD"), "$0.00");
+        assert_eq!(money(i64::MIN, "JPY"), "-9,223,372,036,854,775,808 JPY");
+    }
 }

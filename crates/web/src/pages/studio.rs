@@ -557,6 +557,13 @@ struct WhatIfPage {
     error: Option<String>,
 }
 
+impl WhatIfPage {
+    /// An amount of money as the page writes it.
+    fn money(&self, minor: &i64, currency: &str) -> String {
+        super::portal::money(*minor, currency)
+    }
+}
+
 /// `done` of `total` as a whole percentage (0 while the total is not known).
 fn percent(done: u64, total: u64) -> u64 {
     done.saturating_mul(100)
