@@ -97,6 +97,85 @@ pub fn sources_except(tx: &mut dyn Tx, policy_id: &str) -> Result<Vec<SourceFile
     .collect()
 }
 
+/// A policies folder as `policy export` writes it and `policy import` reads it back: each
+/// policy's latest published text (`ID.toml`, law layers in `law/ID.toml`) and the scenarios
+/// kept for the studio (`cases/ID/NAME.toml`), as paths relative to the folder with their
+/// texts. The latest texts are linked together first, so what is written loads as a folder.
+/// A policy id or scenario name that is not a plain file name (letters, digits, `.`, `-`, `_`,
+/// not starting with `.`) is refused, named: nothing is written outside the folder.
+pub fn export(tx: &mut dyn Tx) -> Result<Vec<(std::path::PathBuf, String)>, AppError> {
+    let latest = tx.query(
+        "SELECT v.policy_id, t.text FROM policy_versions v JOIN policy_texts t ON t.hash = v.hash
+          WHERE v.seq = (SELECT MAX(w.seq) FROM policy_versions w WHERE w.policy_id = v.policy_id)
+          ORDER BY v.policy_id",
+        &[],
+    )?;
+    let mut files = Vec::with_capacity(latest.len());
+    for r in &latest {
+        let id = r.text(0)?;
+        plain_name("policy", &id)?;
+        files.push(SourceFile {
+            name: format!("{id}.toml"),
+            text: r.text(1)?,
+        });
+    }
+    let linked = Policies::from_sources(files.clone()).map_err(|e| {
+        AppError::invalid(
+            "policies",
+            format!("the latest published texts do not load together: {e}"),
+        )
+    })?;
+    let laws: std::collections::HashSet<&str> = linked
+        .all()
+        .filter(|p| p.seller.is_none())
+        .map(|p| p.id.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for f in files {
+        let law = laws.contains(f.name.trim_end_matches(".toml"));
+        let path = if law {
+            std::path::Path::new("law").join(&f.name)
+        } else {
+            std::path::PathBuf::from(&f.name)
+        };
+        out.push((path, f.text));
+    }
+    for r in tx.query(
+        "SELECT policy_id, name, text FROM policy_scenarios ORDER BY policy_id, name",
+        &[],
+    )? {
+        let (id, name) = (r.text(0)?, r.text(1)?);
+        plain_name("policy", &id)?;
+        plain_name("scenario", &name)?;
+        let path = std::path::Path::new("cases")
+            .join(&id)
+            .join(format!("{name}.toml"));
+        out.push((path, r.text(2)?));
+    }
+    Ok(out)
+}
+
+/// Refuses a name that is not a plain file name (see [`export`]).
+fn plain_name(what: &str, name: &str) -> Result<(), AppError> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if plain {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            what,
+            format!(
+                "{what} `{}` is not a plain file name: it cannot be exported",
+                name.escape_debug()
+            ),
+        ))
+    }
+}
+
 /// The published policies, linked, and the generation they are as of (read in the same
 /// transaction, so the two agree). `None` when nothing is published yet.
 pub fn load(tx: &mut dyn Tx) -> Result<Option<(i64, Policies)>, AppError> {

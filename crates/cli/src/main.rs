@@ -566,6 +566,14 @@ enum PolicyCommand {
     },
     /// The policy versions published in the database, in the order published.
     Versions,
+    /// Write what the database holds back to a folder, as `import` reads it (for a team that
+    /// keeps its policies in git): each policy's latest published text (`ID.toml`, law layers
+    /// in `law/`) and the scenarios kept for the studio, the cases saved as scenarios among
+    /// them (`cases/ID/NAME.toml`). Files of those names are replaced; nothing else is touched.
+    Export {
+        /// The folder (created if missing).
+        dir: PathBuf,
+    },
     /// List the policies.
     List,
     /// The facts policies read: type, who may state them (the registry, the service, staff by
@@ -622,6 +630,9 @@ fn main() -> ExitCode {
                     service::policy_import(env, from.as_deref().unwrap_or(&env.policies_dir))
                 }),
                 PolicyCommand::Versions => with_env(service, service::policy_versions),
+                PolicyCommand::Export { dir: to } => {
+                    with_env(service, |env| service::policy_export(env, &to))
+                }
                 PolicyCommand::List => policy::list(&dir),
                 PolicyCommand::Facts => policy::facts(),
             }

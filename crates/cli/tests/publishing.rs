@@ -17,6 +17,8 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aftercare_cli::files;
+
 use support::{Server, databases, open_case, refs, root, run, sign_in, staff};
 
 fn aftercare(db: &str, args: &[&str]) -> std::process::Output {
@@ -194,5 +196,104 @@ fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
             "{name}: {verified}"
         );
         drop((a, b));
+    }
+}
+
+/// Every file under `dir`, by its path below it, with its text.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `policy export` writes what the database holds as a folder `policy import` reads: each
+/// policy's latest text and the scenarios kept, the ones saved since the seed among them. A
+/// new database seeded from it exports the same folder again. A scenario whose name is not a
+/// plain file name is refused, named, and nothing is written.
+#[test]
+fn what_is_exported_is_imported_back_as_it_was() {
+    for db in databases() {
+        let name = db.name;
+        run(&db.url, &["policy", "versions"]);
+        // A later IMASK and a scenario kept for it, published after the seed.
+        let dir = TempDir::new("later");
+        let text = std::fs::read_to_string(root().join("policies/imask.toml"))
+            .unwrap()
+            .replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1)
+            .replacen(
+                "effective_from = 2024-01-01",
+                "effective_from = 2024-06-01",
+                1,
+            );
+        std::fs::write(dir.0.join("imask.toml"), &text).unwrap();
+        std::fs::create_dir_all(dir.0.join("cases/imask")).unwrap();
+        let scenario = std::fs::read_to_string(
+            root().join("policies/cases/imask/001-change-of-mind-full-refund.toml"),
+        )
+        .unwrap()
+        .replacen("title = \"", "title = \"Kept since: ", 1);
+        std::fs::write(dir.0.join("cases/imask/kept-since.toml"), &scenario).unwrap();
+        let out = run(&db.url, &["policy", "import", dir.0.to_str().unwrap()]);
+        assert!(out.contains("published imask 1.1.0"), "{name}: {out}");
+
+        let exported = TempDir::new("exported");
+        let out = run(&db.url, &["policy", "export", exported.0.to_str().unwrap()]);
+        let files = tree(&exported.0);
+        let seeds = files::policy_files(&root().join("policies")).unwrap().len();
+        let cases = files::scenario_paths(&root().join("policies/cases"))
+            .unwrap()
+            .len();
+        assert!(
+            out.contains(&format!(
+                "wrote {seeds} policies and {} scenarios",
+                cases + 1
+            )),
+            "{name}: {out}"
+        );
+        assert_eq!(files.len(), seeds + cases + 1, "{name}: {:?}", files.keys());
+        // The latest text of each policy, law layers in law/, and what was kept since.
+        assert_eq!(files.get("imask.toml"), Some(&text), "{name}");
+        let law = std::fs::read_to_string(root().join("policies/law/cn-consumer.toml")).unwrap();
+        assert_eq!(files.get("law/cn-consumer.toml"), Some(&law), "{name}");
+        assert_eq!(
+            files.get("cases/imask/kept-since.toml"),
+            Some(&scenario),
+            "{name}"
+        );
+
+        // Imported into a new database, it is what this one holds.
+        let again = TempDir::new("again");
+        let url = format!("sqlite://{}", again.0.join("again.db").display());
+        let out = run(&url, &["policy", "import", exported.0.to_str().unwrap()]);
+        assert!(out.contains("published imask 1.1.0"), "{name}: {out}");
+        let round = TempDir::new("round");
+        run(&url, &["policy", "export", round.0.to_str().unwrap()]);
+        assert_eq!(tree(&round.0), files, "{name}");
+
+        // A scenario named as no file should be: refused, named, nothing written.
+        let odd = TempDir::new("odd");
+        std::fs::create_dir_all(odd.0.join("cases/imask")).unwrap();
+        std::fs::write(odd.0.join("cases/imask/..hidden.toml"), &scenario).unwrap();
+        run(&db.url, &["policy", "import", odd.0.to_str().unwrap()]);
+        let refused = TempDir::new("refused");
+        let o = aftercare(&db.url, &["policy", "export", refused.0.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name}: exported");
+        assert!(
+            err.contains("scenario `..hidden` is not a plain file name"),
+            "{name}: {err}"
+        );
+        assert!(tree(&refused.0).is_empty(), "{name}");
     }
 }

@@ -1054,6 +1054,38 @@ pub fn policy_import(env: &Env, dir: &Path) -> Output {
 }
 
 /// `aftercare policy versions`
+pub fn policy_export(env: &Env, dir: &Path) -> Output {
+    run(|| {
+        let mut store = env.store()?;
+        env.seeded(&mut store)?;
+        let files = store.read(|tx| published::export(tx)).map_err(app)?;
+        let mut counts = (0, 0);
+        for (path, text) in &files {
+            let to = dir.join(path);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+            }
+            // Written whole, then renamed over the file: a reader never sees half of one.
+            let part = to.with_extension("toml.part");
+            std::fs::write(&part, text)
+                .and_then(|()| std::fs::rename(&part, &to))
+                .map_err(|e| format!("cannot write `{}`: {e}", to.display()))?;
+            if path.starts_with("cases") {
+                counts.1 += 1;
+            } else {
+                counts.0 += 1;
+            }
+        }
+        Ok(format!(
+            "wrote {} policies and {} scenarios to `{}`\n",
+            counts.0,
+            counts.1,
+            dir.display()
+        ))
+    })
+}
+
 pub fn policy_versions(env: &Env) -> Output {
     run(|| {
         let mut store = env.store()?;
