@@ -104,6 +104,17 @@ fn facts(choices: &[(bool, u64)]) -> Facts {
     Facts::from_json(&J::Object(map)).unwrap()
 }
 
+/// `day` days after 2023-01-01, at `hour` UTC: the dates of [`facts`] fall around it.
+fn moment(day: i64, hour: i8) -> Timestamp {
+    jiff::civil::date(2023, 1, 1)
+        .checked_add(jiff::Span::new().days(day))
+        .unwrap()
+        .at(hour, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -114,13 +125,7 @@ proptest! {
     ) {
         let set = &*SHIPPED;
         let facts = facts(&choices);
-        let now: Timestamp = jiff::civil::date(2023, 1, 1)
-            .checked_add(jiff::Span::new().days(now_day))
-            .unwrap()
-            .at(12, 0, 0, 0)
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .unwrap()
-            .timestamp();
+        let now = moment(now_day, 12);
         let mut compared = 0;
         for p in set.sellers() {
             let d = decide(p, &facts, now);
@@ -186,13 +191,7 @@ proptest! {
     ) {
         let set = &*SHIPPED;
         let facts = facts(&choices);
-        let now: Timestamp = jiff::civil::date(2023, 1, 1)
-            .checked_add(jiff::Span::new().days(now_day))
-            .unwrap()
-            .at(9, 0, 0, 0)
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .unwrap()
-            .timestamp();
+        let now = moment(now_day, 9);
         for p in set.sellers() {
             let full = decide(p, &facts, now);
             let lean = decide_in(Detail::Outcomes, p, &facts, now);
