@@ -8,7 +8,7 @@ mod corpus_files;
 
 use std::hint::black_box;
 
-use aftercare_policy::{PolicySet, decide, load};
+use aftercare_policy::{Detail, PolicySet, decide, decide_in, load};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn decisions(c: &mut Criterion) {
@@ -27,6 +27,17 @@ fn decisions(c: &mut Criterion) {
                 }
             })
         });
+        // What-if's decision: the outcomes alone, without what explains them.
+        group.bench_function(
+            format!("{id}, outcomes only ({} cases)", cases.len()),
+            |b| {
+                b.iter(|| {
+                    for (facts, now) in &cases {
+                        black_box(decide_in(Detail::Outcomes, policy, facts, *now));
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -69,6 +80,19 @@ fn stored_facts(c: &mut Criterion) {
             }
         })
     });
+    // What-if's reading: each into the same value, which keeps its memory.
+    group.bench_function(
+        format!("one pass, into one value ({} cases)", stored.len()),
+        |b| {
+            let mut facts = aftercare_policy::Facts::new();
+            b.iter(|| {
+                for text in &stored {
+                    facts.read_json_str(text).unwrap();
+                    black_box(&facts);
+                }
+            })
+        },
+    );
     group.finish();
 }
 
