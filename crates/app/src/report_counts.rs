@@ -16,6 +16,11 @@ use crate::timers::{self, Kind};
 
 /// Counts are split over this many rows per policy, week and kind (see the migration).
 const SLOTS: i64 = 8;
+
+/// The product a case is about, as SQL over a row of `cases`: its unit's SKU, else its
+/// order's first line's (NULL when it names neither).
+const CASE_SKU: &str = "COALESCE((SELECT sku FROM units WHERE serial = cases.serial),
+    (SELECT sku FROM order_lines WHERE order_no = cases.order_no ORDER BY line_no LIMIT 1))";
 /// The Monday (UTC) of the week `at` falls in.
 pub fn week_of(at: Timestamp) -> Date {
     monday_of(at.to_zoned(jiff::tz::TimeZone::UTC).date())
@@ -51,10 +56,7 @@ pub(crate) fn count_opened(
         &format!(
             "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
              SELECT policy_id, 'sku_cases', '', sku, id % {SLOTS}, 1, 0 FROM (
-               SELECT policy_id, id, COALESCE((SELECT sku FROM units WHERE serial = cases.serial),
-                 (SELECT sku FROM order_lines WHERE order_no = cases.order_no
-                   ORDER BY line_no LIMIT 1)) AS sku
-               FROM cases WHERE id = ?) AS x
+               SELECT policy_id, id, {CASE_SKU} AS sku FROM cases WHERE id = ?) AS x
              WHERE sku IS NOT NULL
              ON CONFLICT (policy_id, measure, period, key, slot) DO UPDATE
              SET n = report_tallies.n + 1"
@@ -73,31 +75,25 @@ pub fn month_of(at: Timestamp) -> String {
 /// Days from a case's opening to its refund are counted up to this many; more is one bucket.
 pub const REFUND_DAYS_CAP: i64 = 91;
 
-/// Adds one (and `amount`) to a tally of `report_tallies` (migration 16), under the policy of
-/// case `case_id` (read by the insert itself: no round trip to find it), sent without waiting.
+/// Adds one to a tally of `report_tallies` (migration 16) under the policy of case
+/// `case_id` (read by the insert itself: no round trip to find it), in the case's slot, sent
+/// without waiting.
 fn tally_case(
     tx: &mut dyn Tx,
     case_id: i64,
     measure: &str,
     period: &str,
     key: &str,
-    slot_of: i64,
-    amount: i64,
 ) -> Result<(), AppError> {
     tx.exec_later(
-        "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
-         SELECT policy_id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT),
-           1, CAST(? AS BIGINT) FROM cases WHERE id = ?
-         ON CONFLICT (policy_id, measure, period, key, slot) DO UPDATE
-         SET n = report_tallies.n + 1, amount = report_tallies.amount + excluded.amount",
-        &[
-            measure.into(),
-            period.into(),
-            key.into(),
-            Val::Int(slot_of.rem_euclid(SLOTS)),
-            Val::Int(amount),
-            Val::Int(case_id),
-        ],
+        &format!(
+            "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
+             SELECT policy_id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), id % {SLOTS},
+               1, 0 FROM cases WHERE id = ?
+             ON CONFLICT (policy_id, measure, period, key, slot) DO UPDATE
+             SET n = report_tallies.n + 1"
+        ),
+        &[measure.into(), period.into(), key.into(), Val::Int(case_id)],
     )?;
     Ok(())
 }
@@ -133,7 +129,7 @@ pub(crate) fn count_move(
     let id = before.id;
     if let Some(favour) = settles(action, before.state) {
         let key = if favour { "favour" } else { "against" };
-        tally_case(tx, id, "decided", &week_of(now).to_string(), key, id, 0)?;
+        tally_case(tx, id, "decided", &week_of(now).to_string(), key)?;
     }
     // The customer's last day to ship: met when the device goes (or arrives, or is refused at
     // the door) by then, in the policy's zone; missed when it goes later, or never (the case
@@ -151,47 +147,29 @@ pub(crate) fn count_move(
             } else {
                 "ship_by:missed"
             };
-            tally_case(
-                tx,
-                id,
-                "target",
-                &monday_of(ship_by).to_string(),
-                key,
-                id,
-                0,
-            )?;
+            tally_case(tx, id, "target", &monday_of(ship_by).to_string(), key)?;
         }
     }
     // Targets a move ends, met or missed; not those of a case the customer cancels, a quote
     // they decline, or one a timer ends (the sweep counts those as missed). Counted from the
     // pending timers by the insert itself: nothing is read back, nothing waited for.
     if !action.is_timer() && !matches!(action, Action::Cancel | Action::DeclineQuote) {
-        let ended: Vec<Kind> = timers::TARGETS
+        let ended: Vec<Kind> = timers::KINDS
             .into_iter()
+            .filter(|k| k.target().is_some())
             .filter(|k| timers::runs_in(*k, before.state) && !timers::runs_in(*k, after.state))
             .collect();
         if !ended.is_empty() {
-            let marks = vec!["?"; ended.len()].join(", ");
-            let target = timers::TARGETS
-                .iter()
-                .filter_map(|k| Some(format!("WHEN '{}' THEN '{}'", k.as_str(), k.target()?)))
-                .collect::<Vec<_>>()
-                .join(" ");
+            // The pending timers of the kinds ended, each counted under its target.
             let mut params = vec![Val::Int(micros(now)), Val::Int(id)];
             params.extend(ended.iter().map(|k| Val::from(k.as_str())));
             tx.exec_later(
                 &format!(
-                    "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
-                     SELECT c.policy_id, 'target', {week},
-                       (CASE t.kind {target} END) || CASE WHEN CAST(? AS BIGINT) <= t.due_at
-                         THEN ':met' ELSE ':missed' END,
-                       c.id % {SLOTS}, 1, 0
-                     FROM timers t JOIN cases c ON c.id = t.case_id
-                     WHERE t.case_id = ? AND t.kind IN ({marks})
-                       AND t.fired_at IS NULL AND t.cancelled_at IS NULL
+                    "{} AND t.kind IN ({})
                      ON CONFLICT (policy_id, measure, period, key, slot) DO UPDATE
                      SET n = report_tallies.n + 1",
-                    week = week_sql(tx.dialect(), "t.due_at"),
+                    ended_targets_sql(tx.dialect()),
+                    vec!["?"; ended.len()].join(", "),
                 ),
                 &params,
             )?;
@@ -207,9 +185,7 @@ pub(crate) fn count_move(
                 &format!(
                     "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
                      SELECT policy_id, 'cause', CAST(? AS TEXT),
-                       COALESCE((SELECT sku FROM units WHERE serial = cases.serial),
-                         (SELECT sku FROM order_lines WHERE order_no = cases.order_no
-                           ORDER BY line_no LIMIT 1), '') || '|' || CAST(? AS TEXT),
+                       COALESCE({CASE_SKU}, '') || '|' || CAST(? AS TEXT),
                        id % {SLOTS}, 1, 0
                      FROM cases WHERE id = ?
                      ON CONFLICT (policy_id, measure, period, key, slot) DO UPDATE
@@ -220,6 +196,35 @@ pub(crate) fn count_move(
         }
     }
     Ok(())
+}
+
+/// The start of the insert that counts a case's pending target timers met (when the move at
+/// the first parameter is by their due time) or missed, in the week they fall due; the case is
+/// the second parameter, and the kinds follow the text. The same for every move: made once
+/// per dialect.
+fn ended_targets_sql(dialect: Dialect) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let made = match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    };
+    made.get_or_init(|| {
+        let target: String = timers::KINDS
+            .into_iter()
+            .filter_map(|k| Some(format!(" WHEN '{}' THEN '{}'", k.as_str(), k.target()?)))
+            .collect();
+        format!(
+            "INSERT INTO report_tallies (policy_id, measure, period, key, slot, n, amount)
+             SELECT c.policy_id, 'target', {week},
+               (CASE t.kind{target} END) || CASE WHEN CAST(? AS BIGINT) <= t.due_at
+                 THEN ':met' ELSE ':missed' END,
+               c.id % {SLOTS}, 1, 0
+             FROM timers t JOIN cases c ON c.id = t.case_id
+             WHERE t.case_id = ? AND t.fired_at IS NULL AND t.cancelled_at IS NULL",
+            week = week_sql(dialect, "t.due_at"),
+        )
+    })
 }
 
 /// The Monday (UTC, `YYYY-MM-DD`) of the week of `micros`, an SQL expression of microseconds,
@@ -245,15 +250,7 @@ pub(crate) fn count_target(
         return Ok(());
     };
     let key = format!("{target}:{}", if met { "met" } else { "missed" });
-    tally_case(
-        tx,
-        case_id,
-        "target",
-        &week_of(due).to_string(),
-        &key,
-        case_id,
-        0,
-    )
+    tally_case(tx, case_id, "target", &week_of(due).to_string(), &key)
 }
 
 /// Counts a refund just recorded: under its case's policy, else under the policy of its

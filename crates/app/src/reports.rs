@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use aftercare_policy::value::decimal;
 use aftercare_store::{Store, Val};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -530,7 +531,7 @@ impl Refunds {
                     .unwrap_or(0);
                 out.push_str(&format!(
                     "{month},{currency},{n},{},{},{}\n",
-                    major(minor, exponent(currency)),
+                    decimal(minor, exponent(currency)),
                     q(0.5),
                     q(0.9)
                 ));
@@ -538,20 +539,6 @@ impl Refunds {
         }
         out
     }
-}
-
-/// `minor` units as a decimal with `exp` digits after the point.
-pub fn major(minor: i64, exp: u32) -> String {
-    if exp == 0 {
-        return minor.to_string();
-    }
-    let unit = 10i64.pow(exp);
-    let sign = if minor < 0 { "-" } else { "" };
-    let (whole, frac) = (
-        minor.unsigned_abs() / unit.unsigned_abs(),
-        minor.unsigned_abs() % unit.unsigned_abs(),
-    );
-    format!("{sign}{whole}.{frac:0width$}", width = exp as usize)
 }
 
 /// The smallest bucket (day) by which at least the share `q` of the counts is reached.
@@ -658,10 +645,10 @@ mod tests {
 
     #[test]
     fn amounts_and_fields_are_written_for_a_spreadsheet() {
-        assert_eq!(major(12345, 2), "123.45");
-        assert_eq!(major(5, 2), "0.05");
-        assert_eq!(major(-5, 3), "-0.005");
-        assert_eq!(major(700, 0), "700");
+        assert_eq!(decimal(12345, 2), "123.45");
+        assert_eq!(decimal(5, 2), "0.05");
+        assert_eq!(decimal(-5, 3), "-0.005");
+        assert_eq!(decimal(700, 0), "700");
         assert_eq!(csv_field("screen"), "screen");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");

@@ -35,7 +35,7 @@ pub enum Kind {
     RepairByBreached,
 }
 
-const KINDS: [Kind; 6] = [
+pub(crate) const KINDS: [Kind; 6] = [
     Kind::NotReceived,
     Kind::QuoteExpired,
     Kind::ShipByReminder,
@@ -73,14 +73,6 @@ impl Kind {
         }
     }
 }
-
-/// The timers that keep a service-level target ([`Kind::target`]).
-pub(crate) const TARGETS: [Kind; 4] = [
-    Kind::NotReceived,
-    Kind::QuoteExpired,
-    Kind::InspectByBreached,
-    Kind::RepairByBreached,
-];
 
 /// Whether a timer of `kind` runs while a case is in `state` (when its decision sets the
 /// deadline): [`sync`] sets it then and cancels it otherwise.

@@ -108,6 +108,19 @@ fn sweep(store: &mut Store, policies: &Policies, now: jiff::Timestamp) -> Vec<sw
     swept.fired
 }
 
+/// A defect reported on the examples' IMASK unit IMA-0001 (order SO-IMA-1), on
+/// 2024-11-01 at 02:00 UTC.
+fn open_imask_defect(store: &mut Store, policies: &Policies) -> i64 {
+    open_defect(
+        store,
+        policies,
+        "cust-cn",
+        "SO-IMA-1",
+        "IMA-0001",
+        "2024-11-01T02:00:00Z",
+    )
+}
+
 fn open_defect(
     store: &mut Store,
     policies: &Policies,
@@ -1069,14 +1082,7 @@ fn repairs_record_parts_with_their_warranty_and_failed_repairs_count() {
     for db in databases() {
         let mut store = db.open();
         import_examples(&mut store);
-        let id = open_defect(
-            &mut store,
-            &policies,
-            "cust-cn",
-            "SO-IMA-1",
-            "IMA-0001",
-            "2024-11-01T02:00:00Z",
-        );
+        let id = open_imask_defect(&mut store, &policies);
         for (action, extra, when) in [
             (Action::Submit, json!({}), "2024-11-01T02:05:00Z"),
             (Action::Approve, json!({}), "2024-11-01T03:00:00Z"),
@@ -1293,16 +1299,7 @@ fn a_missed_service_level_target_is_recorded_once_and_a_met_one_is_not() {
     for db in databases() {
         let mut store = db.open();
         import_examples(&mut store);
-        let open = |store: &mut Store| {
-            open_defect(
-                store,
-                &policies,
-                "cust-cn",
-                "SO-IMA-1",
-                "IMA-0001",
-                "2024-11-01T02:00:00Z",
-            )
-        };
+        let open = |store: &mut Store| open_imask_defect(store, &policies);
         let (late, on_time) = (open(&mut store), open(&mut store));
         for id in [late, on_time] {
             step(
@@ -2794,16 +2791,7 @@ fn every_report_counts_what_the_service_did_as_it_did_it() {
     for db in databases() {
         let mut store = db.open();
         import_examples(&mut store);
-        let open = |store: &mut Store| {
-            open_defect(
-                store,
-                &policies,
-                "cust-cn",
-                "SO-IMA-1",
-                "IMA-0001",
-                "2024-11-01T02:00:00Z",
-            )
-        };
+        let open = |store: &mut Store| open_imask_defect(store, &policies);
         let (a, b, c) = (open(&mut store), open(&mut store), open(&mut store));
         for id in [a, b, c] {
             step(
@@ -2892,12 +2880,9 @@ fn every_report_counts_what_the_service_did_as_it_did_it() {
         );
         // Two refunds: one of case A, 7 days and 10 hours after it opened; one of the order
         // alone (counted under the policy of the order's SKU).
-        for (key, case_id, minor, when) in [
-            ("r1", Some(a), 10_000, "2024-11-08T12:00:00Z"),
-            ("r2", None, 5_000, "2024-12-02T09:00:00Z"),
-        ] {
+        let refund = |store: &mut Store, key: &str, case_id, minor, when| {
             money::record(
-                &mut store,
+                store,
                 &RefundRequest {
                     order_no: "SO-IMA-1".into(),
                     case_id,
@@ -2910,22 +2895,15 @@ fn every_report_counts_what_the_service_did_as_it_did_it() {
                 at(when),
             )
             .unwrap();
+        };
+        for (key, case_id, minor, when) in [
+            ("r1", Some(a), 10_000, "2024-11-08T12:00:00Z"),
+            ("r2", None, 5_000, "2024-12-02T09:00:00Z"),
+        ] {
+            refund(&mut store, key, case_id, minor, when);
         }
         // The same refund sent again counts once.
-        money::record(
-            &mut store,
-            &RefundRequest {
-                order_no: "SO-IMA-1".into(),
-                case_id: Some(a),
-                amount_minor: 10_000,
-                currency: Some("CNY".into()),
-                idempotency_key: "r1".into(),
-                reason: "test".into(),
-            },
-            "desk:amy",
-            at("2024-11-08T12:00:01Z"),
-        )
-        .unwrap();
+        refund(&mut store, "r1", Some(a), 10_000, "2024-11-08T12:00:01Z");
         let staff = |sellers: Sellers| Principal::Staff {
             user_id: 1,
             email: "m@desk.test".into(),

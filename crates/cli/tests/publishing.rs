@@ -54,6 +54,18 @@ impl Drop for TempDir {
     }
 }
 
+/// IMASK's shipped file as version 1.1.0, in force from `from`.
+fn imask_1_1(from: &str) -> String {
+    std::fs::read_to_string(root().join("policies/imask.toml"))
+        .unwrap()
+        .replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1)
+        .replacen(
+            "effective_from = 2024-01-01",
+            &format!("effective_from = {from}"),
+            1,
+        )
+}
+
 /// The version of `id` a server lists, newest.
 fn versions(s: &Server, id: &str) -> Vec<String> {
     let r = s.get("/api/v1/policies");
@@ -111,14 +123,7 @@ fn a_published_version_decides_new_cases_on_every_server_without_a_restart() {
 
         // A new version, in force from the order's date: the servers take it up unasked.
         let dir = TempDir::new("v");
-        let text = std::fs::read_to_string(root().join("policies/imask.toml"))
-            .unwrap()
-            .replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1)
-            .replacen(
-                "effective_from = 2024-01-01",
-                "effective_from = 2024-01-02",
-                1,
-            );
+        let text = imask_1_1("2024-01-02");
         assert!(text.contains("version = \"1.1.0\""));
         std::fs::write(dir.0.as_path().join("imask.toml"), &text).unwrap();
         let out = run(
@@ -228,14 +233,7 @@ fn what_is_exported_is_imported_back_as_it_was() {
         run(&db.url, &["policy", "versions"]);
         // A later IMASK and a scenario kept for it, published after the seed.
         let dir = TempDir::new("later");
-        let text = std::fs::read_to_string(root().join("policies/imask.toml"))
-            .unwrap()
-            .replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1)
-            .replacen(
-                "effective_from = 2024-01-01",
-                "effective_from = 2024-06-01",
-                1,
-            );
+        let text = imask_1_1("2024-06-01");
         std::fs::write(dir.0.join("imask.toml"), &text).unwrap();
         std::fs::create_dir_all(dir.0.join("cases/imask")).unwrap();
         let scenario = std::fs::read_to_string(

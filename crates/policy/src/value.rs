@@ -157,22 +157,30 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let exp = self.currency.exponent();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let abs = self.minor.unsigned_abs();
-        if exp == 0 {
-            return write!(f, "{sign}{abs} {}", self.currency);
-        }
-        let div = 10u64.pow(exp);
         write!(
             f,
-            "{sign}{}.{:0width$} {}",
-            abs / div,
-            abs % div,
-            self.currency,
-            width = exp as usize
+            "{} {}",
+            decimal(self.minor, self.currency.exponent()),
+            self.currency
         )
     }
+}
+
+/// `minor` units written as a decimal number with `exp` digits after the point: `12345, 2` is
+/// `123.45`, `-5, 3` is `-0.005`, `700, 0` is `700` (what [`Money`] shows before its code).
+pub fn decimal(minor: i64, exp: u32) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if exp == 0 {
+        return format!("{sign}{abs}");
+    }
+    let div = 10u64.pow(exp);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / div,
+        abs % div,
+        width = exp as usize
+    )
 }
 
 /// A share between 0 and 1, in millionths.

@@ -296,11 +296,13 @@ pub struct CaseQuery {
 /// Money in minor units as the language writes it: `¥1,299.00`, `€149.00`, `4,990 JPY`,
 /// `1.250 KWD` (the currency's own decimals, ISO 4217).
 pub(crate) fn money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
     let exp = aftercare_policy::value::Currency::parse(currency).map_or(2, |c| c.exponent());
-    let unit = 10u64.pow(exp);
-    let whole = (m / unit).to_string();
+    let number = aftercare_policy::value::decimal(minor, exp);
+    let (sign, number) = match number.strip_prefix('-') {
+        Some(n) => ("-", n),
+        None => ("", number.as_str()),
+    };
+    let (whole, fraction) = number.split_at(number.find('.').unwrap_or(number.len()));
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -314,11 +316,6 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
         "USD" => "$",
         "GBP" => "£",
         _ => "",
-    };
-    let fraction = if exp == 0 {
-        String::new()
-    } else {
-        format!(".{:0width$}", m % unit, width = exp as usize)
     };
     if symbol.is_empty() {
         format!("{sign}{grouped}{fraction} {currency}")
